@@ -1,0 +1,278 @@
+/**
+ * Cells: the unit of storage, merge and replication (seed 003's triples).
+ *
+ * A document `{ id: 'a', title: 'x', meta: { n: 1 }, tagIds: ['t1'] }` in collection
+ * `todos` is stored as cells, one per leaf field, each with its own HLC:
+ *
+ *     (todos, a, id)          'a'
+ *     (todos, a, title)       'x'
+ *     (todos, a, meta.n)      1          nested plain objects → dotted paths
+ *     (todos, a, tagIds[t1])  true       refMany: one cell per member (false = removed)
+ *     (todos, a, _deleted)    true       tombstone (delete wins; never shown to apps)
+ *
+ * The predicate of seed 003 is `collection/field`. A cell whose `value` is `undefined`
+ * unsets its field (it still carries an HLC, so it wins over older writes). Arrays are one
+ * value; `Date` is stored as a UTC ISO string.
+ */
+import { InvalidCellError, InvalidValueError } from './errors.js';
+import { isValidHlc } from './hlc.js';
+
+/** JSON values a cell can hold. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A cell's value: a JSON value, or `undefined` for "field unset". */
+export type CellValue = JsonValue | undefined;
+
+/** One field of one document, with the HLC of the write that set it. */
+export interface Cell {
+  readonly collection: string;
+  readonly id: string;
+  readonly field: string;
+  readonly value: CellValue;
+  readonly hlc: string;
+}
+
+/** The tombstone field. Reserved: documents may not use it. */
+export const DELETED_FIELD = '_deleted';
+/** The field every inserted document carries, so a document exists even with no other field. */
+export const ID_FIELD = 'id';
+
+/** Seed 003's value type tags. */
+export const ObjectType = {
+  STRING: 0,
+  NUMBER: 1,
+  BOOLEAN: 2,
+  DATE: 3,
+  REF: 4,
+  JSON: 5,
+  NULL: 6,
+} as const;
+export type ObjectType = (typeof ObjectType)[keyof typeof ObjectType];
+
+/** The type tag of a stored value (dates and refs are strings at this layer; the schema knows better). */
+export function objectTypeOf(value: CellValue, hint?: 'date' | 'ref'): ObjectType {
+  if (value === null || value === undefined) return ObjectType.NULL;
+  switch (typeof value) {
+    case 'string':
+      return hint === 'date' ? ObjectType.DATE : hint === 'ref' ? ObjectType.REF : ObjectType.STRING;
+    case 'number':
+      return ObjectType.NUMBER;
+    case 'boolean':
+      return ObjectType.BOOLEAN;
+    default:
+      return ObjectType.JSON;
+  }
+}
+
+/** Limits on stored values (a deeply nested or huge value is refused, not stored). */
+export const VALUE_MAX_DEPTH = 32;
+export const ID_MAX_LENGTH = 512;
+export const NAME_MAX_LENGTH = 256;
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** Collection names: a letter or underscore, then letters, digits, `_` or `-`. */
+export function isValidCollectionName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= NAME_MAX_LENGTH && NAME_RE.test(name);
+}
+
+/** Document ids: non-empty strings up to 512 characters. */
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= ID_MAX_LENGTH;
+}
+
+/** The key of a field name inside a document: no path separators. */
+export function isValidFieldKey(key: string): boolean {
+  return key.length > 0 && key.length <= NAME_MAX_LENGTH && !/[.[\]]/.test(key);
+}
+
+/** Field paths: dot-joined keys, optionally ending in a `[member]` for refMany. */
+export function isValidFieldPath(field: unknown): field is string {
+  if (typeof field !== 'string' || field.length === 0 || field.length > 4 * NAME_MAX_LENGTH) return false;
+  let path = field;
+  const bracket = field.indexOf('[');
+  if (bracket >= 0) {
+    if (!field.endsWith(']') || bracket === 0) return false;
+    const member = field.slice(bracket + 1, -1);
+    if (!isValidId(member) || /[[\]]/.test(member)) return false;
+    path = field.slice(0, bracket);
+  }
+  return path.split('.').every(isValidFieldKey);
+}
+
+/**
+ * Throw {@link InvalidValueError} unless `value` is storable JSON: no functions, symbols,
+ * BigInts, NaN, Infinity, class instances, cycles, or nesting deeper than 32.
+ */
+export function assertStorableValue(value: unknown, where: string): asserts value is CellValue {
+  checkValue(value, where, 0, undefined);
+}
+
+function checkValue(value: unknown, where: string, depth: number, seen: Set<object> | undefined): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return;
+    case 'number':
+      if (!Number.isFinite(value))
+        throw new InvalidValueError(`${where}: ${value} cannot be stored; use a finite number or null.`, { details: { where } });
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (depth >= VALUE_MAX_DEPTH)
+        throw new InvalidValueError(`${where}: value is nested deeper than ${VALUE_MAX_DEPTH} levels; flatten it or store it as a string.`, {
+          details: { where },
+        });
+      const s = seen ?? new Set<object>();
+      if (s.has(value)) throw new InvalidValueError(`${where}: value is cyclic (an object contains itself); cycles cannot be stored.`, { details: { where } });
+      s.add(value);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) checkValue(value[i], `${where}[${i}]`, depth + 1, s);
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null)
+          throw new InvalidValueError(
+            `${where}: a ${proto?.constructor?.name ?? 'class'} instance cannot be stored; use plain objects, arrays and primitives (Dates become ISO strings on insert).`,
+            { details: { where } },
+          );
+        for (const k of Object.keys(value)) checkValue((value as Record<string, unknown>)[k], `${where}.${k}`, depth + 1, s);
+      }
+      s.delete(value);
+      return;
+    }
+    default:
+      throw new InvalidValueError(`${where}: a ${typeof value} cannot be stored; use JSON values (string, number, boolean, null, arrays, plain objects).`, {
+        details: { where },
+      });
+  }
+}
+
+/**
+ * Validate one cell; throws {@link InvalidCellError} / {@link InvalidValueError} naming the
+ * problem. `index` locates it in its batch for the message.
+ */
+export function validateCell(cell: unknown, index = 0): asserts cell is Cell {
+  const at = `cell #${index}`;
+  if (typeof cell !== 'object' || cell === null) throw new InvalidCellError(`${at} is not an object; a cell is { collection, id, field, value, hlc }.`);
+  const c = cell as Record<string, unknown>;
+  if (!isValidCollectionName(c.collection))
+    throw new InvalidCellError(`${at} has collection ${JSON.stringify(c.collection)}; use a name of letters, digits, _ or - starting with a letter or _.`);
+  if (!isValidId(c.id)) throw new InvalidCellError(`${at} has id ${JSON.stringify(c.id)}; a document id must be a non-empty string of at most ${ID_MAX_LENGTH} characters.`);
+  if (!isValidFieldPath(c.field))
+    throw new InvalidCellError(`${at} (${String(c.collection)}/${String(c.id)}) has field ${JSON.stringify(c.field)}; a cell needs a field path such as "title", "meta.count" or "tagIds[t1]".`);
+  if (!isValidHlc(c.hlc)) throw new InvalidCellError(`${at} (${String(c.collection)}/${String(c.id)}.${String(c.field)}) has an HLC that does not parse: ${JSON.stringify(c.hlc)}.`);
+  if (c.field === DELETED_FIELD && c.value !== true) throw new InvalidCellError(`${at}: a ${DELETED_FIELD} tombstone cell must have value true (deletes cannot be undone).`);
+  if (c.field === ID_FIELD && c.value !== c.id) throw new InvalidCellError(`${at}: the id field must equal the document id ${JSON.stringify(c.id)}.`);
+  if (c.field.endsWith(']') && typeof c.value !== 'boolean')
+    throw new InvalidCellError(`${at}: a refMany member cell (${c.field}) must have value true (member) or false (removed).`);
+  checkValue(c.value, `${at} ${String(c.collection)}/${String(c.id)}.${String(c.field)}`, 0, undefined);
+}
+
+/** Options for {@link flattenDocument}. */
+export interface FlattenOptions {
+  /** Fields that are sets of ids: each member becomes its own cell. */
+  refMany?: ReadonlySet<string>;
+}
+
+/**
+ * Flatten a document's fields (without `id`) to `[fieldPath, value]` pairs.
+ * Nested plain objects become dotted paths; an empty object is kept as one `{}` value;
+ * arrays are one value; `Date` becomes an ISO string; refMany arrays become members.
+ * Throws {@link InvalidValueError} for anything not storable.
+ */
+export function flattenDocument(doc: Record<string, unknown>, options: FlattenOptions = {}): [string, CellValue][] {
+  const out: [string, CellValue][] = [];
+  flattenInto(doc, '', out, options.refMany, 0, true);
+  return out;
+}
+
+function flattenInto(obj: Record<string, unknown>, prefix: string, out: [string, CellValue][], refMany: ReadonlySet<string> | undefined, depth: number, top: boolean) {
+  if (depth > VALUE_MAX_DEPTH) throw new InvalidValueError(`${prefix || 'document'} is nested deeper than ${VALUE_MAX_DEPTH} levels.`);
+  for (const key of Object.keys(obj)) {
+    if (top && key === ID_FIELD) continue;
+    if (!isValidFieldKey(key))
+      throw new InvalidValueError(`Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty and may not contain '.', '[' or ']' (they are path separators).`);
+    if (top && key === DELETED_FIELD) throw new InvalidValueError(`Field name ${DELETED_FIELD} is reserved for tombstones; rename the field.`);
+    const path = prefix ? `${prefix}.${key}` : key;
+    const v = obj[key];
+    if (v instanceof Date) {
+      if (Number.isNaN(v.getTime())) throw new InvalidValueError(`${path}: Invalid Date cannot be stored.`);
+      out.push([path, v.toISOString()]);
+    } else if (refMany?.has(path)) {
+      if (!Array.isArray(v)) throw new InvalidValueError(`${path} is a refMany field and must be an array of ids.`);
+      for (const m of v) {
+        if (!isValidId(m) || /[[\]]/.test(m)) throw new InvalidValueError(`${path} holds ${JSON.stringify(m)}; refMany members must be non-empty id strings without '[' or ']'.`);
+        out.push([`${path}[${m}]`, true]);
+      }
+    } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype && Object.keys(v).length > 0) {
+      flattenInto(v as Record<string, unknown>, path, out, refMany, depth + 1, false);
+    } else {
+      checkValue(v, path, depth, undefined);
+      out.push([path, v as CellValue]);
+    }
+  }
+}
+
+/** A stored field as unflatten reads it. */
+export interface FieldEntry {
+  readonly field: string;
+  readonly value: CellValue;
+  readonly hlc: string;
+}
+
+/**
+ * Rebuild a document from its field entries (the inverse of {@link flattenDocument}).
+ * Unset fields are left out; refMany members with value true become a sorted id array.
+ * When a path holds both a leaf and children (written by different replicas), entries are
+ * applied in HLC order, so the later write decides the shape on every replica alike.
+ */
+export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Record<string, unknown> {
+  const doc: Record<string, unknown> = { id };
+  let nested: FieldEntry[] | undefined;
+  let members: Map<string, string[]> | undefined;
+  for (const e of entries) {
+    const f = e.field;
+    if (f === DELETED_FIELD || f === ID_FIELD) continue;
+    if (f.charCodeAt(f.length - 1) === 93 /* ] */) {
+      if (e.value === true) {
+        const b = f.indexOf('[');
+        const path = f.slice(0, b);
+        members ??= new Map();
+        let list = members.get(path);
+        if (!list) members.set(path, (list = []));
+        list.push(f.slice(b + 1, -1));
+      }
+      continue;
+    }
+    if (f.indexOf('.') >= 0) {
+      (nested ??= []).push(e);
+      continue;
+    }
+    if (e.value !== undefined) doc[f] = e.value;
+    else if (nested === undefined) (nested = []).push(e); // an unset top-level field may still order against children
+    else nested.push(e);
+  }
+  if (nested) {
+    nested.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+    for (const e of nested) setPath(doc, e.field.split('.'), e.value);
+  }
+  if (members) for (const [path, list] of members) setPath(doc, path.split('.'), list.sort());
+  return doc;
+}
+
+function setPath(doc: Record<string, unknown>, keys: string[], value: unknown) {
+  let obj = doc;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i]!;
+    const next = obj[k];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      if (value === undefined) return; // unsetting below a leaf: nothing to do
+      obj[k] = {};
+    }
+    obj = obj[k] as Record<string, unknown>;
+  }
+  const last = keys[keys.length - 1]!;
+  if (value === undefined) delete obj[last];
+  else obj[last] = value;
+}
