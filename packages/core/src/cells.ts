@@ -229,7 +229,8 @@ export interface FieldEntry {
  */
 export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Record<string, unknown> {
   const doc: Record<string, unknown> = { id };
-  let nested: FieldEntry[] | undefined;
+  let plain: FieldEntry[] | undefined;
+  let hasNested = false;
   let members: Map<string, string[]> | undefined;
   for (const e of entries) {
     const f = e.field;
@@ -245,17 +246,18 @@ export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Re
       }
       continue;
     }
-    if (f.indexOf('.') >= 0) {
-      (nested ??= []).push(e);
-      continue;
-    }
-    if (e.value !== undefined) doc[f] = e.value;
-    else if (nested === undefined) (nested = []).push(e); // an unset top-level field may still order against children
-    else nested.push(e);
+    if (!hasNested && f.indexOf('.') >= 0) hasNested = true;
+    (plain ??= []).push(e);
   }
-  if (nested) {
-    nested.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
-    for (const e of nested) setPath(doc, e.field.split('.'), e.value);
+  if (plain) {
+    if (!hasNested) {
+      for (const e of plain) if (e.value !== undefined) doc[e.field] = e.value;
+    } else {
+      // Leaves and children of one path may come from different replicas: apply in HLC
+      // order (ties by field) so the later write decides the shape, identically everywhere.
+      plain.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+      for (const e of plain) setPath(doc, e.field.split('.'), e.value);
+    }
   }
   if (members) for (const [path, list] of members) setPath(doc, path.split('.'), list.sort());
   return doc;

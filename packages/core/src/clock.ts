@@ -22,14 +22,20 @@ export interface Scheduler extends Clock {
   setTimeout(fn: () => void, delayMs: number): TimerHandle;
 }
 
+// core compiles without DOM or Node typings; these two exist in every runtime we support.
+const timers = globalThis as unknown as {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+};
+
 /** The real scheduler (system clock + setTimeout). */
 export const systemScheduler: Scheduler = {
   now: () => Date.now(),
   setTimeout(fn, delayMs) {
-    const t = setTimeout(fn, delayMs);
+    const t = timers.setTimeout(fn, delayMs);
     // Node keeps the process alive for pending timers; retries and reconnects must not.
     (t as { unref?: () => void }).unref?.();
-    return { cancel: () => clearTimeout(t) };
+    return { cancel: () => timers.clearTimeout(t) };
   },
 };
 

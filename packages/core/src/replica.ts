@@ -1,0 +1,232 @@
+/**
+ * A replica: the merged cell state of any number of collections, as every OmniSync node
+ * (client synced base, server, simulation peer) holds it.
+ *
+ * Merge rules (DESIGN.md decision 4), which make `apply` commutative, associative and
+ * idempotent over sets of cells:
+ * - per cell, last-write-wins by HLC (string order); an exact HLC tie is broken by the
+ *   canonical JSON of the value, so even a malformed duplicate converges;
+ * - delete wins: once a `_deleted` cell arrives the document is a tombstone forever; its
+ *   field cells are dropped and later field writes to it are ignored. Tombstones keep the
+ *   greatest HLC of the deletes seen. Tombstones never appear in documents.
+ *
+ * `apply` validates the whole batch before touching anything: a bad cell throws and
+ * nothing of the batch is applied. It returns exactly the documents and fields whose
+ * visible value changed, which is what reactivity and live queries consume.
+ */
+import { type Cell, type CellValue, DELETED_FIELD, type FieldEntry, unflattenDocument, validateCell } from './cells.js';
+import { InvalidCellError } from './errors.js';
+
+/** What one apply did to one document, as app code sees it. */
+export interface DocChange {
+  readonly collection: string;
+  readonly id: string;
+  /** insert: became visible; update: stayed visible, fields changed; delete: stopped being visible. */
+  readonly kind: 'insert' | 'update' | 'delete';
+  /** Field paths whose stored cell changed (refMany members as `field[member]`). Empty for delete. */
+  readonly fields: readonly string[];
+}
+
+/** The stored winner of one cell. */
+export interface Slot {
+  value: CellValue;
+  hlc: string;
+  seq: number;
+}
+
+interface DocEntry {
+  readonly fields: Map<string, Slot>;
+  /** HLC of the winning tombstone, if deleted. */
+  deleted: string | undefined;
+  /** Highest local sequence number of any change in this document. */
+  seq: number;
+  /** Number of fields with a defined value: visible iff > 0 and not deleted. */
+  live: number;
+  /** Materialised document, rebuilt lazily after a change. */
+  doc: Record<string, unknown> | undefined;
+}
+
+const canonical = (v: CellValue): string => (v === undefined ? '' : JSON.stringify(v));
+
+/** Does `incoming` beat `current` for the same cell? */
+export function cellWins(incomingHlc: string, incomingValue: CellValue, current: Slot | undefined): boolean {
+  if (current === undefined) return true;
+  if (incomingHlc !== current.hlc) return incomingHlc > current.hlc;
+  if (incomingValue === current.value) return false;
+  return canonical(incomingValue) > canonical(current.value);
+}
+
+/**
+ * The merged state of a set of collections.
+ * @example
+ * const r = new Replica();
+ * const changes = r.apply([{ collection: 'todos', id: 'a', field: 'id', value: 'a', hlc }]);
+ * r.get('todos', 'a'); // { id: 'a' }
+ */
+export class Replica {
+  readonly #collections = new Map<string, Map<string, DocEntry>>();
+  #seq = 0;
+
+  /** The local sequence number of the last change: pass it to {@link cellsSince} later. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Validate then merge a batch of cells. Throws (and applies nothing) if any cell is bad.
+   * Returns the visible changes, one entry per touched document.
+   */
+  apply(cells: readonly Cell[]): DocChange[] {
+    if (!Array.isArray(cells)) throw new InvalidCellError('apply() takes an array of cells.');
+    for (let i = 0; i < cells.length; i++) validateCell(cells[i], i);
+    return this.applyTrusted(cells);
+  }
+
+  /**
+   * Merge cells already validated (by {@link validateCell} or because this process made
+   * them). Skips validation; everything else is as {@link apply}.
+   * @internal
+   */
+  applyTrusted(cells: readonly Cell[]): DocChange[] {
+    const touched = new Map<DocEntry, { collection: string; id: string; wasVisible: boolean; fields: string[] | undefined; changed: boolean }>();
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      let coll = this.#collections.get(c.collection);
+      if (!coll) this.#collections.set(c.collection, (coll = new Map()));
+      let entry = coll.get(c.id);
+      if (!entry) coll.set(c.id, (entry = { fields: new Map(), deleted: undefined, seq: 0, live: 0, doc: undefined }));
+      let t = touched.get(entry);
+      if (!t) touched.set(entry, (t = { collection: c.collection, id: c.id, wasVisible: entry.deleted === undefined && entry.live > 0, fields: undefined, changed: false }));
+
+      if (c.field === DELETED_FIELD) {
+        if (entry.deleted === undefined || c.hlc > entry.deleted) {
+          if (entry.deleted === undefined) {
+            entry.fields.clear();
+            entry.live = 0;
+            entry.doc = undefined;
+          }
+          entry.deleted = c.hlc;
+          entry.seq = ++this.#seq;
+          t.changed = true;
+        }
+        continue;
+      }
+      if (entry.deleted !== undefined) continue; // delete wins: writes to a tombstone are dropped
+      const slot = entry.fields.get(c.field);
+      if (!cellWins(c.hlc, c.value, slot)) continue;
+      const seq = ++this.#seq;
+      if (slot) {
+        if (slot.value === undefined && c.value !== undefined) entry.live++;
+        else if (slot.value !== undefined && c.value === undefined) entry.live--;
+        slot.value = c.value;
+        slot.hlc = c.hlc;
+        slot.seq = seq;
+      } else {
+        entry.fields.set(c.field, { value: c.value, hlc: c.hlc, seq });
+        if (c.value !== undefined) entry.live++;
+      }
+      entry.seq = seq;
+      entry.doc = undefined;
+      t.changed = true;
+      (t.fields ??= []).push(c.field);
+    }
+
+    const changes: DocChange[] = [];
+    for (const [entry, t] of touched) {
+      if (!t.changed) continue;
+      const visible = entry.deleted === undefined && entry.live > 0;
+      if (visible) {
+        changes.push({ collection: t.collection, id: t.id, kind: t.wasVisible ? 'update' : 'insert', fields: t.fields ?? [] });
+      } else if (t.wasVisible) {
+        changes.push({ collection: t.collection, id: t.id, kind: 'delete', fields: [] });
+      }
+    }
+    return changes;
+  }
+
+  /** The visible document, or undefined if missing or deleted. The same object until it changes. */
+  get(collection: string, id: string): Readonly<Record<string, unknown>> | undefined {
+    const entry = this.#collections.get(collection)?.get(id);
+    if (!entry || entry.deleted !== undefined || entry.live === 0) return undefined;
+    return (entry.doc ??= unflattenDocument(id, entryFields(entry)));
+  }
+
+  /** True when the document is visible. */
+  has(collection: string, id: string): boolean {
+    const entry = this.#collections.get(collection)?.get(id);
+    return !!entry && entry.deleted === undefined && entry.live > 0;
+  }
+
+  /** True when the document has been deleted (a tombstone exists). */
+  isDeleted(collection: string, id: string): boolean {
+    return this.#collections.get(collection)?.get(id)?.deleted !== undefined;
+  }
+
+  /** The stored winner of one cell (tombstoned documents have only `_deleted`). */
+  cell(collection: string, id: string, field: string): Readonly<Slot> | undefined {
+    const entry = this.#collections.get(collection)?.get(id);
+    if (!entry) return undefined;
+    if (field === DELETED_FIELD) return entry.deleted === undefined ? undefined : { value: true, hlc: entry.deleted, seq: entry.seq };
+    return entry.fields.get(field);
+  }
+
+  /** The stored cells of one document (field → slot); undefined when unknown. */
+  fields(collection: string, id: string): ReadonlyMap<string, Readonly<Slot>> | undefined {
+    return this.#collections.get(collection)?.get(id)?.fields;
+  }
+
+  /** Ids of the visible documents of a collection. */
+  *ids(collection: string): IterableIterator<string> {
+    const coll = this.#collections.get(collection);
+    if (!coll) return;
+    for (const [id, e] of coll) if (e.deleted === undefined && e.live > 0) yield id;
+  }
+
+  /** The visible documents of a collection. */
+  *documents(collection: string): IterableIterator<Readonly<Record<string, unknown>>> {
+    const coll = this.#collections.get(collection);
+    if (!coll) return;
+    for (const [id, e] of coll) if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenDocument(id, entryFields(e)));
+  }
+
+  /** Number of visible documents in a collection. */
+  count(collection: string): number {
+    let n = 0;
+    const coll = this.#collections.get(collection);
+    if (coll) for (const e of coll.values()) if (e.deleted === undefined && e.live > 0) n++;
+    return n;
+  }
+
+  /** Names of the collections this replica has seen. */
+  collections(): string[] {
+    return [...this.#collections.keys()];
+  }
+
+  /**
+   * Every stored cell that changed after local sequence `since` (0 = all), tombstones
+   * included. Cost: one pass over the documents, plus the cells of changed documents.
+   */
+  cellsSince(since = 0): Cell[] {
+    const out: Cell[] = [];
+    for (const [collection, coll] of this.#collections) {
+      for (const [id, e] of coll) {
+        if (e.seq <= since) continue;
+        if (e.deleted !== undefined) {
+          out.push({ collection, id, field: DELETED_FIELD, value: true, hlc: e.deleted });
+          continue;
+        }
+        for (const [field, s] of e.fields) if (s.seq > since) out.push({ collection, id, field, value: s.value, hlc: s.hlc });
+      }
+    }
+    return out;
+  }
+
+  /** Drop everything. */
+  clear(): void {
+    this.#collections.clear();
+  }
+}
+
+function* entryFields(e: DocEntry): IterableIterator<FieldEntry> {
+  for (const [field, s] of e.fields) yield { field, value: s.value, hlc: s.hlc };
+}
