@@ -35,7 +35,11 @@ export default tseslint.config(
     ['@omnisync/react', '@omnisync/server', 'react'],
     'client sits on core only (layering in DESIGN.md).',
   ),
-  layer(['packages/react/src/**'], ['@omnisync/server'], 'react is a skin over the client; it never imports the server.'),
+  layer(
+    ['packages/react/src/**'],
+    ['@omnisync/server'],
+    'react is a skin over the client; it never imports the server.',
+  ),
   layer(
     ['packages/server/src/**'],
     ['@omnisync/client', '@omnisync/react', 'react'],

@@ -30,7 +30,11 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Run `fn` `runs` times (after `warmup` runs) and return each duration in ms. */
-export async function timeRuns(fn: () => unknown | Promise<unknown>, runs = 5, warmup = 1): Promise<number[]> {
+export async function timeRuns(
+  fn: () => unknown | Promise<unknown>,
+  runs = 5,
+  warmup = 1,
+): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn();
   const out: number[] = [];
   for (let i = 0; i < runs; i++) {

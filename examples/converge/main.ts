@@ -24,7 +24,10 @@ function insert(who: Name, collection: string, doc: Record<string, unknown>) {
   const r = replicas[who];
   const hlc = r.hlc.now();
   const id = doc.id as string;
-  const cells: Cell[] = [{ collection, id, field: 'id', value: id, hlc }, ...flattenDocument(doc).map(([field, value]) => ({ collection, id, field, value, hlc }))];
+  const cells: Cell[] = [
+    { collection, id, field: 'id', value: id, hlc },
+    ...flattenDocument(doc).map(([field, value]) => ({ collection, id, field, value, hlc })),
+  ];
   r.replica.apply(cells);
   r.outbox.push(...cells);
 }
@@ -37,7 +40,9 @@ function remove(who: Name, collection: string, id: string) {
 const show = (label: string) => {
   console.log(`\n${label}`);
   for (const name of Object.keys(replicas) as Name[])
-    console.log(`  ${name.padEnd(5)} ${JSON.stringify([...replicas[name].replica.documents('todos')].sort((a, b) => String(a.id).localeCompare(String(b.id))))}`);
+    console.log(
+      `  ${name.padEnd(5)} ${JSON.stringify([...replicas[name].replica.documents('todos')].sort((a, b) => String(a.id).localeCompare(String(b.id))))}`,
+    );
 };
 
 // Both start from the same synced state.
@@ -64,7 +69,13 @@ for (const c of [...fromBob].reverse()) replicas.alice.replica.applyTrusted([c])
 replicas.bob.replica.apply([...fromAlice, ...fromAlice]);
 show('after exchange:');
 
-const a = JSON.stringify(replicas.alice.replica.cellsSince(0).sort((x, y) => `${x.id}/${x.field}`.localeCompare(`${y.id}/${y.field}`)));
-const b = JSON.stringify(replicas.bob.replica.cellsSince(0).sort((x, y) => `${x.id}/${x.field}`.localeCompare(`${y.id}/${y.field}`)));
+const a = JSON.stringify(
+  replicas.alice.replica
+    .cellsSince(0)
+    .sort((x, y) => `${x.id}/${x.field}`.localeCompare(`${y.id}/${y.field}`)),
+);
+const b = JSON.stringify(
+  replicas.bob.replica.cellsSince(0).sort((x, y) => `${x.id}/${x.field}`.localeCompare(`${y.id}/${y.field}`)),
+);
 console.log(`\nconverged: ${a === b ? 'yes' : 'NO'} (field-level last-write-wins; delete wins)`);
 process.exitCode = a === b ? 0 : 1;

@@ -116,16 +116,25 @@ function checkValue(value: unknown, where: string, depth: number, seen: Set<obje
       return;
     case 'number':
       if (!Number.isFinite(value))
-        throw new InvalidValueError(`${where}: ${value} cannot be stored; use a finite number or null.`, { details: { where } });
+        throw new InvalidValueError(`${where}: ${value} cannot be stored; use a finite number or null.`, {
+          details: { where },
+        });
       return;
     case 'object': {
       if (value === null) return;
       if (depth >= VALUE_MAX_DEPTH)
-        throw new InvalidValueError(`${where}: value is nested deeper than ${VALUE_MAX_DEPTH} levels; flatten it or store it as a string.`, {
-          details: { where },
-        });
+        throw new InvalidValueError(
+          `${where}: value is nested deeper than ${VALUE_MAX_DEPTH} levels; flatten it or store it as a string.`,
+          {
+            details: { where },
+          },
+        );
       const s = seen ?? new Set<object>();
-      if (s.has(value)) throw new InvalidValueError(`${where}: value is cyclic (an object contains itself); cycles cannot be stored.`, { details: { where } });
+      if (s.has(value))
+        throw new InvalidValueError(
+          `${where}: value is cyclic (an object contains itself); cycles cannot be stored.`,
+          { details: { where } },
+        );
       s.add(value);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) checkValue(value[i], `${where}[${i}]`, depth + 1, s);
@@ -136,15 +145,19 @@ function checkValue(value: unknown, where: string, depth: number, seen: Set<obje
             `${where}: a ${proto?.constructor?.name ?? 'class'} instance cannot be stored; use plain objects, arrays and primitives (Dates become ISO strings on insert).`,
             { details: { where } },
           );
-        for (const k of Object.keys(value)) checkValue((value as Record<string, unknown>)[k], `${where}.${k}`, depth + 1, s);
+        for (const k of Object.keys(value))
+          checkValue((value as Record<string, unknown>)[k], `${where}.${k}`, depth + 1, s);
       }
       s.delete(value);
       return;
     }
     default:
-      throw new InvalidValueError(`${where}: a ${typeof value} cannot be stored; use JSON values (string, number, boolean, null, arrays, plain objects).`, {
-        details: { where },
-      });
+      throw new InvalidValueError(
+        `${where}: a ${typeof value} cannot be stored; use JSON values (string, number, boolean, null, arrays, plain objects).`,
+        {
+          details: { where },
+        },
+      );
   }
 }
 
@@ -154,18 +167,35 @@ function checkValue(value: unknown, where: string, depth: number, seen: Set<obje
  */
 export function validateCell(cell: unknown, index = 0): asserts cell is Cell {
   const at = `cell #${index}`;
-  if (typeof cell !== 'object' || cell === null) throw new InvalidCellError(`${at} is not an object; a cell is { collection, id, field, value, hlc }.`);
+  if (typeof cell !== 'object' || cell === null)
+    throw new InvalidCellError(`${at} is not an object; a cell is { collection, id, field, value, hlc }.`);
   const c = cell as Record<string, unknown>;
   if (!isValidCollectionName(c.collection))
-    throw new InvalidCellError(`${at} has collection ${JSON.stringify(c.collection)}; use a name of letters, digits, _ or - starting with a letter or _.`);
-  if (!isValidId(c.id)) throw new InvalidCellError(`${at} has id ${JSON.stringify(c.id)}; a document id must be a non-empty string of at most ${ID_MAX_LENGTH} characters.`);
+    throw new InvalidCellError(
+      `${at} has collection ${JSON.stringify(c.collection)}; use a name of letters, digits, _ or - starting with a letter or _.`,
+    );
+  if (!isValidId(c.id))
+    throw new InvalidCellError(
+      `${at} has id ${JSON.stringify(c.id)}; a document id must be a non-empty string of at most ${ID_MAX_LENGTH} characters.`,
+    );
   if (!isValidFieldPath(c.field))
-    throw new InvalidCellError(`${at} (${String(c.collection)}/${String(c.id)}) has field ${JSON.stringify(c.field)}; a cell needs a field path such as "title", "meta.count" or "tagIds[t1]".`);
-  if (!isValidHlc(c.hlc)) throw new InvalidCellError(`${at} (${String(c.collection)}/${String(c.id)}.${String(c.field)}) has an HLC that does not parse: ${JSON.stringify(c.hlc)}.`);
-  if (c.field === DELETED_FIELD && c.value !== true) throw new InvalidCellError(`${at}: a ${DELETED_FIELD} tombstone cell must have value true (deletes cannot be undone).`);
-  if (c.field === ID_FIELD && c.value !== c.id) throw new InvalidCellError(`${at}: the id field must equal the document id ${JSON.stringify(c.id)}.`);
+    throw new InvalidCellError(
+      `${at} (${String(c.collection)}/${String(c.id)}) has field ${JSON.stringify(c.field)}; a cell needs a field path such as "title", "meta.count" or "tagIds[t1]".`,
+    );
+  if (!isValidHlc(c.hlc))
+    throw new InvalidCellError(
+      `${at} (${String(c.collection)}/${String(c.id)}.${String(c.field)}) has an HLC that does not parse: ${JSON.stringify(c.hlc)}.`,
+    );
+  if (c.field === DELETED_FIELD && c.value !== true)
+    throw new InvalidCellError(
+      `${at}: a ${DELETED_FIELD} tombstone cell must have value true (deletes cannot be undone).`,
+    );
+  if (c.field === ID_FIELD && c.value !== c.id)
+    throw new InvalidCellError(`${at}: the id field must equal the document id ${JSON.stringify(c.id)}.`);
   if (c.field.endsWith(']') && typeof c.value !== 'boolean')
-    throw new InvalidCellError(`${at}: a refMany member cell (${c.field}) must have value true (member) or false (removed).`);
+    throw new InvalidCellError(
+      `${at}: a refMany member cell (${c.field}) must have value true (member) or false (removed).`,
+    );
   checkValue(c.value, `${at} ${String(c.collection)}/${String(c.id)}.${String(c.field)}`, 0, undefined);
 }
 
@@ -181,31 +211,57 @@ export interface FlattenOptions {
  * arrays are one value; `Date` becomes an ISO string; refMany arrays become members.
  * Throws {@link InvalidValueError} for anything not storable.
  */
-export function flattenDocument(doc: Record<string, unknown>, options: FlattenOptions = {}): [string, CellValue][] {
+export function flattenDocument(
+  doc: Record<string, unknown>,
+  options: FlattenOptions = {},
+): [string, CellValue][] {
   const out: [string, CellValue][] = [];
   flattenInto(doc, '', out, options.refMany, 0, true);
   return out;
 }
 
-function flattenInto(obj: Record<string, unknown>, prefix: string, out: [string, CellValue][], refMany: ReadonlySet<string> | undefined, depth: number, top: boolean) {
-  if (depth > VALUE_MAX_DEPTH) throw new InvalidValueError(`${prefix || 'document'} is nested deeper than ${VALUE_MAX_DEPTH} levels.`);
+function flattenInto(
+  obj: Record<string, unknown>,
+  prefix: string,
+  out: [string, CellValue][],
+  refMany: ReadonlySet<string> | undefined,
+  depth: number,
+  top: boolean,
+) {
+  if (depth > VALUE_MAX_DEPTH)
+    throw new InvalidValueError(`${prefix || 'document'} is nested deeper than ${VALUE_MAX_DEPTH} levels.`);
   for (const key of Object.keys(obj)) {
     if (top && key === ID_FIELD) continue;
     if (!isValidFieldKey(key))
-      throw new InvalidValueError(`Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty and may not contain '.', '[' or ']' (they are path separators).`);
-    if (top && key === DELETED_FIELD) throw new InvalidValueError(`Field name ${DELETED_FIELD} is reserved for tombstones; rename the field.`);
+      throw new InvalidValueError(
+        `Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty and may not contain '.', '[' or ']' (they are path separators).`,
+      );
+    if (top && key === DELETED_FIELD)
+      throw new InvalidValueError(
+        `Field name ${DELETED_FIELD} is reserved for tombstones; rename the field.`,
+      );
     const path = prefix ? `${prefix}.${key}` : key;
     const v = obj[key];
     if (v instanceof Date) {
       if (Number.isNaN(v.getTime())) throw new InvalidValueError(`${path}: Invalid Date cannot be stored.`);
       out.push([path, v.toISOString()]);
     } else if (refMany?.has(path)) {
-      if (!Array.isArray(v)) throw new InvalidValueError(`${path} is a refMany field and must be an array of ids.`);
+      if (!Array.isArray(v))
+        throw new InvalidValueError(`${path} is a refMany field and must be an array of ids.`);
       for (const m of v) {
-        if (!isValidId(m) || /[[\]]/.test(m)) throw new InvalidValueError(`${path} holds ${JSON.stringify(m)}; refMany members must be non-empty id strings without '[' or ']'.`);
+        if (!isValidId(m) || /[[\]]/.test(m))
+          throw new InvalidValueError(
+            `${path} holds ${JSON.stringify(m)}; refMany members must be non-empty id strings without '[' or ']'.`,
+          );
         out.push([`${path}[${m}]`, true]);
       }
-    } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype && Object.keys(v).length > 0) {
+    } else if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.getPrototypeOf(v) === Object.prototype &&
+      Object.keys(v).length > 0
+    ) {
       flattenInto(v as Record<string, unknown>, path, out, refMany, depth + 1, false);
     } else {
       checkValue(v, path, depth, undefined);
@@ -255,7 +311,9 @@ export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Re
     } else {
       // Leaves and children of one path may come from different replicas: apply in HLC
       // order (ties by field) so the later write decides the shape, identically everywhere.
-      plain.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+      plain.sort((a, b) =>
+        a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0,
+      );
       for (const e of plain) setPath(doc, e.field.split('.'), e.value);
     }
   }

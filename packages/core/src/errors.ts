@@ -178,7 +178,7 @@ export function toOmniSyncError(err: unknown, fallback: ErrorCode = 'internal'):
   if (err instanceof Error) return new OmniSyncError(fallback, err.message || err.name, { cause: err });
   let text: string;
   try {
-    text = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+    text = typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
   } catch {
     text = String(err);
   }
@@ -192,5 +192,6 @@ export function toError(err: unknown): Error {
 
 /** Invariant check, always on. A failure is a bug in OmniSync, not in the caller. */
 export function assert(cond: unknown, message: string): asserts cond {
-  if (!cond) throw new OmniSyncError('internal', `Invariant violated: ${message}. This is a bug in OmniSync.`);
+  if (!cond)
+    throw new OmniSyncError('internal', `Invariant violated: ${message}. This is a bug in OmniSync.`);
 }

@@ -36,11 +36,14 @@ export function isValidNodeId(node: unknown): node is string {
 
 /** Encode a stamp. Throws on an out-of-range part. */
 export function encodeHlc(s: HlcStamp): string {
-  if (!Number.isSafeInteger(s.wall) || s.wall < 0) throw new HlcParseError(`HLC wall time ${s.wall} is not a non-negative safe integer.`);
+  if (!Number.isSafeInteger(s.wall) || s.wall < 0)
+    throw new HlcParseError(`HLC wall time ${s.wall} is not a non-negative safe integer.`);
   if (!Number.isInteger(s.counter) || s.counter < 0 || s.counter > HLC_MAX_COUNTER)
     throw new HlcParseError(`HLC counter ${s.counter} is out of range 0..${HLC_MAX_COUNTER}.`);
   if (!isValidNodeId(s.node))
-    throw new HlcParseError(`HLC node id ${JSON.stringify(s.node)} must be 1-64 characters of A-Z, a-z, 0-9, _ or -.`);
+    throw new HlcParseError(
+      `HLC node id ${JSON.stringify(s.node)} must be 1-64 characters of A-Z, a-z, 0-9, _ or -.`,
+    );
   return `${s.wall.toString(36).padStart(WALL_WIDTH, '0')}-${s.counter.toString(36).padStart(COUNTER_WIDTH, '0')}-${s.node}`;
 }
 
@@ -54,13 +57,18 @@ export function parseHlc(hlc: unknown): HlcStamp {
     );
   }
   const wall = parseInt(m[1]!, 36);
-  if (!Number.isSafeInteger(wall)) throw new HlcParseError(`HLC ${JSON.stringify(hlc)} has a wall time beyond 2^53.`);
+  if (!Number.isSafeInteger(wall))
+    throw new HlcParseError(`HLC ${JSON.stringify(hlc)} has a wall time beyond 2^53.`);
   return { wall, counter: parseInt(m[2]!, 36), node: m[3]! };
 }
 
 /** True when the string is a well-formed HLC. Cheaper than parse. */
 export function isValidHlc(hlc: unknown): hlc is string {
-  return typeof hlc === 'string' && HLC_RE.test(hlc) && parseInt(hlc.slice(0, WALL_WIDTH), 36) <= Number.MAX_SAFE_INTEGER;
+  return (
+    typeof hlc === 'string' &&
+    HLC_RE.test(hlc) &&
+    parseInt(hlc.slice(0, WALL_WIDTH), 36) <= Number.MAX_SAFE_INTEGER
+  );
 }
 
 /** Total order of encoded stamps: negative, zero or positive. Plain string order. */
@@ -99,10 +107,13 @@ export interface HlcClock {
 export function createHlc(options: HlcOptions): HlcClock {
   const { nodeId } = options;
   if (!isValidNodeId(nodeId))
-    throw new ValidationError(`nodeId ${JSON.stringify(nodeId)} must be 1-64 characters of A-Z, a-z, 0-9, _ or -.`);
+    throw new ValidationError(
+      `nodeId ${JSON.stringify(nodeId)} must be 1-64 characters of A-Z, a-z, 0-9, _ or -.`,
+    );
   const clock = options.clock ?? systemClock;
   const maxDrift = options.maxDriftMs ?? HLC_MAX_DRIFT_MS;
-  if (!(maxDrift >= 0)) throw new ValidationError(`maxDriftMs must be a non-negative number, got ${maxDrift}.`);
+  if (!(maxDrift >= 0))
+    throw new ValidationError(`maxDriftMs must be a non-negative number, got ${maxDrift}.`);
   let wall = 0;
   let counter = 0;
   if (options.restore !== undefined) {

@@ -14,7 +14,14 @@
  * nothing of the batch is applied. It returns exactly the documents and fields whose
  * visible value changed, which is what reactivity and live queries consume.
  */
-import { type Cell, type CellValue, DELETED_FIELD, type FieldEntry, unflattenDocument, validateCell } from './cells.js';
+import {
+  type Cell,
+  type CellValue,
+  DELETED_FIELD,
+  type FieldEntry,
+  unflattenDocument,
+  validateCell,
+} from './cells.js';
 import { InvalidCellError } from './errors.js';
 
 /** What one apply did to one document, as app code sees it. */
@@ -88,15 +95,29 @@ export class Replica {
    * @internal
    */
   applyTrusted(cells: readonly Cell[]): DocChange[] {
-    const touched = new Map<DocEntry, { collection: string; id: string; wasVisible: boolean; fields: string[] | undefined; changed: boolean }>();
+    const touched = new Map<
+      DocEntry,
+      { collection: string; id: string; wasVisible: boolean; fields: string[] | undefined; changed: boolean }
+    >();
     for (let i = 0; i < cells.length; i++) {
       const c = cells[i]!;
       let coll = this.#collections.get(c.collection);
       if (!coll) this.#collections.set(c.collection, (coll = new Map()));
       let entry = coll.get(c.id);
-      if (!entry) coll.set(c.id, (entry = { fields: new Map(), deleted: undefined, seq: 0, live: 0, doc: undefined }));
+      if (!entry)
+        coll.set(c.id, (entry = { fields: new Map(), deleted: undefined, seq: 0, live: 0, doc: undefined }));
       let t = touched.get(entry);
-      if (!t) touched.set(entry, (t = { collection: c.collection, id: c.id, wasVisible: entry.deleted === undefined && entry.live > 0, fields: undefined, changed: false }));
+      if (!t)
+        touched.set(
+          entry,
+          (t = {
+            collection: c.collection,
+            id: c.id,
+            wasVisible: entry.deleted === undefined && entry.live > 0,
+            fields: undefined,
+            changed: false,
+          }),
+        );
 
       if (c.field === DELETED_FIELD) {
         if (entry.deleted === undefined || c.hlc > entry.deleted) {
@@ -136,7 +157,12 @@ export class Replica {
       if (!t.changed) continue;
       const visible = entry.deleted === undefined && entry.live > 0;
       if (visible) {
-        changes.push({ collection: t.collection, id: t.id, kind: t.wasVisible ? 'update' : 'insert', fields: t.fields ?? [] });
+        changes.push({
+          collection: t.collection,
+          id: t.id,
+          kind: t.wasVisible ? 'update' : 'insert',
+          fields: t.fields ?? [],
+        });
       } else if (t.wasVisible) {
         changes.push({ collection: t.collection, id: t.id, kind: 'delete', fields: [] });
       }
@@ -166,7 +192,8 @@ export class Replica {
   cell(collection: string, id: string, field: string): Readonly<Slot> | undefined {
     const entry = this.#collections.get(collection)?.get(id);
     if (!entry) return undefined;
-    if (field === DELETED_FIELD) return entry.deleted === undefined ? undefined : { value: true, hlc: entry.deleted, seq: entry.seq };
+    if (field === DELETED_FIELD)
+      return entry.deleted === undefined ? undefined : { value: true, hlc: entry.deleted, seq: entry.seq };
     return entry.fields.get(field);
   }
 
@@ -186,7 +213,8 @@ export class Replica {
   *documents(collection: string): IterableIterator<Readonly<Record<string, unknown>>> {
     const coll = this.#collections.get(collection);
     if (!coll) return;
-    for (const [id, e] of coll) if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenDocument(id, entryFields(e)));
+    for (const [id, e] of coll)
+      if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenDocument(id, entryFields(e)));
   }
 
   /** Number of visible documents in a collection. */
@@ -215,7 +243,8 @@ export class Replica {
           out.push({ collection, id, field: DELETED_FIELD, value: true, hlc: e.deleted });
           continue;
         }
-        for (const [field, s] of e.fields) if (s.seq > since) out.push({ collection, id, field, value: s.value, hlc: s.hlc });
+        for (const [field, s] of e.fields)
+          if (s.seq > since) out.push({ collection, id, field, value: s.value, hlc: s.hlc });
       }
     }
     return out;
