@@ -82,3 +82,20 @@ export type { DocChange, Slot } from './replica.js';
 
 export { signal, computed, effect, batch, untracked, isTracking } from './reactive/signals.js';
 export type { Signal, ReadonlySignal, EffectHandle } from './reactive/signals.js';
+
+export { t, TField, TObject } from './schema/t.js';
+export type { TShape, TOutput, TInput, TIssue } from './schema/t.js';
+export { FIELD_KINDS } from './schema/field.js';
+export type { FieldKind, FieldSpec } from './schema/field.js';
+export { defineCollection, defineSchema, fieldKinds, refManyFields, fieldHint } from './schema/collection.js';
+export type {
+  CollectionDef,
+  CollectionOptions,
+  SchemaDef,
+  InferDocument,
+  InferInput,
+  WithId,
+  AnyStandardSchema,
+} from './schema/collection.js';
+export { validateDocument, validatePatch, coerceFromStorage, toSchemaIssue } from './schema/validate.js';
+export type { SchemaIssue } from './schema/validate.js';
