@@ -87,6 +87,10 @@ export class HlcParseError extends subclass('HlcParseError', 'invalid_hlc') {}
 export class ClockDriftError extends subclass('ClockDriftError', 'clock_drift') {}
 /** A document that fails its collection's schema. */
 export class SchemaError extends subclass('SchemaError', 'schema_invalid') {}
+/** A protocol message of a kind this server does not know (e.g. `{type:'frobnicate'}`). */
+export class UnknownMessageError extends subclass('UnknownMessageError', 'unknown_message') {}
+/** Too many requests or messages in a short time; slow down and retry later. */
+export class RateLimitedError extends subclass('RateLimitedError', 'rate_limited') {}
 /** A malformed query. */
 export class QueryError extends subclass('QueryError', 'query_invalid') {}
 /** A protocol message that does not match its schema. */
@@ -130,6 +134,8 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   schema_invalid: SchemaError,
   query_invalid: QueryError,
   protocol_invalid: ProtocolError,
+  unknown_message: UnknownMessageError,
+  rate_limited: RateLimitedError,
   not_found: NotFoundError,
   unauthorized: UnauthorizedError,
   forbidden: ForbiddenError,

@@ -26,6 +26,8 @@ export {
   MutationRejectedError,
   NonRetriableError,
   DependencyFailedError,
+  UnknownMessageError,
+  RateLimitedError,
   toWireError,
   fromWireError,
   toOmniSyncError,
@@ -99,3 +101,91 @@ export type {
 } from './schema/collection.js';
 export { validateDocument, validatePatch, coerceFromStorage, toSchemaIssue } from './schema/validate.js';
 export type { SchemaIssue } from './schema/validate.js';
+
+// Protocol v1 (sync server owner): message schemas, codec, version history, named mutators.
+export { PROTOCOL_VERSION, PROTOCOL_HISTORY } from './protocol/version.js';
+export {
+  MESSAGE_MAX_BYTES,
+  MESSAGE_MAX_DEPTH,
+  parseMessageText,
+  jsonTextDepth,
+  utf8Length,
+} from './protocol/json-text.js';
+export type { MessageLimits } from './protocol/json-text.js';
+export {
+  jsonValueSchema,
+  cursorSchema,
+  clientIdSchema,
+  mutationIdSchema,
+  cellSchema,
+  querySchema,
+  queriesSchema,
+  QUERIES_MAX,
+  mutationSchema,
+  mutationResultSchema,
+  wireErrorSchema,
+  wireErrorBodySchema,
+} from './protocol/wire-schemas.js';
+export type { WireCell, WireQuery, WireMutation, MutationResult } from './protocol/wire-schemas.js';
+export {
+  PUSH_MUTATIONS_MAX,
+  PULL_LIMIT_DEFAULT,
+  PULL_LIMIT_MAX,
+  pushRequestSchema,
+  pushResponseSchema,
+  pullRequestSchema,
+  pullResponseSchema,
+  pullChangesSchema,
+  pullResetSchema,
+  snapshotRequestSchema,
+  snapshotResponseSchema,
+  cursorRequestSchema,
+  cursorResponseSchema,
+} from './protocol/http-messages.js';
+export type {
+  PushRequest,
+  PushResponse,
+  PullRequest,
+  PullResponse,
+  SnapshotRequest,
+  SnapshotResponse,
+  CursorRequest,
+  CursorResponse,
+} from './protocol/http-messages.js';
+export {
+  LIVE_CLOSE_CODES,
+  LIVE_CLIENT_MESSAGE_TYPES,
+  liveClientMessageSchema,
+  liveServerMessageSchema,
+  helloMessageSchema,
+  subscribeMessageSchema,
+  unsubscribeMessageSchema,
+  pushMessageSchema,
+  pingMessageSchema,
+  joinMessageSchema,
+  leaveMessageSchema,
+  presenceMessageSchema,
+  eventMessageSchema,
+  welcomeMessageSchema,
+  changesMessageSchema,
+  subscribedMessageSchema,
+  resetMessageSchema,
+  pokeMessageSchema,
+  pongMessageSchema,
+  ackMessageSchema,
+  roomMessageSchema,
+  presenceUpdateMessageSchema,
+  roomEventMessageSchema,
+  errorMessageSchema,
+} from './protocol/live-messages.js';
+export type { LiveClientMessage, LiveServerMessage } from './protocol/live-messages.js';
+export { PROTOCOL_SCHEMAS } from './protocol/schemas.js';
+export type { ProtocolSchemaName } from './protocol/schemas.js';
+export {
+  decodeMessage,
+  decodeMessageText,
+  decodeLiveClientMessage,
+  encodeMessage,
+} from './protocol/codec.js';
+export { defineMutators } from './protocol/mutators.js';
+export type { Mutator, Mutators, MutatorTx } from './protocol/mutators.js';

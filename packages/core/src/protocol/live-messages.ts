@@ -1,0 +1,188 @@
+/**
+ * WebSocket messages of protocol v1 (`GET /v1/apps/:app/live`), a tagged union on `type`
+ * in each direction. The first client message must be `hello` (with the token when the
+ * server requires auth); anything else before it is refused with `unauthorized`.
+ *
+ *     client                               server
+ *     hello {cursor, token}        ──▶
+ *                                  ◀──     welcome {cursor, connectionId}
+ *     subscribe {queryId, query, cursor?} ▶
+ *                                  ◀──     changes {queryId, cells, cursor} … (catch-up)
+ *                                  ◀──     subscribed {queryId, cursor}    (or reset {queryId})
+ *                                  ◀──     changes {cells, cursor}  (live, targeted) / poke {cursor}
+ *     push {requestId, clientId, mutations} ▶
+ *                                  ◀──     ack {requestId, results, cursor}
+ *     ping ──▶ ◀── pong;  join/leave/presence/event ⇄ room/presence/event
+ */
+import { z } from 'zod';
+import {
+  cellSchema,
+  clientIdSchema,
+  cursorSchema,
+  jsonValueSchema,
+  mutationResultSchema,
+  mutationSchema,
+  querySchema,
+  wireErrorBodySchema,
+} from './wire-schemas.js';
+import { PUSH_MUTATIONS_MAX } from './http-messages.js';
+
+/** Close codes the server uses, with their meaning (part of the protocol). */
+export const LIVE_CLOSE_CODES = {
+  /** Server shutting down or restarting: reconnect with backoff and resume by cursor. */
+  goingAway: 1001,
+  /** Too many malformed messages: fix the client. */
+  protocolError: 4000,
+  /** No hello in time, missing/expired/invalid token: refresh the token and reconnect. */
+  unauthorized: 4001,
+  /** Valid token for another app (or not allowed): do not retry with the same token. */
+  forbidden: 4003,
+  /** The client read too slowly and its send buffer overflowed: reconnect and resume by cursor. */
+  slowConsumer: 4008,
+} as const;
+
+const queryIdSchema = z.string().min(1).max(128);
+const roomSchema = z.string().min(1).max(256);
+const requestIdSchema = z.string().min(1).max(128);
+
+/** First message: authenticate and say where the client is. */
+export const helloMessageSchema = z.object({
+  type: z.literal('hello'),
+  protocolVersion: z.int().positive().optional(),
+  token: z.string().max(16_384).optional(),
+  cursor: cursorSchema.optional(),
+  clientId: clientIdSchema.optional(),
+  /** `changes` (default): the server sends matching cells; `poke`: only `{type:'poke', cursor}`, the client pulls. */
+  mode: z.enum(['changes', 'poke']).optional(),
+});
+/** Start receiving a query's changes; with `cursor`, first the catch-up since it, else a snapshot of the query. */
+export const subscribeMessageSchema = z.object({
+  type: z.literal('subscribe'),
+  queryId: queryIdSchema,
+  query: querySchema,
+  cursor: cursorSchema.optional(),
+});
+export const unsubscribeMessageSchema = z.object({ type: z.literal('unsubscribe'), queryId: queryIdSchema });
+/** A push riding the socket; answered by `ack` with the same requestId. */
+export const pushMessageSchema = z.object({
+  type: z.literal('push'),
+  requestId: requestIdSchema,
+  clientId: clientIdSchema,
+  mutations: z.array(mutationSchema).max(PUSH_MUTATIONS_MAX),
+});
+export const pingMessageSchema = z.object({ type: z.literal('ping'), id: z.string().max(128).optional() });
+export const joinMessageSchema = z.object({
+  type: z.literal('join'),
+  room: roomSchema,
+  presence: jsonValueSchema.optional(),
+});
+export const leaveMessageSchema = z.object({ type: z.literal('leave'), room: roomSchema });
+/** Set this user's presence in a room (null clears it); broadcast to the other members. */
+export const presenceMessageSchema = z.object({
+  type: z.literal('presence'),
+  room: roomSchema,
+  state: jsonValueSchema,
+});
+/** A fire-and-forget event to the other members of a room; the server stamps it with an HLC. */
+export const eventMessageSchema = z.object({
+  type: z.literal('event'),
+  room: roomSchema,
+  name: z.string().min(1).max(256),
+  payload: jsonValueSchema.optional(),
+});
+
+/** Every message a client may send. */
+export const liveClientMessageSchema = z.discriminatedUnion('type', [
+  helloMessageSchema,
+  subscribeMessageSchema,
+  unsubscribeMessageSchema,
+  pushMessageSchema,
+  pingMessageSchema,
+  joinMessageSchema,
+  leaveMessageSchema,
+  presenceMessageSchema,
+  eventMessageSchema,
+]);
+export type LiveClientMessage = z.infer<typeof liveClientMessageSchema>;
+/** The `type`s a client may send. */
+export const LIVE_CLIENT_MESSAGE_TYPES = liveClientMessageSchema.options.map((o) => o.shape.type.value);
+
+/** Answer to hello: the server's current cursor. */
+export const welcomeMessageSchema = z.object({
+  type: z.literal('welcome'),
+  protocolVersion: z.int().positive(),
+  connectionId: z.string(),
+  cursor: cursorSchema,
+});
+/** Cells for this connection. With `queryId`: catch-up of that subscription; without: live. */
+export const changesMessageSchema = z.object({
+  type: z.literal('changes'),
+  queryId: queryIdSchema.optional(),
+  cells: z.array(cellSchema),
+  cursor: cursorSchema,
+});
+/** A subscription's catch-up is complete up to `cursor`; live changes follow. */
+export const subscribedMessageSchema = z.object({
+  type: z.literal('subscribed'),
+  queryId: queryIdSchema,
+  cursor: cursorSchema,
+});
+/** The subscribe cursor is older than the compaction horizon: snapshot (or subscribe without cursor). */
+export const resetMessageSchema = z.object({
+  type: z.literal('reset'),
+  queryId: queryIdSchema,
+  cursor: cursorSchema,
+});
+/** Something matching changed at `cursor`: pull (poke mode). */
+export const pokeMessageSchema = z.object({ type: z.literal('poke'), cursor: cursorSchema });
+export const pongMessageSchema = z.object({ type: z.literal('pong'), id: z.string().max(128).optional() });
+export const ackMessageSchema = z.object({
+  type: z.literal('ack'),
+  requestId: requestIdSchema,
+  results: z.array(mutationResultSchema),
+  cursor: cursorSchema,
+});
+const memberSchema = z.object({ user: z.string(), state: jsonValueSchema.optional() });
+/** Answer to join: the room's members and their presence. */
+export const roomMessageSchema = z.object({
+  type: z.literal('room'),
+  room: roomSchema,
+  members: z.array(memberSchema),
+});
+/** Another member's presence changed; `state` null means they left. */
+export const presenceUpdateMessageSchema = z.object({
+  type: z.literal('presence'),
+  room: roomSchema,
+  user: z.string(),
+  state: jsonValueSchema,
+});
+export const roomEventMessageSchema = z.object({
+  type: z.literal('event'),
+  room: roomSchema,
+  from: z.string(),
+  name: z.string(),
+  payload: jsonValueSchema.optional(),
+  hlc: z.string(),
+});
+/** A refused message (the connection stays open unless a close follows). */
+export const errorMessageSchema = z.object({
+  type: z.literal('error'),
+  requestId: requestIdSchema.optional(),
+  error: wireErrorBodySchema,
+});
+
+/** Every message the server may send. */
+export const liveServerMessageSchema = z.discriminatedUnion('type', [
+  welcomeMessageSchema,
+  changesMessageSchema,
+  subscribedMessageSchema,
+  resetMessageSchema,
+  pokeMessageSchema,
+  pongMessageSchema,
+  ackMessageSchema,
+  roomMessageSchema,
+  presenceUpdateMessageSchema,
+  roomEventMessageSchema,
+  errorMessageSchema,
+]);
+export type LiveServerMessage = z.infer<typeof liveServerMessageSchema>;

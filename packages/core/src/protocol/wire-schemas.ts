@@ -1,0 +1,95 @@
+/**
+ * The building blocks every protocol message shares: cells, queries, mutations and their
+ * results, wire errors. One zod schema each; the TypeScript types are inferred from them.
+ */
+import { z } from 'zod';
+import { type JsonValue, validateCell } from '../cells.js';
+import { OmniSyncError } from '../errors.js';
+
+/** Key under which a schema refinement stashes the typed error it caught (see codec.ts). */
+export const TYPED_ERROR_PARAM = 'omnisyncError';
+
+/** Any JSON value. JSON.parse only ever produces JSON, so the check is on shape elsewhere. */
+export const jsonValueSchema = z.custom<JsonValue>((v) => v !== undefined, {
+  message: 'expected a JSON value',
+});
+
+/** A non-negative safe integer: a server change-log version. */
+export const cursorSchema = z.int().nonnegative();
+
+/** Client and mutation ids: 1-128 characters. */
+export const clientIdSchema = z.string().min(1).max(128);
+/** A mutation id, unique per client; the push idempotency key is (clientId, id). */
+export const mutationIdSchema = z.string().min(1).max(128);
+
+/**
+ * A cell on the wire: `{collection, id, field, value?, hlc}`; a missing `value` unsets the
+ * field. Checked with core `validateCell`, whose typed error (invalid_cell, invalid_value)
+ * is what the decoder throws.
+ */
+export const cellSchema = z
+  .object({
+    collection: z.string(),
+    id: z.string(),
+    field: z.string(),
+    value: jsonValueSchema.optional(),
+    hlc: z.string(),
+  })
+  .superRefine((cell, ctx) => {
+    try {
+      validateCell(cell);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: err instanceof Error ? err.message : String(err),
+        params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
+      });
+    }
+  });
+/** A cell as sent and received. */
+export type WireCell = z.infer<typeof cellSchema>;
+
+/**
+ * A query as the protocol carries it. For now `{collection, where?}` with equality on
+ * (dotted) field paths; the query engine's richer AST takes its place when it lands.
+ */
+export const querySchema = z.object({
+  collection: z.string().min(1).max(256),
+  where: z.record(z.string().min(1).max(1024), jsonValueSchema).optional(),
+});
+/** A query in the protocol. */
+export type WireQuery = z.infer<typeof querySchema>;
+
+/** At most this many queries in one pull or snapshot. */
+export const QUERIES_MAX = 100;
+/** Queries of a pull or snapshot; absent means "everything the caller may read". */
+export const queriesSchema = z.array(querySchema).max(QUERIES_MAX);
+
+/** One mutation of a push: an optional named mutator call plus the cells it wrote locally. */
+export const mutationSchema = z.object({
+  id: mutationIdSchema,
+  /** Named mutation (seed 002 `mutate(name, args)`): the server runs its mutator instead of trusting `changes`. */
+  name: z.string().min(1).max(256).optional(),
+  args: jsonValueSchema.optional(),
+  /** The cells the client wrote optimistically (applied as-is for unnamed mutations). */
+  changes: z.array(cellSchema),
+});
+/** A mutation as pushed. */
+export type WireMutation = z.infer<typeof mutationSchema>;
+
+/** An error as data: `{code, message}` (codes from core ERROR_CODES; unknown codes tolerated). */
+export const wireErrorBodySchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), jsonValueSchema).optional(),
+});
+/** The `{error:{code,message}}` envelope every failed request answers with. */
+export const wireErrorSchema = z.object({ error: wireErrorBodySchema });
+
+/** What happened to one pushed mutation. A rejected one never applies; the client rolls it back. */
+export const mutationResultSchema = z.discriminatedUnion('status', [
+  z.object({ id: mutationIdSchema, status: z.literal('applied') }),
+  z.object({ id: mutationIdSchema, status: z.literal('rejected'), error: wireErrorBodySchema }),
+]);
+/** One mutation's result. */
+export type MutationResult = z.infer<typeof mutationResultSchema>;
