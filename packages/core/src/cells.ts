@@ -14,7 +14,7 @@
  * unsets its field (it still carries an HLC, so it wins over older writes). Arrays are one
  * value; `Date` is stored as a UTC ISO string.
  */
-import { InvalidCellError, InvalidValueError } from './errors.js';
+import { HlcParseError, InvalidCellError, InvalidValueError } from './errors.js';
 import { isValidHlc } from './hlc.js';
 
 /** JSON values a cell can hold. */
@@ -69,6 +69,9 @@ export const VALUE_MAX_DEPTH = 32;
 export const ID_MAX_LENGTH = 512;
 export const NAME_MAX_LENGTH = 256;
 
+/** Longest field path (dotted keys plus an optional `[member]`). */
+const FIELD_MAX_LENGTH = 4 * NAME_MAX_LENGTH;
+
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Collection names: a letter or underscore, then letters, digits, `_` or `-`. */
@@ -81,14 +84,27 @@ export function isValidId(id: unknown): id is string {
   return typeof id === 'string' && id.length > 0 && id.length <= ID_MAX_LENGTH;
 }
 
-/** The key of a field name inside a document: no path separators. */
+/**
+ * The key of a field name inside a document: no path separators, and not `__proto__`
+ * (a key that, assigned naively anywhere downstream, would rewrite an object's prototype).
+ */
 export function isValidFieldKey(key: string): boolean {
-  return key.length > 0 && key.length <= NAME_MAX_LENGTH && !/[.[\]]/.test(key);
+  return key.length > 0 && key.length <= NAME_MAX_LENGTH && !/[.[\]]/.test(key) && key !== '__proto__';
+}
+
+/** The first key of a field path (`meta` for `meta.n` and for `meta[t1]`). */
+function rootKey(field: string): string {
+  let end = field.length;
+  const dot = field.indexOf('.');
+  if (dot >= 0) end = dot;
+  const bracket = field.indexOf('[');
+  if (bracket >= 0 && bracket < end) end = bracket;
+  return field.slice(0, end);
 }
 
 /** Field paths: dot-joined keys, optionally ending in a `[member]` for refMany. */
 export function isValidFieldPath(field: unknown): field is string {
-  if (typeof field !== 'string' || field.length === 0 || field.length > 4 * NAME_MAX_LENGTH) return false;
+  if (typeof field !== 'string' || field.length === 0 || field.length > FIELD_MAX_LENGTH) return false;
   let path = field;
   const bracket = field.indexOf('[');
   if (bracket >= 0) {
@@ -183,9 +199,17 @@ export function validateCell(cell: unknown, index = 0): asserts cell is Cell {
       `${at} (${String(c.collection)}/${String(c.id)}) has field ${JSON.stringify(c.field)}; a cell needs a field path such as "title", "meta.count" or "tagIds[t1]".`,
     );
   if (!isValidHlc(c.hlc))
-    throw new InvalidCellError(
+    throw new HlcParseError(
       `${at} (${String(c.collection)}/${String(c.id)}.${String(c.field)}) has an HLC that does not parse: ${JSON.stringify(c.hlc)}.`,
     );
+  if (c.field !== DELETED_FIELD && c.field !== ID_FIELD) {
+    const root = rootKey(c.field);
+    // `id.x` or `_deleted[x]` would turn the document's id into an object, or fake a tombstone.
+    if (root === ID_FIELD || root === DELETED_FIELD)
+      throw new InvalidCellError(
+        `${at} (${String(c.collection)}/${String(c.id)}) has field ${JSON.stringify(c.field)}, under the reserved field ${JSON.stringify(root)}; rename the field.`,
+      );
+  }
   if (c.field === DELETED_FIELD && c.value !== true)
     throw new InvalidCellError(
       `${at}: a ${DELETED_FIELD} tombstone cell must have value true (deletes cannot be undone).`,
@@ -234,13 +258,18 @@ function flattenInto(
     if (top && key === ID_FIELD) continue;
     if (!isValidFieldKey(key))
       throw new InvalidValueError(
-        `Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty and may not contain '.', '[' or ']' (they are path separators).`,
+        `Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty, at most ${NAME_MAX_LENGTH} characters, may not contain '.', '[' or ']' (they are path separators) and may not be __proto__.`,
       );
     if (top && key === DELETED_FIELD)
       throw new InvalidValueError(
         `Field name ${DELETED_FIELD} is reserved for tombstones; rename the field.`,
       );
     const path = prefix ? `${prefix}.${key}` : key;
+    // Keep flatten's output within what validateCell accepts, so every flattened doc can be applied.
+    if (path.length > FIELD_MAX_LENGTH)
+      throw new InvalidValueError(
+        `Field path ${JSON.stringify(path.slice(0, 80))}… is longer than ${FIELD_MAX_LENGTH} characters; use shorter names or less nesting.`,
+      );
     const v = obj[key];
     if (v instanceof Date) {
       if (Number.isNaN(v.getTime())) throw new InvalidValueError(`${path}: Invalid Date cannot be stored.`);
@@ -253,13 +282,18 @@ function flattenInto(
           throw new InvalidValueError(
             `${path} holds ${JSON.stringify(m)}; refMany members must be non-empty id strings without '[' or ']'.`,
           );
-        out.push([`${path}[${m}]`, true]);
+        const member = `${path}[${m}]`;
+        if (member.length > FIELD_MAX_LENGTH)
+          throw new InvalidValueError(
+            `${path} holds a member id that makes the field path longer than ${FIELD_MAX_LENGTH} characters; use shorter ids.`,
+          );
+        out.push([member, true]);
       }
     } else if (
       v !== null &&
       typeof v === 'object' &&
       !Array.isArray(v) &&
-      Object.getPrototypeOf(v) === Object.prototype &&
+      isPlainObject(v) &&
       Object.keys(v).length > 0
     ) {
       flattenInto(v as Record<string, unknown>, path, out, refMany, depth + 1, false);
@@ -268,6 +302,12 @@ function flattenInto(
       out.push([path, v as CellValue]);
     }
   }
+}
+
+/** A plain object (literal, JSON.parse result or null-prototype), as opposed to a class instance. */
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /** A stored field as unflatten reads it. */
@@ -288,6 +328,8 @@ export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Re
   let plain: FieldEntry[] | undefined;
   let hasNested = false;
   let members: Map<string, string[]> | undefined;
+  // Objects this call created (and may write into); anything else met on a path is a stored value.
+  let owned: Set<object> | undefined;
   for (const e of entries) {
     const f = e.field;
     if (f === DELETED_FIELD || f === ID_FIELD) continue;
@@ -307,32 +349,54 @@ export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Re
   }
   if (plain) {
     if (!hasNested) {
-      for (const e of plain) if (e.value !== undefined) doc[e.field] = e.value;
+      for (const e of plain) if (e.value !== undefined) put(doc, e.field, e.value);
     } else {
       // Leaves and children of one path may come from different replicas: apply in HLC
       // order (ties by field) so the later write decides the shape, identically everywhere.
       plain.sort((a, b) =>
         a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0,
       );
-      for (const e of plain) setPath(doc, e.field.split('.'), e.value);
+      owned = new Set<object>([doc]);
+      for (const e of plain) setPath(doc, e.field.split('.'), e.value, owned);
     }
   }
-  if (members) for (const [path, list] of members) setPath(doc, path.split('.'), list.sort());
+  if (members) {
+    owned ??= new Set<object>([doc]);
+    for (const [path, list] of members) setPath(doc, path.split('.'), list.sort(), owned);
+  }
   return doc;
 }
 
-function setPath(doc: Record<string, unknown>, keys: string[], value: unknown) {
+/**
+ * Set (or, for `undefined`, delete) the value at a path, creating objects on the way.
+ * Objects met on the way that this unflatten did not create (`owned`) are stored cell
+ * values: they are copied before being written into, never mutated in place.
+ */
+function setPath(doc: Record<string, unknown>, keys: string[], value: unknown, owned: Set<object>) {
   let obj = doc;
   for (let i = 0; i < keys.length - 1; i++) {
     const k = keys[i]!;
-    const next = obj[k];
+    let next = Object.hasOwn(obj, k) ? obj[k] : undefined;
     if (next === null || typeof next !== 'object' || Array.isArray(next)) {
       if (value === undefined) return; // unsetting below a leaf: nothing to do
-      obj[k] = {};
+      next = {};
+      owned.add(next as object);
+      put(obj, k, next);
+    } else if (!owned.has(next)) {
+      next = { ...next };
+      owned.add(next as object);
+      put(obj, k, next);
     }
-    obj = obj[k] as Record<string, unknown>;
+    obj = next as Record<string, unknown>;
   }
   const last = keys[keys.length - 1]!;
   if (value === undefined) delete obj[last];
-  else obj[last] = value;
+  else put(obj, last, value);
+}
+
+/** Assign an own data property, even for a key such as `__proto__` that has a setter. */
+function put(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }

@@ -121,6 +121,9 @@ export function createHlc(options: HlcOptions): HlcClock {
     wall = r.wall;
     counter = r.counter;
   }
+  // Stamps hold whole milliseconds: a clock with sub-millisecond precision (performance.now
+  // style) would otherwise make a wall time that does not encode.
+  const physical = (): number => Math.floor(clock.now());
   // Cache of the encoded wall prefix: stamping in a tight loop re-encodes only the counter.
   let prefixWall = -1;
   let prefix = '';
@@ -142,7 +145,7 @@ export function createHlc(options: HlcOptions): HlcClock {
   return {
     nodeId,
     now() {
-      const pt = clock.now();
+      const pt = physical();
       if (pt > wall) {
         wall = pt;
         counter = 0;
@@ -151,7 +154,7 @@ export function createHlc(options: HlcOptions): HlcClock {
     },
     receive(remote: string) {
       const r = parseHlc(remote);
-      const pt = clock.now();
+      const pt = physical();
       if (r.wall - pt > maxDrift) {
         throw new ClockDriftError(
           `Remote clock ${remote} is ${r.wall - pt} ms ahead of this replica (limit ${maxDrift} ms). Check the system clock of the replica that wrote it, or raise maxDriftMs.`,

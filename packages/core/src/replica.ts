@@ -99,6 +99,8 @@ export class Replica {
       DocEntry,
       { collection: string; id: string; wasVisible: boolean; fields: string[] | undefined; changed: boolean }
     >();
+    // A slot whose seq is above this was already changed earlier in this batch: list its field once.
+    const batchStart = this.#seq;
     for (let i = 0; i < cells.length; i++) {
       const c = cells[i]!;
       let coll = this.#collections.get(c.collection);
@@ -136,6 +138,7 @@ export class Replica {
       const slot = entry.fields.get(c.field);
       if (!cellWins(c.hlc, c.value, slot)) continue;
       const seq = ++this.#seq;
+      const firstChange = slot === undefined || slot.seq <= batchStart;
       if (slot) {
         if (slot.value === undefined && c.value !== undefined) entry.live++;
         else if (slot.value !== undefined && c.value === undefined) entry.live--;
@@ -149,7 +152,7 @@ export class Replica {
       entry.seq = seq;
       entry.doc = undefined;
       t.changed = true;
-      (t.fields ??= []).push(c.field);
+      if (firstChange) (t.fields ??= []).push(c.field);
     }
 
     const changes: DocChange[] = [];
