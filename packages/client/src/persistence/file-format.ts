@@ -1,0 +1,249 @@
+/**
+ * The on-disk format of file persistence (Node only).
+ *
+ *     file    := header record*
+ *     header  := "OMNISYNC" (8 bytes ASCII) | version u32 BE (= 1) | crc32(first 12 bytes) u32 BE
+ *     record  := length u32 BE | ~length u32 BE | crc32(payload) u32 BE | payload (length bytes)
+ *     payload := kind u8 | UTF-8 JSON
+ *
+ * kind 1 = snapshot, only as the first record (written by compaction):
+ *     { "c": [cell…], "t": [transaction…], "m": [[key, value]…] }
+ * kind 2 = commit, one per acknowledged `commit()`:
+ *     { "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
+ * cell := [collection, id, field, hlc] (value unset) | [collection, id, field, hlc, value]
+ * Empty parts are left out. Loading replays the snapshot, then every commit in order.
+ *
+ * A crash can only damage the end of the file (records are appended and fsync'd before the
+ * commit resolves), so a damaged *final* record — a frame cut short, a final record whose
+ * checksum fails, or a zero-filled tail — is a commit that was never acknowledged and is
+ * dropped. Any other damage is {@link PersistenceCorruptError} naming the file and offset.
+ */
+import { crc32 } from 'node:zlib';
+import { type Cell, type JsonValue, PersistenceCorruptError } from '@omnisync/core';
+import type { NormalizedBatch } from './batch.js';
+import { StateModel } from './state.js';
+import type { PersistedTransaction } from './types.js';
+
+/** The 8 ASCII bytes every persistence file starts with. */
+export const FILE_MAGIC = 'OMNISYNC';
+/** The format version this code reads and writes. */
+export const FILE_VERSION = 1;
+/** Bytes in the file header. */
+export const HEADER_SIZE = 16;
+/** Bytes before each record's payload. */
+export const FRAME_HEADER_SIZE = 12;
+/** Record kinds. */
+export const RecordKind = { snapshot: 1, commit: 2 } as const;
+export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
+
+type CellTuple = [string, string, string, string] | [string, string, string, string, JsonValue];
+
+/** The 16-byte file header. */
+export function encodeHeader(): Buffer {
+  const b = Buffer.alloc(HEADER_SIZE);
+  b.write(FILE_MAGIC, 0, 'latin1');
+  b.writeUInt32BE(FILE_VERSION, 8);
+  b.writeUInt32BE(crc32(b.subarray(0, 12)), 12);
+  return b;
+}
+
+/** One framed record. */
+export function encodeRecord(kind: RecordKind, body: unknown): Buffer {
+  const json = JSON.stringify(body);
+  const jsonBytes = Buffer.byteLength(json);
+  const b = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 1 + jsonBytes);
+  b.writeUInt8(kind, FRAME_HEADER_SIZE);
+  b.write(json, FRAME_HEADER_SIZE + 1, 'utf8');
+  const length = jsonBytes + 1;
+  b.writeUInt32BE(length, 0);
+  b.writeUInt32BE(~length >>> 0, 4);
+  b.writeUInt32BE(crc32(b.subarray(FRAME_HEADER_SIZE)), 8);
+  return b;
+}
+
+const cellTuple = (c: Cell): CellTuple =>
+  c.value === undefined
+    ? [c.collection, c.id, c.field, c.hlc]
+    : [c.collection, c.id, c.field, c.hlc, c.value];
+
+/** The commit record for a batch. */
+export function encodeCommit(batch: NormalizedBatch): Buffer {
+  const body: Record<string, unknown> = {};
+  if (batch.cells.length) body.c = batch.cells.map(cellTuple);
+  if (batch.deleteTransactions.length) body.d = batch.deleteTransactions;
+  if (batch.putTransactions.length) body.p = batch.putTransactions;
+  if (batch.meta.length) body.m = batch.meta;
+  return encodeRecord(RecordKind.commit, body);
+}
+
+/** The snapshot record for a whole state. */
+export function encodeSnapshot(model: StateModel): Buffer {
+  const state = model.toState(false);
+  const body: Record<string, unknown> = {};
+  if (state.cells.length) body.c = state.cells.map(cellTuple);
+  if (state.transactions.length) body.t = state.transactions;
+  const meta = Object.entries(state.meta);
+  if (meta.length) body.m = meta;
+  return encodeRecord(RecordKind.snapshot, body);
+}
+
+/** What reading a file found. */
+export interface FileScan {
+  /** The state after replaying every intact record. */
+  readonly model: StateModel;
+  /** Offset just past the last intact record: where the next commit goes. */
+  readonly end: number;
+  /** Offset just past the snapshot (or the header when there is none). */
+  readonly baseEnd: number;
+  /** Intact records read (snapshot included). */
+  readonly records: number;
+  /** Bytes of a torn final record dropped (0 when the file ended cleanly). */
+  readonly tornBytes: number;
+}
+
+/**
+ * Read a whole persistence file. Throws {@link PersistenceCorruptError} for anything but a
+ * torn final record; never returns an empty state in place of unreadable data.
+ */
+export function scanFile(buf: Buffer, file: string): FileScan {
+  const corrupt = (offset: number, what: string, cause?: unknown) =>
+    new PersistenceCorruptError(
+      `${file} is corrupt at byte offset ${offset}: ${what}. Nothing was changed and nothing was dropped; restore the file from a backup, or move it away to start with an empty store.`,
+      { details: { file, offset }, ...(cause === undefined ? {} : { cause }) },
+    );
+  if (buf.length < HEADER_SIZE)
+    throw corrupt(
+      0,
+      `the file is ${buf.length} bytes, shorter than the ${HEADER_SIZE}-byte header; it is not an OmniSync persistence file`,
+    );
+  if (buf.toString('latin1', 0, 8) !== FILE_MAGIC)
+    throw corrupt(
+      0,
+      `it does not start with ${JSON.stringify(FILE_MAGIC)}; it is not an OmniSync persistence file`,
+    );
+  if (buf.readUInt32BE(12) !== crc32(buf.subarray(0, 12)))
+    throw corrupt(8, 'the header checksum does not match');
+  const version = buf.readUInt32BE(8);
+  if (version !== FILE_VERSION)
+    throw corrupt(
+      8,
+      `format version ${version} is not ${FILE_VERSION}${version > FILE_VERSION ? '; it was written by a newer OmniSync, so upgrade to read it' : ''}`,
+    );
+
+  const model = new StateModel();
+  let pos = HEADER_SIZE;
+  let baseEnd = HEADER_SIZE;
+  let records = 0;
+  while (pos < buf.length) {
+    const remaining = buf.length - pos;
+    if (remaining < FRAME_HEADER_SIZE) break; // torn: the frame header itself was cut short
+    const length = buf.readUInt32BE(pos);
+    if ((length ^ buf.readUInt32BE(pos + 4)) >>> 0 !== 0xffffffff) {
+      if (isZero(buf, pos)) break; // torn: the file grew but the data never reached the disk
+      throw corrupt(pos, 'a record header is damaged');
+    }
+    const payloadEnd = pos + FRAME_HEADER_SIZE + length;
+    if (payloadEnd > buf.length) break; // torn: the record was cut short
+    const payload = buf.subarray(pos + FRAME_HEADER_SIZE, payloadEnd);
+    if (crc32(payload) !== buf.readUInt32BE(pos + 8)) {
+      if (payloadEnd === buf.length) break; // torn: the final record, never acknowledged
+      throw corrupt(pos, 'a record checksum does not match (the data was altered after it was written)');
+    }
+    if (length < 1) throw corrupt(pos, 'a record is empty');
+    const kind = payload[0];
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8', 1));
+    } catch (err) {
+      throw corrupt(pos, 'a record does not hold valid JSON', err);
+    }
+    try {
+      if (kind === RecordKind.snapshot) {
+        if (records !== 0) throw new Error('a snapshot record appears after the first record');
+        applySnapshot(model, body);
+        baseEnd = payloadEnd;
+      } else if (kind === RecordKind.commit) {
+        model.apply(decodeCommit(body));
+      } else {
+        throw new Error(`unknown record kind ${String(kind)}`);
+      }
+    } catch (err) {
+      throw corrupt(pos, err instanceof Error ? err.message : String(err), err);
+    }
+    records++;
+    pos = payloadEnd;
+  }
+  return { model, end: pos, baseEnd, records, tornBytes: buf.length - pos };
+}
+
+function isZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+type Body = Record<string, unknown>;
+
+function asObject(v: unknown, what: string): Body {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} is not an object`);
+  return v as Body;
+}
+
+function asArray(v: unknown, what: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new Error(`${what} is not an array`);
+  return v;
+}
+
+function decodeCell(t: unknown): Cell {
+  if (
+    !Array.isArray(t) ||
+    (t.length !== 4 && t.length !== 5) ||
+    typeof t[0] !== 'string' ||
+    typeof t[1] !== 'string' ||
+    typeof t[2] !== 'string' ||
+    typeof t[3] !== 'string'
+  )
+    throw new Error('a cell is not [collection, id, field, hlc, value?]');
+  return {
+    collection: t[0],
+    id: t[1],
+    field: t[2],
+    hlc: t[3],
+    value: t.length === 5 ? (t[4] as JsonValue) : undefined,
+  };
+}
+
+function decodeTransaction(t: unknown): PersistedTransaction {
+  const o = asObject(t, 'a transaction');
+  if (typeof o.id !== 'string') throw new Error('a transaction has no string id');
+  return o as PersistedTransaction;
+}
+
+function decodeMeta(m: unknown, allowNull: boolean): [string, JsonValue | null] {
+  if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== 'string' || (!allowNull && m[1] === null))
+    throw new Error('a meta entry is not [key, value]');
+  return [m[0], m[1] as JsonValue | null];
+}
+
+function decodeCommit(body: unknown): NormalizedBatch {
+  const o = asObject(body, 'a commit record');
+  const deleteTransactions = asArray(o.d, 'the deleted transaction ids');
+  if (!deleteTransactions.every((id) => typeof id === 'string'))
+    throw new Error('a deleted transaction id is not a string');
+  return {
+    cells: asArray(o.c, 'the cells').map(decodeCell),
+    deleteTransactions: deleteTransactions as string[],
+    putTransactions: asArray(o.p, 'the transactions').map(decodeTransaction),
+    meta: asArray(o.m, 'the meta entries').map((m) => decodeMeta(m, true)),
+  };
+}
+
+function applySnapshot(model: StateModel, body: unknown): void {
+  const o = asObject(body, 'the snapshot record');
+  model.applyCells(asArray(o.c, 'the cells').map(decodeCell));
+  model.setTransactions(asArray(o.t, 'the transactions').map(decodeTransaction));
+  for (const m of asArray(o.m, 'the meta entries')) {
+    const [key, value] = decodeMeta(m, false);
+    model.setMeta(key, value as JsonValue);
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * File persistence for Node: durable and atomic (format in file-format.ts).
+ *
+ * - `commit` appends one checksummed record and fsyncs it before resolving: an
+ *   acknowledged commit survives a crash; a commit cut short by a crash was never
+ *   acknowledged and is dropped on the next open.
+ * - `load` replays the snapshot and the journal of commits after it.
+ * - Compaction writes the current state as a snapshot to `<path>.tmp`, fsyncs it, renames
+ *   it over `<path>` (atomic) and fsyncs the directory: a crash at any point leaves either
+ *   the old file or the new one, both complete. It runs when the journal has grown past
+ *   `compactAfterBytes` and past the snapshot's own size, or on `compact()`.
+ * - `<path>.lock` keeps a second writer out (see file-lock.ts).
+ *
+ * All operations of one instance run one at a time in call order.
+ */
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { PersistenceCorruptError, PersistenceError, ValidationError } from '@omnisync/core';
+import { normalizeBatch } from './batch.js';
+import {
+  encodeCommit,
+  encodeHeader,
+  encodeSnapshot,
+  type FileScan,
+  HEADER_SIZE,
+  scanFile,
+} from './file-format.js';
+import { acquireLock, type FileLock } from './file-lock.js';
+import { Lifecycle } from './lifecycle.js';
+import { StateModel } from './state.js';
+import type { PersistedState, Persistence, PersistenceBatch } from './types.js';
+
+/** Options for {@link createFilePersistence}. */
+export interface FilePersistenceOptions {
+  /** The data file. `<path>.lock` and, briefly, `<path>.tmp` sit beside it. Parent folders are created. */
+  path: string;
+  /**
+   * fsync each commit before it resolves (default true). `false` still survives a crash of
+   * the process (the data is in the OS), but not of the machine; for tests and caches.
+   */
+  fsync?: boolean;
+  /** Compact once the journal after the snapshot exceeds this many bytes (default 8 MiB). */
+  compactAfterBytes?: number;
+}
+
+/** A file persistence: the {@link Persistence} contract plus explicit compaction. */
+export interface FilePersistence extends Persistence {
+  /** Absolute path of the data file. */
+  readonly path: string;
+  /** Rewrite the file as one snapshot of the current state (atomic; see module docs). */
+  compact(): Promise<void>;
+}
+
+const DEFAULT_COMPACT_AFTER = 8 * 1024 * 1024;
+const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
+
+/** Open (lazily, on the first call) a persistence file at `options.path`. */
+export function createFilePersistence(options: FilePersistenceOptions): FilePersistence {
+  if (typeof options?.path !== 'string' || options.path.length === 0)
+    throw new ValidationError('createFilePersistence needs a `path` for its data file.');
+  const path = resolve(options.path);
+  const label = `file:${path}`;
+  const tmpPath = `${path}.tmp`;
+  const sync = options.fsync ?? true;
+  const compactAfter = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER;
+  if (!(compactAfter > 0))
+    throw new ValidationError(`compactAfterBytes must be a positive number of bytes; got ${compactAfter}.`);
+  const life = new Lifecycle(label);
+
+  let lock: FileLock | undefined;
+  let fd: FileHandle | undefined;
+  let end = 0; // where the next record goes
+  let baseEnd = 0; // end of the snapshot: the journal is [baseEnd, end)
+  let compactAt = 0; // journal size that triggers the next automatic compaction
+
+  const failed = (action: string, err: unknown): Error => {
+    if (err instanceof PersistenceError || err instanceof PersistenceCorruptError) return err;
+    return new PersistenceError(`${label}: could not ${action}: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+      details: { file: path, errno: errno(err) },
+    });
+  };
+
+  const prepare = async () => {
+    if (lock) return;
+    await mkdir(dirname(path), { recursive: true });
+    lock = await acquireLock(`${path}.lock`, label);
+    await rm(tmpPath, { force: true }); // left by a compaction that crashed before its rename
+  };
+
+  /** Replace the data file atomically with `data`, and append after it from now on. */
+  const replaceFile = async (data: Buffer) => {
+    const tmp = await open(tmpPath, 'w');
+    try {
+      await writeAll(tmp, data, 0);
+      if (sync) await tmp.datasync();
+    } finally {
+      await tmp.close();
+    }
+    await fd?.close();
+    fd = undefined;
+    await rename(tmpPath, path);
+    if (sync) await fsyncDir(dirname(path));
+    fd = await open(path, 'r+');
+    end = data.length;
+  };
+
+  /** Read and replay the file; open it for appending if not yet open. */
+  const read = async (): Promise<FileScan> => {
+    await prepare();
+    let buf: Buffer | undefined;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      if (fd)
+        throw new PersistenceError(
+          `${label}: the data file disappeared while open; something else deleted it.`,
+          { details: { file: path } },
+        );
+    }
+    if (!buf || buf.length === 0) {
+      // A new store: write the header atomically, so the file is never half-initialised.
+      const header = encodeHeader();
+      await replaceFile(header);
+      baseEnd = HEADER_SIZE;
+      compactAt = compactAfter;
+      return { model: new StateModel(), end: HEADER_SIZE, baseEnd: HEADER_SIZE, records: 0, tornBytes: 0 };
+    }
+    const scan = scanFile(buf, path);
+    if (!fd) {
+      fd = await open(path, 'r+');
+      if (scan.tornBytes > 0) {
+        // Drop the torn tail now, or the next record would follow garbage.
+        await fd.truncate(scan.end);
+        if (sync) await fd.datasync();
+      }
+      end = scan.end;
+      baseEnd = scan.baseEnd;
+      compactAt = Math.max(compactAfter, baseEnd);
+    }
+    return scan;
+  };
+
+  const ensureOpen = async () => {
+    if (!fd) await read();
+  };
+
+  const compactNow = async () => {
+    try {
+      const scan = await read();
+      const data = Buffer.concat([encodeHeader(), encodeSnapshot(scan.model)]);
+      await replaceFile(data);
+      baseEnd = data.length;
+      compactAt = Math.max(compactAfter, baseEnd);
+    } catch (err) {
+      await rm(tmpPath, { force: true }).catch(() => undefined);
+      throw failed('compact', err);
+    }
+  };
+
+  return {
+    name: label,
+    path,
+    async load(): Promise<PersistedState> {
+      life.guard('load');
+      return life.serial(async () => {
+        try {
+          return (await read()).model.toState(false);
+        } catch (err) {
+          throw failed('load', err);
+        }
+      });
+    },
+    async commit(batch: PersistenceBatch): Promise<void> {
+      life.guard('commit');
+      const normalized = normalizeBatch(batch);
+      if (!normalized) return;
+      const record = encodeCommit(normalized);
+      await life.serial(async () => {
+        try {
+          await ensureOpen();
+        } catch (err) {
+          throw failed('open the file', err);
+        }
+        const handle = fd!;
+        try {
+          await writeAll(handle, record, end);
+          if (sync) await handle.datasync();
+        } catch (err) {
+          // Whether the record reached the disk is unknown: reopen (and rescan) on the next
+          // call; a partial record is then dropped as torn, a complete one is kept.
+          fd = undefined;
+          await handle.close().catch(() => undefined);
+          throw new PersistenceError(
+            `${label}: the commit may not have been stored (${(err as Error)?.message ?? String(err)}). It is either wholly stored or not at all; reload to see which, or retry it (commits are idempotent).`,
+            { cause: err, details: { file: path, errno: errno(err) } },
+          );
+        }
+        end += record.length;
+      });
+      if (end - baseEnd >= compactAt) {
+        // Later writes wait behind the compaction; the commit itself is already acknowledged.
+        compactAt = end - baseEnd + compactAfter; // failing compactions are not retried on every commit
+        void life.serial(compactNow).catch(() => undefined);
+      }
+    },
+    async compact(): Promise<void> {
+      life.guard('compact');
+      await life.serial(compactNow);
+    },
+    async clear(): Promise<void> {
+      life.guard('clear');
+      await life.serial(async () => {
+        try {
+          // Works on a corrupt file too: erasing is the way out of one.
+          await prepare();
+          await replaceFile(encodeHeader());
+          baseEnd = HEADER_SIZE;
+          compactAt = compactAfter;
+        } catch (err) {
+          throw failed('clear', err);
+        }
+      });
+    },
+    close: () =>
+      life.close(async () => {
+        await fd?.close().catch(() => undefined);
+        fd = undefined;
+        await lock?.release();
+        lock = undefined;
+      }),
+  };
+}
+
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await fh.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
+/** Make a rename durable. Some platforms cannot fsync a directory; there the rename is as durable as it gets. */
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const code = errno(err);
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * IndexedDB persistence for browsers. One database per store name (`omnisync:<name>`),
+ * three object stores:
+ *
+ *   cells         key [collection, id, field] (in-line), value: the Cell
+ *   transactions  key: transaction id, value { seq, tx }; index "order" on seq, the
+ *                 position of the first put, so `load` returns the outbox in that order
+ *   meta          key: meta name, value: its JSON value
+ *
+ * Every commit is one readwrite IndexedDB transaction over the three stores (atomic: the
+ * optimistic cells and their outbox entry land together or not at all), opened with
+ * `durability: 'strict'` by default so it resolves only once the data is on disk.
+ *
+ * Nothing touches `indexedDB` or `window` until the first call, so importing this module
+ * on a server (SSR) is safe.
+ */
+import {
+  type Cell,
+  DELETED_FIELD,
+  InvalidStateError,
+  PersistenceCorruptError,
+  PersistenceError,
+} from '@omnisync/core';
+import { type NormalizedBatch, normalizeBatch } from './batch.js';
+import { Lifecycle } from './lifecycle.js';
+import { defineOwn } from './state.js';
+import type { PersistedState, PersistedTransaction, Persistence, PersistenceBatch } from './types.js';
+
+/** Options for {@link createIndexedDbPersistence}. */
+export interface IndexedDbPersistenceOptions {
+  /** Store name; the database is called `omnisync:<name>`. One name per app (and user). */
+  name: string;
+  /** The IndexedDB factory; defaults to `globalThis.indexedDB` (pass fake-indexeddb's in Node). */
+  indexedDB?: IDBFactory;
+  /** The key range constructor; defaults to `globalThis.IDBKeyRange` (fake-indexeddb exports one). */
+  IDBKeyRange?: typeof IDBKeyRange;
+  /**
+   * `'strict'` (default): a commit resolves once the browser has flushed it to disk.
+   * `'relaxed'`: faster, but the last commits can be lost if the OS crashes.
+   */
+  durability?: 'strict' | 'relaxed';
+}
+
+/** The database schema version this code reads and writes. */
+export const INDEXEDDB_VERSION = 1;
+const STORES = ['cells', 'transactions', 'meta'] as const;
+
+interface TxRecord {
+  seq: number;
+  tx: PersistedTransaction;
+}
+
+/** A persistence backed by the browser's IndexedDB (or any IDBFactory passed in). */
+export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions): Persistence {
+  if (typeof options?.name !== 'string' || options.name.length === 0)
+    throw new PersistenceError('createIndexedDbPersistence needs a non-empty `name` (one per app and user).');
+  const dbName = `omnisync:${options.name}`;
+  const label = `indexeddb:${options.name}`;
+  const durability = options.durability ?? 'strict';
+  const life = new Lifecycle(label);
+  let opening: Promise<IDBDatabase> | undefined;
+  let db: IDBDatabase | undefined;
+  let lostReason: string | undefined;
+  // Calls that passed the closed check; close() lets them finish before closing the database.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
+
+  const factory = (): { idb: IDBFactory; range: typeof IDBKeyRange } => {
+    const g = globalThis as { indexedDB?: IDBFactory; IDBKeyRange?: typeof IDBKeyRange };
+    const idb = options.indexedDB ?? g.indexedDB;
+    const range = options.IDBKeyRange ?? g.IDBKeyRange;
+    if (!idb || !range)
+      throw new PersistenceError(
+        `${label}: IndexedDB is not available here${idb ? ' (no IDBKeyRange)' : ''}; pass { indexedDB, IDBKeyRange } (e.g. from fake-indexeddb) or use createMemoryPersistence() on the server.`,
+      );
+    return { idb, range };
+  };
+
+  const open = (): Promise<IDBDatabase> => {
+    if (lostReason) return Promise.reject(new PersistenceError(`${label}: ${lostReason}`));
+    opening ??= openDatabase(factory().idb, dbName, label).then(
+      (d) => {
+        db = d;
+        // Another tab upgrading the schema asks us to let go; later calls then fail clearly.
+        d.onversionchange = () => {
+          d.close();
+          lostReason =
+            'the database was upgraded or deleted by another tab; reload the page to use the new version.';
+          opening = undefined;
+          db = undefined;
+        };
+        d.onclose = () => {
+          lostReason ??=
+            'the browser closed the database unexpectedly (storage cleared or disk error); reload the page.';
+          opening = undefined;
+          db = undefined;
+        };
+        return d;
+      },
+      (err: unknown) => {
+        opening = undefined;
+        throw err;
+      },
+    );
+    return opening;
+  };
+
+  /** Run `body` in one transaction; resolves when it commits, rejects (rolled back) on error. */
+  const inTransaction = async <T>(
+    mode: IDBTransactionMode,
+    body: (tx: IDBTransaction) => () => T,
+  ): Promise<T> => {
+    const d = await open();
+    return new Promise<T>((resolve, reject) => {
+      let tx: IDBTransaction;
+      try {
+        tx = d.transaction(STORES, mode, { durability });
+      } catch (err) {
+        reject(wrapError(label, 'start a transaction', err));
+        return;
+      }
+      let result: () => T;
+      tx.oncomplete = () => {
+        try {
+          resolve(result());
+        } catch (err) {
+          reject(err);
+        }
+      };
+      tx.onabort = () => reject(wrapError(label, mode === 'readonly' ? 'read' : 'write', tx.error));
+      try {
+        result = body(tx);
+      } catch (err) {
+        try {
+          tx.abort();
+        } catch {
+          // already finished: the rejection below is what matters
+        }
+        reject(wrapError(label, mode === 'readonly' ? 'read' : 'write', err));
+      }
+    });
+  };
+
+  return {
+    name: label,
+    async load(): Promise<PersistedState> {
+      life.guard('load');
+      return track(
+        inTransaction('readonly', (tx) => {
+          const cells = tx.objectStore('cells').getAll();
+          const txs = tx.objectStore('transactions').index('order').getAll();
+          const metaKeys = tx.objectStore('meta').getAllKeys();
+          const metaValues = tx.objectStore('meta').getAll();
+          return () =>
+            decodeState(label, dbName, cells.result, txs.result, metaKeys.result, metaValues.result);
+        }),
+      );
+    },
+    async commit(batch: PersistenceBatch): Promise<void> {
+      life.guard('commit');
+      const normalized = normalizeBatch(batch);
+      if (!normalized) return;
+      const { range } = factory();
+      await track(
+        inTransaction('readwrite', (tx) => {
+          writeBatch(tx, normalized, range);
+          return () => undefined;
+        }),
+      );
+    },
+    async clear(): Promise<void> {
+      life.guard('clear');
+      await track(
+        inTransaction('readwrite', (tx) => {
+          for (const s of STORES) tx.objectStore(s).clear();
+          return () => undefined;
+        }),
+      );
+    },
+    close: () =>
+      life.close(async () => {
+        await Promise.allSettled([...inFlight]);
+        const d = db ?? (opening ? await opening.catch(() => undefined) : undefined);
+        d?.close();
+        db = undefined;
+        opening = undefined;
+      }),
+  };
+}
+
+function openDatabase(idb: IDBFactory, dbName: string, label: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    let req: IDBOpenDBRequest;
+    try {
+      req = idb.open(dbName, INDEXEDDB_VERSION);
+    } catch (err) {
+      reject(wrapError(label, 'open the database', err));
+      return;
+    }
+    req.onupgradeneeded = (event) => {
+      const d = req.result;
+      if (event.oldVersion < 1) {
+        d.createObjectStore('cells', { keyPath: ['collection', 'id', 'field'] });
+        const txs = d.createObjectStore('transactions');
+        txs.createIndex('order', 'seq', { unique: true });
+        d.createObjectStore('meta');
+      }
+    };
+    req.onerror = () => {
+      const err = req.error;
+      if (err?.name === 'VersionError')
+        reject(
+          new PersistenceError(
+            `${label}: the database was written by a newer OmniSync (schema newer than v${INDEXEDDB_VERSION}); update the app, or clear the site data to start over.`,
+            { cause: err },
+          ),
+        );
+      else reject(wrapError(label, 'open the database', err));
+    };
+    req.onsuccess = () => {
+      const d = req.result;
+      const names = d.objectStoreNames;
+      const missing = STORES.filter((s) => !names.contains(s));
+      if (missing.length > 0) {
+        d.close();
+        reject(
+          new PersistenceCorruptError(
+            `${label}: database ${JSON.stringify(dbName)} exists but lacks the object store(s) ${missing.join(', ')}; it was not created by OmniSync or was damaged. Nothing was changed; delete the database to start over.`,
+            { details: { database: dbName, missing } },
+          ),
+        );
+        return;
+      }
+      resolve(d);
+    };
+  });
+}
+
+/** Issue the batch's requests in order; IndexedDB runs them in issue order within the transaction. */
+function writeBatch(tx: IDBTransaction, batch: NormalizedBatch, range: typeof IDBKeyRange): void {
+  const cells = tx.objectStore('cells');
+  for (const c of batch.cells) {
+    // [c, id] < [c, id, field] < [c, id, []]: arrays sort after strings, so this covers every field.
+    if (c.field === DELETED_FIELD) cells.delete(range.bound([c.collection, c.id], [c.collection, c.id, []]));
+    cells.put(c);
+  }
+  const txs = tx.objectStore('transactions');
+  for (const id of batch.deleteTransactions) txs.delete(id);
+  if (batch.putTransactions.length > 0) {
+    // Requests complete in order: the highest seq arrives before any of the gets below.
+    const last = txs.index('order').openKeyCursor(null, 'prev');
+    let next = 0;
+    last.onsuccess = () => {
+      const key = last.result?.key;
+      next = typeof key === 'number' ? key + 1 : 0;
+    };
+    for (const t of batch.putTransactions) {
+      const get = txs.get(t.id);
+      get.onsuccess = () => {
+        const existing = get.result as TxRecord | undefined;
+        const record: TxRecord = { seq: typeof existing?.seq === 'number' ? existing.seq : next++, tx: t };
+        txs.put(record, t.id);
+      };
+    }
+  }
+  const meta = tx.objectStore('meta');
+  for (const [key, value] of batch.meta) {
+    if (value === null) meta.delete(key);
+    else meta.put(value, key);
+  }
+}
+
+function decodeState(
+  label: string,
+  dbName: string,
+  cellRows: unknown[],
+  txRows: unknown[],
+  metaKeys: IDBValidKey[],
+  metaValues: unknown[],
+): PersistedState {
+  const corrupt = (store: string, what: string, key: unknown) =>
+    new PersistenceCorruptError(
+      `${label}: object store ${store} holds ${what} at key ${safeKey(key)}; the database was damaged or written by something else. Nothing was changed; export what you need and delete the database to start over.`,
+      { details: { database: dbName, store, key: safeKey(key) } },
+    );
+  const cells: Cell[] = new Array<Cell>(cellRows.length);
+  for (let i = 0; i < cellRows.length; i++) {
+    const c = cellRows[i] as Partial<Cell> | null;
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      typeof c.collection !== 'string' ||
+      typeof c.id !== 'string' ||
+      typeof c.field !== 'string' ||
+      typeof c.hlc !== 'string' ||
+      !('value' in c)
+    )
+      throw corrupt('cells', 'a record that is not a cell', c && [c.collection, c.id, c.field]);
+    cells[i] = { collection: c.collection, id: c.id, field: c.field, value: c.value, hlc: c.hlc };
+  }
+  const transactions: PersistedTransaction[] = new Array<PersistedTransaction>(txRows.length);
+  for (let i = 0; i < txRows.length; i++) {
+    const r = txRows[i] as Partial<TxRecord> | null;
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof r.seq !== 'number' ||
+      typeof r.tx !== 'object' ||
+      r.tx === null ||
+      typeof r.tx.id !== 'string'
+    )
+      throw corrupt(
+        'transactions',
+        'a record that is not a transaction',
+        (r?.tx as { id?: unknown } | undefined)?.id,
+      );
+    transactions[i] = r.tx;
+  }
+  const meta: PersistedState['meta'] = {};
+  for (let i = 0; i < metaKeys.length; i++) {
+    const key = metaKeys[i];
+    if (typeof key !== 'string') throw corrupt('meta', 'a non-string key', key);
+    defineOwn(meta, key, metaValues[i] as PersistedState['meta'][string]);
+  }
+  return { cells, transactions, meta };
+}
+
+function safeKey(key: unknown): string {
+  try {
+    return JSON.stringify(key) ?? String(key);
+  } catch {
+    return String(key);
+  }
+}
+
+function wrapError(label: string, action: string, err: unknown): Error {
+  if (
+    err instanceof PersistenceError ||
+    err instanceof PersistenceCorruptError ||
+    err instanceof InvalidStateError
+  )
+    return err;
+  const name = (err as { name?: unknown } | null)?.name;
+  const hint =
+    name === 'QuotaExceededError'
+      ? ' The browser storage quota is full; free space or ask for persistent storage (navigator.storage.persist()).'
+      : ' Nothing of this call was stored; retry, or reload the page if it keeps failing.';
+  return new PersistenceError(
+    `${label}: could not ${action}: ${String((err as Error | null)?.message ?? err)}.${hint}`,
+    {
+      cause: err,
+      details: { errorName: typeof name === 'string' ? name : undefined },
+    },
+  );
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createMemoryPersistence,
+  createMemoryPersistenceStore,
+  type MemoryPersistenceStore,
+} from './memory.js';
+import { persistenceSuite } from './suite.js';
+import { cell } from './suite-support.js';
+
+const stores = new Map<string, MemoryPersistenceStore>();
+persistenceSuite(
+  'memory persistence',
+  (location) => {
+    let store = stores.get(location);
+    if (!store) stores.set(location, (store = createMemoryPersistenceStore()));
+    return createMemoryPersistence({ name: `memory:${location}`, store });
+  },
+  { describe, it, cleanup: (location) => void stores.delete(location) },
+);
+
+describe('memory persistence without a shared store', () => {
+  it('starts empty each time: it is ephemeral', async () => {
+    const a = createMemoryPersistence();
+    await a.commit({ cells: [cell('todos', 'a', 'title', 'x')] });
+    expect((await a.load()).cells).toHaveLength(1);
+    await a.close();
+    expect(await createMemoryPersistence().load()).toEqual({ cells: [], transactions: [], meta: {} });
+    expect(a.name).toBe('memory');
+  });
+});
