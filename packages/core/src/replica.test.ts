@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createHlc, createManualScheduler, flattenDocument, Replica, type Cell } from './index.js';
+import {
+  createHlc,
+  createManualScheduler,
+  flattenDocument,
+  OmniSyncError,
+  Replica,
+  type Cell,
+} from './index.js';
 
 const clock = createManualScheduler();
 const hlc = createHlc({ nodeId: 'n1', clock });
@@ -28,9 +35,9 @@ describe('Replica', () => {
   it('refuses a whole batch when one cell is bad and applies nothing', () => {
     const r = new Replica();
     const good = doc('todos', { id: 'a', title: 'x' });
-    expect(() => r.apply([...good, { collection: 'todos', id: 'a', field: '', value: 1, hlc: hlc.now() }])).toThrow(
-      expect.objectContaining({ code: 'invalid_cell' }),
-    );
+    expect(() =>
+      r.apply([...good, { collection: 'todos', id: 'a', field: '', value: 1, hlc: hlc.now() }]),
+    ).toThrow(expect.objectContaining({ code: 'invalid_cell' }));
     expect(r.get('todos', 'a')).toBeUndefined();
     expect(r.seq).toBe(0);
   });
@@ -46,6 +53,149 @@ describe('Replica', () => {
     expect(r.apply([{ collection: 'todos', id: 'a', field: 'title', value: 'y', hlc: later }])).toEqual([]);
     expect(r.get('todos', 'a')).toBeUndefined();
     expect([...r.documents('todos')]).toEqual([]);
-    expect(r.cellsSince(0)).toEqual([{ collection: 'todos', id: 'a', field: '_deleted', value: true, hlc: del }]);
+    expect(r.cellsSince(0)).toEqual([
+      { collection: 'todos', id: 'a', field: '_deleted', value: true, hlc: del },
+    ]);
+  });
+});
+
+describe('Replica refuses bad input and applies nothing of the batch', () => {
+  const cyclic = (() => {
+    const o: Record<string, unknown> = {};
+    o.self = o;
+    return o;
+  })();
+  let deep: unknown = 1;
+  for (let i = 0; i < 33; i++) deep = { d: deep };
+  const t = () => hlc.now();
+  const base = (over: Record<string, unknown>) => ({
+    collection: 'todos',
+    id: 'a',
+    field: 'title',
+    value: 'z',
+    hlc: t(),
+    ...over,
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['a cell without a field', () => base({ field: undefined }), 'invalid_cell'],
+    ['an empty field', () => base({ field: '' }), 'invalid_cell'],
+    ['a numeric id', () => base({ id: 42 }), 'invalid_cell'],
+    ['an empty id', () => base({ id: '' }), 'invalid_cell'],
+    ['a null id', () => base({ id: null }), 'invalid_cell'],
+    ['a null cell', () => null, 'invalid_cell'],
+    ['a function value', () => base({ value: () => 1 }), 'invalid_value'],
+    ['a symbol value', () => base({ value: Symbol('x') }), 'invalid_value'],
+    ['a BigInt value', () => base({ value: 5n }), 'invalid_value'],
+    ['a NaN value', () => base({ value: Number.NaN }), 'invalid_value'],
+    ['an Infinity value', () => base({ value: Number.POSITIVE_INFINITY }), 'invalid_value'],
+    [
+      'a -Infinity nested in an object',
+      () => base({ value: { n: Number.NEGATIVE_INFINITY } }),
+      'invalid_value',
+    ],
+    ['a cyclic object', () => base({ value: cyclic }), 'invalid_value'],
+    ['a class instance', () => base({ value: new Map([[1, 2]]) }), 'invalid_value'],
+    ['a Date', () => base({ value: new Date(0) }), 'invalid_value'],
+    ['nesting deeper than 32', () => base({ value: deep }), 'invalid_value'],
+    ['an HLC that does not parse', () => base({ hlc: '2024-01-01' }), 'invalid_hlc'],
+    ['a tombstone with value false', () => base({ field: '_deleted', value: false }), 'invalid_cell'],
+  ])('%s → code %s; seq, cells and documents unchanged', (_name, bad, code) => {
+    const r = new Replica();
+    r.apply(doc('todos', { id: 'a', title: 'x', meta: { n: 1 } }));
+    const seq = r.seq;
+    const before = r.get('todos', 'a');
+    const cellsBefore = r.cellsSince(0);
+    const good: Cell[] = [
+      { collection: 'todos', id: 'a', field: 'title', value: 'changed', hlc: t() },
+      { collection: 'todos', id: 'b', field: 'id', value: 'b', hlc: t() },
+      { collection: 'todos', id: 'a', field: '_deleted', value: true, hlc: t() },
+    ];
+    for (const at of [0, 1, good.length]) {
+      const batch = [...good];
+      batch.splice(at, 0, bad() as Cell);
+      let thrown: unknown;
+      try {
+        r.apply(batch);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(OmniSyncError);
+      expect(thrown).toMatchObject({ code });
+      expect((thrown as Error).message).toMatch(new RegExp(`cell #${at}`));
+      expect(r.seq).toBe(seq);
+      expect(r.cellsSince(0)).toEqual(cellsBefore);
+      expect(r.get('todos', 'a')).toBe(before);
+      expect(r.get('todos', 'b')).toBeUndefined();
+      expect([...r.documents('todos')]).toEqual([before]);
+    }
+  });
+
+  it('refuses a batch that is not an array', () => {
+    const r = new Replica();
+    expect(() => r.apply('cells' as unknown as Cell[])).toThrow(
+      expect.objectContaining({ code: 'invalid_cell' }),
+    );
+    expect(r.seq).toBe(0);
+  });
+});
+
+describe('Replica change reports and reads', () => {
+  it('reports refMany member adds and removes as field[member], unsets, and each field once per batch', () => {
+    const r = new Replica();
+    r.apply(doc('todos', { id: 'a', title: 'x' }));
+    const ch = r.apply([
+      { collection: 'todos', id: 'a', field: 'tags[t1]', value: true, hlc: hlc.now() },
+      { collection: 'todos', id: 'a', field: 'title', value: 'y', hlc: hlc.now() },
+      { collection: 'todos', id: 'a', field: 'title', value: undefined, hlc: hlc.now() },
+    ]);
+    expect(ch).toEqual([{ collection: 'todos', id: 'a', kind: 'update', fields: ['tags[t1]', 'title'] }]);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', tags: ['t1'] });
+    expect(
+      r.apply([{ collection: 'todos', id: 'a', field: 'tags[t1]', value: false, hlc: hlc.now() }]),
+    ).toEqual([{ collection: 'todos', id: 'a', kind: 'update', fields: ['tags[t1]'] }]);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a' });
+  });
+
+  it('ignores an older write and reports nothing for it', () => {
+    const r = new Replica();
+    const old = hlc.now();
+    r.apply(doc('todos', { id: 'a', title: 'new' }));
+    const seq = r.seq;
+    expect(r.apply([{ collection: 'todos', id: 'a', field: 'title', value: 'old', hlc: old }])).toEqual([]);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', title: 'new' });
+    expect(r.seq).toBe(seq);
+  });
+
+  it('a tombstone that arrives first keeps the document from ever appearing', () => {
+    const r = new Replica();
+    expect(
+      r.apply([{ collection: 'todos', id: 'a', field: '_deleted', value: true, hlc: hlc.now() }]),
+    ).toEqual([]);
+    expect(r.apply(doc('todos', { id: 'a', title: 'x' }))).toEqual([]);
+    expect(r.has('todos', 'a')).toBe(false);
+    expect(r.isDeleted('todos', 'a')).toBe(true);
+    expect(r.count('todos')).toBe(0);
+    expect(r.cell('todos', 'a', '_deleted')).toMatchObject({ value: true });
+    expect(r.cell('todos', 'a', 'title')).toBeUndefined();
+  });
+
+  it('cellsSince(seq) lists only what changed after seq; ids, count and collections follow the visible docs', () => {
+    const r = new Replica();
+    r.apply(doc('todos', { id: 'a', title: 'x' }));
+    r.apply(doc('notes', { id: 'n', body: 'b' }));
+    const mark = r.seq;
+    const t = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'title', value: 'y', hlc: t }]);
+    expect(r.cellsSince(mark)).toEqual([
+      { collection: 'todos', id: 'a', field: 'title', value: 'y', hlc: t },
+    ]);
+    expect(r.cellsSince(r.seq)).toEqual([]);
+    expect([...r.ids('todos')]).toEqual(['a']);
+    expect(r.count('notes')).toBe(1);
+    expect(r.collections().sort()).toEqual(['notes', 'todos']);
+    expect([...r.ids('missing')]).toEqual([]);
+    r.clear();
+    expect(r.count('todos')).toBe(0);
   });
 });
