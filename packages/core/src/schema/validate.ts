@@ -143,7 +143,7 @@ export function coerceFromStorage<Doc>(
   const plan = def.readPlan;
   for (let i = 0; i < plan.length; i++) {
     const [keys, spec] = plan[i]!;
-    const v = getAt(out, keys);
+    const v = keys.length === 1 ? out[keys[0]!] : getAt(out, keys);
     if (v === MISSING_PARENT) continue;
     let next =
       v === null ? (spec.nullable ? null : undefined) : v === undefined ? undefined : coerceValue(v, spec);
