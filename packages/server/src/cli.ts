@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
+ *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]`
+ *
+ * Starts the sync server on SQLite files in the data directory (one per app). Settings may
+ * also come from the environment: OMNISYNC_PORT, OMNISYNC_HOST, OMNISYNC_DATA,
+ * OMNISYNC_AUTH_SECRET, OMNISYNC_JWKS_URL, OMNISYNC_LOG_LEVEL. SIGTERM/SIGINT shut down
+ * gracefully (stop accepting, close sockets, finish commits, close databases); a second
+ * signal exits at once.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Mutators } from '@omnisync/core';
+import { createLogger, type LogLevel } from './util/logger.js';
+import { createServer } from './node/create-server.js';
+import type { Durability } from './storage/sqlite-storage.js';
+
+const USAGE = `Usage: omnisync serve [options]
+
+  --port <n>            port to listen on (default 8787; 0 = any free port)
+  --host <addr>         address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
+  --data <dir>          directory of the per-app SQLite files (default ./data)
+  --auth-secret <s>     accept HS256 JWTs signed with this secret
+  --jwks-url <url>      accept JWTs signed by a key of this JWKS
+  --durability <d>      full (default: fsync every commit) | normal | off
+  --log-level <l>       fatal|error|warn|info|debug|trace|silent (default info)
+  --mutators <module>   module exporting named mutators (default export or "mutators")
+  -h, --help            this help
+
+Without --auth-secret or --jwks-url the server is open to anyone (development mode).`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'jwks-url': { type: 'string' },
+      durability: { type: 'string' },
+      'log-level': { type: 'string' },
+      mutators: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals[0] !== 'serve') {
+    (values.help ? console.log : console.error)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const env = process.env;
+  const port = Number(values.port ?? env.OMNISYNC_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be an integer 0-65535, got ${values.port}`);
+    return 2;
+  }
+  const durability = (values.durability ?? 'full') as Durability;
+  if (!['full', 'normal', 'off'].includes(durability)) {
+    console.error(`--durability must be full, normal or off, got ${durability}`);
+    return 2;
+  }
+  const logger = createLogger((values['log-level'] ?? env.OMNISYNC_LOG_LEVEL) as LogLevel | undefined);
+  const secret = values['auth-secret'] ?? env.OMNISYNC_AUTH_SECRET;
+  const jwksUrl = values['jwks-url'] ?? env.OMNISYNC_JWKS_URL;
+  let mutators: Mutators | undefined;
+  if (values.mutators) {
+    const mod = (await import(pathToFileURL(resolve(values.mutators)).href)) as {
+      default?: Mutators;
+      mutators?: Mutators;
+    };
+    mutators = mod.mutators ?? mod.default;
+    if (!mutators || typeof mutators !== 'object') {
+      console.error(
+        `${values.mutators} exports no mutators (export default defineMutators({...}) or export const mutators).`,
+      );
+      return 2;
+    }
+    logger.info({ mutators: Object.keys(mutators) }, 'mutators loaded');
+  }
+
+  const server = createServer({
+    dataDir: values.data ?? env.OMNISYNC_DATA ?? './data',
+    durability,
+    logger,
+    ...(secret || jwksUrl
+      ? { auth: { ...(secret ? { secret } : {}), ...(jwksUrl ? { jwksUrl } : {}) } }
+      : {}),
+    ...(mutators ? { mutators } : {}),
+  });
+  await server.listen(port, values.host ?? env.OMNISYNC_HOST ?? '127.0.0.1');
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        done(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      server.close().then(
+        () => done(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          done(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

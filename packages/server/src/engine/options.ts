@@ -1,0 +1,87 @@
+/**
+ * Options of the sync server (shared by {@link createSyncHandler} and {@link createServer}).
+ */
+import type { Mutators } from '@omnisync/core';
+import type { StorageFactory } from '../storage/storage.js';
+import type { Durability } from '../storage/sqlite-storage.js';
+import type { Logger, LogLevel } from '../util/logger.js';
+import type { AuthContext, AuthOptions } from './auth.js';
+
+/** What a caller wants to do, as the `authorize` hook sees it. */
+export type AuthorizeRequest =
+  | { readonly op: 'read'; readonly collection: string; readonly id: string }
+  | { readonly op: 'write'; readonly collection: string; readonly id: string }
+  | { readonly op: 'mutate'; readonly name: string }
+  | { readonly op: 'join'; readonly room: string };
+
+/**
+ * Permission hook: return false to refuse. A refused write rejects its mutation
+ * (`forbidden`); a refused read leaves the document out of pulls, snapshots and fan-out.
+ */
+export type Authorize = (ctx: AuthContext, request: AuthorizeRequest) => boolean | Promise<boolean>;
+
+/** WebSocket (live) settings. */
+export interface LiveOptions {
+  /** Interval of protocol pings; a connection that missed one pong is closed. Default 30 000. */
+  heartbeatMs?: number;
+  /** Time a new connection has to send hello. Default 10 000. */
+  helloTimeoutMs?: number;
+  /**
+   * Most bytes queued to one connection; past it the connection is closed with 4008
+   * ("slow consumer, resume by cursor") so it never delays anyone else. Default 4 MiB.
+   */
+  maxBufferedBytes?: number;
+  /** After a 4008 close, time the client gets to read its buffer before the socket is destroyed. Default 10 000. */
+  slowConsumerGraceMs?: number;
+  /** On shutdown, time open sockets get to finish their close handshake. Default 5 000. */
+  closeDrainMs?: number;
+  /** Most subscriptions (and rooms) per connection. Default 100. */
+  maxSubscriptions?: number;
+}
+
+/** Options of the sync server. */
+export interface SyncServerOptions {
+  /** Directory of the per-app SQLite files (`<app>.sqlite`). Default `./data`. Ignored when `storage` is given. */
+  dataDir?: string;
+  /** Open an app's storage (default: SQLite in `dataDir`). */
+  storage?: StorageFactory;
+  /** SQLite durability; default `'full'` (see createSqliteStorage). */
+  durability?: Durability;
+  /** JWT settings; without secret or JWKS URL the server is open (development mode, logged as a warning). */
+  auth?: AuthOptions;
+  /** Named mutators run authoritatively on push. */
+  mutators?: Mutators;
+  /** Permission hook. */
+  authorize?: Authorize;
+  /** When set, only these apps exist (others get 404). */
+  apps?: readonly string[];
+  /** A pino logger; default one is created at `logLevel`. */
+  logger?: Logger;
+  /** Default `OMNISYNC_LOG_LEVEL` or `info`. */
+  logLevel?: LogLevel;
+  /** Largest request body / WebSocket message, bytes. Default 1 MiB (413 past it). */
+  maxBodyBytes?: number;
+  /** Deepest nesting of a message. Default 64. */
+  maxDepth?: number;
+  /** HLC node id of this server (default `srv_<random>`). */
+  nodeId?: string;
+  /** Refuse pushes whose HLCs run further ahead of the server clock. Default 5 minutes. */
+  maxClockDriftMs?: number;
+  /** WebSocket settings. */
+  live?: LiveOptions;
+}
+
+/** Live options with defaults filled in. */
+export type ResolvedLiveOptions = Required<LiveOptions>;
+
+/** Fill in live defaults. */
+export function resolveLiveOptions(o: LiveOptions = {}): ResolvedLiveOptions {
+  return {
+    heartbeatMs: o.heartbeatMs ?? 30_000,
+    helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+    maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
+    slowConsumerGraceMs: o.slowConsumerGraceMs ?? 10_000,
+    closeDrainMs: o.closeDrainMs ?? 5_000,
+    maxSubscriptions: o.maxSubscriptions ?? 100,
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Pull (changes after a cursor, one page, filtered by queries) and snapshot (every live cell
+ * of the matching documents), each from one consistent storage snapshot.
+ *
+ * Query filtering sends a document's changes when it matches a query before the changes
+ * (as of the client's cursor, rebuilt from the change log's prior values) or after them:
+ * a document moving out of a query reaches the client as the change that moved it out; a
+ * document moving in arrives whole (every cell), since the client never had it.
+ */
+import {
+  type Cell,
+  PULL_LIMIT_DEFAULT,
+  type PullRequest,
+  type PullResponse,
+  type SnapshotRequest,
+  type SnapshotResponse,
+  type WireQuery,
+} from '@omnisync/core';
+import type { StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
+import type { AuthContext } from './auth.js';
+import type { Authorize } from './options.js';
+import { matchesQuery } from './query-adapter.js';
+import { materialize, stateBefore } from './working-doc.js';
+
+const toWire = (d: StoredDoc, c: StoredCell): Cell => ({
+  collection: d.collection,
+  id: d.id,
+  field: c.field,
+  value: c.value,
+  hlc: c.hlc,
+});
+
+const cellMap = (cells: readonly StoredCell[]) => {
+  const m = new Map<string, StoredCell>();
+  for (const c of cells) m.set(c.field, c);
+  return m;
+};
+
+function queriesByCollection(
+  queries: readonly WireQuery[] | undefined,
+): Map<string, WireQuery[]> | undefined {
+  if (!queries) return undefined;
+  const out = new Map<string, WireQuery[]>();
+  for (const q of queries) {
+    const list = out.get(q.collection);
+    if (list) list.push(q);
+    else out.set(q.collection, [q]);
+  }
+  return out;
+}
+
+/** One page of changes after `req.cursor`. */
+export async function readPull(
+  r: StorageReader,
+  auth: AuthContext,
+  req: PullRequest,
+  authorize: Authorize | undefined,
+): Promise<PullResponse> {
+  const head = await r.head();
+  const horizon = await r.horizon();
+  // Older than the horizon, or from another database (a cursor from the future): start over.
+  if (req.cursor < horizon || req.cursor > head) return { reset: true, cursor: head };
+  const limit = req.limit ?? PULL_LIMIT_DEFAULT;
+  const entries = await r.changesSince(req.cursor, limit + 1);
+  const hasMore = entries.length > limit;
+  const page = hasMore ? entries.slice(0, limit) : entries;
+  const cursor = hasMore ? page[page.length - 1]!.version : head;
+
+  const seen = new Set<string>();
+  const keys = [];
+  for (const e of page) {
+    const k = `${e.collection}\u0000${e.id}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    keys.push({ collection: e.collection, id: e.id });
+  }
+  const byCollection = queriesByCollection(req.queries);
+  const changes: Cell[] = [];
+  for (const doc of await r.loadDocs(keys)) {
+    let cells: readonly StoredCell[];
+    if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor);
+    else {
+      const qs = byCollection.get(doc.collection);
+      if (!qs) continue;
+      const after = materialize(doc.id, cellMap(doc.cells));
+      const afterMatch = qs.some((q) => matchesQuery(q, doc.collection, after));
+      let beforeMatch = false;
+      if (req.cursor > 0) {
+        const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, req.cursor)));
+        beforeMatch = qs.some((q) => matchesQuery(q, doc.collection, before));
+      }
+      if (!afterMatch && !beforeMatch) continue;
+      cells = afterMatch && !beforeMatch ? doc.cells : doc.cells.filter((c) => c.version > req.cursor);
+    }
+    if (cells.length === 0) continue;
+    if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
+      continue;
+    for (const c of cells) changes.push(toWire(doc, c));
+  }
+  return { changes, cursor, hasMore };
+}
+
+/** Every live cell of the visible documents matching the queries (all when absent). */
+export async function readSnapshot(
+  r: StorageReader,
+  auth: AuthContext,
+  req: SnapshotRequest,
+  authorize: Authorize | undefined,
+): Promise<SnapshotResponse> {
+  const head = await r.head();
+  const byCollection = queriesByCollection(req.queries);
+  const cells: Cell[] = [];
+  const scans: (string | undefined)[] = byCollection ? [...byCollection.keys()] : [undefined];
+  for (const collection of scans) {
+    const qs = collection === undefined ? undefined : byCollection!.get(collection)!;
+    for await (const doc of r.scan(collection)) {
+      const visible = materialize(doc.id, cellMap(doc.cells));
+      if (visible === undefined) continue;
+      if (qs && !qs.some((q) => matchesQuery(q, doc.collection, visible))) continue;
+      if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
+        continue;
+      for (const c of doc.cells) cells.push(toWire(doc, c));
+    }
+  }
+  return { cells, cursor: head };
+}

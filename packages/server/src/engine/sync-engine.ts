@@ -1,0 +1,175 @@
+/**
+ * The sync engine: everything the HTTP handler and the WebSocket server share — apps and
+ * their storage, auth, the server HLC, push/pull/snapshot, fan-out, graceful close.
+ */
+import {
+  createHlc,
+  type CursorRequest,
+  type CursorResponse,
+  type HlcClock,
+  MESSAGE_MAX_BYTES,
+  MESSAGE_MAX_DEPTH,
+  OmniSyncError,
+  type PullRequest,
+  type PullResponse,
+  type PushRequest,
+  type PushResponse,
+  randomId,
+  type SnapshotRequest,
+  type SnapshotResponse,
+} from '@omnisync/core';
+import { LiveServer } from '../live/live-engine.js';
+import type { GcResult } from '../storage/storage.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { AppRegistry } from './app-registry.js';
+import { type AuthContext, type Authenticator, createAuthenticator } from './auth.js';
+import {
+  type AuthorizeRequest,
+  resolveLiveOptions,
+  type ResolvedLiveOptions,
+  type SyncServerOptions,
+} from './options.js';
+import { applyPush } from './push.js';
+import { readPull, readSnapshot } from './read.js';
+
+/** The shared core of a sync server. */
+export interface SyncEngine {
+  readonly log: Logger;
+  readonly hlc: HlcClock;
+  readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
+  readonly liveOptions: ResolvedLiveOptions;
+  readonly live: LiveServer;
+  readonly authRequired: boolean;
+  /** Throws unless `app` is a valid, existing app name (400/404); opens nothing. */
+  checkApp(app: string): void;
+  /** Validate the app name and the token (400/401/403/404). */
+  authenticate(app: string, token: string | undefined): Promise<AuthContext>;
+  push(app: string, auth: AuthContext, req: PushRequest): Promise<PushResponse>;
+  pull(app: string, auth: AuthContext, req: PullRequest): Promise<PullResponse>;
+  snapshot(app: string, auth: AuthContext, req: SnapshotRequest): Promise<SnapshotResponse>;
+  /** Seed 004 `updateCursor`. */
+  updateCursor(app: string, auth: AuthContext, req: CursorRequest): Promise<CursorResponse>;
+  /** Current head version of an app. */
+  head(app: string): Promise<number>;
+  /** Compact an app (see SyncStorage.gc). */
+  gc(app: string, options: { olderThanVersion: number }): Promise<GcResult>;
+  /** True once close() began. */
+  readonly closing: boolean;
+  /** Stop serving, close sockets (1001), finish in-flight commits, close storages. */
+  close(): Promise<void>;
+}
+
+const closedError = () => new OmniSyncError('closed', 'The server is shutting down; retry in a moment.');
+
+/** Create the engine from server options. */
+export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
+  const log = options.logger ?? createLogger(options.logLevel);
+  const authenticator: Authenticator = createAuthenticator(options.auth);
+  if (!authenticator.required)
+    log.warn(
+      'auth is not configured: every app is open to anyone (development mode). Pass --auth-secret or --jwks-url in production.',
+    );
+  const registry = new AppRegistry(options);
+  const hlc = createHlc({
+    nodeId: options.nodeId ?? `srv_${randomId(undefined, 10)}`,
+    ...(options.maxClockDriftMs !== undefined ? { maxDriftMs: options.maxClockDriftMs } : {}),
+  });
+  const limits = {
+    maxBytes: options.maxBodyBytes ?? MESSAGE_MAX_BYTES,
+    maxDepth: options.maxDepth ?? MESSAGE_MAX_DEPTH,
+  };
+  const authorize = options.authorize;
+  const liveOptions = resolveLiveOptions(options.live);
+  let closing = false;
+  let closePromise: Promise<void> | undefined;
+  const checkOpen = () => {
+    if (closing) throw closedError();
+  };
+  const allowed = (auth: AuthContext, request: AuthorizeRequest) =>
+    authorize ? authorize(auth, request) : true;
+
+  const engine: SyncEngine = {
+    log,
+    hlc,
+    limits,
+    liveOptions,
+    live: undefined as unknown as LiveServer,
+    authRequired: authenticator.required,
+    get closing() {
+      return closing;
+    },
+    checkApp(app) {
+      registry.check(app);
+    },
+    async authenticate(app, token) {
+      checkOpen();
+      // The name is checked first, without opening anything: no file exists for an unauthenticated caller.
+      registry.check(app);
+      return authenticator.authenticate(app, token);
+    },
+    async push(app, auth, req) {
+      checkOpen();
+      // Advance the server clock past the newest client stamp; refuse stamps far in the future.
+      let newest = '';
+      for (const m of req.mutations) for (const c of m.changes) if (c.hlc > newest) newest = c.hlc;
+      if (newest) hlc.receive(newest);
+      const state = await registry.get(app);
+      return state.lock.run(async () => {
+        const outcome = await state.storage.write((w) =>
+          applyPush({ hlc, mutators: options.mutators, authorize, log }, w, auth, req),
+        );
+        engine.live.publish(app, outcome.events, outcome.cursor);
+        return { results: outcome.results, cursor: outcome.cursor };
+      });
+    },
+    async pull(app, auth, req) {
+      checkOpen();
+      const state = await registry.get(app);
+      return state.storage.read((r) => readPull(r, auth, req, authorize));
+    },
+    async snapshot(app, auth, req) {
+      checkOpen();
+      const state = await registry.get(app);
+      return state.storage.read((r) => readSnapshot(r, auth, req, authorize));
+    },
+    async updateCursor(app, _auth, req) {
+      checkOpen();
+      const state = await registry.get(app);
+      await state.storage.updateCursor(req.clientId, req.cursor);
+      return { ok: true };
+    },
+    async head(app) {
+      const state = await registry.get(app);
+      return state.storage.read((r) => r.head());
+    },
+    async gc(app, gcOptions) {
+      const state = await registry.get(app);
+      return state.lock.run(() => state.storage.gc(gcOptions));
+    },
+    close() {
+      closePromise ??= (async () => {
+        closing = true;
+        await engine.live.close(1001, 'server shutting down', liveOptions.closeDrainMs);
+        await registry.closeAll();
+        log.info('sync engine closed');
+      })();
+      return closePromise;
+    },
+  };
+  (engine as { live: LiveServer }).live = new LiveServer(
+    {
+      log,
+      hlc,
+      limits,
+      authorizes: authorize !== undefined,
+      authenticate: (app, token) => engine.authenticate(app, token),
+      allowed,
+      push: (app, auth, req) => engine.push(app, auth, req),
+      pull: (app, auth, req) => engine.pull(app, auth, req),
+      snapshot: (app, auth, req) => engine.snapshot(app, auth, req),
+      head: (app) => engine.head(app),
+    },
+    liveOptions,
+  );
+  return engine;
+}

@@ -1,0 +1,193 @@
+/**
+ * One document during a push batch: its cells as loaded, the merge of incoming cells with
+ * exactly core Replica's rules (per-cell LWW by HLC via `cellWins`, an HLC tie broken by
+ * canonical JSON; delete wins: a tombstone drops the document's cells and later writes to
+ * it are ignored), and what to write and to fan out afterwards.
+ */
+import {
+  type Cell,
+  type CellValue,
+  cellWins,
+  DELETED_FIELD,
+  type JsonValue,
+  type Slot as ReplicaSlot,
+  unflattenDocument,
+} from '@omnisync/core';
+import type { DocWrite, PriorCell, StoredCell, StoredDoc } from '../storage/storage.js';
+
+/** A cell's stored winner. */
+interface Slot {
+  value: CellValue;
+  hlc: string;
+}
+
+/** A visible document, or undefined. */
+export type Doc = Readonly<Record<string, unknown>> | undefined;
+
+/** Is a document with these cells visible? (not deleted, at least one defined field) */
+export function isVisible(cells: ReadonlyMap<string, { value: CellValue }>): boolean {
+  if (cells.has(DELETED_FIELD)) return false;
+  for (const s of cells.values()) if (s.value !== undefined) return true;
+  return false;
+}
+
+/** Materialise a document from its cells (undefined when not visible). */
+export function materialize(id: string, cells: ReadonlyMap<string, { value: CellValue; hlc: string }>): Doc {
+  if (!isVisible(cells)) return undefined;
+  const entries: { field: string; value: CellValue; hlc: string }[] = [];
+  for (const [field, s] of cells) entries.push({ field, value: s.value, hlc: s.hlc });
+  return unflattenDocument(id, entries);
+}
+
+/** Undo changes (newest first) on a document's current cells: its state as of a cursor. */
+export function stateBefore(
+  stored: readonly StoredCell[],
+  priorsNewestFirst: readonly (readonly PriorCell[])[],
+): Map<string, { value: CellValue; hlc: string }> {
+  const cells = new Map<string, { value: CellValue; hlc: string }>();
+  for (const c of stored) cells.set(c.field, { value: c.value, hlc: c.hlc });
+  for (const prior of priorsNewestFirst) {
+    for (const p of prior) {
+      if (p.length < 2) cells.delete(p[0]);
+      else cells.set(p[0], { value: p[1], hlc: '' });
+    }
+  }
+  return cells;
+}
+
+/** A document's change in one committed batch, as fan-out consumes it. */
+export interface DocChangeEvent {
+  readonly collection: string;
+  readonly id: string;
+  readonly version: number;
+  /** Visible document before the batch (undefined = absent or deleted). */
+  readonly before: Doc;
+  /** Visible document after the batch. */
+  readonly after: Doc;
+  /** The cells this batch changed (a tombstone: just the `_deleted` cell). */
+  readonly changed: readonly Cell[];
+  /** Every stored cell after the batch (for a document entering someone's query). */
+  readonly all: readonly Cell[];
+}
+
+/** A document being changed by a push batch. */
+export class WorkingDoc {
+  readonly collection: string;
+  readonly id: string;
+  readonly #before: Map<string, { value: CellValue; hlc: string }>;
+  readonly #cells = new Map<string, Slot>();
+  /** Value of each changed field before the batch (first change wins). */
+  readonly #prior = new Map<string, CellValue>();
+  readonly #changed = new Set<string>();
+  #dropped = false;
+
+  constructor(stored: StoredDoc) {
+    this.collection = stored.collection;
+    this.id = stored.id;
+    this.#before = new Map();
+    for (const c of stored.cells) {
+      this.#before.set(c.field, { value: c.value, hlc: c.hlc });
+      this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
+    }
+  }
+
+  /** A copy, to try staged writes without touching this one. */
+  clone(): WorkingDoc {
+    const copy = new WorkingDoc({ collection: this.collection, id: this.id, cells: [] });
+    for (const [f, s] of this.#cells) copy.#cells.set(f, { ...s });
+    return copy;
+  }
+
+  get changed(): boolean {
+    return this.#changed.size > 0;
+  }
+
+  get deleted(): boolean {
+    return this.#cells.has(DELETED_FIELD);
+  }
+
+  /** The visible document now. */
+  current(): Doc {
+    return materialize(this.id, this.#cells);
+  }
+
+  #remember(field: string, slot: Slot | undefined) {
+    if (!this.#prior.has(field) && !this.#changed.has(field)) this.#prior.set(field, slot?.value);
+  }
+
+  /** Merge cells of this document (already validated). Returns true when anything changed. */
+  apply(cells: readonly Cell[]): boolean {
+    let any = false;
+    for (const c of cells) {
+      const slot = this.#cells.get(c.field);
+      if (c.field === DELETED_FIELD) {
+        if (slot === undefined) {
+          for (const [f, s] of this.#cells) {
+            this.#remember(f, s);
+            this.#changed.delete(f);
+          }
+          this.#remember(DELETED_FIELD, undefined);
+          this.#cells.clear();
+          this.#dropped = true;
+        } else if (c.hlc > slot.hlc) this.#remember(DELETED_FIELD, slot);
+        else continue;
+        this.#cells.set(DELETED_FIELD, { value: true, hlc: c.hlc });
+        this.#changed.add(DELETED_FIELD);
+        any = true;
+        continue;
+      }
+      if (this.#cells.has(DELETED_FIELD)) continue; // delete wins
+      // cellWins reads only value and hlc of the slot.
+      if (!cellWins(c.hlc, c.value, slot as ReplicaSlot | undefined)) continue;
+      this.#remember(c.field, slot);
+      this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
+      this.#changed.add(c.field);
+      any = true;
+    }
+    return any;
+  }
+
+  // An unset cell keeps `value: undefined`; JSON leaves the key out, which is "unset" on the wire.
+  #cell(field: string, s: Slot): Cell {
+    return { collection: this.collection, id: this.id, field, value: s.value, hlc: s.hlc };
+  }
+
+  /** The storage write for this batch's changes, at `version`. */
+  toWrite(version: number): DocWrite {
+    const cells: Cell[] = [];
+    for (const f of this.#changed) cells.push(this.#cell(f, this.#cells.get(f)!));
+    const prior: PriorCell[] = [];
+    for (const [f, v] of this.#prior) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
+    return { collection: this.collection, id: this.id, version, cells, dropOthers: this.#dropped, prior };
+  }
+
+  /** The fan-out event for this batch's changes, at `version` (documents materialised lazily). */
+  toEvent(version: number, write: DocWrite): DocChangeEvent {
+    const before = this.#before;
+    const cells = this.#cells;
+    const id = this.id;
+    const cellOf = (f: string, s: Slot) => this.#cell(f, s);
+    let b: { doc: Doc } | undefined;
+    let a: { doc: Doc } | undefined;
+    let all: Cell[] | undefined;
+    return {
+      collection: this.collection,
+      id,
+      version,
+      changed: write.cells,
+      get before() {
+        return (b ??= { doc: materialize(id, before) }).doc;
+      },
+      get after() {
+        return (a ??= { doc: materialize(id, cells) }).doc;
+      },
+      get all() {
+        if (!all) {
+          all = [];
+          for (const [f, s] of cells) all.push(cellOf(f, s));
+        }
+        return all;
+      },
+    };
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The Fetch-API handler (Request → Response) on Hono: mounts in any framework or runtime.
+ *
+ *     GET  /v1/health
+ *     POST /v1/apps/:app/push | pull | snapshot | cursor
+ *     GET  /v1/apps/:app/live      (WebSocket; served by createServer on Node)
+ *
+ * Every failure answers `{error:{code, message}}` with the code's HTTP status.
+ */
+import {
+  cursorRequestSchema,
+  decodeMessageText,
+  NotFoundError,
+  OmniSyncError,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  pullRequestSchema,
+  pushRequestSchema,
+  snapshotRequestSchema,
+  toWireError,
+  UnknownMessageError,
+} from '@omnisync/core';
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { bearerToken } from '../engine/auth.js';
+import type { SyncServerOptions } from '../engine/options.js';
+import { createSyncEngine, type SyncEngine } from '../engine/sync-engine.js';
+import type { Logger } from '../util/logger.js';
+import { readBody } from './read-body.js';
+
+/** A Fetch-API sync handler. */
+export interface SyncHandler {
+  /** Handle one request. */
+  fetch(request: Request): Promise<Response>;
+  /** The engine behind it (shared with the WebSocket server). */
+  readonly engine: SyncEngine;
+  /** Close the engine if this handler created it. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createSyncHandler}: server options, or an existing engine to share. */
+export interface SyncHandlerOptions extends SyncServerOptions {
+  engine?: SyncEngine;
+  /** Allowed CORS origins; default `*` (tokens travel in headers, never cookies). `false` turns CORS off. */
+  cors?: false | string | string[];
+}
+
+/** Answer an error as `{error:{code,message}}` with its status; internals are logged, not leaked. */
+export function errorResponse(err: unknown, log: Logger): Response {
+  let e: OmniSyncError;
+  if (err instanceof OmniSyncError) e = err;
+  else {
+    log.error({ err }, 'request failed');
+    e = new OmniSyncError('internal', 'Internal server error (logged on the server); retry later.');
+  }
+  if (e.status >= 500 && e.code !== 'closed') log.error({ err: e }, 'request failed');
+  return new Response(JSON.stringify(toWireError(e)), {
+    status: e.status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}
+
+/**
+ * Create the Fetch-API handler.
+ * @example
+ * const handler = createSyncHandler({ dataDir: './data', auth: { secret: process.env.SECRET } });
+ * Bun.serve({ fetch: handler.fetch }); // or app.all('/v1/*', (c) => handler.fetch(c.req.raw))
+ */
+export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler {
+  const owned = options.engine === undefined;
+  const engine = options.engine ?? createSyncEngine(options);
+  const { log, limits } = engine;
+
+  const app = new Hono();
+  if (options.cors !== false)
+    app.use(
+      '/v1/*',
+      cors({
+        origin: options.cors ?? '*',
+        allowHeaders: ['Authorization', 'Content-Type'],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
+  app.onError((err) => errorResponse(err, log));
+  app.notFound(() =>
+    errorResponse(
+      new NotFoundError(
+        'No such endpoint; see DESIGN.md "Protocol v1" (POST /v1/apps/:app/push|pull|snapshot|cursor).',
+      ),
+      log,
+    ),
+  );
+
+  app.get('/v1/health', (c) =>
+    c.json({ ok: !engine.closing, protocolVersion: PROTOCOL_VERSION }, engine.closing ? 503 : 200),
+  );
+
+  app.get('/v1/apps/:app/live', () => {
+    throw new ProtocolError(
+      'GET /v1/apps/:app/live is a WebSocket endpoint: open it with a WebSocket (served by createServer on Node).',
+    );
+  });
+
+  app.post('/v1/apps/:app/:kind', async (c) => {
+    const appName = c.req.param('app');
+    const kind = c.req.param('kind');
+    const auth = await engine.authenticate(appName, bearerToken(c.req.header('authorization')));
+    const text = () => readBody(c.req.raw, limits.maxBytes);
+    switch (kind) {
+      case 'push':
+        return c.json(
+          await engine.push(
+            appName,
+            auth,
+            decodeMessageText(pushRequestSchema, await text(), 'push request', limits),
+          ),
+        );
+      case 'pull':
+        return c.json(
+          await engine.pull(
+            appName,
+            auth,
+            decodeMessageText(pullRequestSchema, await text(), 'pull request', limits),
+          ),
+        );
+      case 'snapshot':
+        return c.json(
+          await engine.snapshot(
+            appName,
+            auth,
+            decodeMessageText(snapshotRequestSchema, await text(), 'snapshot request', limits),
+          ),
+        );
+      case 'cursor':
+        return c.json(
+          await engine.updateCursor(
+            appName,
+            auth,
+            decodeMessageText(cursorRequestSchema, await text(), 'cursor request', limits),
+          ),
+        );
+      default:
+        throw new UnknownMessageError(
+          `Unknown message kind ${JSON.stringify(kind.slice(0, 64))}; protocol v1 has push, pull, snapshot and cursor.`,
+        );
+    }
+  });
+
+  return {
+    engine,
+    fetch: async (request) => {
+      try {
+        return await app.fetch(request);
+      } catch (err) {
+        return errorResponse(err, log);
+      }
+    },
+    close: () => (owned ? engine.close() : Promise.resolve()),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * @omnisync/server — the OmniSync sync server: a Fetch-API handler, a Node server with
+ * WebSocket live sync, the storage contract with embedded SQLite, JWT auth, rooms, GC.
+ */
+export { createSyncHandler, errorResponse } from './http/handler.js';
+export type { SyncHandler, SyncHandlerOptions } from './http/handler.js';
+export { createServer } from './node/create-server.js';
+export type { OmniSyncServer, ListenInfo } from './node/create-server.js';
+export { createSyncEngine } from './engine/sync-engine.js';
+export type { SyncEngine } from './engine/sync-engine.js';
+export type { SyncServerOptions, LiveOptions, Authorize, AuthorizeRequest } from './engine/options.js';
+export { createAuthenticator, bearerToken } from './engine/auth.js';
+export type { AuthContext, AuthOptions, Authenticator } from './engine/auth.js';
+export { matchesQuery } from './engine/query-adapter.js';
+export { createSqliteStorage } from './storage/sqlite-storage.js';
+export type { SqliteStorageOptions, Durability } from './storage/sqlite-storage.js';
+export type {
+  SyncStorage,
+  StorageFactory,
+  StorageReader,
+  StorageWriter,
+  StoredCell,
+  StoredDoc,
+  DocKey,
+  DocWrite,
+  PriorCell,
+  ChangeEntry,
+  DeviceCursor,
+  GcResult,
+} from './storage/storage.js';
+export { createLogger } from './util/logger.js';
+export type { Logger, LogLevel } from './util/logger.js';
+export { defineMutators } from '@omnisync/core';

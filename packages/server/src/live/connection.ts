@@ -1,0 +1,496 @@
+/**
+ * One WebSocket connection: hello/auth, subscriptions with catch-up, targeted live changes
+ * (or pokes), push over the socket, rooms, heartbeats, slow-consumer protection.
+ *
+ * Ordering: everything this connection is sent about data (catch-up pages, live changes)
+ * goes through one queue, so a subscription's catch-up always precedes the live changes
+ * that follow it, and each subscription skips live batches its catch-up already covered.
+ */
+import {
+  decodeLiveClientMessage,
+  LIVE_CLOSE_CODES,
+  type LiveClientMessage,
+  OmniSyncError,
+  parseMessageText,
+  PayloadTooLargeError,
+  PROTOCOL_VERSION,
+  PULL_LIMIT_DEFAULT,
+  toOmniSyncError,
+  toWireError,
+  UnauthorizedError,
+  ValidationError,
+  InvalidStateError,
+  type WireQuery,
+  type Cell,
+  type WireCell,
+} from '@omnisync/core';
+import type { WebSocket } from 'ws';
+import type { AuthContext } from '../engine/auth.js';
+import { matchesQuery } from '../engine/query-adapter.js';
+import type { DocChangeEvent } from '../engine/working-doc.js';
+import type { LiveEngine } from './live-engine.js';
+import type { RoomPeer } from './rooms.js';
+
+interface Subscription {
+  readonly queryId: string;
+  readonly query: WireQuery;
+  /** The cursor its catch-up covered; undefined while catching up. */
+  since: number | undefined;
+}
+
+interface Pick {
+  readonly index: number;
+  readonly event: DocChangeEvent;
+  readonly entering: boolean;
+}
+
+const CATCH_UP_CHUNK_CELLS = 2000;
+const MAX_QUEUED_BEFORE_HELLO = 64;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const encode = (m: unknown) => Buffer.from(JSON.stringify(m));
+
+/** A live connection of one app. */
+export class LiveConnection implements RoomPeer {
+  readonly id: string;
+  readonly app: string;
+  readonly #ws: WebSocket;
+  readonly #engine: LiveEngine;
+  #state: 'new' | 'authenticating' | 'open' | 'closed' = 'new';
+  #auth: AuthContext | undefined;
+  #clientId: string | undefined;
+  #mode: 'changes' | 'poke' = 'changes';
+  #helloCursor: number | undefined;
+  readonly #subs = new Map<string, Subscription>();
+  readonly #byCollection = new Map<string, Set<Subscription>>();
+  readonly #rooms = new Set<string>();
+  #queue: Promise<void> | undefined;
+  readonly #early: Buffer[] = [];
+  #alive = true;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(engine: LiveEngine, app: string, ws: WebSocket, id: string) {
+    this.#engine = engine;
+    this.app = app;
+    this.#ws = ws;
+    this.id = id;
+    ws.on('message', (data, isBinary) => this.#onMessage(toBuffer(data), isBinary));
+    ws.on('pong', () => (this.#alive = true));
+    ws.on('close', () => this.#cleanup());
+    ws.on('error', (err) => engine.log.debug({ err, conn: id }, 'socket error'));
+    this.#helloTimer = setTimeout(() => {
+      if (this.#state === 'new' || this.#state === 'authenticating')
+        this.#fail(
+          new UnauthorizedError('No hello received in time; send {type:"hello", token} first.'),
+          LIVE_CLOSE_CODES.unauthorized,
+        );
+    }, engine.options.helloTimeoutMs);
+    this.#helloTimer.unref?.();
+  }
+
+  /** Authenticated and not closed. */
+  get open(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** The room identity of this connection. */
+  get user(): string {
+    return this.#auth?.userId ?? this.#clientId ?? this.id;
+  }
+
+  // ── inbound ──────────────────────────────────────────────────────────────
+
+  #onMessage(data: Buffer, isBinary: boolean) {
+    this.#alive = true;
+    if (this.#state === 'closed') return;
+    if (this.#state === 'authenticating') {
+      // Pipelined after hello: handled once hello is through.
+      if (this.#early.length >= MAX_QUEUED_BEFORE_HELLO)
+        return this.#sendError(new ValidationError('Too many messages before hello completed.'));
+      this.#early.push(data);
+      return;
+    }
+    void this.#handle(data, isBinary);
+  }
+
+  async #handle(data: Buffer, isBinary: boolean): Promise<void> {
+    let requestId: string | undefined;
+    try {
+      const { maxBytes, maxDepth } = this.#engine.limits;
+      if (data.length > maxBytes)
+        throw new PayloadTooLargeError(
+          `The message is ${data.length} bytes, over the limit of ${maxBytes}; split the push into smaller batches.`,
+        );
+      if (isBinary && data.length > 0 && data[0] !== 0x7b /* { */)
+        throw new ValidationError('Send text (JSON) messages, not binary.');
+      const value = parseMessageText(data.toString('utf8'), { maxBytes, maxDepth }, data.length);
+      const rid = (value as { requestId?: unknown } | null)?.requestId;
+      if (typeof rid === 'string' && rid.length <= 128) requestId = rid;
+      const msg = decodeLiveClientMessage(value);
+      if (this.#state === 'new' && msg.type !== 'hello')
+        throw new UnauthorizedError(
+          `Send hello (with the token) before ${msg.type}; nothing is served before authentication.`,
+        );
+      await this.#dispatch(msg);
+    } catch (err) {
+      const e = toOmniSyncError(err);
+      if (e.code === 'internal') this.#engine.log.error({ err, conn: this.id }, 'live message failed');
+      if (this.#state === 'new') this.#fail(e, LIVE_CLOSE_CODES.unauthorized);
+      else this.#sendError(e, requestId);
+    }
+  }
+
+  async #dispatch(msg: LiveClientMessage): Promise<void> {
+    switch (msg.type) {
+      case 'hello':
+        return this.#hello(msg);
+      case 'ping':
+        return this.sendRaw(encode(msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id }));
+      case 'subscribe':
+        return this.#subscribe(msg.queryId, msg.query, msg.cursor ?? this.#helloCursor);
+      case 'unsubscribe':
+        this.#unsubscribe(msg.queryId);
+        return;
+      case 'push': {
+        const res = await this.#engine.push(this.app, this.#auth!, {
+          clientId: msg.clientId,
+          mutations: msg.mutations,
+        });
+        return this.sendRaw(
+          encode({ type: 'ack', requestId: msg.requestId, results: res.results, cursor: res.cursor }),
+        );
+      }
+      case 'join': {
+        if (!this.#rooms.has(msg.room) && this.#rooms.size >= this.#engine.options.maxSubscriptions)
+          throw new ValidationError(`At most ${this.#engine.options.maxSubscriptions} rooms per connection.`);
+        if (!(await this.#engine.allowed(this.#auth!, { op: 'join', room: msg.room })))
+          throw new OmniSyncError('forbidden', `You may not join room ${JSON.stringify(msg.room)}.`);
+        if (this.#state !== 'open') return;
+        const rooms = this.#engine.rooms(this.app);
+        this.#rooms.add(msg.room);
+        rooms.join(msg.room, this.user, this, msg.presence);
+        return this.sendRaw(encode({ type: 'room', room: msg.room, members: rooms.members(msg.room) }));
+      }
+      case 'leave':
+        this.#rooms.delete(msg.room);
+        this.#engine.rooms(this.app).leave(msg.room, this.user, this);
+        return;
+      case 'presence':
+        this.#member(msg.room);
+        this.#engine.rooms(this.app).setPresence(msg.room, this.user, this, msg.state);
+        return;
+      case 'event':
+        this.#member(msg.room);
+        this.#engine
+          .rooms(this.app)
+          .event(msg.room, this.user, this, msg.name, msg.payload, this.#engine.hlc.now());
+        return;
+    }
+  }
+
+  #member(room: string) {
+    if (!this.#rooms.has(room))
+      throw new InvalidStateError(`Join room ${JSON.stringify(room)} before sending to it.`);
+  }
+
+  async #hello(msg: Extract<LiveClientMessage, { type: 'hello' }>): Promise<void> {
+    if (msg.protocolVersion !== undefined && msg.protocolVersion > PROTOCOL_VERSION)
+      this.#engine.log.debug(
+        { conn: this.id, version: msg.protocolVersion },
+        'client speaks a newer protocol',
+      );
+    const first = this.#state === 'new';
+    if (first) this.#state = 'authenticating';
+    let auth: AuthContext;
+    try {
+      auth = await this.#engine.authenticate(this.app, msg.token);
+    } catch (err) {
+      const e = toOmniSyncError(err);
+      this.#fail(e, e.code === 'forbidden' ? LIVE_CLOSE_CODES.forbidden : LIVE_CLOSE_CODES.unauthorized);
+      return;
+    }
+    if (this.#state === 'closed') return;
+    this.#auth = auth;
+    if (msg.clientId !== undefined) this.#clientId = msg.clientId;
+    if (msg.cursor !== undefined) this.#helloCursor = msg.cursor;
+    if (first && msg.mode) this.#mode = msg.mode;
+    this.#armExpiry(auth);
+    if (first) {
+      clearTimeout(this.#helloTimer);
+      this.#state = 'open';
+      this.#engine.register(this);
+    }
+    const cursor = await this.#engine.head(this.app);
+    this.sendRaw(
+      encode({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, connectionId: this.id, cursor }),
+    );
+    if (first) for (const data of this.#early.splice(0)) void this.#handle(data, false);
+  }
+
+  #armExpiry(auth: AuthContext) {
+    clearTimeout(this.#expiryTimer);
+    if (auth.expiresAt === undefined) return;
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, auth.expiresAt - Date.now()));
+    this.#expiryTimer = setTimeout(
+      () =>
+        this.#fail(
+          new UnauthorizedError('The token expired; reconnect with a fresh token and resume by cursor.'),
+          LIVE_CLOSE_CODES.unauthorized,
+        ),
+      ms,
+    );
+    this.#expiryTimer.unref?.();
+  }
+
+  // ── subscriptions ────────────────────────────────────────────────────────
+
+  #subscribe(queryId: string, query: WireQuery, from: number | undefined) {
+    if (!this.#subs.has(queryId) && this.#subs.size >= this.#engine.options.maxSubscriptions)
+      throw new ValidationError(
+        `At most ${this.#engine.options.maxSubscriptions} subscriptions per connection; unsubscribe some first.`,
+      );
+    this.#unsubscribe(queryId);
+    const sub: Subscription = { queryId, query, since: undefined };
+    this.#subs.set(queryId, sub);
+    let set = this.#byCollection.get(query.collection);
+    if (!set) this.#byCollection.set(query.collection, (set = new Set()));
+    set.add(sub);
+    this.#enqueue(() => this.#catchUp(sub, from));
+  }
+
+  #unsubscribe(queryId: string) {
+    const sub = this.#subs.get(queryId);
+    if (!sub) return;
+    this.#subs.delete(queryId);
+    const set = this.#byCollection.get(sub.query.collection);
+    set?.delete(sub);
+    if (set?.size === 0) this.#byCollection.delete(sub.query.collection);
+  }
+
+  async #catchUp(sub: Subscription, from: number | undefined): Promise<void> {
+    const current = () => this.#state === 'open' && this.#subs.get(sub.queryId) === sub;
+    const auth = this.#auth!;
+    if (this.#mode === 'poke') {
+      const cursor = await this.#engine.head(this.app);
+      if (!current()) return;
+      sub.since = cursor;
+      return this.sendRaw(encode({ type: 'subscribed', queryId: sub.queryId, cursor }));
+    }
+    if (from !== undefined && from > 0) {
+      let cursor = from;
+      for (;;) {
+        const page = await this.#engine.pull(this.app, auth, {
+          cursor,
+          queries: [sub.query],
+          limit: PULL_LIMIT_DEFAULT,
+        });
+        if (!current()) return;
+        if ('reset' in page) {
+          this.sendRaw(encode({ type: 'reset', queryId: sub.queryId, cursor: page.cursor }));
+          break;
+        }
+        if (page.changes.length > 0) await this.#sendCatchUp(sub.queryId, page.changes, page.cursor);
+        cursor = page.cursor;
+        if (!page.hasMore) {
+          sub.since = cursor;
+          return this.sendRaw(encode({ type: 'subscribed', queryId: sub.queryId, cursor }));
+        }
+      }
+    }
+    const snap = await this.#engine.snapshot(this.app, auth, { queries: [sub.query] });
+    if (!current()) return;
+    for (let i = 0; i < snap.cells.length; i += CATCH_UP_CHUNK_CELLS)
+      await this.#sendCatchUp(sub.queryId, snap.cells.slice(i, i + CATCH_UP_CHUNK_CELLS), snap.cursor);
+    sub.since = snap.cursor;
+    this.sendRaw(encode({ type: 'subscribed', queryId: sub.queryId, cursor: snap.cursor }));
+  }
+
+  /** Catch-up sends wait for the socket to drain instead of tripping the slow-consumer limit. */
+  async #sendCatchUp(queryId: string, cells: readonly WireCell[], cursor: number): Promise<void> {
+    const limit = this.#engine.options.maxBufferedBytes;
+    const deadline = Date.now() + this.#engine.options.slowConsumerGraceMs;
+    while (this.#state === 'open' && this.#ws.bufferedAmount > limit / 2) {
+      if (Date.now() > deadline) return this.#closeSlow();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (this.#state !== 'open') return;
+    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }));
+  }
+
+  // ── live fan-out ─────────────────────────────────────────────────────────
+
+  /** Called by the hub after each commit, in commit order. `cache` is shared by all connections of this commit. */
+  publish(events: readonly DocChangeEvent[], cursor: number, cache: Map<string, Buffer>): void {
+    if (this.#state !== 'open' || this.#subs.size === 0) return;
+    this.#enqueue(() => this.#deliver(events, cursor, cache));
+  }
+
+  #deliver(
+    events: readonly DocChangeEvent[],
+    cursor: number,
+    cache: Map<string, Buffer>,
+  ): void | Promise<void> {
+    const picks: Pick[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      const subs = this.#byCollection.get(ev.collection);
+      if (!subs) continue;
+      let before = false;
+      let after = false;
+      for (const sub of subs) {
+        if (sub.since === undefined || cursor <= sub.since) continue;
+        before ||= matchesQuery(sub.query, ev.collection, ev.before);
+        after ||= matchesQuery(sub.query, ev.collection, ev.after);
+        if (before && after) break;
+      }
+      if (before || after) picks.push({ index: i, event: ev, entering: after && !before });
+    }
+    if (picks.length === 0) return;
+    if (!this.#engine.authorizes) return this.#sendLive(picks, cursor, cache);
+    const checks = picks.map((p) =>
+      this.#engine.allowed(this.#auth!, { op: 'read', collection: p.event.collection, id: p.event.id }),
+    );
+    if (checks.some((c) => c instanceof Promise))
+      return Promise.all(checks).then((ok) =>
+        this.#sendLive(
+          picks.filter((_, i) => ok[i]),
+          cursor,
+          cache,
+        ),
+      );
+    this.#sendLive(
+      picks.filter((_, i) => checks[i]),
+      cursor,
+      cache,
+    );
+  }
+
+  #sendLive(picks: Pick[], cursor: number, cache: Map<string, Buffer>): void {
+    if (picks.length === 0) return;
+    const key =
+      this.#mode === 'poke' ? 'poke' : picks.map((p) => (p.entering ? 'a' : 'c') + p.index).join(',');
+    let buf = cache.get(key);
+    if (!buf) {
+      if (this.#mode === 'poke') buf = encode({ type: 'poke', cursor });
+      else {
+        const cells: Cell[] = [];
+        for (const p of picks) for (const c of p.entering ? p.event.all : p.event.changed) cells.push(c);
+        buf = encode({ type: 'changes', cells, cursor });
+      }
+      cache.set(key, buf);
+    }
+    this.sendRaw(buf);
+  }
+
+  #enqueue(task: () => void | Promise<void>): void {
+    const run = (): Promise<void> | undefined => {
+      try {
+        const r = task();
+        return r instanceof Promise ? r : undefined;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    const p = this.#queue ? this.#queue.then(() => run()) : run();
+    if (!p) return;
+    const next: Promise<void> = p
+      .catch((err) => {
+        const e = toOmniSyncError(err);
+        if (e.code === 'internal' || e.code === 'storage_failed')
+          this.#engine.log.error({ err, conn: this.id }, 'live delivery failed');
+        this.#sendError(e);
+      })
+      .then(() => {
+        if (this.#queue === next) this.#queue = undefined;
+      });
+    this.#queue = next;
+  }
+
+  // ── outbound and lifecycle ───────────────────────────────────────────────
+
+  /** Send an encoded message; a consumer whose buffer overflows is closed with 4008. */
+  sendRaw(buf: Buffer): void {
+    if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(buf);
+    if (this.#ws.bufferedAmount > this.#engine.options.maxBufferedBytes) this.#closeSlow();
+  }
+
+  #sendError(err: OmniSyncError, requestId?: string) {
+    const wire = toWireError(err);
+    this.sendRaw(
+      encode(requestId === undefined ? { type: 'error', ...wire } : { type: 'error', requestId, ...wire }),
+    );
+  }
+
+  #closeSlow() {
+    if (this.#state === 'closed') return;
+    this.#engine.log.warn(
+      { conn: this.id, app: this.app, buffered: this.#ws.bufferedAmount },
+      'slow consumer closed',
+    );
+    this.close(LIVE_CLOSE_CODES.slowConsumer, 'slow consumer, resume by cursor');
+    const t = setTimeout(() => this.#ws.terminate(), this.#engine.options.slowConsumerGraceMs);
+    t.unref?.();
+  }
+
+  /** Send an error, then close with `code`. */
+  #fail(err: OmniSyncError, code: number) {
+    if (this.#state === 'closed') return;
+    this.#sendError(err);
+    this.close(code, err.code);
+  }
+
+  /** Close (the client sees `code`); stops all delivery at once. */
+  close(code: number, reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#cleanup();
+    this.#ws.close(code, reason.slice(0, 120));
+  }
+
+  /** Heartbeat tick: a connection that did not answer the previous ping is dropped. */
+  heartbeat(): void {
+    if (this.#state === 'closed') return;
+    if (!this.#alive) {
+      this.#engine.log.info({ conn: this.id, app: this.app }, 'dead connection dropped');
+      this.#cleanup();
+      this.#ws.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+
+  /** Drop the socket without a handshake. */
+  terminate(): void {
+    this.#cleanup();
+    this.#ws.terminate();
+  }
+
+  /** Resolves once the socket is closed. */
+  closed(): Promise<void> {
+    if (this.#ws.readyState === this.#ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.#ws.once('close', () => resolve()));
+  }
+
+  #cleanup() {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#helloTimer);
+    clearTimeout(this.#expiryTimer);
+    this.#subs.clear();
+    this.#byCollection.clear();
+    if (this.#rooms.size > 0) {
+      const rooms = this.#engine.rooms(this.app);
+      for (const room of this.#rooms) rooms.leave(room, this.user, this);
+      this.#rooms.clear();
+    }
+    this.#engine.unregister(this);
+  }
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  return Buffer.from(data as ArrayBuffer);
+}

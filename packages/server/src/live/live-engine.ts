@@ -1,0 +1,125 @@
+/**
+ * The live (WebSocket) side of the server: accepts sockets for an app, keeps the
+ * authenticated connections of each app (the hub that fan-out walks), the rooms, and the
+ * heartbeat that drops dead connections.
+ */
+import {
+  type HlcClock,
+  type PullRequest,
+  type PullResponse,
+  type PushRequest,
+  type PushResponse,
+  randomId,
+  type SnapshotRequest,
+  type SnapshotResponse,
+} from '@omnisync/core';
+import type { WebSocket } from 'ws';
+import type { AuthContext } from '../engine/auth.js';
+import type { AuthorizeRequest, ResolvedLiveOptions } from '../engine/options.js';
+import type { DocChangeEvent } from '../engine/working-doc.js';
+import type { Logger } from '../util/logger.js';
+import { LiveConnection } from './connection.js';
+import { Rooms } from './rooms.js';
+
+/** What a live connection needs from the sync engine. */
+export interface LiveEngine {
+  readonly log: Logger;
+  readonly hlc: HlcClock;
+  readonly options: ResolvedLiveOptions;
+  readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
+  /** True when an authorize hook is configured. */
+  readonly authorizes: boolean;
+  authenticate(app: string, token: string | undefined): Promise<AuthContext>;
+  allowed(auth: AuthContext, request: AuthorizeRequest): boolean | Promise<boolean>;
+  push(app: string, auth: AuthContext, req: PushRequest): Promise<PushResponse>;
+  pull(app: string, auth: AuthContext, req: PullRequest): Promise<PullResponse>;
+  snapshot(app: string, auth: AuthContext, req: SnapshotRequest): Promise<SnapshotResponse>;
+  head(app: string): Promise<number>;
+  register(conn: LiveConnection): void;
+  unregister(conn: LiveConnection): void;
+  rooms(app: string): Rooms;
+}
+
+/** The sync engine's services a live server is built on. */
+export type LiveServices = Omit<LiveEngine, 'register' | 'unregister' | 'rooms' | 'options'>;
+
+/** Accepts and tracks WebSocket connections for every app. */
+export class LiveServer {
+  readonly #all = new Set<LiveConnection>();
+  readonly #hubs = new Map<string, Set<LiveConnection>>();
+  readonly #rooms = new Map<string, Rooms>();
+  readonly #engine: LiveEngine;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #nextId = 0;
+  readonly #prefix = randomId(undefined, 6);
+
+  constructor(services: LiveServices, options: ResolvedLiveOptions) {
+    const hubs = this.#hubs;
+    const rooms = this.#rooms;
+    this.#engine = {
+      ...services,
+      options,
+      register(conn) {
+        let hub = hubs.get(conn.app);
+        if (!hub) hubs.set(conn.app, (hub = new Set()));
+        hub.add(conn);
+      },
+      unregister: (conn) => {
+        this.#all.delete(conn);
+        const hub = hubs.get(conn.app);
+        hub?.delete(conn);
+        if (hub?.size === 0) hubs.delete(conn.app);
+        const r = rooms.get(conn.app);
+        if (r && r.size === 0) rooms.delete(conn.app);
+      },
+      rooms(app) {
+        let r = rooms.get(app);
+        if (!r) rooms.set(app, (r = new Rooms()));
+        return r;
+      },
+    };
+    this.#timer = setInterval(() => {
+      for (const conn of [...this.#all]) conn.heartbeat();
+    }, options.heartbeatMs);
+    this.#timer.unref?.();
+  }
+
+  /** Number of open sockets (authenticated or not). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Take over an upgraded socket for `app` (name already validated). */
+  accept(app: string, ws: WebSocket): LiveConnection {
+    const conn = new LiveConnection(
+      this.#engine,
+      app,
+      ws,
+      `c_${this.#prefix}_${(this.#nextId++).toString(36)}`,
+    );
+    this.#all.add(conn);
+    return conn;
+  }
+
+  /** Fan a committed batch out to the app's connections (called in commit order). */
+  publish(app: string, events: readonly DocChangeEvent[], cursor: number): void {
+    const hub = this.#hubs.get(app);
+    if (!hub || events.length === 0) return;
+    const cache = new Map<string, Buffer>();
+    for (const conn of hub) conn.publish(events, cursor, cache);
+  }
+
+  /** Close every socket with `code`, wait up to `drainMs` for the handshakes, then drop the rest. */
+  async close(code: number, reason: string, drainMs: number): Promise<void> {
+    clearInterval(this.#timer);
+    const conns = [...this.#all];
+    const closed = conns.map((c) => c.closed());
+    for (const c of conns) c.close(code, reason);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(closed), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    for (const c of conns) c.terminate();
+    this.#all.clear();
+    this.#hubs.clear();
+  }
+}

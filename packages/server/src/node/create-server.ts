@@ -1,0 +1,113 @@
+/**
+ * The Node server: the Fetch-API handler on node:http (@hono/node-server) plus the
+ * WebSocket endpoint (`ws`) at `GET /v1/apps/:app/live`, with graceful shutdown.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createAdaptorServer } from '@hono/node-server';
+import { OmniSyncError, toWireError } from '@omnisync/core';
+import { WebSocketServer } from 'ws';
+import { createSyncHandler, type SyncHandler, type SyncHandlerOptions } from '../http/handler.js';
+import type { SyncEngine } from '../engine/sync-engine.js';
+import { createSyncEngine } from '../engine/sync-engine.js';
+
+const LIVE_PATH = /^\/v1\/apps\/([^/]+)\/live\/?$/;
+
+/** Where a server listens. */
+export interface ListenInfo {
+  readonly port: number;
+  readonly host: string;
+  /** `http://host:port` */
+  readonly url: string;
+}
+
+/** A sync server for Node. */
+export interface OmniSyncServer {
+  /** Start listening (port 0 = any free port). Default host 127.0.0.1. */
+  listen(port?: number, host?: string): Promise<ListenInfo>;
+  /**
+   * Graceful shutdown: stop accepting, close WebSockets with 1001 (drained up to
+   * `live.closeDrainMs`), finish in-flight commits, close every database.
+   */
+  close(): Promise<void>;
+  readonly engine: SyncEngine;
+  readonly handler: SyncHandler;
+  readonly httpServer: Server;
+}
+
+function refuseUpgrade(socket: Duplex, err: OmniSyncError) {
+  const body = JSON.stringify(toWireError(err));
+  socket.end(
+    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Create the Node sync server.
+ * @example
+ * const server = createServer({ dataDir: './data', auth: { secret: process.env.OMNISYNC_AUTH_SECRET } });
+ * const { url } = await server.listen(8787);
+ * process.on('SIGTERM', () => server.close());
+ */
+export function createServer(options: SyncHandlerOptions = {}): OmniSyncServer {
+  const engine = options.engine ?? createSyncEngine(options);
+  const handler = createSyncHandler({ ...options, engine });
+  const httpServer = createAdaptorServer({ fetch: handler.fetch }) as Server;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: engine.limits.maxBytes * 2 + 1024,
+    perMessageDeflate: false,
+  });
+
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const m = LIVE_PATH.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
+    try {
+      if (!m) throw new OmniSyncError('not_found', 'WebSocket endpoint is GET /v1/apps/:app/live.');
+      if (engine.closing)
+        throw new OmniSyncError('closed', 'The server is shutting down; reconnect in a moment.');
+      const app = decodeURIComponent(m[1]!);
+      engine.checkApp(app);
+      wss.handleUpgrade(req, socket, head, (ws) => engine.live.accept(app, ws));
+    } catch (err) {
+      refuseUpgrade(
+        socket,
+        err instanceof OmniSyncError ? err : new OmniSyncError('invalid_input', 'Bad WebSocket request.'),
+      );
+    }
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    handler,
+    httpServer,
+    listen(port = 8787, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const a = httpServer.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          engine.log.info({ port: a.port, host: a.address, url: `http://${h}:${a.port}` }, 'listening');
+          resolve({ port: a.port, host: a.address, url: `http://${h}:${a.port}` });
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        httpServer.closeIdleConnections();
+        await engine.close();
+        wss.close();
+        // Requests still in flight were answered (or refused with 503) by now; drop what lingers.
+        const timer = setTimeout(() => httpServer.closeAllConnections(), engine.liveOptions.closeDrainMs);
+        timer.unref?.();
+        await stopped;
+        clearTimeout(timer);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,427 @@
+/**
+ * The embedded storage: one SQLite file per app (better-sqlite3, WAL).
+ *
+ * Two connections: a writer, and a reader that only ever sees committed data (WAL snapshot
+ * isolation), so a pull running while a named mutator holds a write transaction open never
+ * reads a write that may still roll back.
+ *
+ * Durability (`durability` option, the PRAGMA synchronous of the WAL):
+ * - `'full'` (default): every commit is fsynced before the push is acknowledged; an
+ *   acknowledged write survives a killed process and a power loss or OS crash.
+ * - `'normal'`: survives a killed process; the last commits before a power loss or OS crash
+ *   may be lost (faster: fsync only at checkpoints).
+ * - `'off'`: no fsync at all; for tests and throwaway data.
+ */
+import Database from 'better-sqlite3';
+import {
+  type Cell,
+  type CellValue,
+  type JsonValue,
+  type MutationResult,
+  objectTypeOf,
+  StorageError,
+} from '@omnisync/core';
+import { Mutex } from '../util/mutex.js';
+import type {
+  ChangeEntry,
+  DeviceCursor,
+  DocKey,
+  DocWrite,
+  GcResult,
+  PriorCell,
+  StorageReader,
+  StorageWriter,
+  StoredCell,
+  StoredDoc,
+  SyncStorage,
+} from './storage.js';
+
+/** How hard a commit is pushed to disk before it is acknowledged; see the file comment. */
+export type Durability = 'full' | 'normal' | 'off';
+
+/** Options of {@link createSqliteStorage}. */
+export interface SqliteStorageOptions {
+  /** Path of the database file (created when missing). */
+  file: string;
+  /** Default `'full'`. */
+  durability?: Durability;
+}
+
+const SCHEMA_VERSION = '1';
+const SCAN_CHUNK_ROWS = 5000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS triples (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  value TEXT,                    -- JSON; NULL = unset
+  object_type INTEGER NOT NULL,  -- core ObjectType
+  hlc TEXT NOT NULL,
+  version INTEGER NOT NULL,      -- change-log version of the last write
+  PRIMARY KEY (collection, id, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+  version INTEGER PRIMARY KEY,   -- the cursor
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  prior TEXT NOT NULL            -- JSON [[field, value?], ...]: values before this change
+);
+CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (collection, id, version);
+CREATE TABLE IF NOT EXISTS mutations (
+  client_id TEXT NOT NULL,
+  mutation_id TEXT NOT NULL,
+  error TEXT,                    -- NULL = applied; JSON {code, message} = rejected
+  version INTEGER NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_cursors (
+  device_id TEXT PRIMARY KEY,
+  cursor INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+interface CellRow {
+  field: string;
+  value: string | null;
+  hlc: string;
+  version: number;
+}
+interface ScanRow extends CellRow {
+  collection: string;
+  id: string;
+}
+
+const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
+const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
+const toStoredCell = (r: CellRow): StoredCell => ({
+  field: r.field,
+  value: decodeValue(r.value),
+  hlc: r.hlc,
+  version: r.version,
+});
+
+function wrap<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw new StorageError(
+      `SQLite ${what} failed: ${err instanceof Error ? err.message : String(err)}. Nothing was acknowledged; retry.`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The statements of one connection. */
+class Statements {
+  readonly loadDoc;
+  readonly meta;
+  readonly changesSince;
+  readonly priorsSince;
+  readonly scanAll;
+  readonly scanCollection;
+
+  constructor(db: Database.Database) {
+    this.loadDoc = db.prepare<[string, string], CellRow>(
+      'SELECT field, value, hlc, version FROM triples WHERE collection = ? AND id = ?',
+    );
+    this.meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    this.changesSince = db.prepare<[number, number], ChangeEntry>(
+      'SELECT version, collection, id FROM changes WHERE version > ? ORDER BY version LIMIT ?',
+    );
+    this.priorsSince = db.prepare<[string, string, number], { prior: string }>(
+      'SELECT prior FROM changes WHERE collection = ? AND id = ? AND version > ? ORDER BY version DESC',
+    );
+    this.scanAll = db.prepare<[string, string, string, number], ScanRow>(
+      'SELECT collection, id, field, value, hlc, version FROM triples WHERE (collection, id, field) > (?, ?, ?) ORDER BY collection, id, field LIMIT ?',
+    );
+    this.scanCollection = db.prepare<[string, string, string, number], ScanRow>(
+      'SELECT collection, id, field, value, hlc, version FROM triples WHERE collection = ? AND (id, field) > (?, ?) ORDER BY id, field LIMIT ?',
+    );
+  }
+}
+
+/** A reader over one connection (reader or writer). */
+class SqliteReader implements StorageReader {
+  constructor(protected readonly s: Statements) {}
+
+  protected metaNumber(key: string): number {
+    const row = this.s.meta.get(key);
+    return row ? Number(row.value) : 0;
+  }
+  async head(): Promise<number> {
+    return wrap('read', () => this.metaNumber('head'));
+  }
+  async horizon(): Promise<number> {
+    return wrap('read', () => this.metaNumber('horizon'));
+  }
+  async changesSince(cursor: number, limit: number): Promise<ChangeEntry[]> {
+    return wrap('read', () => this.s.changesSince.all(cursor, limit));
+  }
+  async priorsSince(key: DocKey, cursor: number): Promise<(readonly PriorCell[])[]> {
+    return wrap('read', () =>
+      this.s.priorsSince.all(key.collection, key.id, cursor).map((r) => JSON.parse(r.prior) as PriorCell[]),
+    );
+  }
+  async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
+    return wrap('read', () =>
+      keys.map((k) => ({
+        collection: k.collection,
+        id: k.id,
+        cells: this.s.loadDoc.all(k.collection, k.id).map(toStoredCell),
+      })),
+    );
+  }
+  async *scan(collection?: string): AsyncIterable<StoredDoc> {
+    // Keyset-paged so no statement stays open across the caller's awaits.
+    let after: [string, string, string] = [collection ?? '', '', ''];
+    let pending: { collection: string; id: string; cells: StoredCell[] } | undefined;
+    for (;;) {
+      const rows = wrap('scan', () =>
+        collection === undefined
+          ? this.s.scanAll.all(after[0], after[1], after[2], SCAN_CHUNK_ROWS)
+          : this.s.scanCollection.all(collection, after[1], after[2], SCAN_CHUNK_ROWS),
+      );
+      for (const r of rows) {
+        if (pending && (pending.collection !== r.collection || pending.id !== r.id)) {
+          yield pending;
+          pending = undefined;
+        }
+        pending ??= { collection: r.collection, id: r.id, cells: [] };
+        pending.cells.push(toStoredCell(r));
+      }
+      if (rows.length < SCAN_CHUNK_ROWS) break;
+      const last = rows[rows.length - 1]!;
+      after = [last.collection, last.id, last.field];
+    }
+    if (pending) yield pending;
+  }
+}
+
+class SqliteWriter extends SqliteReader implements StorageWriter {
+  readonly #w;
+  constructor(
+    s: Statements,
+    w: {
+      upsert: Database.Statement<[string, string, string, string | null, number, string, number]>;
+      dropDoc: Database.Statement<[string, string]>;
+      insertChange: Database.Statement<[number, string, string, string]>;
+      findMutation: Database.Statement<[string, string], { error: string | null }>;
+      insertMutation: Database.Statement<[string, string, string | null, number]>;
+      setMeta: Database.Statement<[string, string]>;
+    },
+  ) {
+    super(s);
+    this.#w = w;
+  }
+  async findMutations(
+    clientId: string,
+    mutationIds: readonly string[],
+  ): Promise<Map<string, MutationResult>> {
+    return wrap('read', () => {
+      const out = new Map<string, MutationResult>();
+      for (const id of mutationIds) {
+        const row = this.#w.findMutation.get(clientId, id);
+        if (row)
+          out.set(
+            id,
+            row.error === null
+              ? { id, status: 'applied' }
+              : { id, status: 'rejected', error: JSON.parse(row.error) as { code: string; message: string } },
+          );
+      }
+      return out;
+    });
+  }
+  async writeDocs(writes: readonly DocWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    wrap('write', () => {
+      const w = this.#w;
+      let head = this.metaNumber('head');
+      for (const d of writes) {
+        if (!(d.version > head))
+          throw new StorageError(
+            `Version ${d.version} is not above head ${head}; this is a bug in the engine.`,
+          );
+        head = d.version;
+        if (d.dropOthers) w.dropDoc.run(d.collection, d.id);
+        for (const c of d.cells as readonly Cell[]) {
+          w.upsert.run(
+            c.collection,
+            c.id,
+            c.field,
+            encodeValue(c.value),
+            objectTypeOf(c.value),
+            c.hlc,
+            d.version,
+          );
+        }
+        w.insertChange.run(d.version, d.collection, d.id, JSON.stringify(d.prior));
+      }
+      w.setMeta.run('head', String(head));
+    });
+  }
+  async recordMutations(
+    clientId: string,
+    results: readonly MutationResult[],
+    version: number,
+  ): Promise<void> {
+    wrap('write', () => {
+      for (const r of results)
+        this.#w.insertMutation.run(
+          clientId,
+          r.id,
+          r.status === 'applied' ? null : JSON.stringify(r.error),
+          version,
+        );
+    });
+  }
+}
+
+/**
+ * Open (or create) the SQLite storage of one app.
+ * @example
+ * const storage = createSqliteStorage({ file: './data/todo.sqlite' });
+ */
+export function createSqliteStorage(options: SqliteStorageOptions): SyncStorage {
+  const durability = options.durability ?? 'full';
+  const pragmaSync = durability === 'full' ? 'FULL' : durability === 'normal' ? 'NORMAL' : 'OFF';
+  const db = wrap('open', () => new Database(options.file));
+  let reader: Database.Database;
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${pragmaSync}`);
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    const schema = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
+    if (schema && schema.value !== SCHEMA_VERSION)
+      throw new StorageError(
+        `${options.file} has storage schema ${schema.value}; this server reads schema ${SCHEMA_VERSION}. Upgrade the server.`,
+      );
+    if (!schema) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+    reader = new Database(options.file, { readonly: true });
+    reader.pragma('busy_timeout = 5000');
+  } catch (err) {
+    db.close();
+    throw err instanceof StorageError
+      ? err
+      : new StorageError(`Cannot open ${options.file}: ${String(err)}`, { cause: err });
+  }
+
+  const writeStatements = new Statements(db);
+  const writer = new SqliteWriter(writeStatements, {
+    upsert: db.prepare(
+      `INSERT INTO triples (collection, id, field, value, object_type, hlc, version) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version`,
+    ),
+    dropDoc: db.prepare('DELETE FROM triples WHERE collection = ? AND id = ?'),
+    insertChange: db.prepare('INSERT INTO changes (version, collection, id, prior) VALUES (?, ?, ?, ?)'),
+    findMutation: db.prepare('SELECT error FROM mutations WHERE client_id = ? AND mutation_id = ?'),
+    insertMutation: db.prepare(
+      'INSERT INTO mutations (client_id, mutation_id, error, version) VALUES (?, ?, ?, ?)',
+    ),
+    setMeta: db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+  });
+  const readerView = new SqliteReader(new Statements(reader));
+  const setMeta = db.prepare<[string, string]>(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const upsertCursor = db.prepare<[string, number, number]>(
+    `INSERT INTO device_cursors (device_id, cursor, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (device_id) DO UPDATE SET cursor = max(cursor, excluded.cursor), updated_at = excluded.updated_at`,
+  );
+  const writeLock = new Mutex();
+  const readLock = new Mutex();
+  let closed = false;
+  const checkOpen = () => {
+    if (closed) throw new StorageError(`The storage ${options.file} is closed.`);
+  };
+
+  return {
+    read(fn) {
+      return readLock.run(async () => {
+        checkOpen();
+        wrap('begin', () => reader.exec('BEGIN'));
+        try {
+          return await fn(readerView);
+        } finally {
+          if (reader.inTransaction) reader.exec('COMMIT');
+        }
+      });
+    },
+    write(fn) {
+      return writeLock.run(async () => {
+        checkOpen();
+        wrap('begin', () => db.exec('BEGIN IMMEDIATE'));
+        try {
+          const result = await fn(writer);
+          wrap('commit', () => db.exec('COMMIT'));
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      });
+    },
+    async updateCursor(deviceId, cursor) {
+      await writeLock.run(() => {
+        checkOpen();
+        wrap('write', () => upsertCursor.run(deviceId, cursor, Date.now()));
+      });
+    },
+    async deviceCursors(): Promise<DeviceCursor[]> {
+      return readLock.run(() => {
+        checkOpen();
+        return wrap('read', () =>
+          reader
+            .prepare<[], DeviceCursor>(
+              'SELECT device_id AS deviceId, cursor, updated_at AS updatedAt FROM device_cursors ORDER BY device_id',
+            )
+            .all(),
+        );
+      });
+    },
+    gc({ olderThanVersion }): Promise<GcResult> {
+      return writeLock.run(() => {
+        checkOpen();
+        return wrap('gc', () =>
+          db.transaction((): GcResult => {
+            const head = Number(
+              db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'head'").get()?.value ??
+                0,
+            );
+            const old = Number(
+              db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'horizon'").get()
+                ?.value ?? 0,
+            );
+            const cut = Math.min(Math.max(0, Math.floor(olderThanVersion)), head + 1);
+            const horizon = Math.max(old, cut - 1);
+            if (horizon === old) return { horizon, changesDropped: 0, tombstonesDropped: 0 };
+            const changesDropped = db.prepare('DELETE FROM changes WHERE version <= ?').run(horizon).changes;
+            const tombstonesDropped = db
+              .prepare("DELETE FROM triples WHERE field = '_deleted' AND version <= ?")
+              .run(horizon).changes;
+            setMeta.run('horizon', String(horizon));
+            return { horizon, changesDropped, tombstonesDropped };
+          })(),
+        );
+      });
+    },
+    async close() {
+      if (closed) return;
+      await writeLock.run(async () => {
+        await readLock.idle();
+        closed = true;
+        reader.close();
+        db.close();
+      });
+    },
+  };
+}
