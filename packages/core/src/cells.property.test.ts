@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertyParams } from '../test/property.js';
 import { deepFreeze, shuffleBy } from '../test/histories.js';
+import { explainInvalidCell } from './cells.js';
 import {
   type Cell,
   type CellValue,
@@ -146,6 +147,88 @@ describe('cells properties', () => {
           }
         },
       ),
+      propertyParams(),
+    );
+  });
+
+  it('validateCell (fast path with caches) accepts and refuses exactly what the explaining slow path does', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const nest = (n: number): unknown => (n === 0 ? 1 : [nest(n - 1)]);
+    const SAME_AS_ID = Symbol('same as id');
+    const anyCell = fc.record({
+      collection: fc.constantFrom<unknown>('todos', 'notes', 'a-b_c', '1x', '', 5, undefined),
+      id: fc.constantFrom<unknown>('a', 'doc 1', '', 7, 'x'.repeat(513), undefined),
+      field: fc.constantFrom<unknown>(
+        'title',
+        'meta.n',
+        'tags[t1]',
+        'id',
+        '_deleted',
+        'meta.id',
+        'id.x',
+        'id[x]',
+        '_deleted.x',
+        'a..b',
+        '',
+        '[x]',
+        'a[',
+        'tags[]',
+        '__proto__',
+        'meta.__proto__',
+        undefined,
+        5,
+      ),
+      value: fc.constantFrom<unknown>(
+        SAME_AS_ID,
+        'a',
+        true,
+        false,
+        1,
+        -0,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        {},
+        { a: [1, null] },
+        cyclic,
+        new Map(),
+        new Date(0),
+        undefined,
+        null,
+        () => 1,
+        1n,
+        Symbol('s'),
+        nest(32),
+        nest(33),
+      ),
+      hlc: fc.constantFrom<unknown>(
+        T,
+        encodeHlc({ wall: 5, counter: 1, node: 'x' }),
+        '',
+        'garbage',
+        undefined,
+        5,
+        '2gosa7pa2gw-000000-n',
+      ),
+    });
+    const outcome = (f: () => void): string => {
+      try {
+        f();
+        return 'ok';
+      } catch (e) {
+        return (e as { code?: string }).code ?? 'not an OmniSyncError';
+      }
+    };
+    fc.assert(
+      fc.property(fc.array(anyCell, { minLength: 1, maxLength: 4 }), (raw) => {
+        for (const r of raw) {
+          const cell = { ...r, value: r.value === SAME_AS_ID ? r.id : r.value };
+          const fast = outcome(() => validateCell(cell, 0));
+          const slow = outcome(() => explainInvalidCell(cell, 0));
+          expect(fast).toBe(slow);
+          expect(['ok', 'invalid_cell', 'invalid_value', 'invalid_hlc']).toContain(fast);
+        }
+      }),
       propertyParams(),
     );
   });

@@ -184,6 +184,11 @@ describe('unflattenDocument', () => {
 describe('validateCell', () => {
   const ok = { collection: 'todos', id: 'a', field: 'title', value: 'x', hlc: h(1) };
 
+  // Must stay the first validateCell call of this file: the known-HLC cache starts empty here.
+  it('refuses an empty HLC even as the first cell this process validates', () => {
+    expect(() => validateCell({ ...ok, hlc: '' })).toThrow(expect.objectContaining({ code: 'invalid_hlc' }));
+  });
+
   it('accepts well-formed cells, including unset (undefined) and refMany members', () => {
     validateCell(ok);
     validateCell({ ...ok, value: undefined });

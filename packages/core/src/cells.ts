@@ -14,8 +14,8 @@
  * unsets its field (it still carries an HLC, so it wins over older writes). Arrays are one
  * value; `Date` is stored as a UTC ISO string.
  */
-import { HlcParseError, InvalidCellError, InvalidValueError } from './errors.js';
-import { isValidHlc } from './hlc.js';
+import { HlcParseError, InvalidCellError, InvalidValueError, OmniSyncError } from './errors.js';
+import { HLC_ZERO, isValidHlc } from './hlc.js';
 
 /** JSON values a cell can hold. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -177,11 +177,92 @@ function checkValue(value: unknown, where: string, depth: number, seen: Set<obje
   }
 }
 
+/** The check of {@link checkValue} without building any message: the fast path. */
+function isStorable(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= VALUE_MAX_DEPTH) return false; // also where a cycle ends up
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isStorable(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const k of Object.keys(value))
+        if (!isStorable((value as Record<string, unknown>)[k], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// Validation of remote batches is hot (every cell of every pull and push). Field paths,
+// collection names and HLCs repeat a great deal, so known-good ones are remembered.
+const KNOWN_MAX = 4096;
+const knownFields = new Set<string>();
+const knownCollections = new Set<string>();
+let knownHlc = HLC_ZERO; // a valid stamp, so the first comparison never skips a bad one
+const remember = (set: Set<string>, s: string) => {
+  if (set.size >= KNOWN_MAX) set.clear();
+  set.add(s);
+};
+
+/** True when the cell is valid; says nothing about why not (see {@link explainInvalidCell}). */
+function isValidCell(c: Record<string, unknown>): boolean {
+  const { collection, id, field, value, hlc } = c;
+  if (typeof collection !== 'string') return false;
+  if (!knownCollections.has(collection)) {
+    if (!isValidCollectionName(collection)) return false;
+    remember(knownCollections, collection);
+  }
+  if (!isValidId(id) || typeof field !== 'string') return false;
+  if (field === DELETED_FIELD) {
+    if (value !== true) return false;
+  } else if (field === ID_FIELD) {
+    if (value !== id) return false;
+  } else {
+    if (!knownFields.has(field)) {
+      if (!isValidFieldPath(field)) return false;
+      const root = rootKey(field);
+      if (root === ID_FIELD || root === DELETED_FIELD) return false;
+      remember(knownFields, field);
+    }
+    if (field.charCodeAt(field.length - 1) === 93 /* ] */ && typeof value !== 'boolean') return false;
+  }
+  if (hlc !== knownHlc) {
+    if (!isValidHlc(hlc)) return false;
+    knownHlc = hlc;
+  }
+  return isStorable(value, 0);
+}
+
 /**
- * Validate one cell; throws {@link InvalidCellError} / {@link InvalidValueError} naming the
- * problem. `index` locates it in its batch for the message.
+ * Validate one cell; throws {@link InvalidCellError} / {@link InvalidValueError} /
+ * {@link HlcParseError} naming the problem. `index` locates it in its batch for the message.
  */
 export function validateCell(cell: unknown, index = 0): asserts cell is Cell {
+  if (typeof cell === 'object' && cell !== null && isValidCell(cell as Record<string, unknown>)) return;
+  explainInvalidCell(cell, index);
+  throw new OmniSyncError(
+    'internal',
+    `Invariant violated: cell #${index} failed the fast check only. This is a bug in OmniSync.`,
+  );
+}
+
+/**
+ * The slow path of {@link validateCell}: throws the error that says what is wrong with the
+ * cell, and returns only if it is valid after all.
+ * @internal
+ */
+export function explainInvalidCell(cell: unknown, index: number): void {
   const at = `cell #${index}`;
   if (typeof cell !== 'object' || cell === null)
     throw new InvalidCellError(`${at} is not an object; a cell is { collection, id, field, value, hlc }.`);
@@ -324,47 +405,99 @@ export interface FieldEntry {
  * applied in HLC order, so the later write decides the shape on every replica alike.
  */
 export function unflattenDocument(id: string, entries: Iterable<FieldEntry>): Record<string, unknown> {
-  const doc: Record<string, unknown> = { id };
-  let plain: FieldEntry[] | undefined;
-  let hasNested = false;
-  let members: Map<string, string[]> | undefined;
-  // Objects this call created (and may write into); anything else met on a path is a stored value.
-  let owned: Set<object> | undefined;
-  for (const e of entries) {
-    const f = e.field;
-    if (f === DELETED_FIELD || f === ID_FIELD) continue;
+  const b = new DocBuilder(id);
+  for (const e of entries) b.add(e.field, e.value, e.hlc);
+  return b.finish();
+}
+
+/**
+ * {@link unflattenDocument} straight from a replica's field map (field → stored winner),
+ * without an entry object per field.
+ * @internal
+ */
+export function unflattenFields(
+  id: string,
+  fields: ReadonlyMap<string, { readonly value: CellValue; readonly hlc: string }>,
+): Record<string, unknown> {
+  const b = new DocBuilder(id);
+  for (const [field, s] of fields) b.add(field, s.value, s.hlc);
+  return b.finish();
+}
+
+/** Collects one document's fields, then lays them out (plain fields, then refMany members). */
+class DocBuilder {
+  readonly #doc: Record<string, unknown>;
+  // Plain (non-member) fields in parallel arrays: no object per field on the common path.
+  readonly #fields: string[] = [];
+  readonly #values: CellValue[] = [];
+  readonly #hlcs: string[] = [];
+  #nested = false;
+  #members: Map<string, string[]> | undefined;
+
+  constructor(id: string) {
+    this.#doc = { id };
+  }
+
+  add(f: string, value: CellValue, hlc: string): void {
+    if (f === DELETED_FIELD || f === ID_FIELD) return;
     if (f.charCodeAt(f.length - 1) === 93 /* ] */) {
-      if (e.value === true) {
+      if (value === true) {
         const b = f.indexOf('[');
         const path = f.slice(0, b);
-        members ??= new Map();
-        let list = members.get(path);
-        if (!list) members.set(path, (list = []));
-        list.push(f.slice(b + 1, -1));
+        const members = (this.#members ??= new Map());
+        const list = members.get(path);
+        if (list) list.push(f.slice(b + 1, -1));
+        else members.set(path, [f.slice(b + 1, -1)]);
       }
-      continue;
+      return;
     }
-    if (!hasNested && f.indexOf('.') >= 0) hasNested = true;
-    (plain ??= []).push(e);
+    if (!this.#nested && f.indexOf('.') >= 0) this.#nested = true;
+    this.#fields.push(f);
+    this.#values.push(value);
+    this.#hlcs.push(hlc);
   }
-  if (plain) {
-    if (!hasNested) {
-      for (const e of plain) if (e.value !== undefined) put(doc, e.field, e.value);
+
+  finish(): Record<string, unknown> {
+    const doc = this.#doc;
+    const fields = this.#fields;
+    const values = this.#values;
+    // Objects this call created (and may write into); anything else met on a path is a stored value.
+    let owned: Set<object> | undefined;
+    if (!this.#nested) {
+      // Top-level fields only: each is its own path, so order does not matter.
+      for (let i = 0; i < fields.length; i++) if (values[i] !== undefined) put(doc, fields[i]!, values[i]);
     } else {
       // Leaves and children of one path may come from different replicas: apply in HLC
       // order (ties by field) so the later write decides the shape, identically everywhere.
-      plain.sort((a, b) =>
-        a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0,
-      );
+      const hlcs = this.#hlcs;
+      const order = fields.map((_, i) => i);
+      order.sort((a, b) => {
+        const ha = hlcs[a]!;
+        const hb = hlcs[b]!;
+        if (ha !== hb) return ha < hb ? -1 : 1;
+        const fa = fields[a]!;
+        const fb = fields[b]!;
+        return fa < fb ? -1 : fa > fb ? 1 : 0;
+      });
       owned = new Set<object>([doc]);
-      for (const e of plain) setPath(doc, e.field.split('.'), e.value, owned);
+      for (const i of order) {
+        const f = fields[i]!;
+        if (f.indexOf('.') < 0) {
+          if (values[i] === undefined) delete doc[f];
+          else put(doc, f, values[i]);
+        } else setPath(doc, f.split('.'), values[i], owned);
+      }
     }
+    if (this.#members) {
+      owned ??= new Set<object>([doc]);
+      for (const [path, list] of this.#members) {
+        list.sort();
+        if (path.indexOf('.') < 0) put(doc, path, list);
+        else setPath(doc, path.split('.'), list, owned);
+      }
+    }
+    return doc;
   }
-  if (members) {
-    owned ??= new Set<object>([doc]);
-    for (const [path, list] of members) setPath(doc, path.split('.'), list.sort(), owned);
-  }
-  return doc;
 }
 
 /**

@@ -14,14 +14,7 @@
  * nothing of the batch is applied. It returns exactly the documents and fields whose
  * visible value changed, which is what reactivity and live queries consume.
  */
-import {
-  type Cell,
-  type CellValue,
-  DELETED_FIELD,
-  type FieldEntry,
-  unflattenDocument,
-  validateCell,
-} from './cells.js';
+import { type Cell, type CellValue, DELETED_FIELD, unflattenFields, validateCell } from './cells.js';
 import { InvalidCellError } from './errors.js';
 
 /** What one apply did to one document, as app code sees it. */
@@ -42,6 +35,8 @@ export interface Slot {
 }
 
 interface DocEntry {
+  readonly collection: string;
+  readonly id: string;
   readonly fields: Map<string, Slot>;
   /** HLC of the winning tombstone, if deleted. */
   deleted: string | undefined;
@@ -51,7 +46,26 @@ interface DocEntry {
   live: number;
   /** Materialised document, rebuilt lazily after a change. */
   doc: Record<string, unknown> | undefined;
+  // Scratch state of the apply that last touched this document (valid while `batch` matches).
+  batch: number;
+  wasVisible: boolean;
+  changed: boolean;
+  changedFields: string[] | undefined;
 }
+
+const newEntry = (collection: string, id: string): DocEntry => ({
+  collection,
+  id,
+  fields: new Map(),
+  deleted: undefined,
+  seq: 0,
+  live: 0,
+  doc: undefined,
+  batch: 0,
+  wasVisible: false,
+  changed: false,
+  changedFields: undefined,
+});
 
 const canonical = (v: CellValue): string => (v === undefined ? '' : JSON.stringify(v));
 
@@ -73,6 +87,7 @@ export function cellWins(incomingHlc: string, incomingValue: CellValue, current:
 export class Replica {
   readonly #collections = new Map<string, Map<string, DocEntry>>();
   #seq = 0;
+  #batch = 0;
 
   /** The local sequence number of the last change: pass it to {@link cellsSince} later. */
   get seq(): number {
@@ -95,31 +110,31 @@ export class Replica {
    * @internal
    */
   applyTrusted(cells: readonly Cell[]): DocChange[] {
-    const touched = new Map<
-      DocEntry,
-      { collection: string; id: string; wasVisible: boolean; fields: string[] | undefined; changed: boolean }
-    >();
+    const batch = ++this.#batch;
     // A slot whose seq is above this was already changed earlier in this batch: list its field once.
     const batchStart = this.#seq;
+    const touched: DocEntry[] = [];
+    // Batches usually hold several cells of one document in a row: skip the lookups then.
+    let lastCollection: string | undefined;
+    let lastId: string | undefined;
+    let entry: DocEntry | undefined;
     for (let i = 0; i < cells.length; i++) {
       const c = cells[i]!;
-      let coll = this.#collections.get(c.collection);
-      if (!coll) this.#collections.set(c.collection, (coll = new Map()));
-      let entry = coll.get(c.id);
-      if (!entry)
-        coll.set(c.id, (entry = { fields: new Map(), deleted: undefined, seq: 0, live: 0, doc: undefined }));
-      let t = touched.get(entry);
-      if (!t)
-        touched.set(
-          entry,
-          (t = {
-            collection: c.collection,
-            id: c.id,
-            wasVisible: entry.deleted === undefined && entry.live > 0,
-            fields: undefined,
-            changed: false,
-          }),
-        );
+      if (c.id !== lastId || c.collection !== lastCollection || entry === undefined) {
+        let coll = this.#collections.get(c.collection);
+        if (!coll) this.#collections.set(c.collection, (coll = new Map()));
+        entry = coll.get(c.id);
+        if (!entry) coll.set(c.id, (entry = newEntry(c.collection, c.id)));
+        lastCollection = c.collection;
+        lastId = c.id;
+        if (entry.batch !== batch) {
+          entry.batch = batch;
+          entry.wasVisible = entry.deleted === undefined && entry.live > 0;
+          entry.changed = false;
+          entry.changedFields = undefined;
+          touched.push(entry);
+        }
+      }
 
       if (c.field === DELETED_FIELD) {
         if (entry.deleted === undefined || c.hlc > entry.deleted) {
@@ -130,7 +145,7 @@ export class Replica {
           }
           entry.deleted = c.hlc;
           entry.seq = ++this.#seq;
-          t.changed = true;
+          entry.changed = true;
         }
         continue;
       }
@@ -138,37 +153,40 @@ export class Replica {
       const slot = entry.fields.get(c.field);
       if (!cellWins(c.hlc, c.value, slot)) continue;
       const seq = ++this.#seq;
-      const firstChange = slot === undefined || slot.seq <= batchStart;
       if (slot) {
-        if (slot.value === undefined && c.value !== undefined) entry.live++;
-        else if (slot.value !== undefined && c.value === undefined) entry.live--;
+        if (slot.value === undefined) {
+          if (c.value !== undefined) entry.live++;
+        } else if (c.value === undefined) entry.live--;
+        if (slot.seq <= batchStart) (entry.changedFields ??= []).push(c.field);
         slot.value = c.value;
         slot.hlc = c.hlc;
         slot.seq = seq;
       } else {
         entry.fields.set(c.field, { value: c.value, hlc: c.hlc, seq });
         if (c.value !== undefined) entry.live++;
+        (entry.changedFields ??= []).push(c.field);
       }
       entry.seq = seq;
       entry.doc = undefined;
-      t.changed = true;
-      if (firstChange) (t.fields ??= []).push(c.field);
+      entry.changed = true;
     }
 
     const changes: DocChange[] = [];
-    for (const [entry, t] of touched) {
-      if (!t.changed) continue;
-      const visible = entry.deleted === undefined && entry.live > 0;
+    for (let i = 0; i < touched.length; i++) {
+      const e = touched[i]!;
+      if (!e.changed) continue;
+      const visible = e.deleted === undefined && e.live > 0;
       if (visible) {
         changes.push({
-          collection: t.collection,
-          id: t.id,
-          kind: t.wasVisible ? 'update' : 'insert',
-          fields: t.fields ?? [],
+          collection: e.collection,
+          id: e.id,
+          kind: e.wasVisible ? 'update' : 'insert',
+          fields: e.changedFields ?? [],
         });
-      } else if (t.wasVisible) {
-        changes.push({ collection: t.collection, id: t.id, kind: 'delete', fields: [] });
+      } else if (e.wasVisible) {
+        changes.push({ collection: e.collection, id: e.id, kind: 'delete', fields: [] });
       }
+      e.changedFields = undefined; // hand the array to the caller; keep no reference
     }
     return changes;
   }
@@ -177,7 +195,7 @@ export class Replica {
   get(collection: string, id: string): Readonly<Record<string, unknown>> | undefined {
     const entry = this.#collections.get(collection)?.get(id);
     if (!entry || entry.deleted !== undefined || entry.live === 0) return undefined;
-    return (entry.doc ??= unflattenDocument(id, entryFields(entry)));
+    return (entry.doc ??= unflattenFields(id, entry.fields));
   }
 
   /** True when the document is visible. */
@@ -217,7 +235,7 @@ export class Replica {
     const coll = this.#collections.get(collection);
     if (!coll) return;
     for (const [id, e] of coll)
-      if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenDocument(id, entryFields(e)));
+      if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenFields(id, e.fields));
   }
 
   /** Number of visible documents in a collection. */
@@ -257,8 +275,4 @@ export class Replica {
   clear(): void {
     this.#collections.clear();
   }
-}
-
-function* entryFields(e: DocEntry): IterableIterator<FieldEntry> {
-  for (const [field, s] of e.fields) yield { field, value: s.value, hlc: s.hlc };
 }
