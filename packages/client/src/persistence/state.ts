@@ -9,9 +9,16 @@ import type { PersistedState, PersistedTransaction } from './types.js';
 /** Collection names cannot contain NUL, so this key is unambiguous. */
 const docKey = (collection: string, id: string) => `${collection}\u0000${id}`;
 
+/**
+ * A document's cells: a small array while the document has few fields (most have a handful:
+ * far cheaper than a Map per document), a Map by field once it grows.
+ */
+type DocCells = Cell[] | Map<string, Cell>;
+const SMALL_DOC = 16;
+
 /** Cells, transactions and meta in memory; values are owned (copied in and out by callers). */
 export class StateModel {
-  readonly #docs = new Map<string, Map<string, Cell>>();
+  readonly #docs = new Map<string, DocCells>();
   readonly #transactions = new Map<string, PersistedTransaction>();
   readonly #meta = new Map<string, JsonValue>();
 
@@ -29,11 +36,20 @@ export class StateModel {
 
   /** Upsert cells in order; a tombstone first drops its document's other cells. */
   applyCells(cells: readonly Cell[]): void {
+    const docs = this.#docs;
     for (const cell of cells) {
       const key = docKey(cell.collection, cell.id);
-      let fields = this.#docs.get(key);
-      if (!fields || cell.field === DELETED_FIELD) this.#docs.set(key, (fields = new Map()));
-      fields.set(cell.field, cell);
+      const doc = docs.get(key);
+      if (doc === undefined || cell.field === DELETED_FIELD) {
+        docs.set(key, [cell]);
+      } else if (Array.isArray(doc)) {
+        const i = doc.findIndex((c) => c.field === cell.field);
+        if (i >= 0) doc[i] = cell;
+        else if (doc.length < SMALL_DOC) doc.push(cell);
+        else docs.set(key, new Map([...doc, cell].map((c) => [c.field, c])));
+      } else {
+        doc.set(cell.field, cell);
+      }
     }
   }
 
@@ -51,7 +67,7 @@ export class StateModel {
   /** Number of cells held. */
   get cellCount(): number {
     let n = 0;
-    for (const fields of this.#docs.values()) n += fields.size;
+    for (const doc of this.#docs.values()) n += Array.isArray(doc) ? doc.length : doc.size;
     return n;
   }
 
