@@ -161,7 +161,20 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 
 /** Serialise any thrown value to the wire form; unknown errors become `internal` without leaking internals. */
 export function toWireError(err: unknown): WireError {
-  const e = toOmniSyncError(err);
+  // A foreign error's message may hold hosts, SQL or secrets: it stays on this side. That
+  // includes one that toOmniSyncError wrapped as `internal` (the foreign error is its cause).
+  if (
+    !(err instanceof OmniSyncError) ||
+    (err.code === 'internal' && err.cause !== undefined && !(err.cause instanceof OmniSyncError))
+  )
+    return {
+      error: {
+        code: 'internal',
+        message:
+          'Internal error (details are not sent over the wire); retry later, and report it if it persists.',
+      },
+    };
+  const e = err;
   return e.details === undefined
     ? { error: { code: e.code, message: e.message } }
     : { error: { code: e.code, message: e.message, details: e.details } };
