@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   payload_too_large: 413,
   rate_limited: 429,
   conflict: 409,
+  duplicate_key: 409,
   non_retriable: 400,
   mutation_rejected: 422,
   dependency_failed: 409,
@@ -125,6 +126,9 @@ export class NonRetriableError extends subclass('NonRetriableError', 'non_retria
 /** A transaction that failed because the transaction it was queued behind failed. */
 export class DependencyFailedError extends subclass('DependencyFailedError', 'dependency_failed') {}
 
+/** An insert of a document id that already exists (or was deleted: ids are never reused). */
+export class DuplicateKeyError extends subclass('DuplicateKeyError', 'duplicate_key') {}
+
 const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOptions) => OmniSyncError>> = {
   invalid_input: ValidationError,
   invalid_cell: InvalidCellError,
@@ -148,6 +152,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   mutation_rejected: MutationRejectedError,
   non_retriable: NonRetriableError,
   dependency_failed: DependencyFailedError,
+  duplicate_key: DuplicateKeyError,
 };
 
 /** The wire form of an error. */

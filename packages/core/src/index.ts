@@ -28,6 +28,7 @@ export {
   DependencyFailedError,
   UnknownMessageError,
   RateLimitedError,
+  DuplicateKeyError,
   toWireError,
   fromWireError,
   toOmniSyncError,

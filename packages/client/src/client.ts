@@ -1,0 +1,510 @@
+/**
+ * `createClient()`: one client holds the store (synced base + overlay), the transaction
+ * engine, the HLC, the persistence, the scheduler, the event stream and the registry of
+ * collections (one instance per collection id). Sources are started here and fed through
+ * their {@link SourceContext}. (The server transport will add `app`, `server` and `auth`
+ * options; nothing here assumes they are absent.)
+ */
+import {
+  type Cell,
+  type CollectionDef,
+  defineCollection,
+  type HlcClock,
+  isValidCollectionName,
+  type JsonValue,
+  PersistenceCorruptError,
+  type Random,
+  randomId,
+  type ReadonlySignal,
+  type Scheduler,
+  SchemaError,
+  systemRandom,
+  systemScheduler,
+  toError,
+  untracked,
+  validateCell,
+  ValidationError,
+} from '@omnisync/core';
+import { ClientHlc } from './client-hlc.js';
+import { Collection } from './collection/collection.js';
+import { EventHub, type EventStream } from './events.js';
+import type { Persistence } from './persistence/types.js';
+import { createLocalOnlySource } from './sources/local-only.js';
+import { documentCells, remoteEntries, type RemoteEntry } from './sources/remote-documents.js';
+import { createSyncSource, type MutationFn, type SyncConfig } from './sources/sync-mutation.js';
+import type { RemoteDocuments, Source, SourceContext, SubscriptionStatus } from './sources/types.js';
+import { ClientStore } from './store/client-store.js';
+import { TransactionEngine } from './transactions/engine.js';
+import { OutboxWriter } from './transactions/outbox-writer.js';
+import { resolveRetry } from './transactions/retry.js';
+import { deserializeTransaction } from './transactions/serialize.js';
+import type { Transaction, TransactionOptions } from './transactions/transaction.js';
+import type { MutationStrategy, RetryOptions } from './types.js';
+
+/** Finished transactions kept for inspection, by default. */
+export const TRANSACTION_HISTORY_DEFAULT = 100;
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** This client's replica id (HLC node id). Default: the persisted one, else a new random id. */
+  readonly clientId?: string;
+  /** Where the synced base, the outbox and meta are kept. Default: nothing (memory only). */
+  readonly persistence?: Persistence;
+  /** Time (default: the system's). Tests pass `createManualScheduler()`. */
+  readonly scheduler?: Scheduler;
+  /** Randomness for ids and retry jitter (default: the platform's). Tests pass `seededRandom(n)`. */
+  readonly random?: Random;
+  /** Retry policy of failed persists (seed 001 defaults: 4 retries, exponential backoff, jitter). */
+  readonly retry?: RetryOptions;
+  /** Finished transactions kept for inspection, in memory and persistence (default 100). */
+  readonly transactionHistory?: number;
+  /** Refuse remote HLCs further ahead than this (default 5 minutes). */
+  readonly maxDriftMs?: number;
+  /** Errors nobody else hears (event handlers that throw, background failures with no `sync.error:action` listener). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** What a collection is made from. */
+export interface CollectionConfig<T extends { id: string } = { id: string }> {
+  /** The collection's name: letters, digits, `_`, `-`, starting with a letter or `_`. Default: `sync.id`. */
+  readonly id?: string;
+  /** A source adapter (default: seed 001's adapter when `sync`/`mutationFn` are given, else local-only). */
+  readonly source?: Source;
+  /** Seed 001: where data comes from. */
+  readonly sync?: SyncConfig;
+  /** Seed 001: where writes go. */
+  readonly mutationFn?: MutationFn;
+  /** A Standard Schema (zod, valibot, arktype, `t.object`) or a core `defineCollection(...)` result. */
+  readonly schema?: CollectionDef<string, T, any> | { readonly '~standard': unknown };
+  /** `ordered` (default) or `parallel` with an optional merge (seed 001). */
+  readonly strategy?: MutationStrategy | 'ordered' | 'parallel';
+}
+
+/** A running client. */
+export interface Client {
+  /** This client's replica id. */
+  readonly clientId: string;
+  /** The synced base + optimistic overlay (the query engine reads this). */
+  readonly store: ClientStore;
+  /** Typed events: seed 004's hooks and transaction state changes. */
+  readonly events: EventStream;
+  readonly hlc: HlcClock;
+  readonly scheduler: Scheduler;
+  /** Active and recently finished transactions, oldest first (for `useTransactions`). */
+  readonly transactions: ReadonlySignal<readonly Transaction[]>;
+  /** Resolves once persistence is loaded and recovery ran; rejects (typed) if it could not be read. */
+  readonly ready: Promise<void>;
+  /** The collection with this id, created from `config` the first time (one instance per id). */
+  collection<T extends { id: string } = { id: string } & Record<string, unknown>>(
+    config: CollectionConfig<T>,
+  ): Collection<T>;
+  /** An already created collection. */
+  getCollection<T extends { id: string } = { id: string } & Record<string, unknown>>(
+    id: string,
+  ): Collection<T> | undefined;
+  /** Run `fn`, collecting every write it makes (to any collection) into one all-or-nothing transaction. */
+  transaction(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Transaction;
+  /** Seed 000's `Omni.write`: like `transaction`, resolving when every write completed (`optimistic: false`: nothing shows until then). */
+  write(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Promise<Transaction>;
+  /** Resolves when every queued persistence write is stored. */
+  flush(): Promise<void>;
+  /** Stop sources, store what is queued, close the persistence. */
+  close(): Promise<void>;
+}
+
+interface SourceEntry {
+  readonly source: Source;
+  readonly collections: string[];
+  readonly members: Collection<any>[];
+  status: SubscriptionStatus;
+  state: 'idle' | 'starting' | 'ready' | 'error';
+  error?: Error;
+}
+
+class OmniSyncClient implements Client {
+  readonly store = new ClientStore();
+  readonly hlc: ClientHlc;
+  readonly scheduler: Scheduler;
+  readonly ready: Promise<void>;
+  readonly #events: EventHub;
+  readonly #engine: TransactionEngine;
+  readonly #writer: OutboxWriter;
+  readonly #persistence: Persistence | undefined;
+  readonly #random: Random;
+  readonly #options: ClientOptions;
+  readonly #collections = new Map<string, Collection<any>>();
+  readonly #sources = new Map<Source, SourceEntry>();
+  readonly #meta: Record<string, JsonValue> = {};
+  #clientId: string;
+  #loaded = false;
+  #loadFailed: Error | undefined;
+  #closed = false;
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.#random = options.random ?? systemRandom;
+    this.#persistence = options.persistence;
+    this.#clientId = options.clientId ?? randomId(this.#random, 16);
+    this.hlc = new ClientHlc(this.#clientId, {
+      clock: this.scheduler,
+      ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
+    });
+    const onError = (e: unknown) => {
+      const err = toError(e);
+      if (options.onError) options.onError(err);
+      else console.error('[omnisync]', err);
+    };
+    this.#events = new EventHub(onError);
+    this.#writer = new OutboxWriter(this.#persistence, () => ({ hlc: this.hlc.last }));
+    const history = options.transactionHistory ?? TRANSACTION_HISTORY_DEFAULT;
+    if (!Number.isInteger(history) || history < 0)
+      throw new ValidationError(`transactionHistory is ${history}; it must be a non-negative integer.`);
+    this.#engine = new TransactionEngine({
+      store: this.store,
+      scheduler: this.scheduler,
+      random: this.#random,
+      retry: resolveRetry(options.retry),
+      events: this.#events,
+      writer: this.#writer,
+      historyLimit: history,
+      sourceOf: (c) => this.#collections.get(c)?.source,
+      onError,
+    });
+    this.store.onOverlap = (collection, id) => {
+      if (!this.#loaded || !this.#events.wants('sync.conflict:action:detected')) return;
+      this.#events.emit({
+        type: 'sync.conflict:action:detected',
+        collection,
+        id,
+        pending: this.store.pending(collection, id),
+      });
+    };
+    this.ready = this.#load();
+    this.ready.catch((e) => {
+      this.#loadFailed = toError(e);
+      this.#reportError(e);
+      for (const entry of this.#sources.values())
+        for (const c of entry.members) c.setStatus('error', this.#loadFailed);
+    });
+  }
+
+  get clientId(): string {
+    return this.#clientId;
+  }
+  get events(): EventStream {
+    return this.#events;
+  }
+  get transactions(): ReadonlySignal<readonly Transaction[]> {
+    return this.#engine.transactions;
+  }
+  /** @internal */
+  get engine(): TransactionEngine {
+    return this.#engine;
+  }
+
+  async #load(): Promise<void> {
+    const p = this.#persistence;
+    if (!p) {
+      this.#loaded = true;
+      this.#engine.setReady();
+      return;
+    }
+    const state = await p.load();
+    Object.assign(this.#meta, state.meta);
+    const savedId = state.meta.clientId;
+    const nodeId = this.#options.clientId ?? (typeof savedId === 'string' ? savedId : this.#clientId);
+    try {
+      this.hlc.restore(nodeId, typeof state.meta.hlc === 'string' ? state.meta.hlc : undefined);
+    } catch (e) {
+      throw new PersistenceCorruptError(
+        `${p.name}: the saved clock ${JSON.stringify(state.meta.hlc)} does not read back (${toError(e).message}).`,
+        {
+          cause: e,
+        },
+      );
+    }
+    this.#clientId = nodeId;
+    try {
+      this.store.applyBase(state.cells);
+    } catch (e) {
+      throw new PersistenceCorruptError(
+        `${p.name}: a stored cell is invalid (${toError(e).message}). Nothing was dropped; inspect or clear the persistence.`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const txs = state.transactions.map((t, i) => deserializeTransaction(t, i, p.name));
+    this.#engine.recover(txs);
+    if (savedId !== nodeId)
+      this.#writer.write({ meta: { clientId: nodeId } }).catch((e) => this.#reportError(e));
+    this.#loaded = true;
+    this.#engine.setReady();
+  }
+
+  collection<T extends { id: string }>(config: CollectionConfig<T>): Collection<T> {
+    const id = config.id ?? config.sync?.id;
+    if (!isValidCollectionName(id))
+      throw new ValidationError(
+        `collection id ${JSON.stringify(id)} is not valid: use letters, digits, _ or -, starting with a letter or _ (e.g. "todos").`,
+      );
+    const existing = this.#collections.get(id);
+    if (existing) return existing as Collection<T>;
+    if (this.#closed) throw new ValidationError('This client is closed; create a new one.');
+    const source =
+      config.source ??
+      (config.sync || config.mutationFn
+        ? createSyncSource({
+            collection: id,
+            ...(config.sync ? { sync: config.sync } : {}),
+            ...(config.mutationFn ? { mutationFn: config.mutationFn } : {}),
+          })
+        : createLocalOnlySource(`local:${id}`));
+    const col = new Collection<T>(this, {
+      id,
+      source,
+      def: resolveSchema(id, config.schema),
+      strategy: resolveStrategy(config.strategy),
+    });
+    this.#collections.set(id, col);
+    let entry = this.#sources.get(source);
+    const fresh = entry === undefined;
+    if (!entry) {
+      entry = { source, collections: [], members: [], status: 'idle', state: 'idle' };
+      this.#sources.set(source, entry);
+    }
+    entry.collections.push(id);
+    entry.members.push(col);
+    if (fresh) void this.#startSource(entry);
+    else if (entry.state === 'ready') col.setStatus('ready');
+    else if (entry.state === 'error') col.setStatus('error', entry.error);
+    this.#engine.resume();
+    return col;
+  }
+
+  getCollection<T extends { id: string }>(id: string): Collection<T> | undefined {
+    return this.#collections.get(id) as Collection<T> | undefined;
+  }
+
+  async #startSource(entry: SourceEntry): Promise<void> {
+    const ready = (state: 'ready' | 'error', error?: Error) => {
+      entry.state = state;
+      if (error) entry.error = error;
+      for (const c of entry.members) c.setStatus(state, error);
+    };
+    try {
+      await this.ready;
+    } catch (e) {
+      ready('error', toError(e));
+      return;
+    }
+    const s = entry.source;
+    if (!s.start || this.#closed) {
+      ready('ready');
+      return;
+    }
+    entry.state = 'starting';
+    try {
+      await s.start(this.#context(entry));
+      ready('ready');
+    } catch (e) {
+      const err = toError(e);
+      ready('error', err);
+      this.#setStatus(entry, 'error');
+      this.#reportError(err, s.id);
+    }
+  }
+
+  #context(entry: SourceEntry): SourceContext {
+    const s = entry.source;
+    const metaKey = (key: string) => `source:${s.id}:${key}`;
+    return {
+      collections: entry.collections,
+      hlc: this.hlc,
+      scheduler: this.scheduler,
+      applyDocuments: (collection, docs) => this.#applyDocuments(s, collection, docs),
+      applyCells: (cells) => this.#applyCells(s, cells),
+      setStatus: (status) => this.#setStatus(entry, status),
+      reportError: (e) => this.#reportError(e, s.id),
+      getMeta: (key) => this.#meta[metaKey(key)],
+      setMeta: (key, value) => {
+        this.#meta[metaKey(key)] = value;
+        return this.#writer.write({ meta: { [metaKey(key)]: value } });
+      },
+    };
+  }
+
+  #setStatus(entry: SourceEntry, status: SubscriptionStatus): void {
+    const previous = entry.status;
+    if (previous === status) return;
+    entry.status = status;
+    if (this.#events.wants('sync.subscription:action:statusChange'))
+      this.#events.emit({
+        type: 'sync.subscription:action:statusChange',
+        source: entry.source.id,
+        status,
+        previous,
+      });
+  }
+
+  #applyDocuments(source: Source, collection: string, docs: RemoteDocuments): void {
+    if (this.#closed) return;
+    const col = this.#collections.get(collection);
+    const refMany = col?.def && col.def.refMany.size > 0 ? col.def.refMany : undefined;
+    const byId = new Map<string, RemoteEntry>();
+    for (const e of remoteEntries(collection, docs)) byId.set(e[0], e); // the last of an id wins
+    const stamp = this.hlc.now();
+    const engine = this.#engine;
+    const anyHeld = engine.locks.anyHeld(collection);
+    const pass: Cell[] = [];
+    const base = this.store.base;
+    for (const e of byId.values()) {
+      if (anyHeld && engine.isHeld(collection, e[0])) {
+        engine.hold(collection, e[0], () =>
+          this.#applyToBase(documentCells(base, collection, e, stamp, refMany)),
+        );
+        continue;
+      }
+      for (const c of documentCells(base, collection, e, stamp, refMany)) pass.push(c);
+    }
+    if (pass.length > 0) this.#applyToBase(pass);
+    if (this.#events.wants('sync.pull:action:received'))
+      this.#events.emit({
+        type: 'sync.pull:action:received',
+        source: source.id,
+        collection,
+        count: byId.size,
+      });
+  }
+
+  #applyCells(source: Source, cells: readonly Cell[]): void {
+    if (this.#closed) return;
+    if (!Array.isArray(cells)) throw new ValidationError('applyCells takes an array of cells.');
+    let max: string | undefined;
+    for (let i = 0; i < cells.length; i++) {
+      validateCell(cells[i], i);
+      if (max === undefined || cells[i]!.hlc > max) max = cells[i]!.hlc;
+    }
+    if (max !== undefined) this.hlc.receive(max); // too far ahead: throws, nothing applied
+    const engine = this.#engine;
+    const pass: Cell[] = [];
+    const held = new Map<string, Cell[]>();
+    for (const c of cells) {
+      if (engine.locks.anyHeld(c.collection) && engine.isHeld(c.collection, c.id)) {
+        const k = c.collection + '/' + c.id;
+        let list = held.get(k);
+        if (!list) {
+          held.set(k, (list = []));
+          engine.hold(c.collection, c.id, () => this.#applyToBase(list!));
+        }
+        list.push(c);
+      } else pass.push(c);
+    }
+    if (pass.length > 0) this.#applyToBase(pass);
+    if (this.#events.wants('sync.pull:action:received'))
+      this.#events.emit({ type: 'sync.pull:action:received', source: source.id, count: cells.length });
+  }
+
+  #applyToBase(cells: readonly Cell[]): void {
+    this.store.applyBase(cells, true);
+    this.#writer.write({ cells }).catch((e) => this.#reportError(e));
+  }
+
+  #reportError(e: unknown, source?: string): void {
+    const error = toError(e);
+    if (this.#events.wants('sync.error:action'))
+      this.#events.emit({ type: 'sync.error:action', error, retryable: true, ...(source ? { source } : {}) });
+    else if (this.#options.onError) this.#options.onError(error);
+    else console.error('[omnisync]', error);
+  }
+
+  transaction(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Transaction {
+    return untracked(() => this.#engine.run(fn, options));
+  }
+
+  write(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Promise<Transaction> {
+    try {
+      return this.transaction(fn, options).promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** @internal */
+  now(): number {
+    return this.scheduler.now();
+  }
+
+  flush(): Promise<void> {
+    return this.#writer.drain();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const entry of this.#sources.values()) {
+      try {
+        await entry.source.stop?.();
+      } catch (e) {
+        this.#reportError(e, entry.source.id);
+      }
+    }
+    await this.ready.catch(() => {});
+    await this.#writer.drain();
+    this.#writer.close();
+    await this.#persistence?.close();
+    void this.#loadFailed;
+  }
+}
+
+function resolveSchema(
+  id: string,
+  schema: CollectionConfig['schema'],
+): CollectionDef<string, any, any> | undefined {
+  if (schema === undefined) return undefined;
+  const s = schema as Partial<CollectionDef<string, any, any>> & { '~standard'?: unknown };
+  if (
+    typeof s === 'object' &&
+    s !== null &&
+    s.schema !== undefined &&
+    s.refMany instanceof Set &&
+    typeof s.name === 'string'
+  ) {
+    if (s.name !== id)
+      throw new SchemaError(
+        `Collection "${id}" was given the schema of collection "${s.name}"; pass the matching defineCollection() result.`,
+        {
+          details: { collection: id },
+        },
+      );
+    return s as CollectionDef<string, any, any>;
+  }
+  return defineCollection({ name: id, schema: schema as never });
+}
+
+function resolveStrategy(strategy: CollectionConfig['strategy']): MutationStrategy {
+  if (strategy === undefined || strategy === 'ordered') return { type: 'ordered' };
+  if (strategy === 'parallel') return { type: 'parallel' };
+  if (strategy.type !== 'ordered' && strategy.type !== 'parallel')
+    throw new ValidationError(
+      `strategy.type is ${JSON.stringify(strategy.type)}; use "ordered" or "parallel".`,
+    );
+  if (strategy.merge !== undefined && typeof strategy.merge !== 'function')
+    throw new ValidationError(
+      'strategy.merge must be a function (syncedData, pendingMutations) => document.',
+    );
+  return strategy;
+}
+
+/**
+ * Create a client.
+ * @example
+ * const client = createClient({ persistence: createMemoryPersistence() });
+ * const todos = client.collection<Todo>({ id: 'todos' });
+ * const tx = todos.insert({ id: 'a', title: 'Buy milk', done: false });
+ * await tx.promise;
+ */
+export function createClient(options: ClientOptions = {}): Client {
+  return new OmniSyncClient(options);
+}

@@ -1,0 +1,82 @@
+/**
+ * @omnisync/client — the local store (synced base + optimistic overlay), collections,
+ * transactions and their outbox, sources, persistence, events. Explicit exports only: what
+ * is not named here is internal.
+ */
+
+// Client and collections
+export { createClient, TRANSACTION_HISTORY_DEFAULT } from './client.js';
+export type { Client, ClientOptions, CollectionConfig } from './client.js';
+export { createCollection, getDefaultClient, setDefaultClient } from './create-collection.js';
+export type { CreateCollectionOptions } from './create-collection.js';
+export { Collection } from './collection/collection.js';
+export type { CollectionStatus, UpdateChange, WriteOptions } from './collection/collection.js';
+
+// Store (the query engine's view of the client)
+export { ClientStore } from './store/client-store.js';
+export type { StoreListener, CollectionViewOptions } from './store/client-store.js';
+
+// Transactions (seed 001 names)
+export { Transaction } from './transactions/transaction.js';
+export type { TransactionOptions } from './transactions/transaction.js';
+export { reduceTransaction, canTransition } from './transactions/reducer.js';
+export type { TransactionAction, TransactionSnapshot } from './transactions/reducer.js';
+export { getLockedObjects } from './transactions/locks.js';
+export {
+  retryDelay,
+  resolveRetry,
+  RETRY_DEFAULT_RETRIES,
+  RETRY_BASE_DELAY_MS,
+  RETRY_MAX_DELAY_MS,
+  RETRY_FACTOR,
+  RETRY_JITTER,
+} from './transactions/retry.js';
+export type { ResolvedRetry } from './transactions/retry.js';
+export { FINISHED_STATES, entityKey } from './types.js';
+export type {
+  Attempt,
+  Doc,
+  MutationState,
+  MutationStrategy,
+  MutationType,
+  PendingMutation,
+  RetryOptions,
+  TransactionError,
+  TransactionState,
+} from './types.js';
+
+// Sources
+export { createLocalOnlySource } from './sources/local-only.js';
+export { createSyncSource } from './sources/sync-mutation.js';
+export type { MutationFn, SyncConfig, SyncInstance, SyncSourceOptions } from './sources/sync-mutation.js';
+export type {
+  PersistRequest,
+  PersistResult,
+  RemoteDocument,
+  RemoteDocuments,
+  Source,
+  SourceContext,
+  SubscriptionStatus,
+} from './sources/types.js';
+
+// Events
+export type { ClientEvent, ClientEventOf, ClientEventType, EventStream } from './events.js';
+
+// Persistence contract
+export type {
+  Persistence,
+  PersistenceBatch,
+  PersistedState,
+  PersistedTransaction,
+} from './persistence/types.js';
+
+// Errors apps meet from the client (defined in core; re-exported for one import)
+export {
+  NonRetriableError,
+  DependencyFailedError,
+  DuplicateKeyError,
+  NotFoundError,
+  SchemaError,
+  PersistenceCorruptError,
+  OmniSyncError,
+} from '@omnisync/core';

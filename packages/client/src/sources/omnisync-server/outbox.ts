@@ -1,0 +1,77 @@
+/**
+ * The server source's outbox: transactions handed to `persist`, in the order they came,
+ * each waiting for the server's result. Batches are taken from the head so pushes go out in
+ * order; a transaction stays here through any number of failed pushes and leaves only with
+ * its result (applied or rejected).
+ */
+import type { WireMutation } from '@omnisync/core';
+
+/** One transaction waiting for the server. */
+export interface OutboxEntry {
+  readonly id: string;
+  mutation: WireMutation;
+  /** Send alone: it was in a batch the server refused as a whole (isolates a bad one). */
+  solo: boolean;
+  readonly waiters: { resolve: () => void; reject: (error: Error) => void }[];
+}
+
+/** Ordered, de-duplicated by transaction id. */
+export class Outbox {
+  readonly #entries: OutboxEntry[] = [];
+  readonly #byId = new Map<string, OutboxEntry>();
+
+  /** Number of transactions waiting. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /**
+   * Queue a mutation; resolves with its result. The same id again (a retry of a transaction
+   * still waiting) joins the waiting entry with the newer mutation.
+   */
+  add(mutation: WireMutation): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const existing = this.#byId.get(mutation.id);
+      if (existing) {
+        existing.mutation = mutation;
+        existing.waiters.push({ resolve, reject });
+        return;
+      }
+      const entry: OutboxEntry = { id: mutation.id, mutation, solo: false, waiters: [{ resolve, reject }] };
+      this.#entries.push(entry);
+      this.#byId.set(entry.id, entry);
+    });
+  }
+
+  /** The next batch from the head: up to `max` entries, or one entry marked `solo`. */
+  take(max: number): OutboxEntry[] {
+    const out: OutboxEntry[] = [];
+    for (const e of this.#entries) {
+      if (e.solo) {
+        if (out.length === 0) out.push(e);
+        break;
+      }
+      out.push(e);
+      if (out.length >= max) break;
+    }
+    return out;
+  }
+
+  /** Settle an entry: resolve (applied) or reject (with the error), and drop it. */
+  settle(id: string, error?: Error): boolean {
+    const e = this.#byId.get(id);
+    if (!e) return false;
+    this.#byId.delete(id);
+    this.#entries.splice(this.#entries.indexOf(e), 1);
+    for (const w of e.waiters) {
+      if (error === undefined) w.resolve();
+      else w.reject(error);
+    }
+    return true;
+  }
+
+  /** Ids waiting, in order. */
+  ids(): string[] {
+    return this.#entries.map((e) => e.id);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The one internal interface every backend adapter implements (DESIGN.md "Sources"). A
+ * source brings authoritative data in (through the {@link SourceContext} it is started
+ * with) and sends transactions out ({@link Source.persist}). See ARCHITECTURE.md beside
+ * this file for how seed 001's sync + mutationFn, seed 004's SyncProvider and the OmniSync
+ * server map onto it.
+ */
+import type { Cell, HlcClock, JsonValue, Scheduler } from '@omnisync/core';
+import type { PendingMutation } from '../types.js';
+import type { Transaction } from '../transactions/transaction.js';
+
+/** Connection status of a source (seed 004's subscription statuses, plus `ready`). */
+export type SubscriptionStatus =
+  'idle' | 'connecting' | 'connected' | 'syncing' | 'ready' | 'disconnected' | 'error';
+
+/**
+ * A plain authoritative document from a document-shaped backend. It replaces the synced
+ * document of its id (fields it lacks are unset). `null` (in a record) or `_deleted: true`
+ * deletes the document.
+ */
+export type RemoteDocument = Record<string, unknown>;
+
+/** Authoritative documents: an array of documents, or a record of id → document | null. */
+export type RemoteDocuments = readonly RemoteDocument[] | Readonly<Record<string, RemoteDocument | null>>;
+
+/** What the client gives a source when it starts it. */
+export interface SourceContext {
+  /** The collections this source serves. */
+  readonly collections: readonly string[];
+  /** This client's hybrid logical clock. */
+  readonly hlc: HlcClock;
+  /** Time, for retries and polling. */
+  readonly scheduler: Scheduler;
+  /**
+   * Apply authoritative documents to one collection's synced base (seed 001's `onUpdate`).
+   * They are stamped with a fresh HLC on arrival: the backend's order is the order of truth.
+   * Updates to a document locked by an ordered write are held until the lock is released.
+   */
+  applyDocuments(collection: string, docs: RemoteDocuments): void;
+  /**
+   * Apply authoritative cells with their own HLCs (OmniSync server, seed 004 SyncProvider),
+   * merged last-write-wins per cell. Validated: a bad cell throws and nothing is applied.
+   */
+  applyCells(cells: readonly Cell[]): void;
+  /** Report a connection status change (emits `sync.subscription:action:statusChange`). */
+  setStatus(status: SubscriptionStatus): void;
+  /** Report a background failure (emits `sync.error:action`). */
+  reportError(error: unknown): void;
+  /** A persisted value of this source (e.g. its cursor), loaded before `start`. */
+  getMeta(key: string): JsonValue | undefined;
+  /** Persist a value of this source (e.g. its cursor), in the client's persistence. */
+  setMeta(key: string, value: JsonValue): Promise<void>;
+}
+
+/** What {@link Source.persist} is asked to send: one transaction's writes to this source. */
+export interface PersistRequest {
+  readonly transaction: Transaction;
+  /** This source's mutations of the transaction, in order. */
+  readonly mutations: readonly PendingMutation[];
+  /** The same writes as cells (field-level, HLC-stamped), for cell-based backends. */
+  readonly cells: readonly Cell[];
+  /** Seed 001's `changes`: per document id, the fields written (`{ _deleted: true }` for a delete). */
+  readonly changes: Record<string, Record<string, unknown>>;
+  /** 1 for the first attempt, 2 for the first retry… */
+  readonly attempt: number;
+}
+
+/** What a backend may answer to a persist. */
+export interface PersistResult {
+  /**
+   * The backend's confirmed state of the written documents, as cells: applied to the synced
+   * base when the transaction completes (a pessimistic write shows these, seed 000).
+   */
+  readonly cells?: readonly Cell[];
+}
+
+/** A backend adapter. */
+export interface Source {
+  /** Unique per client (also names its persisted meta keys). */
+  readonly id: string;
+  /**
+   * `local`: no backend; a write is confirmed once the client's persistence has it.
+   * `remote`: a write is confirmed by {@link persist} (and {@link awaitSync}).
+   */
+  readonly kind: 'local' | 'remote';
+  /** Start bringing data in; resolves once the initial data is applied (the collection is ready). */
+  start?(context: SourceContext): void | Promise<void>;
+  /**
+   * Send one transaction's writes. Resolve when the backend accepted them; throw to fail the
+   * attempt (retried with backoff) or throw `NonRetriableError` to fail the transaction.
+   */
+  persist(request: PersistRequest): Promise<PersistResult | void>;
+  /** Resolve once the backend's sync has delivered the persisted writes (seed 001). */
+  awaitSync?(request: PersistRequest): Promise<void>;
+  /** Stop bringing data in and release connections. */
+  stop?(): void | Promise<void>;
+}

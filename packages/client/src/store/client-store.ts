@@ -1,0 +1,379 @@
+/**
+ * The client store (DESIGN.md decision 6): a synced base (core `Replica`: what sources
+ * confirmed) and an optimistic overlay (the pending writes, in transaction order). What apps
+ * and queries see is the overlay applied on the base, kept materialised per document and
+ * recomputed only for the documents a change touches.
+ *
+ *     writes ──► overlay (per document: pending mutations in order) ─┐
+ *                                                                    ├─► visible docs ─► DocChange[] ─► listeners, signals
+ *     sync / confirm ──► base (Replica, LWW per cell) ───────────────┘
+ *
+ * Contract for the query engine: {@link ClientStore.documents}, {@link ClientStore.get}
+ * (the same object while the document is unchanged) and {@link ClientStore.subscribe}
+ * (one call with every visible change of a transaction or sync batch).
+ */
+import {
+  batch,
+  type Cell,
+  type DocChange,
+  flattenDocument,
+  isTracking,
+  Replica,
+  type Signal,
+  signal,
+} from '@omnisync/core';
+import type { Doc, PendingMutation } from '../types.js';
+import { applyCells, deepEqual, diffFlat, materialize } from './doc-ops.js';
+import type { MutationRecord } from '../transactions/mutation.js';
+
+/** Receives the visible changes of one transaction or sync batch. */
+export type StoreListener = (changes: readonly DocChange[]) => void;
+
+/** Per-collection behaviour of the visible layer. */
+export interface CollectionViewOptions {
+  /** Turn a stored document into the app's form (e.g. ISO strings → Dates). Must be idempotent. */
+  readonly decode?: (doc: Doc) => Doc;
+  /** Seed 001's parallel merge: visible document from the synced one and the pending writes. */
+  readonly merge?: (synced: Doc | undefined, pending: readonly PendingMutation[]) => Doc | undefined;
+  /** refMany fields (for change field lists). */
+  readonly refMany?: ReadonlySet<string>;
+}
+
+const identity = (d: Doc) => d;
+
+/** @internal Visible state of one collection. */
+class CollectionView {
+  readonly name: string;
+  /** The visible documents, by id. */
+  readonly docs = new Map<string, Doc>();
+  /** Pending optimistic mutations per document, in order. */
+  readonly overlay = new Map<string, MutationRecord[]>();
+  /** Documents whose base changed while they had pending writes (their visible doc must be recomputed on confirm). */
+  readonly dirty = new Set<string>();
+  /** Per-document signals, created on the first tracked read. */
+  readonly signals = new Map<string, Signal<number>>();
+  /** Bumped once per batch that changes this collection. */
+  readonly version: Signal<number> = signal(0);
+  decode: (doc: Doc) => Doc = identity;
+  merge: CollectionViewOptions['merge'];
+  refMany: ReadonlySet<string> | undefined;
+  /** Touched in the current batch. */
+  changed = false;
+  /** Bumped on every visible change, at once (caches key on it; signals wait for the batch end). */
+  rev = 0;
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
+/** The synced base + optimistic overlay of one client. */
+export class ClientStore {
+  /** The synced base: cells confirmed by sources. */
+  readonly base = new Replica();
+  readonly #views = new Map<string, CollectionView>();
+  readonly #listeners = new Set<StoreListener>();
+  #depth = 0;
+  #confirmMark = 0;
+  #changes: DocChange[] = [];
+  #touched: CollectionView[] = [];
+  #bumps: Signal<number>[] = [];
+  /** Called when a base change lands on a document with pending writes (a conflict, seed 004). */
+  onOverlap: ((collection: string, id: string) => void) | undefined;
+
+  /** @internal */
+  view(collection: string): CollectionView {
+    let v = this.#views.get(collection);
+    if (!v) this.#views.set(collection, (v = new CollectionView(collection)));
+    return v;
+  }
+
+  /** Set how a collection's visible documents are built (decode, merge, refMany). */
+  configure(collection: string, options: CollectionViewOptions): void {
+    const v = this.view(collection);
+    v.decode = options.decode ?? identity;
+    v.merge = options.merge;
+    v.refMany = options.refMany;
+  }
+
+  // ── reads (the query-engine contract) ────────────────────────────────────────────
+
+  /** The visible document, or undefined. The same object until it changes. */
+  get(collection: string, id: string): Doc | undefined {
+    return this.#views.get(collection)?.docs.get(id);
+  }
+
+  /** The visible documents of a collection (live iterator: do not write while iterating). */
+  documents(collection: string): IterableIterator<Doc> {
+    const v = this.#views.get(collection);
+    return v ? v.docs.values() : [][Symbol.iterator]();
+  }
+
+  /** Number of visible documents. */
+  count(collection: string): number {
+    return this.#views.get(collection)?.docs.size ?? 0;
+  }
+
+  /** True when the document is visible. */
+  has(collection: string, id: string): boolean {
+    return this.#views.get(collection)?.docs.has(id) ?? false;
+  }
+
+  /** True when the synced base holds a tombstone for the document (its id can never be used again). */
+  isDeleted(collection: string, id: string): boolean {
+    return this.base.isDeleted(collection, id);
+  }
+
+  /** Pending optimistic writes to a document, in order. */
+  pending(collection: string, id: string): readonly MutationRecord[] {
+    return this.#views.get(collection)?.overlay.get(id) ?? [];
+  }
+
+  /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
+  subscribe(listener: StoreListener): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Subscribe the running computed/effect to one document. */
+  trackDocument(collection: string, id: string): void {
+    if (!isTracking()) return;
+    const v = this.view(collection);
+    let s = v.signals.get(id);
+    if (!s) v.signals.set(id, (s = signal(0)));
+    s.get();
+  }
+
+  /** A number that changes whenever the collection's visible documents change (for caches). */
+  revision(collection: string): number {
+    return this.#views.get(collection)?.rev ?? 0;
+  }
+
+  /** Subscribe the running computed/effect to any change of a collection. */
+  trackCollection(collection: string): number {
+    return this.view(collection).version.get();
+  }
+
+  // ── writes ───────────────────────────────────────────────────────────────────────
+
+  /** Run `fn` with notifications deferred: listeners hear once, signals fire once. */
+  batch<T>(fn: () => T): T {
+    this.#depth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
+  /**
+   * Apply optimistic writes on top of the visible state. `prepared`: each record's
+   * `modified` was computed from the current visible document just now (a fresh write), so
+   * it is the new visible document as it is.
+   */
+  applyOptimistic(records: readonly MutationRecord[], prepared = false): void {
+    this.#depth++;
+    try {
+      let v: CollectionView | undefined;
+      for (let i = 0; i < records.length; i++) {
+        const m = records[i]!;
+        if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
+        const list = v.overlay.get(m.key);
+        if (list === undefined) v.overlay.set(m.key, [m]);
+        else list.push(m);
+        const prev = v.docs.get(m.key);
+        if (v.merge !== undefined) {
+          this.#recompute(v, m.key);
+          continue;
+        }
+        let next: Doc | undefined;
+        if (m.type === 'delete') next = undefined;
+        else if (prepared) next = v.decode(m.modified);
+        else if (prev === undefined) {
+          // A key with an earlier pending delete, or a base tombstone, stays deleted (delete wins).
+          if (
+            (list !== undefined && list.some((p) => p.type === 'delete')) ||
+            this.base.isDeleted(m.collection, m.key)
+          )
+            next = undefined;
+          else
+            next = v.decode(
+              m.type === 'insert' ? materialize(m.key, m.cells) : applyCells({ id: m.key }, m.cells),
+            );
+        } else next = v.decode(applyCells(prev, m.cells));
+        this.#set(v, m.key, prev, next, m.cells);
+      }
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
+  /**
+   * Take writes off the overlay: rolled back (`confirmed` false), or confirmed, in which case
+   * their cells go into the base first (`extraCells`: more confirmed cells, e.g. a pessimistic
+   * write's). A document whose visible value does not change keeps its object and is not
+   * reported.
+   */
+  removeOptimistic(
+    records: readonly MutationRecord[],
+    confirmed: boolean,
+    extraCells?: readonly Cell[],
+  ): void {
+    this.#depth++;
+    try {
+      if (confirmed) {
+        const mark = ++this.#confirmMark;
+        for (let i = 0; i < records.length; i++) records[i]!.confirmMark = mark;
+        let cells: Cell[] | readonly Cell[];
+        if (records.length === 1 && extraCells === undefined) cells = records[0]!.cells;
+        else {
+          const all: Cell[] = [];
+          for (const m of records) for (const c of m.cells) all.push(c);
+          if (extraCells) for (const c of extraCells) all.push(c);
+          cells = all;
+        }
+        this.#applyBase(cells, mark);
+      }
+      let v: CollectionView | undefined;
+      for (let i = 0; i < records.length; i++) {
+        const m = records[i]!;
+        if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
+        const list = v.overlay.get(m.key);
+        if (list === undefined) continue;
+        const at = list.indexOf(m);
+        if (at < 0) continue;
+        if (list.length === 1) {
+          v.overlay.delete(m.key);
+          // Confirmed, nothing else pending, and the base did not move underneath: the base now
+          // holds exactly what was visible, so the visible object stays as it is.
+          if (confirmed && !v.dirty.has(m.key) && v.merge === undefined) continue;
+          v.dirty.delete(m.key);
+        } else list.splice(at, 1);
+        this.#recompute(v, m.key);
+      }
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
+  /** Apply cells to the base (from a source, or recovered): visible where no write is pending. */
+  applyBase(cells: readonly Cell[], trusted = false): DocChange[] {
+    this.#depth++;
+    try {
+      return this.#applyBase(cells, undefined, trusted);
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
+  #applyBase(cells: readonly Cell[], confirming: number | undefined, trusted = true): DocChange[] {
+    const changes = trusted ? this.base.applyTrusted(cells) : this.base.apply(cells);
+    let v: CollectionView | undefined;
+    for (let i = 0; i < changes.length; i++) {
+      const ch = changes[i]!;
+      if (v === undefined || v.name !== ch.collection) v = this.view(ch.collection);
+      const list = v.overlay.get(ch.id);
+      if (list !== undefined) {
+        // A document with pending writes: confirmed cells of those writes are expected; anything
+        // else moved the base underneath them.
+        if (confirming === undefined || !list.every((m) => m.confirmMark === confirming)) {
+          v.dirty.add(ch.id);
+          if (confirming === undefined) this.onOverlap?.(ch.collection, ch.id);
+          this.#recompute(v, ch.id);
+        }
+        continue;
+      }
+      const prev = v.docs.get(ch.id);
+      const raw = this.base.get(ch.collection, ch.id) as Doc | undefined;
+      const next = raw === undefined ? undefined : v.decode(raw);
+      if (next !== undefined && prev !== undefined && deepEqual(prev, next)) continue;
+      this.#set(v, ch.id, prev, next, undefined, ch.fields);
+    }
+    return changes;
+  }
+
+  /** Rebuild one visible document from the base and its pending writes. */
+  #recompute(v: CollectionView, id: string): void {
+    const prev = v.docs.get(id);
+    const list = v.overlay.get(id);
+    let doc = this.base.get(v.name, id) as Doc | undefined;
+    let deleted = this.base.isDeleted(v.name, id);
+    if (list !== undefined && list.length > 0) {
+      if (v.merge !== undefined) {
+        doc = v.merge(doc === undefined ? undefined : v.decode(doc), list);
+      } else {
+        for (const m of list) {
+          if (deleted || m.type === 'delete') {
+            deleted = true;
+            doc = undefined;
+          } else if (m.type === 'insert' && doc === undefined) doc = materialize(id, m.cells);
+          else doc = applyCells(doc ?? ({ id } as Doc), m.cells);
+        }
+      }
+    }
+    const next = doc === undefined ? undefined : v.decode(doc);
+    if (next === prev || (next !== undefined && prev !== undefined && deepEqual(prev, next))) return;
+    this.#set(v, id, prev, next, undefined);
+  }
+
+  #set(
+    v: CollectionView,
+    id: string,
+    prev: Doc | undefined,
+    next: Doc | undefined,
+    cells: readonly Cell[] | undefined,
+    baseFields?: readonly string[],
+  ): void {
+    if (prev === next) return;
+    v.rev++;
+    if (next === undefined) v.docs.delete(id);
+    else v.docs.set(id, next);
+    if (!v.changed) {
+      v.changed = true;
+      this.#touched.push(v);
+    }
+    if (v.signals.size > 0) {
+      const s = v.signals.get(id);
+      if (s !== undefined) this.#bumps.push(s);
+    }
+    if (this.#listeners.size === 0) return;
+    if (next === undefined) {
+      if (prev !== undefined) this.#changes.push({ collection: v.name, id, kind: 'delete', fields: [] });
+      return;
+    }
+    let fields: readonly string[];
+    if (cells !== undefined) fields = cells.map((c) => c.field);
+    else if (baseFields !== undefined) fields = baseFields;
+    else {
+      const opts = v.refMany ? { refMany: v.refMany } : {};
+      const before = prev === undefined ? [] : safeFlatten(prev, opts);
+      fields = diffFlat(before, safeFlatten(next, opts)).map(([f]) => f);
+    }
+    this.#changes.push({ collection: v.name, id, kind: prev === undefined ? 'insert' : 'update', fields });
+  }
+
+  #flush(): void {
+    const touched = this.#touched;
+    if (touched.length === 0) return;
+    const bumps = this.#bumps;
+    const changes = this.#changes;
+    this.#touched = [];
+    this.#bumps = [];
+    this.#changes = [];
+    batch(() => {
+      for (const v of touched) {
+        v.changed = false;
+        v.version.set(v.version.peek() + 1);
+      }
+      for (const s of bumps) s.set(s.peek() + 1);
+    });
+    if (changes.length > 0) for (const l of [...this.#listeners]) l(changes);
+  }
+}
+
+function safeFlatten(doc: Doc, opts: { refMany?: ReadonlySet<string> }) {
+  try {
+    return flattenDocument(doc, opts);
+  } catch {
+    return flattenDocument(doc);
+  }
+}

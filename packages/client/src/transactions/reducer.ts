@@ -1,0 +1,137 @@
+/**
+ * The transaction state machine: a tagged union of actions and one reducer (STYLE.md 4).
+ * Every state change of a transaction goes through {@link reduceTransaction}; the engine
+ * decides *when* to dispatch, the reducer decides *what* the new state is, and refuses a
+ * transition that the machine does not have.
+ *
+ *     pending ──commit──► queued ──unblocked──► pending
+ *        │                  │
+ *        └──attempt:start───┴─► persisting ──persisted──► persisted_awaiting_sync ──synced──► completed
+ *                                 │  ▲                           │
+ *              attempt:failed ────┘  └── (retry timer)           │
+ *                                 │                              │
+ *                                 └──────────fail────────────────┴──► failed
+ *
+ * A transaction keeps the `persisting` state while it waits for a retry, so it holds its
+ * locks (seed 001's getLockedObjects counts `persisting`) and nothing overtakes it.
+ */
+import { InvalidStateError } from '@omnisync/core';
+import type { Attempt, TransactionError, TransactionState } from '../types.js';
+
+/** The immutable state of one transaction: a new object after every action. */
+export interface TransactionSnapshot {
+  readonly id: string;
+  readonly state: TransactionState;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  readonly attempts: readonly Attempt[];
+  readonly current_attempt: number;
+  readonly queued_behind?: string;
+  readonly error?: TransactionError;
+}
+
+/** Everything that can happen to a transaction. `at` is the scheduler's time in ms. */
+export type TransactionAction =
+  | { readonly type: 'queue'; readonly at: number; readonly behind: string }
+  | { readonly type: 'unqueue'; readonly at: number }
+  | { readonly type: 'attempt:start'; readonly at: number; readonly attemptId: string }
+  | { readonly type: 'attempt:failed'; readonly at: number; readonly error: Error; readonly retryAt?: number }
+  | { readonly type: 'persisted'; readonly at: number }
+  | { readonly type: 'synced'; readonly at: number }
+  | { readonly type: 'fail'; readonly at: number; readonly error: TransactionError };
+
+/** Which actions each state accepts. */
+const ALLOWED: Record<TransactionState, ReadonlySet<TransactionAction['type']>> = {
+  pending: new Set(['queue', 'attempt:start', 'fail']),
+  queued: new Set(['queue', 'unqueue', 'fail']),
+  persisting: new Set(['attempt:start', 'attempt:failed', 'persisted', 'fail']),
+  persisted_awaiting_sync: new Set(['synced', 'fail']),
+  completed: new Set(),
+  failed: new Set(),
+};
+
+/** True when `action` is allowed in `state`. */
+export function canTransition(state: TransactionState, action: TransactionAction['type']): boolean {
+  return ALLOWED[state].has(action);
+}
+
+/** A new pending transaction. */
+export function initialSnapshot(id: string, at: number): TransactionSnapshot {
+  const d = new Date(at);
+  return { id, state: 'pending', created_at: d, updated_at: d, attempts: [], current_attempt: 0 };
+}
+
+function withoutQueue(s: TransactionSnapshot): TransactionSnapshot {
+  if (s.queued_behind === undefined) return s;
+  const { queued_behind: _, ...rest } = s;
+  return rest;
+}
+
+function closeLastAttempt(
+  attempts: readonly Attempt[],
+  at: Date,
+  error?: Error,
+  retryAt?: Date,
+): readonly Attempt[] {
+  const last = attempts[attempts.length - 1];
+  if (!last || last.completed_at !== undefined) return attempts;
+  let closed: Attempt = { ...last, completed_at: at };
+  if (error !== undefined) closed = { ...closed, error };
+  if (retryAt !== undefined) closed = { ...closed, retry_scheduled_for: retryAt };
+  return [...attempts.slice(0, -1), closed];
+}
+
+/**
+ * The one reducer. Throws {@link InvalidStateError} for a transition the machine does not
+ * have (a bug in the engine, or a finished transaction being driven again).
+ */
+export function reduceTransaction(s: TransactionSnapshot, action: TransactionAction): TransactionSnapshot {
+  if (!ALLOWED[s.state].has(action.type))
+    throw new InvalidStateError(
+      `Transaction ${s.id} cannot take "${action.type}" in state "${s.state}". A finished transaction cannot be changed; create a new one.`,
+      { details: { transaction_id: s.id, state: s.state, action: action.type } },
+    );
+  const at = new Date(action.at);
+  switch (action.type) {
+    case 'queue':
+      return { ...s, state: 'queued', queued_behind: action.behind, updated_at: at };
+    case 'unqueue':
+      return { ...withoutQueue(s), state: 'pending', updated_at: at };
+    case 'attempt:start':
+      return {
+        ...withoutQueue(s),
+        state: 'persisting',
+        updated_at: at,
+        attempts: [...closeLastAttempt(s.attempts, at), { id: action.attemptId, started_at: at }],
+        current_attempt: s.current_attempt + 1,
+      };
+    case 'attempt:failed':
+      return {
+        ...s,
+        updated_at: at,
+        attempts: closeLastAttempt(
+          s.attempts,
+          at,
+          action.error,
+          action.retryAt === undefined ? undefined : new Date(action.retryAt),
+        ),
+      };
+    case 'persisted':
+      return {
+        ...s,
+        state: 'persisted_awaiting_sync',
+        updated_at: at,
+        attempts: closeLastAttempt(s.attempts, at),
+      };
+    case 'synced':
+      return { ...s, state: 'completed', updated_at: at };
+    case 'fail':
+      return {
+        ...withoutQueue(s),
+        state: 'failed',
+        updated_at: at,
+        attempts: closeLastAttempt(s.attempts, at, action.error.error),
+        error: action.error,
+      };
+  }
+}
