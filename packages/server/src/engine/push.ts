@@ -199,6 +199,15 @@ async function runMutator(
     await load([{ collection, id }]);
     const key = docKey(collection, id);
     const base = docs.get(key)!;
+    // Server writes must beat what the mutator read, whatever the server's wall clock says.
+    const newest = base.newestHlc();
+    if (newest !== undefined && newest > deps.hlc.last) {
+      try {
+        deps.hlc.receive(newest);
+      } catch {
+        // A stored stamp beyond the drift limit: keep our clock; LWW still orders by stamp.
+      }
+    }
     const mine = staged.get(key);
     if (!mine) return base;
     const copy = base.clone();

@@ -106,6 +106,13 @@ export class WorkingDoc {
     return this.#cells.has(DELETED_FIELD);
   }
 
+  /** The greatest HLC of the document's cells, if any. */
+  newestHlc(): string | undefined {
+    let max: string | undefined;
+    for (const s of this.#cells.values()) if (max === undefined || s.hlc > max) max = s.hlc;
+    return max;
+  }
+
   /** The visible document now. */
   current(): Doc {
     return materialize(this.id, this.#cells);

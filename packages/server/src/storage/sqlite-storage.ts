@@ -283,12 +283,20 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
   }
 }
 
+/** The SQLite storage, with its effective settings for diagnostics. */
+export interface SqliteStorage extends SyncStorage {
+  /** The writer connection's journal mode and synchronous level, as SQLite reports them. */
+  settings(): { journalMode: string; synchronous: Durability | 'extra' };
+}
+
+const SYNC_LEVELS = ['off', 'normal', 'full', 'extra'] as const;
+
 /**
  * Open (or create) the SQLite storage of one app.
  * @example
  * const storage = createSqliteStorage({ file: './data/todo.sqlite' });
  */
-export function createSqliteStorage(options: SqliteStorageOptions): SyncStorage {
+export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
   const durability = options.durability ?? 'full';
   const pragmaSync = durability === 'full' ? 'FULL' : durability === 'normal' ? 'NORMAL' : 'OFF';
   const db = wrap('open', () => new Database(options.file));
@@ -345,6 +353,12 @@ export function createSqliteStorage(options: SqliteStorageOptions): SyncStorage 
   };
 
   return {
+    settings() {
+      return {
+        journalMode: String(db.pragma('journal_mode', { simple: true })),
+        synchronous: SYNC_LEVELS[Number(db.pragma('synchronous', { simple: true }))] ?? 'extra',
+      };
+    },
     read(fn) {
       return readLock.run(async () => {
         checkOpen();
