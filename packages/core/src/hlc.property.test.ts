@@ -143,7 +143,7 @@ describe('HLC properties', () => {
   it('stays monotonic under a wall clock that jumps back and forth, with receive() interleaved', () => {
     fc.assert(
       fc.property(
-        fc.array(op, { minLength: 1, maxLength: 60 }),
+        fc.array(op, { minLength: 1, maxLength: 60, size: 'medium' }),
         fc.option(fc.integer({ min: 0, max: 600_000 }), { nil: undefined }),
         fc.integer({ min: -20_000_000, max: 20_000_000 }),
         (ops, maxDriftMs, restartSkew) => {

@@ -59,7 +59,7 @@ const cell: fc.Arbitrary<Cell> = fc.oneof(
       .map(({ t, hlc }) => ({ ...t, field: DELETED_FIELD, value: true, hlc })),
   },
 );
-const cellSet = fc.array(cell, { maxLength: 20 }).map((cs) => deepFreeze(cs));
+const cellSet = fc.array(cell, { maxLength: 30, size: 'medium' }).map((cs) => deepFreeze(cs));
 
 const stateOf = (cells: readonly Cell[]): Replica => {
   const r = new Replica();
@@ -171,7 +171,7 @@ describe('Replica merge properties', () => {
   it('N replicas fed random subsets of a multi-writer history, in random order and batches with duplicates, converge once all have everything', () => {
     fc.assert(
       fc.property(
-        history({ writers: 3, docs: 3, deletes: 1, maxOps: 40 }),
+        history({ writers: 3, docs: 3, deletes: 1, maxOps: 60 }),
         fc.integer({ min: 3, max: 5 }),
         fc.integer(),
         (ops, n, seed) => {
@@ -223,7 +223,7 @@ describe('Replica merge properties', () => {
   it('delete wins in every order: a tombstoned document never shows again, whatever writes come before or after it', () => {
     fc.assert(
       fc.property(
-        history({ writers: 3, docs: 1, deletes: 3, maxOps: 25 }),
+        history({ writers: 3, docs: 1, deletes: 3, maxOps: 30 }),
         fc.array(fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
         fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
         (ops, orders, sizes) => {

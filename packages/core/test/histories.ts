@@ -88,7 +88,7 @@ export function history(shape: HistoryShape): fc.Arbitrary<Op[]> {
     },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('sync' as const), from: w, to: w }) },
   );
-  return fc.array(op, { minLength: 1, maxLength: shape.maxOps });
+  return fc.array(op, { minLength: 1, maxLength: shape.maxOps, size: 'medium' });
 }
 
 /**

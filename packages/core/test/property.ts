@@ -9,7 +9,7 @@
  * The seed is printed once per file and fast-check repeats it (with the path) in every
  * failure report, so a red CI log always holds what is needed to replay it locally:
  *
- *     OMNISYNC_SEED=<seed> OMNISYNC_PATH=<path> npx vitest run <file>
+ *     OMNISYNC_SEED=<seed> OMNISYNC_PATH=<path> npx vitest run <file> -t "<test name>"
  */
 import type { Parameters } from 'fast-check';
 
@@ -32,9 +32,9 @@ const PROPERTY_PATH: string | undefined = process.env.OMNISYNC_PATH || undefined
 let announced = false;
 
 /**
- * fast-check parameters for one property: runs and seed from the environment, plus any
- * overrides (e.g. a smaller `numRuns` is never allowed below the environment's count —
- * pass `runsScale` > 1 to run more, never fewer).
+ * fast-check parameters for one property: `numRuns` and `seed` from the environment, plus
+ * any other fast-check options. `runsScale` (≥ 1) runs a property more often than the
+ * environment says; nothing here can run it less often.
  */
 export function propertyParams<T>(
   overrides: Omit<Parameters<T>, 'numRuns' | 'seed' | 'path'> & { runsScale?: number } = {},
