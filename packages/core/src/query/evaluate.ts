@@ -1,0 +1,124 @@
+/**
+ * One-shot evaluation: the result of a query now, without keeping any incremental state.
+ * It uses the indexes active queries already built (a hash bucket for a required
+ * equality, a sorted index for an ordered window) and otherwise scans the source once;
+ * it never builds a lasting index for a single read.
+ */
+import { Aggregator } from './aggregate-view.js';
+import { queryShape, type QueryAst } from './ast.js';
+import type { CollectionState } from './collection-state.js';
+import { compileComparator, compilePredicate, type Doc, makeProbe, requiredEqualities } from './compile.js';
+import { compileIncludes, decorate, type IncludeReader } from './include.js';
+import { HashIndex } from './indexes.js';
+import { listPredicate } from './list-view.js';
+import { HIGH, HIGH_ID, LOW } from './values.js';
+import type { QuerySource } from './view.js';
+
+/** What one-shot evaluation reads. */
+export interface EvalContext {
+  readonly source: QuerySource;
+  /** The engine's state for a collection, if an active query made one. */
+  peekState(collection: string): CollectionState | undefined;
+}
+
+function reader(ctx: EvalContext): IncludeReader {
+  const temp = new Map<string, HashIndex>();
+  return {
+    get: (c, id) => ctx.source.get(c, id),
+    referencing(c, field, id) {
+      const st = ctx.peekState(c);
+      const ix = st?.peekHash(field);
+      if (ix) return ix.lookup(id) ?? [];
+      // No live index: build a throwaway one, once per relation for this evaluation.
+      const key = `${c}\u0000${field}`;
+      let t = temp.get(key);
+      if (!t) temp.set(key, (t = new HashIndex(field, ctx.source.documents(c))));
+      return t.lookup(id) ?? [];
+    },
+  };
+}
+
+function candidates(ctx: EvalContext, ast: QueryAst): Iterable<Doc> {
+  const st = ctx.peekState(ast.collection);
+  if (st?.loaded) {
+    let best: ReadonlySet<Doc> | undefined;
+    for (const [field, value] of requiredEqualities(ast.where)) {
+      const ix = st.peekHash(field);
+      if (!ix) continue;
+      const bucket = ix.lookup(value) ?? new Set<Doc>();
+      if (!best || bucket.size < best.size) best = bucket;
+    }
+    if (best) return best;
+  }
+  return ctx.source.documents(ast.collection);
+}
+
+/** A window from an existing sorted index, or undefined when there is none. */
+function windowFromIndex(ctx: EvalContext, ast: QueryAst, k: number): Doc[] | undefined {
+  const st = ctx.peekState(ast.collection);
+  if (!st?.loaded || ast.after) return undefined;
+  const order = ast.orderBy ?? [];
+  const eqs = requiredEqualities(ast.where);
+  const eqFields = [...eqs.keys()];
+  const terms = [
+    ...eqFields.map((field) => ({ field, dir: 'asc' as const })),
+    ...order.filter((t) => !eqs.has(t.field)),
+  ];
+  const ix = st.peekSorted(terms);
+  if (!ix) return undefined;
+  const fields = terms.map((t) => t.field);
+  const bound = (hi: boolean) =>
+    terms.map((t, i) => (i < eqFields.length ? eqs.get(t.field) : (t.dir === 'asc') === hi ? HIGH : LOW));
+  const low = makeProbe(fields, bound(false), '');
+  const high = eqFields.length ? makeProbe(fields, bound(true), HIGH_ID) : undefined;
+  const pred = compilePredicate(ast.where);
+  const out: Doc[] = [];
+  if (k === 0) return out;
+  for (const d of ix.keysFrom(low)) {
+    if (high && ix.compare(d, high) > 0) break;
+    if (!pred(d)) continue;
+    out.push(d);
+    if (out.length >= k) break;
+  }
+  return out;
+}
+
+/** Evaluate a (validated) query once. */
+export function evaluateOnce(ctx: EvalContext, ast: QueryAst): unknown {
+  const nodes = compileIncludes(ast.include);
+  const r = nodes.length ? reader(ctx) : undefined;
+  const dress = (d: Doc) => (r ? decorate(nodes, d, undefined, r, undefined) : d);
+  switch (queryShape(ast)) {
+    case 'get': {
+      const d = ctx.source.get(ast.collection, ast.get!);
+      return d && compilePredicate(ast.where)(d) ? dress(d) : undefined;
+    }
+    case 'aggregate': {
+      const agg = new Aggregator(ast);
+      const pred = compilePredicate(ast.where);
+      for (const d of candidates(ctx, ast)) if (pred(d)) agg.add(d, 1);
+      agg.flush();
+      return agg.value;
+    }
+    case 'list': {
+      const offset = ast.offset ?? 0;
+      const ordered =
+        ast.orderBy !== undefined ||
+        ast.offset !== undefined ||
+        ast.after !== undefined ||
+        ast.limit !== undefined;
+      let rows: Doc[] | undefined =
+        ast.limit !== undefined ? windowFromIndex(ctx, ast, offset + ast.limit) : undefined;
+      if (!rows) {
+        const cmp = compileComparator(ast.orderBy ?? []);
+        const pred = listPredicate(ast, cmp);
+        rows = [];
+        for (const d of candidates(ctx, ast)) if (pred(d)) rows.push(d);
+        if (ordered) rows.sort(cmp);
+      }
+      if (offset || ast.limit !== undefined)
+        rows = rows.slice(offset, ast.limit === undefined ? undefined : offset + ast.limit);
+      return r ? rows.map(dress) : rows;
+    }
+  }
+}

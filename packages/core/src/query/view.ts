@@ -1,0 +1,148 @@
+/**
+ * A view is the incremental state of one active live query: it materialises the result
+ * once, then receives routed changes (`onChange`), and at the end of each batch finishes
+ * its work (`flush`: window refills, include rebuilds) and reports whether its value
+ * changed. Its value is the same object until then.
+ */
+import type { QueryAst } from './ast.js';
+import type { Change, ChangeSink, CollectionState, Route } from './collection-state.js';
+import type { Doc } from './compile.js';
+import { type IncludeReader, IncludeTracker, compileIncludes } from './include.js';
+import type { HashIndex } from './indexes.js';
+
+/** What the engine reads: the visible documents (client: synced base + optimistic overlay). */
+export interface QuerySource {
+  /** Every visible document of a collection (each with a string `id`). */
+  documents(collection: string): Iterable<Readonly<Record<string, unknown>>>;
+  /**
+   * One visible document, or undefined. The same object until the document changes; a
+   * changed document is a new object (the engine keeps old objects as "before" states).
+   */
+  get(collection: string, id: string): Readonly<Record<string, unknown>> | undefined;
+}
+
+/** What views need from the engine. */
+export interface ViewContext {
+  readonly source: QuerySource;
+  /** The state of a collection, created on demand. */
+  state(collection: string): CollectionState;
+  /** Drop a collection's state if nothing uses it any more. */
+  settle(collection: string): void;
+}
+
+/** The incremental state of one active query. */
+export abstract class View implements ChangeSink {
+  routeStamp = 0;
+  readonly ast: QueryAst;
+  protected readonly ctx: ViewContext;
+  #routes: [CollectionState, Route][] = [];
+
+  constructor(ctx: ViewContext, ast: QueryAst) {
+    this.ctx = ctx;
+    this.ast = ast;
+  }
+
+  /** The current result. */
+  abstract readonly value: unknown;
+  /** Build the result from the source and start listening. */
+  abstract activate(): void;
+  /** A routed change. */
+  abstract onChange(collection: string, change: Change): void;
+  /** Many changes at once in `collection`: rebuild rather than apply one by one. */
+  abstract onBulk(collection: string): void;
+  /** Finish a batch; true when `value` is a new object. */
+  abstract flush(): boolean;
+  /** Release indexes; called once. */
+  protected abstract releaseResources(): void;
+
+  /** Register for changes: the base collection under `baseRoute`, included ones under 'all'. */
+  protected listen(baseRoute: Route, includeCollections: ReadonlySet<string>): void {
+    const base = this.ast.collection;
+    const all: Route = { kind: 'all' };
+    const st = this.ctx.state(base);
+    const r = includeCollections.has(base) ? all : baseRoute;
+    st.addSink(this, r);
+    this.#routes.push([st, r]);
+    for (const c of includeCollections) {
+      if (c === base) continue;
+      const s = this.ctx.state(c);
+      s.addSink(this, all);
+      this.#routes.push([s, all]);
+    }
+  }
+
+  /** Stop listening and release everything. */
+  deactivate(): void {
+    for (const [st, r] of this.#routes) st.removeSink(this, r);
+    this.releaseResources();
+    for (const [st] of this.#routes) this.ctx.settle(st.name);
+    this.#routes = [];
+  }
+}
+
+/** Includes for a view: compiled nodes, tracker, and the indexes reverse includes use. */
+export class IncludeSupport implements IncludeReader {
+  readonly tracker: IncludeTracker;
+  readonly #ctx: ViewContext;
+  readonly #indexes = new Map<string, [CollectionState, HashIndex]>();
+
+  constructor(ctx: ViewContext, ast: { include?: QueryAst['include'] }) {
+    this.#ctx = ctx;
+    this.tracker = new IncludeTracker(compileIncludes(ast.include));
+  }
+
+  /** Acquire the hash indexes reverse includes read. */
+  acquire(): void {
+    const visit = (nodes: IncludeTracker['nodes']) => {
+      for (const n of nodes) {
+        if (n.kind === 'reverse') {
+          const key = `${n.collection}\u0000${n.field}`;
+          if (!this.#indexes.has(key)) {
+            const st = this.#ctx.state(n.collection);
+            this.#indexes.set(key, [st, st.acquireHash(n.field)]);
+          }
+        }
+        visit(n.children);
+      }
+    };
+    visit(this.tracker.nodes);
+  }
+
+  release(): void {
+    for (const [st, ix] of this.#indexes.values()) st.releaseHash(ix);
+    this.#indexes.clear();
+    this.tracker.clear();
+  }
+
+  get(collection: string, id: string): Doc | undefined {
+    return this.#ctx.source.get(collection, id);
+  }
+
+  referencing(collection: string, field: string, id: string): Iterable<Doc> {
+    return this.#indexes.get(`${collection}\u0000${field}`)?.[1].lookup(id) ?? [];
+  }
+
+  /** Derived row for a document. */
+  row(doc: Doc): Doc {
+    return this.tracker.rowFor(doc, this);
+  }
+}
+
+/** Lower bound: the first index whose element is ≥ `key` under `cmp`. */
+export function lowerBound<T>(arr: readonly T[], key: T, cmp: (a: T, b: T) => number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(arr[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Are two arrays element-wise identical? */
+export function sameElements(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
