@@ -164,7 +164,7 @@ class OmniSyncClient implements Client {
       store: this.store,
       scheduler: this.scheduler,
       random: this.#random,
-      retry: resolveRetry(options.retry),
+      retry: resolveRetry(options.retry, this.#random),
       events: this.#events,
       writer: this.#writer,
       historyLimit: history,
@@ -364,6 +364,7 @@ class OmniSyncClient implements Client {
         engine.hold(collection, e[0], () =>
           this.#applyToBase(documentCells(base, collection, e, stamp, refMany)),
         );
+        this.#conflict(collection, e[0]);
         continue;
       }
       for (const c of documentCells(base, collection, e, stamp, refMany)) pass.push(c);
@@ -397,6 +398,7 @@ class OmniSyncClient implements Client {
         if (!list) {
           held.set(k, (list = []));
           engine.hold(c.collection, c.id, () => this.#applyToBase(list!));
+          this.#conflict(c.collection, c.id);
         }
         list.push(c);
       } else pass.push(c);
@@ -404,6 +406,17 @@ class OmniSyncClient implements Client {
     if (pass.length > 0) this.#applyToBase(pass);
     if (this.#events.wants('sync.pull:action:received'))
       this.#events.emit({ type: 'sync.pull:action:received', source: source.id, count: cells.length });
+  }
+
+  /** Remote data reached a document with pending local writes (held, or merged under them). */
+  #conflict(collection: string, id: string): void {
+    if (this.#events.wants('sync.conflict:action:detected'))
+      this.#events.emit({
+        type: 'sync.conflict:action:detected',
+        collection,
+        id,
+        pending: this.store.pending(collection, id),
+      });
   }
 
   #applyToBase(cells: readonly Cell[]): void {

@@ -105,6 +105,8 @@ export interface RetryOptions {
    * `raw × (1 − jitter + jitter × random())`, so retries of many clients spread out.
    */
   readonly jitter?: number;
+  /** Random source of the jitter (default: the client's `random`). Pass `seededRandom(n)` for exact schedules. */
+  readonly random?: () => number;
 }
 
 /** Key of a document across collections: `collection/id` (collection names have no `/`). */

@@ -31,7 +31,7 @@ export interface SyncControl {
   emitUpdate(data: RemoteDocuments): void;
   /** Every persist from now on takes this long (scheduler time). */
   setNetworkDelay(ms: number): void;
-  /** The next persist call fails with `error` (default: a plain Error). */
+  /** The next persist call (the next one to start) fails with `error` (default: a plain Error). */
   failNextPersist(error?: unknown): void;
   /** The next `times` persist calls fail with `error`. */
   failPersists(times: number, error?: unknown): void;
@@ -108,10 +108,12 @@ export function createTestCollection<T extends { id: string } = { id: string } &
         outcome: 'pending',
       };
       calls.push(call);
+      // The failure belongs to the call made next, whatever the delay of calls in flight.
+      const failure = failures.length > 0 ? { error: failures.shift() } : undefined;
       if (delay > 0) await new Promise<void>((resolve) => scheduler.setTimeout(resolve, delay));
-      if (failures.length > 0) {
+      if (failure) {
         call.outcome = 'failed';
-        throw failures.shift();
+        throw failure.error;
       }
       try {
         const out: void | PersistResult = await options.mutationFn?.persist?.(params);

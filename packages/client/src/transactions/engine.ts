@@ -211,7 +211,10 @@ export class TransactionEngine {
         this.#localScheduled = true;
         queueMicrotask(() => this.#flushLocal());
       }
-    } else void this.#attempt(tx);
+    } else {
+      // Never inside the app's write call: persist runs from a microtask, after the write returned.
+      queueMicrotask(() => void this.#attempt(tx));
+    }
   }
 
   #allLocal(tx: Transaction): boolean {
@@ -268,6 +271,8 @@ export class TransactionEngine {
       if (tx.finished) return;
     }
     this.#startAttempt(tx);
+    // The outbox says `persisting` from here: a restart retries it (seed 001).
+    if (this.#d.writer.enabled) this.#d.writer.write({ put: [tx] }).catch((e) => this.#reportError(e, tx));
     const attempt = tx.current_attempt;
     const groups = this.#groups(tx);
     try {
@@ -339,7 +344,7 @@ export class TransactionEngine {
     const error = toError(e);
     const retryable = !isNonRetriable(error) && tx.current_attempt <= this.#d.retry.retries;
     const now = this.#d.scheduler.now();
-    const delay = retryable ? retryDelay(this.#d.retry, tx.current_attempt, this.#d.random) : 0;
+    const delay = retryable ? retryDelay(this.#d.retry, tx.current_attempt) : 0;
     if (this.#d.events.wants('sync.error:action'))
       this.#d.events.emit({
         type: 'sync.error:action',

@@ -21,8 +21,12 @@ export const RETRY_JITTER = 0.5;
 export type ResolvedRetry = Required<RetryOptions>;
 
 /** Fill in defaults and check the values; throws {@link ValidationError} on a bad one. */
-export function resolveRetry(options: RetryOptions = {}): ResolvedRetry {
+export function resolveRetry(
+  options: RetryOptions = {},
+  fallbackRandom: Random = Math.random,
+): ResolvedRetry {
   const r: ResolvedRetry = {
+    random: options.random ?? fallbackRandom,
     retries: options.retries ?? RETRY_DEFAULT_RETRIES,
     baseDelay: options.baseDelay ?? RETRY_BASE_DELAY_MS,
     maxDelay: options.maxDelay ?? RETRY_MAX_DELAY_MS,
@@ -47,7 +51,7 @@ export function resolveRetry(options: RetryOptions = {}): ResolvedRetry {
  * Delay before retry number `retry` (1 = the first retry):
  * `min(maxDelay, baseDelay × factor^(retry−1)) × (1 − jitter + jitter × random())`, rounded.
  */
-export function retryDelay(policy: ResolvedRetry, retry: number, random: Random): number {
+export function retryDelay(policy: ResolvedRetry, retry: number, random: Random = policy.random): number {
   const raw = Math.min(policy.maxDelay, policy.baseDelay * policy.factor ** (retry - 1));
   return Math.round(raw * (1 - policy.jitter + policy.jitter * random()));
 }
