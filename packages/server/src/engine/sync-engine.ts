@@ -19,7 +19,7 @@ import {
   type SnapshotResponse,
 } from '@omnisync/core';
 import { LiveServer } from '../live/live-engine.js';
-import type { GcResult } from '../storage/storage.js';
+import type { DeviceCursor, GcResult } from '../storage/storage.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { AppRegistry } from './app-registry.js';
 import { type AuthContext, type Authenticator, createAuthenticator } from './auth.js';
@@ -51,6 +51,8 @@ export interface SyncEngine {
   updateCursor(app: string, auth: AuthContext, req: CursorRequest): Promise<CursorResponse>;
   /** Current head version of an app. */
   head(app: string): Promise<number>;
+  /** Every device's reported cursor (to choose a safe compaction version). */
+  deviceCursors(app: string): Promise<DeviceCursor[]>;
   /** Compact an app (see SyncStorage.gc). */
   gc(app: string, options: { olderThanVersion: number }): Promise<GcResult>;
   /** True once close() began. */
@@ -141,6 +143,10 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     async head(app) {
       const state = await registry.get(app);
       return state.storage.read((r) => r.head());
+    },
+    async deviceCursors(app) {
+      const state = await registry.get(app);
+      return state.storage.deviceCursors();
     },
     async gc(app, gcOptions) {
       const state = await registry.get(app);

@@ -452,6 +452,8 @@ export class LiveConnection implements RoomPeer {
   heartbeat(): void {
     if (this.#state === 'closed') return;
     if (!this.#alive) {
+      // Our own data ahead of the ping is why no pong came: a slow reader, not a dead one.
+      if (this.#ws.bufferedAmount > 0) return this.#closeSlow();
       this.#engine.log.info({ conn: this.id, app: this.app }, 'dead connection dropped');
       this.#cleanup();
       this.#ws.terminate();
