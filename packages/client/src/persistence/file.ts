@@ -52,6 +52,14 @@ export interface FilePersistence extends Persistence {
 }
 
 const DEFAULT_COMPACT_AFTER = 8 * 1024 * 1024;
+/** A group commit stops taking records at this size (the next commits start another). */
+const MAX_GROUP_BYTES = 64 * 1024 * 1024;
+
+interface Group {
+  records: Buffer[];
+  bytes: number;
+  done: Promise<void>;
+}
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
 
 /** Open (lazily, on the first call) a persistence file at `options.path`. */
@@ -159,12 +167,48 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
     }
   };
 
+  /**
+   * Group commit: commits called while an earlier write is in flight are appended together
+   * with one write and one fsync. Each stays its own record (atomic on its own); all of the
+   * group resolve after the fsync.
+   */
+  let group: Group | undefined;
+  const flushGroup = async (g: Group) => {
+    if (group === g) group = undefined; // commits from now on form the next group
+    try {
+      await ensureOpen();
+    } catch (err) {
+      throw failed('open the file', err);
+    }
+    const handle = fd!;
+    const data = g.records.length === 1 ? g.records[0]! : Buffer.concat(g.records, g.bytes);
+    try {
+      await writeAll(handle, data, end);
+      if (sync) await handle.datasync();
+    } catch (err) {
+      // Whether the records reached the disk is unknown: reopen (and rescan) on the next
+      // call; a partial record is then dropped as torn, complete ones are kept.
+      fd = undefined;
+      await handle.close().catch(() => undefined);
+      throw new PersistenceError(
+        `${label}: the commit may not have been stored (${(err as Error)?.message ?? String(err)}). Each commit is either wholly stored or not at all; load() to see which, or retry it (applying a batch twice in a row changes nothing).`,
+        { cause: err, details: { file: path, errno: errno(err) } },
+      );
+    }
+    end += data.length;
+  };
+  /** Operations other than commit close the open group, so later commits land after them. */
+  const ordered = <T>(op: () => Promise<T>): Promise<T> => {
+    group = undefined;
+    return life.serial(op);
+  };
+
   return {
     name: label,
     path,
     async load(): Promise<PersistedState> {
       life.guard('load');
-      return life.serial(async () => {
+      return ordered(async () => {
         try {
           return (await read()).model.toState(false);
         } catch (err) {
@@ -177,41 +221,29 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
       const normalized = normalizeBatch(batch);
       if (!normalized) return;
       const record = encodeCommit(normalized);
-      await life.serial(async () => {
-        try {
-          await ensureOpen();
-        } catch (err) {
-          throw failed('open the file', err);
-        }
-        const handle = fd!;
-        try {
-          await writeAll(handle, record, end);
-          if (sync) await handle.datasync();
-        } catch (err) {
-          // Whether the record reached the disk is unknown: reopen (and rescan) on the next
-          // call; a partial record is then dropped as torn, a complete one is kept.
-          fd = undefined;
-          await handle.close().catch(() => undefined);
-          throw new PersistenceError(
-            `${label}: the commit may not have been stored (${(err as Error)?.message ?? String(err)}). It is either wholly stored or not at all; reload to see which, or retry it (commits are idempotent).`,
-            { cause: err, details: { file: path, errno: errno(err) } },
-          );
-        }
-        end += record.length;
-      });
+      let g = group;
+      if (!g || g.bytes >= MAX_GROUP_BYTES) {
+        const fresh: Group = { records: [], bytes: 0, done: Promise.resolve() };
+        fresh.done = life.serial(() => flushGroup(fresh));
+        group = g = fresh;
+      }
+      g.records.push(record);
+      g.bytes += record.length;
+      await g.done;
       if (end - baseEnd >= compactAt) {
         // Later writes wait behind the compaction; the commit itself is already acknowledged.
         compactAt = end - baseEnd + compactAfter; // failing compactions are not retried on every commit
+        group = undefined;
         void life.serial(compactNow).catch(() => undefined);
       }
     },
     async compact(): Promise<void> {
       life.guard('compact');
-      await life.serial(compactNow);
+      await ordered(compactNow);
     },
     async clear(): Promise<void> {
       life.guard('clear');
-      await life.serial(async () => {
+      await ordered(async () => {
         try {
           // Works on a corrupt file too: erasing is the way out of one.
           await prepare();
@@ -225,6 +257,7 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
     },
     close: () =>
       life.close(async () => {
+        group = undefined;
         await fd?.close().catch(() => undefined);
         fd = undefined;
         await lock?.release();

@@ -106,7 +106,7 @@ describe('IndexedDB persistence specifics (fake-indexeddb)', () => {
     });
   });
 
-  it('a failing request rolls the whole commit back (one IndexedDB transaction per commit)', async () => {
+  it('a failing request rolls the whole commit back (one IndexedDB transaction)', async () => {
     const factory = new IDBFactory();
     const p = createIndexedDbPersistence({ name: 'atomic', indexedDB: factory, IDBKeyRange });
     await p.commit({ cells: [cell('todos', 'a', 'title', 'before')], meta: { cursor: 1 } });

@@ -44,6 +44,16 @@ export interface IndexedDbPersistenceOptions {
 /** The database schema version this code reads and writes. */
 export const INDEXEDDB_VERSION = 1;
 const STORES = ['cells', 'transactions', 'meta'] as const;
+/** Most commits written in one IndexedDB transaction. */
+const MAX_GROUP = 2000;
+
+/** Wraps a request callback so that an exception in it aborts the transaction with that error. */
+type Safe = (fn: () => void) => () => void;
+
+interface Group {
+  batches: NormalizedBatch[];
+  done: Promise<void>;
+}
 
 interface TxRecord {
   seq: number;
@@ -61,13 +71,17 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
   let opening: Promise<IDBDatabase> | undefined;
   let db: IDBDatabase | undefined;
   let lostReason: string | undefined;
-  // Calls that passed the closed check; close() lets them finish before closing the database.
-  const inFlight = new Set<Promise<unknown>>();
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
-    const done = () => inFlight.delete(p);
-    p.then(done, done);
-    return p;
+  /**
+   * Group commit: commits called while an earlier operation is in flight are written in one
+   * IndexedDB transaction (in call order, with exactly the semantics of one after the
+   * other), so a burst of small commits costs one disk flush instead of one each. They
+   * succeed or fail together.
+   */
+  let group: Group | undefined;
+  /** Operations other than commit close the open group, so later commits land after them. */
+  const ordered = <T>(op: () => Promise<T>): Promise<T> => {
+    group = undefined;
+    return life.serial(op);
   };
 
   const factory = (): { idb: IDBFactory; range: typeof IDBKeyRange } => {
@@ -111,11 +125,17 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
   };
 
   /** Run `body` in one transaction; resolves when it commits, rejects (rolled back) on error. */
+  /**
+   * Run `body` in one transaction; resolves when it commits, rejects (rolled back) on error.
+   * `body` gets `safe(fn)` to wrap its request callbacks: an exception there aborts the
+   * transaction and becomes the rejection reason.
+   */
   const inTransaction = async <T>(
     mode: IDBTransactionMode,
-    body: (tx: IDBTransaction) => () => T,
+    body: (tx: IDBTransaction, safe: Safe) => () => T,
   ): Promise<T> => {
     const d = await open();
+    const action = mode === 'readonly' ? 'read' : 'write';
     return new Promise<T>((resolve, reject) => {
       let tx: IDBTransaction;
       try {
@@ -124,6 +144,22 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
         reject(wrapError(label, 'start a transaction', err));
         return;
       }
+      let thrown: { err: unknown } | undefined;
+      const fail = (err: unknown) => {
+        thrown ??= { err };
+        try {
+          tx.abort();
+        } catch {
+          // already finished or aborting: the rejection carries the first error
+        }
+      };
+      const safe: Safe = (fn) => () => {
+        try {
+          fn();
+        } catch (err) {
+          fail(err);
+        }
+      };
       let result: () => T;
       tx.oncomplete = () => {
         try {
@@ -132,17 +168,21 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
           reject(err);
         }
       };
-      tx.onabort = () => reject(wrapError(label, mode === 'readonly' ? 'read' : 'write', tx.error));
+      tx.onabort = () => reject(wrapError(label, action, thrown ? thrown.err : tx.error));
       try {
-        result = body(tx);
+        result = body(tx, safe);
       } catch (err) {
-        try {
-          tx.abort();
-        } catch {
-          // already finished: the rejection below is what matters
-        }
-        reject(wrapError(label, mode === 'readonly' ? 'read' : 'write', err));
+        fail(err);
       }
+    });
+  };
+
+  const flushGroup = (g: Group): Promise<void> => {
+    if (group === g) group = undefined; // commits from now on form the next group
+    const { range } = factory();
+    return inTransaction('readwrite', (tx, safe) => {
+      writeBatches(tx, g.batches, range, safe);
+      return () => undefined;
     });
   };
 
@@ -150,7 +190,7 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
     name: label,
     async load(): Promise<PersistedState> {
       life.guard('load');
-      return track(
+      return ordered(() =>
         inTransaction('readonly', (tx) => {
           const cells = tx.objectStore('cells').getAll();
           const txs = tx.objectStore('transactions').index('order').getAll();
@@ -165,17 +205,18 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
       life.guard('commit');
       const normalized = normalizeBatch(batch);
       if (!normalized) return;
-      const { range } = factory();
-      await track(
-        inTransaction('readwrite', (tx) => {
-          writeBatch(tx, normalized, range);
-          return () => undefined;
-        }),
-      );
+      let g = group;
+      if (!g || g.batches.length >= MAX_GROUP) {
+        const fresh: Group = { batches: [], done: Promise.resolve() };
+        fresh.done = life.serial(() => flushGroup(fresh));
+        group = g = fresh;
+      }
+      g.batches.push(normalized);
+      await g.done;
     },
     async clear(): Promise<void> {
       life.guard('clear');
-      await track(
+      await ordered(() =>
         inTransaction('readwrite', (tx) => {
           for (const s of STORES) tx.objectStore(s).clear();
           return () => undefined;
@@ -184,7 +225,7 @@ export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions)
     },
     close: () =>
       life.close(async () => {
-        await Promise.allSettled([...inFlight]);
+        group = undefined;
         const d = db ?? (opening ? await opening.catch(() => undefined) : undefined);
         d?.close();
         db = undefined;
@@ -241,37 +282,63 @@ function openDatabase(idb: IDBFactory, dbName: string, label: string): Promise<I
   });
 }
 
-/** Issue the batch's requests in order; IndexedDB runs them in issue order within the transaction. */
-function writeBatch(tx: IDBTransaction, batch: NormalizedBatch, range: typeof IDBKeyRange): void {
+/**
+ * Issue the batches' requests in order. IndexedDB runs requests in issue order within a
+ * transaction, but a transaction put needs the stored seq first (a re-put keeps its place),
+ * so each batch's puts are issued from its gets' callbacks and the next batch starts only
+ * after them: the result is exactly that of committing the batches one after another.
+ */
+function writeBatches(
+  tx: IDBTransaction,
+  batches: readonly NormalizedBatch[],
+  range: typeof IDBKeyRange,
+  safe: Safe,
+): void {
   const cells = tx.objectStore('cells');
-  for (const c of batch.cells) {
-    // [c, id] < [c, id, field] < [c, id, []]: arrays sort after strings, so this covers every field.
-    if (c.field === DELETED_FIELD) cells.delete(range.bound([c.collection, c.id], [c.collection, c.id, []]));
-    cells.put(c);
-  }
   const txs = tx.objectStore('transactions');
-  for (const id of batch.deleteTransactions) txs.delete(id);
-  if (batch.putTransactions.length > 0) {
-    // Requests complete in order: the highest seq arrives before any of the gets below.
+  const meta = tx.objectStore('meta');
+  let next = 0; // the seq of the next new transaction
+  const run = (from: number): void => {
+    for (let k = from; k < batches.length; k++) {
+      const b = batches[k]!;
+      for (const c of b.cells) {
+        // [c, id] < [c, id, field] < [c, id, []]: arrays sort after strings, so this covers every field.
+        if (c.field === DELETED_FIELD)
+          cells.delete(range.bound([c.collection, c.id], [c.collection, c.id, []]));
+        cells.put(c);
+      }
+      for (const id of b.deleteTransactions) txs.delete(id);
+      for (const [key, value] of b.meta) {
+        if (value === null) meta.delete(key);
+        else meta.put(value, key);
+      }
+      if (b.putTransactions.length > 0) {
+        let pending = b.putTransactions.length;
+        for (const t of b.putTransactions) {
+          const get = txs.get(t.id);
+          get.onsuccess = () => {
+            const existing = get.result as TxRecord | undefined;
+            const record: TxRecord = {
+              seq: typeof existing?.seq === 'number' ? existing.seq : next++,
+              tx: t,
+            };
+            txs.put(record, t.id);
+            if (--pending === 0) run(k + 1);
+          };
+        }
+        return; // the rest continues from the last get's callback
+      }
+    }
+  };
+  if (batches.some((b) => b.putTransactions.length > 0)) {
     const last = txs.index('order').openKeyCursor(null, 'prev');
-    let next = 0;
-    last.onsuccess = () => {
+    last.onsuccess = safe(() => {
       const key = last.result?.key;
       next = typeof key === 'number' ? key + 1 : 0;
-    };
-    for (const t of batch.putTransactions) {
-      const get = txs.get(t.id);
-      get.onsuccess = () => {
-        const existing = get.result as TxRecord | undefined;
-        const record: TxRecord = { seq: typeof existing?.seq === 'number' ? existing.seq : next++, tx: t };
-        txs.put(record, t.id);
-      };
-    }
-  }
-  const meta = tx.objectStore('meta');
-  for (const [key, value] of batch.meta) {
-    if (value === null) meta.delete(key);
-    else meta.put(value, key);
+      run(0);
+    });
+  } else {
+    run(0);
   }
 }
 

@@ -94,6 +94,26 @@ export const persistenceCases: readonly PersistenceCase[] = [
     },
   },
   {
+    name: 'random batches committed without awaiting, in bursts, match the reference model',
+    async run(ctx) {
+      const rand = prng(ctx.seed + 1);
+      const model = new ReferenceModel();
+      let p = await ctx.open();
+      for (let step = 1; step <= ctx.randomBatches;) {
+        const burst: Promise<void>[] = [];
+        for (let n = 1 + Math.floor(rand() * 30); n > 0 && step <= ctx.randomBatches; n--, step++) {
+          const batch = randomBatch(rand, step);
+          burst.push(p.commit(batch));
+          model.apply(batch);
+        }
+        await Promise.all(burst);
+        assertSameState(await p.load(), model.state(), `seed ${ctx.seed + 1}, after batch ${step - 1}`);
+      }
+      p = await ctx.reopen(p);
+      assertSameState(await p.load(), model.state(), `seed ${ctx.seed + 1}, after reopening`);
+    },
+  },
+  {
     name: 'a large value and many cells in one batch round-trip',
     async run(ctx) {
       let p = await ctx.open();
@@ -163,6 +183,68 @@ export const persistenceCases: readonly PersistenceCase[] = [
         'outbox in call order',
       );
       assertDeepEqual(s.meta, { last: 49 }, 'meta');
+    },
+  },
+  {
+    name: 'load() and clear() called between unawaited commits keep call order',
+    async run(ctx) {
+      let p = await ctx.open();
+      const first = p.commit({ cells: [cell('todos', 'a', 'title', 'before clear')], meta: { phase: 1 } });
+      const loaded = p.load();
+      const cleared = p.clear();
+      const second = p.commit({
+        cells: [cell('todos', 'b', 'title', 'after clear')],
+        putTransactions: [{ id: 't' }],
+      });
+      const loadedAfter = p.load();
+      await Promise.all([first, cleared, second]);
+      assertSameState(
+        await loaded,
+        { cells: [cell('todos', 'a', 'title', 'before clear')], transactions: [], meta: { phase: 1 } },
+        'load between',
+      );
+      const expected = {
+        cells: [cell('todos', 'b', 'title', 'after clear')],
+        transactions: [{ id: 't' }],
+        meta: {},
+      };
+      assertSameState(await loadedAfter, expected, 'load after');
+      p = await ctx.reopen(p);
+      assertSameState(await p.load(), expected, 'after reopening');
+    },
+  },
+  {
+    name: 'a document with many fields: upserts, unsets and a tombstone',
+    async run(ctx) {
+      let p = await ctx.open();
+      const fields = Array.from({ length: 60 }, (_, i) => `f${i}`);
+      await p.commit({ cells: fields.map((f, i) => cell('wide', 'w', f, i, 1)) });
+      await p.commit({
+        cells: [
+          cell('wide', 'w', 'f3', 'three', 2),
+          cell('wide', 'w', 'f50', undefined, 2),
+          cell('wide', 'w', 'f60', 60, 2),
+          cell('wide', 'v', 'f0', 0, 2),
+        ],
+      });
+      const expected = fields.map((f, i) =>
+        cell('wide', 'w', f, i === 3 ? 'three' : i === 50 ? undefined : i, i === 3 || i === 50 ? 2 : 1),
+      );
+      expected.push(cell('wide', 'w', 'f60', 60, 2), cell('wide', 'v', 'f0', 0, 2));
+      assertSameState(await p.load(), { cells: expected, transactions: [], meta: {} }, 'wide document');
+      p = await ctx.reopen(p);
+      assertSameState(
+        await p.load(),
+        { cells: expected, transactions: [], meta: {} },
+        'wide document, reopened',
+      );
+      await p.commit({ cells: [tombstone('wide', 'w', 3)] });
+      p = await ctx.reopen(p);
+      assertSameState(
+        await p.load(),
+        { cells: [tombstone('wide', 'w', 3), cell('wide', 'v', 'f0', 0, 2)], transactions: [], meta: {} },
+        'after the tombstone',
+      );
     },
   },
   {
