@@ -7,7 +7,7 @@ import { startServer, type TestServer } from './helpers/servers.js';
 const mutators = defineMutators({
   async toggle(tx, args: { id: string }) {
     const todo = await tx.get('todos', args.id);
-    if (!todo) tx.reject(`todo ${args.id} does not exist`);
+    if (!todo) return tx.reject(`todo ${args.id} does not exist`);
     await tx.set('todos', args.id, { done: !todo.done });
   },
   async addTodo(tx, args: { id: string; title: string }) {

@@ -23,7 +23,7 @@ export interface MutatorTx {
   set(collection: string, id: string, patch: Readonly<Record<string, unknown>>): Promise<void>;
   /** Delete a document (delete wins over every concurrent write). */
   delete(collection: string, id: string): Promise<void>;
-  /** Refuse this mutation with a reason for the user; nothing of it applies. */
+  /** Refuse this mutation with a reason for the user; nothing of it applies. Write `return tx.reject(…)` so TypeScript narrows after it. */
   reject(reason: string): never;
 }
 
@@ -39,7 +39,7 @@ export type Mutators = Readonly<Record<string, Mutator<any>>>;
  * export const mutators = defineMutators({
  *   async toggle(tx, args: { id: string }) {
  *     const todo = await tx.get('todos', args.id);
- *     if (!todo) tx.reject(`todo ${args.id} does not exist`);
+ *     if (!todo) return tx.reject(`todo ${args.id} does not exist`);
  *     await tx.set('todos', args.id, { done: !todo.done });
  *   },
  * });

@@ -26,7 +26,7 @@ export async function post<T = any>(
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
       ...init.headers,
     },
-    body: init.raw ? (body as string | Uint8Array) : JSON.stringify(body),
+    body: init.raw ? (body as string) : JSON.stringify(body),
   });
   const text = await res.text();
   let parsed: unknown;
