@@ -59,6 +59,31 @@ export type {
   SubscriptionStatus,
 } from './sources/types.js';
 
+// OmniSync server source and its transport (protocol v1 over HTTP + WebSocket)
+export { createServerSource } from './sources/omnisync-server/server-source.js';
+export {
+  HEARTBEAT_MS,
+  POLL_INTERVAL_MS,
+  PUSH_BATCH_SIZE,
+} from './sources/omnisync-server/server-source-types.js';
+export type { ServerSource, ServerSourceOptions } from './sources/omnisync-server/server-source-types.js';
+export { PARTITION_TIMEOUT_MS, reduceStatus } from './sources/omnisync-server/sync-status.js';
+export type { ServerSyncState, ServerSyncStatus, StatusAction } from './sources/omnisync-server/sync-status.js';
+export { createHttpTransport, endpointUrl, REQUEST_TIMEOUT_MS } from './transport/http-transport.js';
+export type { HttpTransport, HttpTransportOptions } from './transport/http-transport.js';
+export { liveUrl } from './transport/live-session.js';
+export { backoffDelay, resolveBackoff, BACKOFF_BASE_DELAY_MS, BACKOFF_MAX_DELAY_MS } from './transport/backoff.js';
+export type { BackoffOptions } from './transport/backoff.js';
+export type {
+  FetchInit,
+  FetchLike,
+  FetchResponseLike,
+  TokenFunction,
+  TokenRequest,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './transport/types.js';
+
 // Events
 export type { ClientEvent, ClientEventOf, ClientEventType, EventStream } from './events.js';
 

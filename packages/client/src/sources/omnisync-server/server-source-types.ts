@@ -1,0 +1,84 @@
+/**
+ * Public shape of the OmniSync-server source: its options, its interface, its defaults.
+ */
+import type { Random, ReadonlySignal, Scheduler, WireQuery } from '@omnisync/core';
+import type { BackoffOptions } from '../../transport/backoff.js';
+import type { FetchLike, TokenFunction, WebSocketConstructor } from '../../transport/types.js';
+import type { PersistRequest, Source, SourceContext } from '../types.js';
+import type { ServerSyncStatus } from './sync-status.js';
+
+/** Default largest number of transactions in one push. */
+export const PUSH_BATCH_SIZE = 100;
+/** Default pause between pulls when there is no live connection. */
+export const POLL_INTERVAL_MS = 10_000;
+/** Default heartbeat of the live connection. */
+export const HEARTBEAT_MS = 20_000;
+/** Meta key (in the client's persistence) of the cursor: every change up to it is applied. */
+export const META_CURSOR = 'cursor';
+/** Meta key of the id this device pushes under (the idempotency key's first half). */
+export const META_CLIENT_ID = 'clientId';
+/** Meta key of the queries the cursor covers. */
+export const META_QUERIES = 'queries';
+
+/** Options of `createServerSource`. */
+export interface ServerSourceOptions {
+  /** The app (tenant) id. */
+  readonly app: string;
+  /** Base URL of the sync server, e.g. `http://127.0.0.1:8787`. */
+  readonly server: string;
+  /** Token function, called before each request and on each (re)connect (seed 000). */
+  readonly auth?: TokenFunction;
+  /** Fetch implementation (default the global one). */
+  readonly fetch?: FetchLike;
+  /**
+   * WebSocket constructor for live changes (default `globalThis.WebSocket`; on Node 20 pass
+   * the `ws` package's). `null` or `false`: no live connection, poll instead.
+   */
+  readonly WebSocket?: WebSocketConstructor | null | false;
+  /** This device's id for push idempotency (default: the client's replica id, kept in its persistence). */
+  readonly clientId?: string;
+  /** Collections to sync (default: every collection the client gives this source). */
+  readonly collections?: readonly string[];
+  /** Queries to sync instead of whole collections (protocol v1 `{collection, where?}`). */
+  readonly queries?: readonly WireQuery[];
+  /** Largest number of transactions in one push (default 100). */
+  readonly batchSize?: number;
+  /** Pull page size in change-log entries (default: the server's, 1000). */
+  readonly pullLimit?: number;
+  /** Pause between pulls without a live connection, in ms (default 10 000). */
+  readonly pollIntervalMs?: number;
+  /** A request or connect not answered within this many ms counts as lost (default 30 000). */
+  readonly requestTimeoutMs?: number;
+  /** Live heartbeat, in ms (default 20 000): a socket silent for two beats is replaced. */
+  readonly heartbeatMs?: number;
+  /** After this long offline the status says `partitioned` (default 60 000, seed 003). */
+  readonly partitionTimeoutMs?: number;
+  /** Reconnect and retry backoff (capped exponential with jitter; default 500 ms × 2ⁿ up to 30 s). */
+  readonly backoff?: BackoffOptions;
+  /** `changes` (default): the socket carries cells; `poke`: it only says "pull now". */
+  readonly liveMode?: 'changes' | 'poke';
+  /** Time (default: the client's scheduler). */
+  readonly scheduler?: Scheduler;
+  /** Randomness for backoff jitter (default the platform's). */
+  readonly random?: Random;
+  /** Source id (default `omnisync:<app>`); names its persisted meta keys. */
+  readonly id?: string;
+}
+
+/** The OmniSync-server source: a `Source` plus its status and on-demand sync. */
+export interface ServerSource extends Source {
+  readonly kind: 'remote';
+  /** Online/offline/syncing, pending count, partition: a signal (read it in an effect or computed). */
+  readonly status: ReadonlySignal<ServerSyncStatus>;
+  /** The id this device pushes under (known once started). */
+  readonly clientId: string | undefined;
+  /**
+   * Push everything waiting and pull until caught up. Resolves when done; rejects with the
+   * error when the server cannot be reached (the source keeps retrying in the background).
+   */
+  sync(): Promise<void>;
+  start(context: SourceContext): Promise<void>;
+  /** Queue one transaction's cells for the server; resolves with its acknowledgement. */
+  persist(request: PersistRequest): Promise<void>;
+  stop(): Promise<void>;
+}

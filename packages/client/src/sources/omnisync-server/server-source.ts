@@ -1,0 +1,546 @@
+/**
+ * The OmniSync-server source (DESIGN.md "Sources", protocol v1): cells with their HLCs,
+ * pushed in ordered batches, pulled by cursor, kept live over a WebSocket (polling when
+ * there is none). See ARCHITECTURE.md beside this file for the loop and its invariants.
+ */
+import {
+  type Cell,
+  NonRetriableError,
+  type OmniSyncError,
+  type Random,
+  type ReadonlySignal,
+  type Scheduler,
+  signal,
+  systemRandom,
+  toOmniSyncError,
+  ValidationError,
+} from '@omnisync/core';
+import { Backoff, resolveBackoff } from '../../transport/backoff.js';
+import { classifyError } from '../../transport/errors.js';
+import {
+  createHttpTransport,
+  type HttpTransport,
+  REQUEST_TIMEOUT_MS,
+  validateEndpoint,
+} from '../../transport/http-transport.js';
+import type { WebSocketConstructor } from '../../transport/types.js';
+import { fromWireCells, toWireCells } from '../../transport/wire.js';
+import type { PersistRequest, SourceContext } from '../types.js';
+import { LiveLink } from './live-link.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
+import { QuerySet } from './query-set.js';
+import {
+  HEARTBEAT_MS,
+  META_CLIENT_ID,
+  META_CURSOR,
+  POLL_INTERVAL_MS,
+  PUSH_BATCH_SIZE,
+  type ServerSource,
+  type ServerSourceOptions,
+} from './server-source-types.js';
+import {
+  initialStatus,
+  PARTITION_TIMEOUT_MS,
+  publicStatus,
+  reduceStatus,
+  type ServerSyncStatus,
+  type StatusAction,
+  type StatusState,
+  subscriptionStatusOf,
+} from './sync-status.js';
+
+interface SyncWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  /** A pull that reached the head completed after this waiter came. */
+  pulled: boolean;
+  /** Resolve on a failure too (the first sync of `start`: offline first). */
+  settleOnFailure: boolean;
+}
+
+const positive = (name: string, v: number | undefined, dflt: number): number => {
+  const n = v ?? dflt;
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new ValidationError(`${name} must be a positive number of the right unit, got ${String(v)}.`);
+  return n;
+};
+
+/**
+ * Create the source that syncs collections with an OmniSync server.
+ * @example
+ * import WebSocket from 'ws';
+ * const source = createServerSource({ app: 'todo', server: 'http://127.0.0.1:8787', auth: () => token, WebSocket });
+ * const todos = client.collection({ id: 'todos', source });
+ * effect(() => console.log(source.status.get().state, source.status.get().pending));
+ */
+export function createServerSource(options: ServerSourceOptions): ServerSource {
+  return new ServerSourceImpl(options);
+}
+
+class ServerSourceImpl implements ServerSource {
+  readonly id: string;
+  readonly kind = 'remote' as const;
+  readonly #o: ServerSourceOptions;
+  readonly #batchSize: number;
+  readonly #pollMs: number;
+  readonly #partitionMs: number;
+  readonly #heartbeatMs: number;
+  readonly #status = signal<ServerSyncStatus>(publicStatus(initialStatus()));
+  #state: StatusState = initialStatus();
+  readonly #outbox = new Outbox();
+  #ctx: SourceContext | undefined;
+  #scheduler!: Scheduler;
+  #http!: HttpTransport;
+  #backoff!: Backoff;
+  #live: LiveLink | undefined;
+  #clientId: string | undefined;
+  #queries!: QuerySet;
+  #cursor: number | undefined;
+  /** The cursor moved past what persistence holds (saved once nothing is pending). */
+  #cursorUnsaved = false;
+  #checkpointing: Promise<void> | undefined;
+  #needSnapshot = false;
+  #needPull = false;
+  #running = false;
+  #stopped = false;
+  /** Stopped by a 403 until the app calls sync(). */
+  #paused = false;
+  #retryTimer: { cancel(): void } | undefined;
+  #pollTimer: { cancel(): void } | undefined;
+  #kickTimer: { cancel(): void } | undefined;
+  #partitionTimer: { cancel(): void } | undefined;
+  #waiters: SyncWaiter[] = [];
+
+  constructor(options: ServerSourceOptions) {
+    if (options.queries !== undefined && options.collections !== undefined)
+      throw new ValidationError('Pass either `collections` or `queries` to createServerSource, not both.');
+    validateEndpoint(options.server, options.app);
+    resolveBackoff(options.backoff);
+    this.#o = options;
+    this.id = options.id ?? `omnisync:${options.app}`;
+    this.#batchSize = Math.floor(positive('batchSize', options.batchSize, PUSH_BATCH_SIZE));
+    this.#pollMs = positive('pollIntervalMs', options.pollIntervalMs, POLL_INTERVAL_MS);
+    this.#partitionMs = positive('partitionTimeoutMs', options.partitionTimeoutMs, PARTITION_TIMEOUT_MS);
+    this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs, HEARTBEAT_MS);
+  }
+
+  get status(): ReadonlySignal<ServerSyncStatus> {
+    return this.#status;
+  }
+
+  get clientId(): string | undefined {
+    return this.#clientId;
+  }
+
+  async start(ctx: SourceContext): Promise<void> {
+    if (this.#ctx)
+      throw new ValidationError(`Source ${this.id} is already started; one source serves one client.`);
+    const o = this.#o;
+    this.#ctx = ctx;
+    this.#scheduler = o.scheduler ?? ctx.scheduler;
+    const random: Random = o.random ?? systemRandom;
+    this.#backoff = new Backoff(resolveBackoff(o.backoff), random);
+    const timeoutMs = positive('requestTimeoutMs', o.requestTimeoutMs, REQUEST_TIMEOUT_MS);
+    this.#http = createHttpTransport({
+      server: o.server,
+      app: o.app,
+      ...(o.auth ? { auth: o.auth } : {}),
+      ...(o.fetch ? { fetch: o.fetch } : {}),
+      scheduler: this.#scheduler,
+      requestTimeoutMs: timeoutMs,
+    });
+    this.#queries = new QuerySet(ctx, o.queries, o.collections);
+    const storedId = ctx.getMeta(META_CLIENT_ID);
+    // Default: the client's replica id, which its persistence keeps; push idempotency needs an
+    // id that survives restarts exactly as long as the outbox does.
+    this.#clientId = o.clientId ?? (typeof storedId === 'string' ? storedId : ctx.hlc.nodeId);
+    if (storedId !== this.#clientId) await ctx.setMeta(META_CLIENT_ID, this.#clientId);
+    const storedCursor = ctx.getMeta(META_CURSOR);
+    if (typeof storedCursor === 'number' && Number.isSafeInteger(storedCursor) && storedCursor >= 0) {
+      this.#cursor = storedCursor;
+      this.#dispatch({ type: 'cursor', cursor: storedCursor });
+    }
+    this.#needSnapshot = this.#cursor === undefined;
+    this.#needPull = true;
+    this.#dispatch({ type: 'pending', count: this.#outbox.size });
+    const WS =
+      o.WebSocket === undefined
+        ? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+        : o.WebSocket;
+    if (WS) this.#live = this.#createLive(WS, new Backoff(resolveBackoff(o.backoff), random), timeoutMs);
+    // start() resolves once the first sync is applied, or once it failed: offline first, the
+    // collection is ready with what it has and the source keeps trying in the background.
+    await new Promise<void>((resolve) => {
+      this.#waiters.push({ resolve, reject: () => resolve(), pulled: false, settleOnFailure: true });
+      this.#wake();
+    });
+  }
+
+  #createLive(WS: WebSocketConstructor, backoff: Backoff, timeoutMs: number): LiveLink {
+    const o = this.#o;
+    const poke = o.liveMode === 'poke';
+    return new LiveLink({
+      server: o.server,
+      app: o.app,
+      WebSocket: WS,
+      scheduler: this.#scheduler,
+      ...(o.auth ? { auth: o.auth } : {}),
+      clientId: this.#clientId!,
+      queries: () => this.#queries.synced(),
+      mode: poke ? 'poke' : 'changes',
+      heartbeatMs: this.#heartbeatMs,
+      connectTimeoutMs: timeoutMs,
+      backoff,
+      cursor: () => this.#cursor,
+      onChanges: (cells, cursor) => this.#applyLive(cells, cursor),
+      onReady: (cursor) => {
+        this.#dispatch({ type: 'transport', transport: 'websocket' });
+        this.#reached();
+        // In poke mode `subscribed` carries the head, not a catch-up: only pulls move the cursor.
+        if (!poke) this.#advanceCursor(cursor);
+        // The socket now carries every change: polling stops until it drops.
+        this.#pollTimer?.cancel();
+        this.#pollTimer = undefined;
+        if (poke) this.#requestPull();
+      },
+      onPull: () => this.#requestPull(),
+      onDown: () => {
+        this.#dispatch({ type: 'transport', transport: 'polling' });
+        // Catch up by cursor over HTTP while the socket reconnects.
+        this.#requestPull();
+      },
+      onError: (error) => this.#ctx?.reportError(error),
+      onForbidden: (error) => this.#forbidden(error),
+    });
+  }
+
+  persist(request: PersistRequest): Promise<void> {
+    if (request.cells.length === 0) return Promise.resolve();
+    const done = this.#outbox.add({ id: request.transaction.id, changes: toWireCells(request.cells) });
+    this.#dispatch({ type: 'pending', count: this.#outbox.size });
+    // Persists of the same tick go out in one push.
+    if (this.#kickTimer === undefined && this.#ctx !== undefined && !this.#stopped) {
+      this.#kickTimer = this.#scheduler.setTimeout(() => {
+        this.#kickTimer = undefined;
+        this.#wake();
+      }, 0);
+    }
+    return done;
+  }
+
+  sync(): Promise<void> {
+    if (this.#stopped || this.#ctx === undefined)
+      return Promise.reject(
+        new ValidationError(
+          `sync() needs a started source: add ${this.id} to a client first (and not after close).`,
+        ),
+      );
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject, pulled: false, settleOnFailure: false });
+      this.#paused = false;
+      this.#needPull = true;
+      // An explicit sync does not wait out the backoff.
+      this.#retryTimer?.cancel();
+      this.#retryTimer = undefined;
+      this.#live?.retryNow();
+      this.#wake();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of [this.#retryTimer, this.#pollTimer, this.#kickTimer, this.#partitionTimer]) t?.cancel();
+    this.#live?.stop();
+    // Outbox entries stay unsettled: they are the client's persisted transactions, sent again
+    // when it restarts (settling them would fail or complete them here). sync() callers learn.
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters)
+      if (w.settleOnFailure) w.resolve();
+      else w.reject(new ValidationError(`The server source ${this.id} was stopped before it synced.`));
+    await this.#checkpointing?.catch(() => {});
+  }
+
+  // ── the loop: one step at a time, snapshot > push > pull ─────────────────────────
+
+  #wake(): void {
+    if (this.#running || this.#stopped || this.#ctx === undefined) return;
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    this.#dispatch({ type: 'busy', busy: true });
+    let failure: unknown;
+    try {
+      while (!this.#stopped && !this.#paused && this.#retryTimer === undefined) {
+        this.#queries.refresh();
+        if (this.#needSnapshot) await this.#snapshot();
+        else if (this.#queries.unsynced().length > 0) await this.#snapshotNew();
+        else if (this.#outbox.size > 0) await this.#push();
+        else if (this.#needPull) await this.#pull();
+        else break;
+        this.#reached();
+      }
+    } catch (err) {
+      failure = err;
+    } finally {
+      this.#running = false;
+      this.#dispatch({ type: 'busy', busy: false });
+    }
+    if (this.#stopped) return;
+    if (failure !== undefined) this.#failed(failure);
+    else if (!this.#paused && this.#retryTimer === undefined) this.#idle();
+  }
+
+  /** Everything (first start, or a cursor older than the server's horizon). */
+  async #snapshot(): Promise<void> {
+    const queries = this.#queries.all();
+    const res = await this.#http.snapshot(queries.length > 0 ? { queries: [...queries] } : {});
+    this.#apply(fromWireCells(res.cells));
+    this.#needSnapshot = false;
+    this.#needPull = true;
+    this.#cursor = res.cursor;
+    this.#cursorUnsaved = true;
+    this.#dispatch({ type: 'cursor', cursor: res.cursor });
+    this.#queries.markSynced(queries);
+    await this.#checkpoint();
+  }
+
+  /**
+   * Collections added after the cursor was set: their state so far by snapshot. The cursor
+   * stays: the snapshot covers them up to its cursor ≥ ours, the next pull (all queries)
+   * everything after ours.
+   */
+  async #snapshotNew(): Promise<void> {
+    const fresh = this.#queries.unsynced();
+    const res = await this.#http.snapshot({ queries: [...fresh] });
+    this.#apply(fromWireCells(res.cells));
+    this.#needPull = true;
+    this.#queries.markSynced(fresh);
+    this.#live?.restart();
+    await this.#checkpoint();
+  }
+
+  async #pull(): Promise<void> {
+    const queries = this.#queries.synced();
+    const res = await this.#http.pull({
+      cursor: this.#cursor ?? 0,
+      ...(queries.length > 0 ? { queries: [...queries] } : {}),
+      ...(this.#o.pullLimit ? { limit: this.#o.pullLimit } : {}),
+    });
+    if ('reset' in res) {
+      // Older than the server's compaction horizon: snapshot, then continue from its cursor.
+      // Pending transactions stay in the client's overlay and this outbox: nothing is lost.
+      this.#needSnapshot = true;
+      return;
+    }
+    this.#apply(fromWireCells(res.changes));
+    this.#needPull = res.hasMore;
+    await this.#setCursor(res.cursor);
+    if (!res.hasMore) {
+      for (const w of this.#waiters) w.pulled = true;
+      this.#dispatch({ type: 'synced', at: this.#scheduler.now(), cursor: this.#cursor });
+    }
+  }
+
+  async #push(): Promise<void> {
+    const batch = this.#outbox.take(this.#batchSize);
+    let res;
+    try {
+      res = await this.#http.push({ clientId: this.#clientId!, mutations: batch.map((e) => e.mutation) });
+    } catch (err) {
+      const kind = classifyError(err);
+      if (kind === 'fatal') return this.#refused(batch, toOmniSyncError(err));
+      if (kind === 'forbidden') this.#rejectAll(batch, toOmniSyncError(err));
+      throw err;
+    }
+    let settled = 0;
+    for (const r of res.results) {
+      if (r.status === 'applied') settled += Number(this.#outbox.settle(r.id));
+      else
+        settled += Number(
+          this.#outbox.settle(
+            r.id,
+            new NonRetriableError(
+              `The server rejected transaction ${r.id}: ${r.error.code}: ${r.error.message}`,
+              {
+                details: { ...(r.error.details ?? {}), code: r.error.code },
+              },
+            ),
+          ),
+        );
+    }
+    this.#dispatch({ type: 'pending', count: this.#outbox.size });
+    this.#needPull = true;
+    if (settled === 0)
+      throw toOmniSyncError(
+        new Error(`The server answered a push of ${batch.length} transactions without their results.`),
+      );
+  }
+
+  /** The server refused a whole batch as malformed: isolate, then fail only the bad one. */
+  #refused(batch: readonly OutboxEntry[], error: OmniSyncError): void {
+    if (batch.length > 1) {
+      for (const e of batch) e.solo = true;
+      return;
+    }
+    this.#rejectAll(batch, error);
+    this.#ctx?.reportError(error);
+  }
+
+  #rejectAll(batch: readonly OutboxEntry[], error: OmniSyncError): void {
+    for (const e of batch)
+      this.#outbox.settle(
+        e.id,
+        new NonRetriableError(`The server refused transaction ${e.id}: ${error.message}`, {
+          cause: error,
+          details: { code: error.code },
+        }),
+      );
+    this.#dispatch({ type: 'pending', count: this.#outbox.size });
+  }
+
+  #reached(): void {
+    this.#backoff.reset();
+    this.#partitionTimer?.cancel();
+    this.#partitionTimer = undefined;
+    this.#dispatch({ type: 'reached', at: this.#scheduler.now() });
+  }
+
+  #idle(): void {
+    const done = this.#waiters.filter((w) => w.pulled);
+    this.#waiters = this.#waiters.filter((w) => !w.pulled);
+    for (const w of done) w.resolve();
+    if (this.#cursor !== undefined) this.#live?.connect();
+    if (!this.#live?.ready && this.#pollTimer === undefined)
+      this.#pollTimer = this.#scheduler.setTimeout(() => {
+        this.#pollTimer = undefined;
+        this.#requestPull();
+      }, this.#pollMs);
+  }
+
+  #failed(err: unknown): void {
+    const error = toOmniSyncError(err);
+    const kind = classifyError(error);
+    const now = this.#scheduler.now();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters)
+      if (w.settleOnFailure) w.resolve();
+      else w.reject(error);
+    this.#ctx?.reportError(error);
+    if (kind === 'forbidden') return this.#forbidden(error);
+    if (kind === 'transient') {
+      this.#dispatch({ type: 'unreachable', at: now, error });
+      if (this.#partitionTimer === undefined) {
+        const since = this.#state.offlineSince ?? now;
+        this.#partitionTimer = this.#scheduler.setTimeout(
+          () => {
+            this.#partitionTimer = undefined;
+            this.#dispatch({
+              type: 'partition-check',
+              at: this.#scheduler.now(),
+              timeoutMs: this.#partitionMs,
+            });
+          },
+          Math.max(0, since + this.#partitionMs - now),
+        );
+      }
+    } else this.#dispatch({ type: 'failed', at: now, error });
+    // Transient, unauthorized (the token function may recover) and fatal alike: back off.
+    this.#retryTimer = this.#scheduler.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#needPull = true;
+      this.#wake();
+    }, this.#backoff.next());
+  }
+
+  #forbidden(error: OmniSyncError): void {
+    this.#paused = true;
+    this.#live?.pause();
+    this.#dispatch({ type: 'failed', at: this.#scheduler.now(), error });
+  }
+
+  #requestPull(): void {
+    this.#needPull = true;
+    this.#wake();
+  }
+
+  // ── cells and cursor ─────────────────────────────────────────────────────────────
+
+  #apply(cells: readonly Cell[]): void {
+    if (cells.length > 0) this.#ctx!.applyCells(cells);
+  }
+
+  #applyLive(cells: readonly Cell[], cursor: number | undefined): void {
+    if (this.#stopped) return;
+    try {
+      this.#apply(cells);
+    } catch (err) {
+      this.#ctx?.reportError(err);
+      return;
+    }
+    if (cursor !== undefined) this.#advanceCursor(cursor);
+  }
+
+  #advanceCursor(cursor: number): void {
+    this.#setCursor(cursor).catch((err) => this.#ctx?.reportError(err));
+  }
+
+  /** Move the cursor forward (never back) once the cells it covers are applied; checkpoint. */
+  async #setCursor(cursor: number): Promise<void> {
+    if (this.#cursor === undefined || cursor > this.#cursor) {
+      this.#cursor = cursor;
+      this.#cursorUnsaved = true;
+      this.#dispatch({ type: 'cursor', cursor });
+    }
+    await this.#checkpoint();
+  }
+
+  /**
+   * Persist the cursor (and the synced query list), but only while no transaction of this
+   * source is waiting: the client holds remote cells for a document with a pending ordered
+   * write until that write settles, in memory only. A cursor saved past held cells would
+   * skip them for good after a crash; saved later, they are pulled again (LWW: harmless).
+   * Both keys go in one persistence commit (the client groups writes of one tick).
+   */
+  #checkpoint(): Promise<void> {
+    if (this.#outbox.size > 0 || (!this.#cursorUnsaved && !this.#queries.dirty)) return Promise.resolve();
+    if (this.#checkpointing) return this.#checkpointing;
+    const ctx = this.#ctx!;
+    this.#checkpointing = (async () => {
+      try {
+        // Write until what is written is the latest: a slow write never lands after a newer one.
+        while ((this.#cursorUnsaved || this.#queries.dirty) && this.#outbox.size === 0) {
+          const writes: Promise<void>[] = [this.#queries.save()];
+          if (this.#cursorUnsaved && this.#cursor !== undefined) {
+            this.#cursorUnsaved = false;
+            writes.push(
+              ctx.setMeta(META_CURSOR, this.#cursor).catch((err: unknown) => {
+                this.#cursorUnsaved = true;
+                throw err;
+              }),
+            );
+          }
+          await Promise.all(writes);
+        }
+      } finally {
+        this.#checkpointing = undefined;
+      }
+    })();
+    return this.#checkpointing;
+  }
+
+  #dispatch(action: StatusAction): void {
+    const next = reduceStatus(this.#state, action);
+    if (next === this.#state) return;
+    const before = this.#state;
+    this.#state = next;
+    this.#status.set(publicStatus(next));
+    const was = subscriptionStatusOf(before);
+    const now = subscriptionStatusOf(next);
+    if (was !== now && this.#ctx !== undefined && !this.#stopped) this.#ctx.setStatus(now);
+  }
+}
