@@ -1,0 +1,52 @@
+/**
+ * The client's live queries: one query engine per client over its store (fed with every
+ * visible change), and the loading state of a query tied to its collection's readiness,
+ * so a query of a collection that has no data yet suspends until the source delivered it.
+ */
+import { createQueryEngine, type LiveQuery, type Query, type QueryEngine } from '@omnisync/core';
+import type { Client } from '../client.js';
+
+/**
+ * A live query read but not (yet) subscribed stays materialised this long: a render reads
+ * it and its commit subscribes a moment later, so it is built once, not twice.
+ */
+export const ENGINE_GC_TIME_MS = 1_000;
+
+const engines = new WeakMap<Client, QueryEngine>();
+const watched = new WeakSet<LiveQuery<unknown>>();
+
+/** The query engine of `client` (created on first use, then shared). */
+export function queryEngineOf(client: Client): QueryEngine {
+  let e = engines.get(client);
+  if (e === undefined) {
+    const engine = createQueryEngine(client.store, {
+      scheduler: client.scheduler,
+      gcTimeMs: ENGINE_GC_TIME_MS,
+    });
+    client.store.subscribe((changes) => engine.applyChanges(changes));
+    engines.set(client, (e = engine));
+  }
+  return e;
+}
+
+/**
+ * The live query of `query` on `client` (the same instance for the same query while held).
+ * Its status is `loading` while its collection's source has not delivered its first data
+ * and nothing of that collection is present locally (persisted data shows at once, offline
+ * too); `error` if that source failed to start.
+ */
+export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T> {
+  const lq = queryEngineOf(client).live(query);
+  if (!watched.has(lq as LiveQuery<unknown>)) {
+    watched.add(lq as LiveQuery<unknown>);
+    const collection = client.getCollection(lq.ast.collection);
+    if (collection !== undefined && collection.status.peek() === 'loading' && collection.count() === 0) {
+      lq.setStatus('loading');
+      collection.ready.then(
+        () => lq.setStatus('ready'),
+        (e: unknown) => lq.setStatus('error', e),
+      );
+    }
+  }
+  return lq;
+}
