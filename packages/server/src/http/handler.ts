@@ -56,7 +56,11 @@ export function errorResponse(err: unknown, log: Logger): Response {
   if (e.status >= 500 && e.code !== 'closed') log.error({ err: e }, 'request failed');
   return new Response(JSON.stringify(toWireError(e)), {
     status: e.status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
+    // An oversized body may still be arriving: close rather than read it to reuse the socket.
+    headers:
+      e.code === 'payload_too_large'
+        ? { 'content-type': 'application/json; charset=utf-8', connection: 'close' }
+        : { 'content-type': 'application/json; charset=utf-8' },
   });
 }
 

@@ -152,7 +152,7 @@ export class LiveClient {
   }
 
   send(msg: unknown): void {
-    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+    this.ws.send(typeof msg === 'string' || Buffer.isBuffer(msg) ? msg : JSON.stringify(msg));
   }
 
   /** The first message (already received or future) matching `pred`. */

@@ -1,0 +1,234 @@
+/**
+ * Bad input over HTTP and WebSocket: every case gets a 4xx (or an error message) with a
+ * stable code, changes nothing, and the server keeps serving everyone else.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CellWriter, HttpClient, LiveClient, mutation, post } from './helpers/protocol-client.js';
+import { startServer, type TestServer } from './helpers/servers.js';
+
+let t: TestServer;
+let http: HttpClient;
+const w = new CellWriter('bad_1');
+const APP = 'bad';
+const head = () => t.server.engine.head(APP);
+
+beforeAll(async () => {
+  t = await startServer();
+  http = new HttpClient(t.url, APP);
+  await http.push('seed', [mutation(w.doc('t', 'seed', { v: 1 }))]);
+});
+afterAll(() => t.close());
+
+const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+const nestedValue = (n: number): unknown => (n === 0 ? 1 : { a: nestedValue(n - 1) });
+const goodCell = () => w.doc('t', 'x', { v: 2 });
+
+const httpCases: [name: string, kind: string, body: string | Uint8Array, status: number, code: RegExp][] = [
+  ['malformed JSON', 'push', '{"clientId": "c", "mutations": [', 400, /^protocol_invalid$/],
+  ['an empty body', 'push', '', 400, /^protocol_invalid$/],
+  ['JSON that is not an object', 'pull', '[1,2,3]', 400, /^protocol_invalid$/],
+  ['wrong types', 'push', JSON.stringify({ clientId: 5, mutations: 'all' }), 400, /^protocol_invalid$/],
+  ['a negative cursor', 'pull', JSON.stringify({ cursor: -1 }), 400, /^protocol_invalid$/],
+  ['a fractional limit', 'pull', JSON.stringify({ cursor: 0, limit: 1.5 }), 400, /^protocol_invalid$/],
+  ['a limit over the maximum', 'pull', JSON.stringify({ cursor: 0, limit: 1e9 }), 400, /^protocol_invalid$/],
+  [
+    'a query without collection',
+    'snapshot',
+    JSON.stringify({ queries: [{ where: {} }] }),
+    400,
+    /^protocol_invalid$/,
+  ],
+  ['an unknown message kind', 'frobnicate', '{}', 400, /^unknown_message$/],
+  [
+    'a cell with a bad HLC',
+    'push',
+    JSON.stringify({
+      clientId: 'c',
+      mutations: [{ id: 'm', changes: [{ collection: 't', id: 'x', field: 'v', value: 1, hlc: 'now' }] }],
+    }),
+    400,
+    /^invalid_(cell|hlc)$/,
+  ],
+  [
+    'a cell with an empty id',
+    'push',
+    JSON.stringify({ clientId: 'c', mutations: [{ id: 'm', changes: [{ ...goodCell()[0], id: '' }] }] }),
+    400,
+    /^invalid_cell$/,
+  ],
+  [
+    'a value nested deeper than 32 levels',
+    'push',
+    JSON.stringify({
+      clientId: 'c',
+      mutations: [{ id: 'm', changes: [{ ...goodCell()[1], value: nestedValue(40) }] }],
+    }),
+    400,
+    /^invalid_value$/,
+  ],
+  [
+    'a deeply nested message',
+    'push',
+    `{"clientId":"c","mutations":${deep(100_000)}}`,
+    400,
+    /^protocol_invalid$/,
+  ],
+  ['invalid UTF-8', 'push', new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400, /^protocol_invalid$/],
+  [
+    'an oversized body',
+    'push',
+    JSON.stringify({ clientId: 'c', mutations: [], pad: 'x'.repeat(2 * 1024 * 1024) }),
+    413,
+    /^payload_too_large$/,
+  ],
+];
+
+describe('bad HTTP input', () => {
+  for (const [name, kind, body, status, code] of httpCases) {
+    it(`${name} → ${status} with a code, nothing changed, still serving`, async () => {
+      const before = await head();
+      const res = await post(t.url, `/v1/apps/${APP}/${kind}`, body, { raw: true });
+      expect(res.status).toBe(status);
+      expect(Object.keys(res.body)).toEqual(['error']);
+      expect(res.body.error.code).toMatch(code);
+      expect(typeof res.body.error.message).toBe('string');
+      expect(await head()).toBe(before);
+      const ok = await new HttpClient(t.url, APP).push('other', [
+        mutation(w.doc('t', `ok-${name}`, { v: 1 })),
+      ]);
+      expect(ok.results[0].status).toBe('applied');
+    });
+  }
+
+  it('an oversized body streamed without Content-Length → 413', async () => {
+    const before = await head();
+    const { request } = await import('node:http');
+    const url = new URL(`${t.url}/v1/apps/${APP}/push`);
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST' }, (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode!, body }));
+      });
+      req.on('error', reject);
+      const chunk = 'x'.repeat(64 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40 && !req.destroyed) {
+          sent++;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error.code).toBe('payload_too_large');
+    expect(await head()).toBe(before);
+  });
+
+  it('a batch with one bad mutation applies none of it', async () => {
+    const before = await head();
+    const res = await http.call('push', {
+      clientId: 'c',
+      mutations: [mutation(w.doc('t', 'first', { v: 1 })), mutation([{ ...goodCell()[1]!, field: 'a..b' }])],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_cell');
+    expect(res.body.error.message).toContain('mutations[1].changes[0]');
+    expect(await head()).toBe(before);
+    expect(
+      (await http.snapshot([{ collection: 't', where: { v: 1 } }])).cells.some((c) => c.id === 'first'),
+    ).toBe(false);
+  });
+
+  it('an HLC far in the future → 400 clock_drift', async () => {
+    const before = await head();
+    const future = `${(Date.now() + 24 * 3600_000).toString(36).padStart(11, '0')}-000000-liar`;
+    const res = await http.call('push', {
+      clientId: 'c',
+      mutations: [mutation([{ collection: 't', id: 'f', field: 'id', value: 'f', hlc: future }])],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('clock_drift');
+    expect(await head()).toBe(before);
+  });
+
+  it('a bad app name → 400, an unknown path → 404, a GET of the live endpoint → 400', async () => {
+    expect((await post(t.url, '/v1/apps/bad.name!/pull', { cursor: 0 })).body.error.code).toBe(
+      'invalid_input',
+    );
+    const nf = await fetch(`${t.url}/v2/nothing`);
+    expect(nf.status).toBe(404);
+    expect((await nf.json()).error.code).toBe('not_found');
+    const liveGet = await fetch(`${t.url}/v1/apps/${APP}/live`);
+    expect(liveGet.status).toBe(400);
+    expect((await liveGet.json()).error.code).toBe('protocol_invalid');
+  });
+});
+
+describe('bad WebSocket input', () => {
+  const wsCases: [name: string, send: string | Buffer, code: RegExp][] = [
+    ['malformed JSON', '{"type":"ping"', /^protocol_invalid$/],
+    ['not an object', '"hello"', /^protocol_invalid$/],
+    ['an unknown type', JSON.stringify({ type: 'frobnicate' }), /^unknown_message$/],
+    ['a missing type', JSON.stringify({ queryId: 'q' }), /^unknown_message$/],
+    ['wrong types', JSON.stringify({ type: 'subscribe', queryId: 5, query: 'todos' }), /^protocol_invalid$/],
+    [
+      'a bad cell in a push',
+      JSON.stringify({
+        type: 'push',
+        requestId: 'r',
+        clientId: 'c',
+        mutations: [{ id: 'm', changes: [{ collection: '1x', id: 'a', field: 'f', hlc: 'x' }] }],
+      }),
+      /^invalid_/,
+    ],
+    ['deep nesting', `{"type":"ping","id":${deep(50_000)}}`, /^protocol_invalid$/],
+    [
+      'an oversized message',
+      JSON.stringify({ type: 'ping', pad: 'x'.repeat(1024 * 1024 + 10) }),
+      /^payload_too_large$/,
+    ],
+    ['binary garbage', Buffer.from([0xde, 0xad, 0xbe, 0xef]), /^invalid_input$/],
+    [
+      'an event to a room not joined',
+      JSON.stringify({ type: 'event', room: 'r', name: 'x' }),
+      /^invalid_state$/,
+    ],
+  ];
+  for (const [name, send, code] of wsCases) {
+    it(`${name} → error message with a code; connection and data unchanged`, async () => {
+      const c = await LiveClient.open(t.url, APP);
+      try {
+        await c.hello();
+        const before = await head();
+        const from = c.messages.length;
+        c.send(send);
+        const err = await c.next((m) => m.type === 'error', 10_000, from);
+        expect(err.error.code).toMatch(code);
+        await c.ping();
+        expect(await head()).toBe(before);
+      } finally {
+        c.close();
+      }
+    });
+  }
+
+  it('a push error carries the requestId', async () => {
+    const c = await LiveClient.open(t.url, APP);
+    try {
+      await c.hello();
+      c.send({
+        type: 'push',
+        requestId: 'req-7',
+        clientId: 'c',
+        mutations: [{ id: 'm', changes: [{ collection: 't', id: '', field: 'f', hlc: 'x' }] }],
+      });
+      const err = await c.next((m) => m.type === 'error');
+      expect(err.requestId).toBe('req-7');
+    } finally {
+      c.close();
+    }
+  });
+});
