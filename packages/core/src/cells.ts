@@ -47,6 +47,7 @@ export const ObjectType = {
   JSON: 5,
   NULL: 6,
 } as const;
+/** One of the {@link ObjectType} tags. */
 export type ObjectType = (typeof ObjectType)[keyof typeof ObjectType];
 
 /** The type tag of a stored value (dates and refs are strings at this layer; the schema knows better). */
@@ -66,7 +67,9 @@ export function objectTypeOf(value: CellValue, hint?: 'date' | 'ref'): ObjectTyp
 
 /** Limits on stored values (a deeply nested or huge value is refused, not stored). */
 export const VALUE_MAX_DEPTH = 32;
+/** Longest document id, in UTF-16 code units. */
 export const ID_MAX_LENGTH = 512;
+/** Longest collection name or field key. */
 export const NAME_MAX_LENGTH = 256;
 
 /** Longest field path (dotted keys plus an optional `[member]`). */

@@ -30,6 +30,7 @@ const HLC_RE = /^([0-9a-z]{11})-([0-9a-z]{6})-([A-Za-z0-9_-]{1,64})$/;
 /** The smallest possible stamp: older than every real write. */
 export const HLC_ZERO = encodeHlc({ wall: 0, counter: 0, node: '0' });
 
+/** True for a usable node id: 1-64 characters of A-Z, a-z, 0-9, `_` or `-`. */
 export function isValidNodeId(node: unknown): node is string {
   return typeof node === 'string' && NODE_RE.test(node);
 }
@@ -76,6 +77,7 @@ export function compareHlc(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Options of {@link createHlc}. */
 export interface HlcOptions {
   /** This replica's id (1-64 of A-Z a-z 0-9 _ -). Unique per replica. */
   nodeId: string;
