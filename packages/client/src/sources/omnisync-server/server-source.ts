@@ -229,13 +229,12 @@ class ServerSourceImpl implements ServerSource {
   }
 
   sync(): Promise<void> {
-    if (this.#stopped || this.#ctx === undefined)
+    if (this.#stopped)
       return Promise.reject(
-        new ValidationError(
-          `sync() needs a started source: add ${this.id} to a client first (and not after close).`,
-        ),
+        new ValidationError(`sync(): the server source ${this.id} is stopped (its client was closed).`),
       );
     return new Promise<void>((resolve, reject) => {
+      // Before start, the waiter rides along with the first sync.
       this.#waiters.push({ resolve, reject, pulled: false, settleOnFailure: false });
       this.#paused = false;
       this.#needPull = true;

@@ -1,0 +1,161 @@
+/**
+ * Shared pieces of the client-transport integration tests: the real sync server as a child
+ * process (the CLI), a switch that cuts a client's real network (fetch and WebSocket), and
+ * comparing what every replica shows with the server's snapshot.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { type Cell, Replica } from '@omnisync/core';
+import WebSocket from 'ws';
+import type { FetchLike, WebSocketConstructor } from '../../src/transport/types.js';
+import { createHttpTransport } from '../../src/transport/http-transport.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** A sync server running as its own process (`omnisync serve`). */
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Start `omnisync serve` on a random loopback port (or `port`) and wait until it listens. */
+export async function startServerProcess(options: {
+  dataDir: string;
+  port?: number;
+  authSecret?: string;
+}): Promise<ServerProcess> {
+  const args = [
+    '--import',
+    'tsx',
+    'packages/server/src/cli.ts',
+    'serve',
+    '--port',
+    String(options.port ?? 0),
+  ];
+  args.push('--data', options.dataDir, '--durability', 'normal', '--log-level', 'info');
+  if (options.authSecret) args.push('--auth-secret', options.authSecret);
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
+    lines.on('line', (line) => {
+      try {
+        const rec = JSON.parse(line) as { msg?: string; url?: string };
+        if (rec.msg === 'listening' && rec.url) {
+          clearTimeout(timer);
+          resolve(rec.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    child,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * A switch in front of one client's real network: while off, fetch fails like an unplugged
+ * cable and WebSockets are cut and cannot connect (they dial a port nobody listens on).
+ */
+export interface NetworkSwitch {
+  readonly fetch: FetchLike;
+  readonly WebSocket: WebSocketConstructor;
+  online: boolean;
+  /** Every request body sent, by endpoint (for cursor checks). */
+  readonly sent: { url: string; body: unknown; status?: number }[];
+}
+
+/** Create a network switch (initially on). */
+export function createNetworkSwitch(): NetworkSwitch {
+  const sockets = new Set<WebSocket>();
+  const net = {
+    online: true,
+    sent: [] as { url: string; body: unknown; status?: number }[],
+  } as NetworkSwitch & { online: boolean };
+  let online = true;
+  Object.defineProperty(net, 'online', {
+    get: () => online,
+    set: (v: boolean) => {
+      online = v;
+      if (!v) for (const s of sockets) s.terminate();
+    },
+  });
+  (net as { fetch: FetchLike }).fetch = async (url, init) => {
+    if (!online) throw new TypeError('fetch failed (network switched off by the test)');
+    const rec: { url: string; body: unknown; status?: number } = { url, body: JSON.parse(init.body) };
+    net.sent.push(rec);
+    const res = await fetch(url, init);
+    rec.status = res.status;
+    if (!online) throw new TypeError('fetch failed (network switched off by the test)');
+    return res;
+  };
+  class SwitchedWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(online ? url : 'ws://127.0.0.1:9/');
+      sockets.add(this);
+      this.on('close', () => sockets.delete(this));
+    }
+  }
+  (net as { WebSocket: WebSocketConstructor }).WebSocket =
+    SwitchedWebSocket as unknown as WebSocketConstructor;
+  return net;
+}
+
+/** Visible documents of a replica built from cells (tombstoned documents left out), sorted by id. */
+export function documentsOf(cells: readonly Cell[], collection: string): Record<string, unknown>[] {
+  const r = new Replica();
+  r.apply(cells);
+  const out: Record<string, unknown>[] = [];
+  for (const c of new Set(cells.filter((x) => x.collection === collection).map((x) => x.id))) {
+    const d = r.get(collection, c);
+    if (d !== undefined) out.push(d as Record<string, unknown>);
+  }
+  return out.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+}
+
+/** The server's documents of a collection, from a real snapshot request. */
+export async function serverDocuments(url: string, app: string, collection: string, token?: string) {
+  const http = createHttpTransport({ server: url, app, ...(token ? { auth: () => token } : {}) });
+  const snap = await http.snapshot({ queries: [{ collection }] });
+  const cells = snap.cells.map((c) => ({ ...c, value: c.value }) as Cell);
+  return documentsOf(cells, collection);
+}
+
+/** Sort documents by id (for comparing replicas). */
+export const byId = <T extends { id: string }>(docs: readonly T[]): T[] =>
+  [...docs].sort((a, b) => a.id.localeCompare(b.id));
+
+/** Wait (real time) until `check` returns true; fails with `what` after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
