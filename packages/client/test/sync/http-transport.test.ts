@@ -18,9 +18,9 @@ import {
 import { createSyncHandler, type SyncHandler } from '@omnisync/server';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { classifyError } from './errors.js';
-import { createHttpTransport, endpointUrl } from './http-transport.js';
-import type { FetchLike, TokenRequest } from './types.js';
+import { classifyError } from '../../src/transport/errors.js';
+import { createHttpTransport, endpointUrl } from '../../src/transport/http-transport.js';
+import type { FetchLike, TokenRequest } from '../../src/transport/types.js';
 
 const SECRET = 'transport-test-secret-transport-test-secret';
 const URL_BASE = 'http://sync.test';
