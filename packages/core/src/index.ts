@@ -190,3 +190,41 @@ export {
 } from './protocol/codec.js';
 export { defineMutators } from './protocol/mutators.js';
 export type { Mutator, Mutators, MutatorTx } from './protocol/mutators.js';
+
+// ── query engine (packages/core/src/query) ──
+export { q, Query, op, toQueryAst } from './query/builder.js';
+export type { WhereOperator, WhereObject, FieldCondition, AggregateInput } from './query/builder.js';
+export {
+  validateQuery,
+  validatePredicate,
+  isQueryFieldPath,
+  QUERY_MAX_DEPTH,
+  QUERY_MAX_IN_VALUES,
+  QUERY_MAX_ARGS,
+  QUERY_MAX_LIMIT,
+} from './query/validate.js';
+export { queryHash } from './query/hash.js';
+export { PREDICATE_OPS, AGGREGATE_FNS, QUERY_KEYS, queryShape } from './query/ast.js';
+export type {
+  QueryAst,
+  Predicate,
+  PredicateOp,
+  Scalar,
+  ComparisonOp,
+  OrderTerm,
+  SortDirection,
+  Cursor,
+  IncludeSpec,
+  AggregateSpec,
+  AggregateFn,
+  Row,
+  AggregateRow,
+  QueryShape,
+} from './query/ast.js';
+export { createQueryEngine } from './query/engine.js';
+export type { QueryEngine, QueryEngineOptions, QueryEngineStats, QueryInput } from './query/engine.js';
+export type { LiveQuery, QueryStatus, Completeness } from './query/live-query.js';
+export type { QuerySource } from './query/view.js';
+export { createMemorySource } from './query/memory-source.js';
+export type { MemorySource } from './query/memory-source.js';
+export { compareValues, canonicalJson } from './query/values.js';

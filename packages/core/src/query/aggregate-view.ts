@@ -21,7 +21,7 @@ import {
 } from './compile.js';
 import { baseRoute } from './list-view.js';
 import { canonicalJson, compareValues, type FieldGetter, fieldGetter, valueKey } from './values.js';
-import { View, type ViewContext } from './view.js';
+import { sameElements, View, type ViewContext } from './view.js';
 
 interface Column {
   readonly name: string;
@@ -73,6 +73,9 @@ export class Aggregator {
   #sorted: Group[] = [];
   #value: readonly AggregateRow[] | undefined;
   #changed = false;
+  /** Rows before a reset, by group key: rebuilt groups with equal values keep their row. */
+  #previous: Map<unknown, AggregateRow> | undefined;
+  #wasReset = false;
 
   constructor(ast: QueryAst) {
     this.#fields = ast.distinct ?? ast.groupBy ?? [];
@@ -88,7 +91,10 @@ export class Aggregator {
           s.fn === 'min' || s.fn === 'max' ? compileComparator([{ field: s.field!, dir: 'asc' }]) : undefined,
       };
     });
-    if (this.#fields.length === 0) this.#group(doclessKey, []);
+    if (this.#fields.length === 0) {
+      this.#group(doclessKey, []);
+      this.#changed = true;
+    }
   }
 
   #group(key: unknown, values: readonly unknown[]): Group {
@@ -103,7 +109,7 @@ export class Aggregator {
           sum: 0,
           tree: c.cmp ? createTree<Doc>(c.cmp) : undefined,
         })),
-        row: undefined,
+        row: this.#previous?.get(key),
         dirty: true,
         placed: false,
       };
@@ -190,7 +196,8 @@ export class Aggregator {
   flush(): boolean {
     if (!this.#changed) return false;
     this.#changed = false;
-    let changed = false;
+    let changed = this.#wasReset;
+    this.#wasReset = false;
     const keepEmpty = this.#fields.length === 0;
     for (const g of this.#groups.values()) {
       if (!g.dirty) continue;
@@ -222,16 +229,25 @@ export class Aggregator {
         changed = true;
       }
     }
-    if (changed) this.#value = undefined;
-    return changed;
+    this.#previous = undefined;
+    if (!changed) return false;
+    const old = this.#value;
+    this.#value = undefined;
+    if (old && sameElements(old, this.value)) {
+      this.#value = old;
+      return false;
+    }
+    return true;
   }
 
-  /** Drop every group. */
+  /** Drop every group (their rows are reused where the rebuilt values are equal). */
   reset(): void {
+    this.#previous = new Map([...this.#groups].map(([k, g]) => [k, g.row!]));
     this.#groups.clear();
     this.#sorted = [];
-    this.#value = undefined;
+    // Keep #value: flush compares the rebuilt rows with it.
     this.#changed = true;
+    this.#wasReset = true;
     if (this.#fields.length === 0) this.#group(doclessKey, []);
   }
 

@@ -40,6 +40,12 @@ export interface QueryEngineOptions {
   onDeactivate?(query: LiveQuery): void;
   /** A subscriber threw (default: `console.error`). Other subscribers still run. */
   onListenerError?(error: unknown): void;
+  /**
+   * A batch with more changes than this for one collection (and more than a quarter of
+   * its documents) rebuilds that collection's indexes and views instead of applying the
+   * changes one by one. Default 1000.
+   */
+  bulkThreshold?: number;
 }
 
 /** Counters for tests and diagnostics. */
@@ -85,8 +91,7 @@ export interface QueryEngine {
   stats(): QueryEngineStats;
 }
 
-/** A batch larger than this, and than a quarter of the collection, rebuilds instead. */
-const BULK_MIN = 1_000;
+const BULK_THRESHOLD = 1_000;
 const MATCH_CACHE_MAX = 1_000;
 
 function emptyValue(ast: QueryAst): unknown {
@@ -101,6 +106,7 @@ function collectionsOf(ast: QueryAst): string[] {
 class Engine implements QueryEngine, ViewContext, EngineLink {
   readonly source: QuerySource;
   readonly gcTimeMs: number;
+  readonly #bulk: number;
   readonly #scheduler: Scheduler;
   readonly #options: QueryEngineOptions;
   readonly #registry = new Map<string, WeakRef<LiveQueryImpl<unknown>>>();
@@ -121,6 +127,7 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     this.source = source;
     this.#options = options;
     this.gcTimeMs = options.gcTimeMs ?? 0;
+    this.#bulk = options.bulkThreshold ?? BULK_THRESHOLD;
     this.#scheduler = options.scheduler ?? systemScheduler;
   }
 
@@ -170,8 +177,8 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     this.#options.onDeactivate?.(lq);
   }
 
-  evaluate(ast: QueryAst): unknown {
-    return evaluateOnce({ source: this.source, peekState: (c) => this.#states.get(c) }, ast);
+  evaluate(ast: QueryAst, previous?: unknown): unknown {
+    return evaluateOnce({ source: this.source, peekState: (c) => this.#states.get(c) }, ast, previous);
   }
 
   stamp(lq: LiveQueryImpl<unknown>): string {
@@ -251,11 +258,19 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
 
   #apply(changes: readonly DocChange[]): void {
     if (changes.length === 0) return;
-    const byCollection = new Map<string, DocChange[]>();
+    // Per collection, per document: the union of changed fields over the batch (a document
+    // may appear more than once; the engine sees only its first and last state).
+    const byCollection = new Map<string, Map<string, string[] | undefined>>();
     for (const ch of changes) {
-      let list = byCollection.get(ch.collection);
-      if (!list) byCollection.set(ch.collection, (list = []));
-      list.push(ch);
+      let docs = byCollection.get(ch.collection);
+      if (!docs) byCollection.set(ch.collection, (docs = new Map()));
+      const known = ch.kind === 'update' && ch.fields.length > 0;
+      if (!docs.has(ch.id)) docs.set(ch.id, known ? [...ch.fields] : undefined);
+      else {
+        const f = docs.get(ch.id);
+        if (f && known) f.push(...ch.fields);
+        else docs.set(ch.id, undefined);
+      }
     }
     const touched = new Set<View>();
     const failed = new Map<View, unknown>();
@@ -263,10 +278,9 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
       this.#versions.set(collection, (this.#versions.get(collection) ?? 0) + 1);
       const st = this.#states.get(collection);
       if (!st) continue;
-      const fieldsOf = (ch: DocChange) => (ch.kind === 'update' && ch.fields.length ? ch.fields : undefined);
-      if (st.loaded && list.length > BULK_MIN && list.length * 4 > st.size) {
+      if (st.loaded && list.size > this.#bulk && list.size * 4 > st.size) {
         const applied = st.applyBulk(
-          list.map((ch) => ({ id: ch.id, after: this.source.get(collection, ch.id), fields: fieldsOf(ch) })),
+          [...list].map(([id, fields]) => ({ id, after: this.source.get(collection, id), fields })),
         );
         if (applied.length === 0) continue;
         for (const sink of st.sinks()) {
@@ -280,8 +294,8 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
         }
         continue;
       }
-      for (const ch of list) {
-        const change = st.apply(ch.id, this.source.get(collection, ch.id), fieldsOf(ch));
+      for (const [id, fields] of list) {
+        const change = st.apply(id, this.source.get(collection, id), fields);
         if (!change) continue;
         st.route(change, (sink) => {
           const view = sink as View;

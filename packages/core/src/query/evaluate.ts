@@ -5,7 +5,7 @@
  * it never builds a lasting index for a single read.
  */
 import { Aggregator } from './aggregate-view.js';
-import { queryShape, type QueryAst } from './ast.js';
+import { type AggregateRow, queryShape, type QueryAst } from './ast.js';
 import type { CollectionState } from './collection-state.js';
 import { compileComparator, compilePredicate, type Doc, makeProbe, requiredEqualities } from './compile.js';
 import { compileIncludes, decorate, type IncludeReader } from './include.js';
@@ -83,11 +83,37 @@ function windowFromIndex(ctx: EvalContext, ast: QueryAst, k: number): Doc[] | un
   return out;
 }
 
-/** Evaluate a (validated) query once. */
-export function evaluateOnce(ctx: EvalContext, ast: QueryAst): unknown {
+function shallowEqual(a: AggregateRow, b: AggregateRow): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** Reuse earlier aggregate rows equal to the new ones (rows are few: one per group). */
+function reuseRows(
+  rows: readonly AggregateRow[],
+  previous: readonly AggregateRow[],
+): readonly AggregateRow[] {
+  const out = rows.map((r, i) => {
+    const p = previous[i];
+    return p && shallowEqual(p, r) ? p : r;
+  });
+  return out;
+}
+
+/**
+ * Evaluate a (validated) query once. With `previous` (an earlier result of the same query),
+ * derived rows whose parts did not change are reused, so identity still says "unchanged".
+ */
+export function evaluateOnce(ctx: EvalContext, ast: QueryAst, previous?: unknown): unknown {
   const nodes = compileIncludes(ast.include);
   const r = nodes.length ? reader(ctx) : undefined;
-  const dress = (d: Doc) => (r ? decorate(nodes, d, undefined, r, undefined) : d);
+  let prev: Map<unknown, Doc> | undefined;
+  if (r && previous) {
+    prev = new Map();
+    for (const row of Array.isArray(previous) ? (previous as Doc[]) : [previous as Doc])
+      prev.set(row.id, row);
+  }
+  const dress = (d: Doc) => (r ? decorate(nodes, d, prev?.get(d.id), r, undefined) : d);
   switch (queryShape(ast)) {
     case 'get': {
       const d = ctx.source.get(ast.collection, ast.get!);
@@ -98,7 +124,7 @@ export function evaluateOnce(ctx: EvalContext, ast: QueryAst): unknown {
       const pred = compilePredicate(ast.where);
       for (const d of candidates(ctx, ast)) if (pred(d)) agg.add(d, 1);
       agg.flush();
-      return agg.value;
+      return Array.isArray(previous) ? reuseRows(agg.value, previous as AggregateRow[]) : agg.value;
     }
     case 'list': {
       const offset = ast.offset ?? 0;

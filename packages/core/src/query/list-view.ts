@@ -65,6 +65,8 @@ export class ListView extends View {
   readonly #touched = new Set<string>();
   #state: CollectionState | undefined;
   #dirty = false;
+  /** Rebuilt in bulk this batch: compare the new value with the old one. */
+  #bulked = false;
   #value: readonly Doc[] | undefined;
   // map mode
   #map = new Map<string, Doc>();
@@ -118,7 +120,10 @@ export class ListView extends View {
     const terms: OrderTerm[] = [...eqFields.map((field) => ({ field, dir: 'asc' as const })), ...rest];
     this.#index = st.acquireSorted(terms);
     const fields = terms.map((t) => t.field);
-    const after = this.ast.after;
+    // A cursor can place the scan start only when no order field is pinned by an equality
+    // (the pinned field's cursor value may lie before or after the pinned value); otherwise
+    // the scan starts at the range and the predicate applies the cursor.
+    const after = this.ast.after && !this.#order.some((t) => eqs.has(t.field)) ? this.ast.after : undefined;
     const lowVals = terms.map((t, i) => {
       if (i < eqFields.length) return eqs.get(t.field);
       if (after) {
@@ -268,6 +273,7 @@ export class ListView extends View {
     if (collection !== this.ast.collection || this.#mode === 'empty') return;
     this.#materialize();
     this.#dirty = true;
+    this.#bulked = true;
     if (inc) {
       const keep = new Set<string>();
       for (const d of this.#docsInResult()) keep.add(d.id as string);
@@ -298,8 +304,12 @@ export class ListView extends View {
     this.#dirty = false;
     const old = this.#value;
     this.#value = undefined;
-    if (old && this.#mode === 'window') {
-      // Windows are small: compare, so an edit that left every row in place keeps the array.
+    // Hidden rows (before an offset) may change without the visible ones changing.
+    const compare = this.#mode === 'window' || this.#bulked || this.#offset > 0;
+    this.#bulked = false;
+    if (old && compare) {
+      // Windows are small, and bulk rebuilds cost O(n) anyway: compare, so an edit that
+      // left every visible row in place keeps the array.
       const next = this.value;
       if (sameElements(old, next)) {
         this.#value = old;

@@ -67,8 +67,8 @@ export interface EngineLink {
   open(lq: LiveQueryImpl<unknown>): View;
   /** Deactivate and unregister the view. */
   close(lq: LiveQueryImpl<unknown>, view: View): void;
-  /** Evaluate once (inactive reads). */
-  evaluate(ast: QueryAst): unknown;
+  /** Evaluate once (inactive reads), reusing unchanged parts of `previous`. */
+  evaluate(ast: QueryAst, previous: unknown): unknown;
   /** The versions of the query's collections, as a comparable string. */
   stamp(lq: LiveQueryImpl<unknown>): string;
   /** Track the query's collections' version signals in the running computed/effect. */
@@ -139,7 +139,7 @@ export class LiveQueryImpl<T> implements LiveQuery<T> {
     const stamp = this.#link.stamp(this);
     if (stamp !== this.#coldStamp) {
       try {
-        const next = this.#link.evaluate(this.ast);
+        const next = this.#link.evaluate(this.ast, this.#value);
         if (!sameValue(this.#value, next)) this.#value = next;
         this.#coldStamp = stamp;
         if (this.#engineError) {
