@@ -268,3 +268,19 @@ describe('field paths and type tags', () => {
     expect(objectTypeOf({ a: 1 })).toBe(ObjectType.JSON);
   });
 });
+
+describe('flattenDocument atomic (json) fields', () => {
+  it('stores a json field holding an object as one cell, replaced whole', async () => {
+    const { flattenDocument: flatten } = await import('./cells.js');
+    const doc = { id: 'a', settings: { theme: 'dark', size: 2 }, meta: { n: 1 } };
+    expect(flatten(doc, { atomic: new Set(['settings']) })).toEqual([
+      ['settings', { theme: 'dark', size: 2 }],
+      ['meta.n', 1],
+    ]);
+    expect(flatten(doc)).toEqual([
+      ['settings.theme', 'dark'],
+      ['settings.size', 2],
+      ['meta.n', 1],
+    ]);
+  });
+});

@@ -311,6 +311,11 @@ export function explainInvalidCell(cell: unknown, index: number): void {
 export interface FlattenOptions {
   /** Fields that are sets of ids: each member becomes its own cell. */
   refMany?: ReadonlySet<string>;
+  /**
+   * Fields stored as one value even when they hold a plain object (schema `json` fields):
+   * the object is replaced whole, never merged key by key.
+   */
+  atomic?: ReadonlySet<string>;
 }
 
 /**
@@ -324,7 +329,7 @@ export function flattenDocument(
   options: FlattenOptions = {},
 ): [string, CellValue][] {
   const out: [string, CellValue][] = [];
-  flattenInto(doc, '', out, options.refMany, 0, true);
+  flattenInto(doc, '', out, options.refMany, options.atomic, 0, true);
   return out;
 }
 
@@ -333,6 +338,7 @@ function flattenInto(
   prefix: string,
   out: [string, CellValue][],
   refMany: ReadonlySet<string> | undefined,
+  atomic: ReadonlySet<string> | undefined,
   depth: number,
   top: boolean,
 ) {
@@ -378,9 +384,10 @@ function flattenInto(
       typeof v === 'object' &&
       !Array.isArray(v) &&
       isPlainObject(v) &&
-      Object.keys(v).length > 0
+      Object.keys(v).length > 0 &&
+      !atomic?.has(path)
     ) {
-      flattenInto(v as Record<string, unknown>, path, out, refMany, depth + 1, false);
+      flattenInto(v as Record<string, unknown>, path, out, refMany, atomic, depth + 1, false);
     } else {
       checkValue(v, path, depth, undefined);
       out.push([path, v as CellValue]);

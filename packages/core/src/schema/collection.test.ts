@@ -171,3 +171,29 @@ describe('defineSchema', () => {
     );
   });
 });
+
+describe('flattenOptions', () => {
+  it('stores json fields whole and refMany fields as members', async () => {
+    const { flattenOptions } = await import('./collection.js');
+    const { flattenDocument } = await import('../cells.js');
+    const todos = defineCollection({
+      name: 'todos',
+      schema: t.object({
+        id: t.string(),
+        settings: t.json(),
+        tagIds: t.refMany('tags'),
+        meta: t.object({ n: t.number() }),
+      }),
+    });
+    const cells = flattenDocument(
+      { id: 'a', settings: { a: 1 }, tagIds: ['x', 'y'], meta: { n: 2 } },
+      flattenOptions(todos),
+    );
+    expect(cells).toEqual([
+      ['settings', { a: 1 }],
+      ['tagIds[x]', true],
+      ['tagIds[y]', true],
+      ['meta.n', 2],
+    ]);
+  });
+});

@@ -1,3 +1,4 @@
+import type { FlattenOptions } from '../cells.js';
 /**
  * Collection and schema definitions (seed 003: the schema lives on the client only; the
  * server stores cells and never sees it).
@@ -32,6 +33,8 @@ export interface CollectionDef<Name extends string = string, Doc = Record<string
   readonly kinds: ReadonlyMap<string, FieldSpec>;
   /** Paths of refMany fields (the cell layer stores one cell per member). */
   readonly refMany: ReadonlySet<string>;
+  /** Paths of json fields (stored as one value: an object in them is replaced whole, not merged). */
+  readonly atomic: ReadonlySet<string>;
   /** @internal Kinds the validator does not check itself (declared in `fields`): checked after it. */
   readonly declared: ReadonlyMap<string, FieldSpec>;
   /** @internal Date paths to turn from ISO strings into Dates before a foreign validator runs. */
@@ -139,9 +142,11 @@ export function defineCollection<const Name extends string, S extends AnyStandar
   }
 
   const refMany = new Set<string>();
+  const atomic = new Set<string>();
   const readPlan: [string[], FieldSpec][] = [];
   for (const [p, spec] of kinds) {
     if (spec.kind === 'refMany') refMany.add(p);
+    else if (spec.kind === 'json') atomic.add(p);
     readPlan.push([p.split('.'), spec]);
   }
   // Parents before children, so an object that turns out invalid is dropped before its fields are looked at.
@@ -151,6 +156,7 @@ export function defineCollection<const Name extends string, S extends AnyStandar
     schema: schema as StandardSchemaV1<any, any>,
     kinds,
     refMany,
+    atomic,
     declared,
     datePaths: Object.freeze(datePaths),
     readPlan: Object.freeze(readPlan),
@@ -173,6 +179,14 @@ export function fieldKinds(def: CollectionDef<string, any, any>): ReadonlyMap<st
 /** The refMany fields of a collection: pass to `flattenDocument(doc, { refMany })`. */
 export function refManyFields(def: CollectionDef<string, any, any>): ReadonlySet<string> {
   return def.refMany;
+}
+
+/**
+ * How to flatten documents of this collection into cells: refMany fields as members, json
+ * fields as one value. Pass to `flattenDocument(doc, flattenOptions(def))`.
+ */
+export function flattenOptions(def: CollectionDef<string, any, any>): FlattenOptions {
+  return { refMany: def.refMany, atomic: def.atomic };
 }
 
 /**
