@@ -94,6 +94,12 @@ export type {
   PersistedState,
   PersistedTransaction,
 } from './persistence/types.js';
+// (added by the React/Todo helper: the browser app needs the IndexedDB persistence from the main entry)
+export {
+  createMemoryPersistence,
+  createMemoryPersistenceStore,
+  createIndexedDbPersistence,
+} from './persistence/index.js';
 
 // Errors apps meet from the client (defined in core; re-exported for one import)
 export {
@@ -141,6 +147,7 @@ export type {
   QueryOptions,
   QueryRequest,
   StateDefinition,
+  StateOf,
   StateSpec,
   SyncedOptions,
   SyncedSpec,

@@ -72,6 +72,9 @@ export type OmniState<S> = {
     : LocalNode<Omit<S[K], '_options'>>;
 };
 
+/** The state proxy's type of a definition: `StateOf<typeof appState>`. */
+export type StateOf<D> = D extends StateDefinition<infer S> ? OmniState<S> : never;
+
 /** @internal One parsed node of a definition. */
 export type NodeDef =
   | {

@@ -8,6 +8,7 @@ export type {
   LocalOptions,
   OmniState,
   StateDefinition,
+  StateOf,
   StateSpec,
   SyncedOptions,
   SyncedSpec,

@@ -12,6 +12,8 @@ import type { Transaction } from '../transactions/transaction.js';
 import { createTestScheduler, type TestScheduler } from './test-scheduler.js';
 
 export { createTestScheduler } from './test-scheduler.js';
+// (added by the React/Todo helper: the browser tests run the persistence suite in a page)
+export { persistenceSuite, runPersistenceCases, persistenceCases } from '../persistence/testing.js';
 export type { TestScheduler } from './test-scheduler.js';
 
 /** One call the harness's backend received. */

@@ -315,7 +315,7 @@ export class LiveConnection implements RoomPeer {
       await new Promise((r) => setTimeout(r, 5));
     }
     if (this.#state !== 'open') return;
-    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }));
+    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }), { binary: false });
   }
 
   // ── live fan-out ─────────────────────────────────────────────────────────
@@ -412,7 +412,7 @@ export class LiveConnection implements RoomPeer {
   /** Send an encoded message; a consumer whose buffer overflows is closed with 4008. */
   sendRaw(buf: Buffer): void {
     if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(buf);
+    this.#ws.send(buf, { binary: false }); // text frames: browsers hand binary ones to onmessage as Blobs
     if (this.#ws.bufferedAmount > this.#engine.options.maxBufferedBytes) this.#closeSlow();
   }
 

@@ -1,0 +1,50 @@
+/**
+ * The app's OmniSync setup: one client persisted in IndexedDB, synced with the OmniSync
+ * server that serves this page (same origin), and the app's state.
+ */
+import {
+  createClient,
+  createIndexedDbPersistence,
+  createServerSource,
+  createState,
+  defineState,
+} from '@omnisync/client';
+
+/** A todo as the app stores it. */
+export interface Todo {
+  id: string;
+  title: string;
+  completed: boolean;
+  /** Creation time (ms): the list's order. */
+  createdAt: number;
+}
+
+/** Which todos the list shows. */
+export type Filter = 'all' | 'active' | 'completed';
+
+const params = new URLSearchParams(location.search);
+/** The app (tenant) on the server; `?app=` lets tests use a fresh one. */
+export const APP = params.get('app') ?? 'todo';
+
+export const server = createServerSource({ app: APP, server: location.origin });
+
+export const client = createClient({
+  persistence: createIndexedDbPersistence({ name: `todo:${APP}:${params.get('device') ?? 'main'}` }),
+});
+
+export const appState = defineState({
+  ui: { filter: 'all' as Filter },
+  todos: { _source: server, _type: [] as Todo[] },
+});
+
+/** The state, for writes outside components (components read it through `useOmni()`). */
+export const state = createState(client, appState);
+
+declare module '@omnisync/react' {
+  interface Register {
+    state: typeof appState;
+  }
+}
+
+// For debugging in the console (and for the browser tests' diagnostics on failure).
+(window as unknown as { omnisync: unknown }).omnisync = { client, server, state };
