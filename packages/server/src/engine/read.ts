@@ -9,6 +9,7 @@
  */
 import {
   type Cell,
+  DELETED_FIELD,
   PULL_LIMIT_DEFAULT,
   type PullRequest,
   type PullResponse,
@@ -89,8 +90,13 @@ export async function readPull(
         const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, req.cursor)));
         beforeMatch = qs.some((q) => matchesQuery(q, doc.collection, before));
       }
-      if (!afterMatch && !beforeMatch) continue;
-      cells = afterMatch && !beforeMatch ? doc.cells : doc.cells.filter((c) => c.version > req.cursor);
+      if (!afterMatch && !beforeMatch) {
+        // A deletion always reaches a client syncing the collection: it may hold the document
+        // through its own acknowledged writes, which the state at its cursor cannot show.
+        const tombstone = doc.cells.find((c) => c.field === DELETED_FIELD && c.version > req.cursor);
+        if (!tombstone) continue;
+        cells = [tombstone];
+      } else cells = afterMatch && !beforeMatch ? doc.cells : doc.cells.filter((c) => c.version > req.cursor);
     }
     if (cells.length === 0) continue;
     if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
