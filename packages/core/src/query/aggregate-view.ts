@@ -118,21 +118,23 @@ export class Aggregator {
     return g;
   }
 
-  #keyOf(doc: Doc): { key: unknown; values: unknown[] } {
-    const g = this.#getters;
-    if (g.length === 0) return { key: doclessKey, values: [] };
-    const values = g.map((get) => {
+  #valuesOf(doc: Doc): unknown[] {
+    return this.#getters.map((get) => {
       const v = get(doc);
       return v === undefined ? null : v;
     });
-    return { key: g.length === 1 ? valueKey(values[0]) : canonicalJson(values), values };
   }
 
   /** Add (sign 1) or remove (sign -1) a matching document. */
   add(doc: Doc, sign: 1 | -1): void {
-    const { key, values } = this.#keyOf(doc);
-    const g = sign > 0 ? this.#group(key, values) : this.#groups.get(key);
-    if (!g) return;
+    const gs = this.#getters;
+    // One group field (the common case) keys by the value itself: no allocation per document.
+    const key = gs.length === 0 ? doclessKey : gs.length === 1 ? valueKey(gs[0]!(doc)) : canonicalJson(this.#valuesOf(doc));
+    let g = this.#groups.get(key);
+    if (!g) {
+      if (sign < 0) return;
+      g = this.#group(key, this.#valuesOf(doc));
+    }
     g.n += sign;
     g.dirty = true;
     this.#changed = true;

@@ -11,7 +11,7 @@
  */
 import type { OrderTerm } from './ast.js';
 import type { Doc } from './compile.js';
-import { HashIndex, SortedIndex, sortedIndexKey } from './indexes.js';
+import { HashIndex, type Pins, SortedIndex, sortedIndexKey } from './indexes.js';
 import { fieldGetter, valueKey } from './values.js';
 
 /** One visible change, resolved against the engine's own "before" state. */
@@ -103,18 +103,18 @@ export class CollectionState {
     if (--ix.refs <= 0) this.#hash.delete(ix.field);
   }
 
-  /** Acquire (building if needed) the sorted index on `terms`. */
-  acquireSorted(terms: readonly OrderTerm[]): SortedIndex {
-    const key = sortedIndexKey(terms);
+  /** Acquire (building if needed) the sorted index on `terms` over the documents matching `pins`. */
+  acquireSorted(terms: readonly OrderTerm[], pins: Pins): SortedIndex {
+    const key = sortedIndexKey(terms, pins);
     let ix = this.#sorted.get(key);
-    if (!ix) this.#sorted.set(key, (ix = new SortedIndex(terms, this.docs.values())));
+    if (!ix) this.#sorted.set(key, (ix = new SortedIndex(terms, pins, this.docs.values())));
     ix.refs++;
     return ix;
   }
 
-  /** An existing sorted index on `terms`, without acquiring it. */
-  peekSorted(terms: readonly OrderTerm[]): SortedIndex | undefined {
-    return this.#sorted.get(sortedIndexKey(terms));
+  /** An existing sorted index, without acquiring it. */
+  peekSorted(terms: readonly OrderTerm[], pins: Pins): SortedIndex | undefined {
+    return this.#sorted.get(sortedIndexKey(terms, pins));
   }
 
   /** Release a sorted index; dropped at zero references. */

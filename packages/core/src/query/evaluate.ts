@@ -7,11 +7,10 @@
 import { Aggregator } from './aggregate-view.js';
 import { type AggregateRow, queryShape, type QueryAst } from './ast.js';
 import type { CollectionState } from './collection-state.js';
-import { compileComparator, compilePredicate, type Doc, makeProbe, requiredEqualities } from './compile.js';
+import { compileComparator, compilePredicate, type Doc, requiredEqualities } from './compile.js';
 import { compileIncludes, decorate, type IncludeReader } from './include.js';
 import { HashIndex } from './indexes.js';
 import { listPredicate } from './list-view.js';
-import { HIGH, HIGH_ID, LOW } from './values.js';
 import type { QuerySource } from './view.js';
 
 /** What one-shot evaluation reads. */
@@ -57,25 +56,16 @@ function candidates(ctx: EvalContext, ast: QueryAst): Iterable<Doc> {
 function windowFromIndex(ctx: EvalContext, ast: QueryAst, k: number): Doc[] | undefined {
   const st = ctx.peekState(ast.collection);
   if (!st?.loaded || ast.after) return undefined;
-  const order = ast.orderBy ?? [];
   const eqs = requiredEqualities(ast.where);
-  const eqFields = [...eqs.keys()];
-  const terms = [
-    ...eqFields.map((field) => ({ field, dir: 'asc' as const })),
-    ...order.filter((t) => !eqs.has(t.field)),
-  ];
-  const ix = st.peekSorted(terms);
+  const ix = st.peekSorted(
+    (ast.orderBy ?? []).filter((t) => !eqs.has(t.field)),
+    eqs,
+  );
   if (!ix) return undefined;
-  const fields = terms.map((t) => t.field);
-  const bound = (hi: boolean) =>
-    terms.map((t, i) => (i < eqFields.length ? eqs.get(t.field) : (t.dir === 'asc') === hi ? HIGH : LOW));
-  const low = makeProbe(fields, bound(false), '');
-  const high = eqFields.length ? makeProbe(fields, bound(true), HIGH_ID) : undefined;
   const pred = compilePredicate(ast.where);
   const out: Doc[] = [];
   if (k === 0) return out;
-  for (const d of ix.keysFrom(low)) {
-    if (high && ix.compare(d, high) > 0) break;
+  for (const d of ix.keysFrom(undefined)) {
     if (!pred(d)) continue;
     out.push(d);
     if (out.length >= k) break;

@@ -6,8 +6,11 @@
  * - {@link HashIndex}: field value → documents (eq, in, reverse includes). An array value
  *   is indexed under each member (contains, refMany reverse includes); candidates are
  *   always re-checked against the full predicate.
- * - {@link SortedIndex}: a B+ tree of documents ordered by (fields…, id); serves range
- *   scans, ordered scans and top-K window refills in O(log n + k).
+ * - {@link SortedIndex}: a B+ tree of documents ordered by (fields…, id), optionally
+ *   partial: only the documents whose pinned fields hold given values (a query's required
+ *   equalities), so `completed = false ORDER BY createdAt` indexes half the collection and
+ *   its window is a plain prefix scan. Serves ordered scans and top-K window refills in
+ *   O(log n + k).
  */
 import type { OrderTerm } from './ast.js';
 import { createTree, type Tree, treeFromSorted } from './btree.js';
@@ -87,29 +90,47 @@ export class HashIndex {
   }
 }
 
-/** The identity of a sorted index: its terms. */
-export function sortedIndexKey(terms: readonly OrderTerm[]): string {
-  return terms.map((t) => `${t.field}:${t.dir}`).join('|');
+/** Field → value pins of a partial index (required equalities; non-null scalars). */
+export type Pins = ReadonlyMap<string, string | number | boolean>;
+
+/** The identity of a sorted index: its pins and terms. */
+export function sortedIndexKey(terms: readonly OrderTerm[], pins: Pins): string {
+  const p = [...pins].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([f, v]) => `${f}=${JSON.stringify(v)}`);
+  return `${p.join('&')}|${terms.map((t) => `${t.field}:${t.dir}`).join('|')}`;
 }
 
-/** Documents in a B+ tree ordered by terms, then id. */
+/** Documents (all, or those matching the pins) in a B+ tree ordered by terms, then id. */
 export class SortedIndex {
   readonly key: string;
   readonly terms: readonly OrderTerm[];
+  readonly pins: Pins;
   readonly compare: DocComparator;
   /** Number of views using this index. */
   refs = 0;
+  readonly #pinned: readonly [FieldGetter, unknown][];
   #tree: Tree<Doc, undefined>;
 
-  constructor(terms: readonly OrderTerm[], docs: Iterable<Doc>) {
+  constructor(terms: readonly OrderTerm[], pins: Pins, docs: Iterable<Doc>) {
     this.terms = terms;
-    this.key = sortedIndexKey(terms);
+    this.pins = pins;
+    this.key = sortedIndexKey(terms, pins);
     this.compare = compileComparator(terms);
+    this.#pinned = [...pins].map(([f, v]) => [fieldGetter(f), v]);
     this.#tree = this.#build(docs);
   }
 
+  /** Does `doc` belong in this index? */
+  holds(doc: Doc): boolean {
+    const p = this.#pinned;
+    for (let i = 0; i < p.length; i++) if (p[i]![0](doc) !== p[i]![1]) return false;
+    return true;
+  }
+
   #build(docs: Iterable<Doc>): Tree<Doc, undefined> {
-    const arr = Array.from(docs).sort(this.compare);
+    const arr: Doc[] = [];
+    if (this.#pinned.length === 0) for (const d of docs) arr.push(d);
+    else for (const d of docs) if (this.holds(d)) arr.push(d);
+    arr.sort(this.compare);
     return treeFromSorted(arr, this.compare);
   }
 
@@ -121,13 +142,15 @@ export class SortedIndex {
   /** Replace `before` with `after` (either may be undefined). */
   update(before: Doc | undefined, after: Doc | undefined): void {
     const t = this.#tree;
-    if (before && after && this.compare(before, after) === 0) {
+    const b = before !== undefined && this.holds(before);
+    const a = after !== undefined && this.holds(after);
+    if (b && a && this.compare(before, after) === 0) {
       // Same position: overwriting also replaces the stored key object.
       t.set(after, undefined, true);
       return;
     }
-    if (before) t.delete(before);
-    if (after) t.set(after, undefined, true);
+    if (b) t.delete(before);
+    if (a) t.set(after, undefined, true);
   }
 
   /** Documents from the first key ≥ `from` (or the smallest) upward. */

@@ -30,7 +30,7 @@ import {
   requiredInLists,
 } from './compile.js';
 import type { SortedIndex } from './indexes.js';
-import { HIGH, HIGH_ID, LOW } from './values.js';
+import { HIGH_ID } from './values.js';
 import { IncludeSupport, lowerBound, sameElements, View, type ViewContext } from './view.js';
 
 type Mode = 'map' | 'tree' | 'window' | 'empty';
@@ -78,7 +78,6 @@ export class ListView extends View {
   #bound: Doc | null = null;
   #index: SortedIndex | undefined;
   #low: Doc | undefined;
-  #high: Doc | undefined;
 
   constructor(ctx: ViewContext, ast: QueryAst) {
     super(ctx, ast);
@@ -114,30 +113,20 @@ export class ListView extends View {
   }
 
   #openIndex(st: CollectionState): void {
+    // A partial index over the documents with the required equalities, ordered by the
+    // remaining order terms: the window is then a prefix of the index (or starts at the cursor).
     const eqs = requiredEqualities(this.ast.where);
-    const eqFields = [...eqs.keys()];
-    const rest = this.#order.filter((t) => !eqs.has(t.field));
-    const terms: OrderTerm[] = [...eqFields.map((field) => ({ field, dir: 'asc' as const })), ...rest];
-    this.#index = st.acquireSorted(terms);
-    const fields = terms.map((t) => t.field);
+    const terms = this.#order.filter((t) => !eqs.has(t.field));
+    this.#index = st.acquireSorted(terms, eqs);
     // A cursor can place the scan start only when no order field is pinned by an equality
     // (the pinned field's cursor value may lie before or after the pinned value); otherwise
-    // the scan starts at the range and the predicate applies the cursor.
-    const after = this.ast.after && !this.#order.some((t) => eqs.has(t.field)) ? this.ast.after : undefined;
-    const lowVals = terms.map((t, i) => {
-      if (i < eqFields.length) return eqs.get(t.field);
-      if (after) {
-        const j = this.#order.findIndex((o) => o.field === t.field);
-        return after.values[j];
-      }
-      return t.dir === 'asc' ? LOW : HIGH;
-    });
-    this.#low = makeProbe(fields, lowVals, after ? (after.id ?? HIGH_ID) : '');
-    this.#high = eqFields.length
+    // the scan starts at the beginning and the predicate applies the cursor.
+    const after = this.ast.after && terms.length === this.#order.length ? this.ast.after : undefined;
+    this.#low = after
       ? makeProbe(
-          fields,
-          terms.map((t, i) => (i < eqFields.length ? eqs.get(t.field) : t.dir === 'asc' ? HIGH : LOW)),
-          HIGH_ID,
+          terms.map((t) => t.field),
+          after.values,
+          after.id ?? HIGH_ID,
         )
       : undefined;
   }
@@ -166,14 +155,12 @@ export class ListView extends View {
   #refill(from: Doc | undefined): void {
     const ix = this.#index!;
     const rows = this.#writableRows();
-    const high = this.#high;
     const pred = this.#pred;
     const k = this.#k;
     let full = rows.length >= k;
     if (!full) {
       for (const d of ix.keysFrom(from ?? this.#low)) {
         if (from && ix.compare(d, from) <= 0) continue;
-        if (high && ix.compare(d, high) > 0) break;
         if (!pred(d)) continue;
         rows.push(d);
         if (rows.length >= k) {

@@ -35,14 +35,6 @@ export function readField(doc: Readonly<Record<string, unknown>>, path: string):
   return fieldGetter(path)(doc);
 }
 
-/**
- * Sentinels below and above every value, used to build index probes (range bounds).
- * Never stored in documents.
- * @internal
- */
-export const LOW: unique symbol = Symbol('omnisync.query.low');
-/** @internal */
-export const HIGH: unique symbol = Symbol('omnisync.query.high');
 /** An id above every valid id (ids are at most 512 UTF-16 code units). @internal */
 export const HIGH_ID = '\uffff'.repeat(513);
 
@@ -55,8 +47,6 @@ function rank(v: unknown): number {
       return 2;
     case 'string':
       return 3;
-    case 'symbol':
-      return v === LOW ? -1 : 9;
     default:
       return 4;
   }
