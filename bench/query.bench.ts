@@ -26,18 +26,19 @@ const UPDATES = 1_000;
 const STREAM_BUDGET_MS = 4_000;
 const MATERIALISE_TRIES = 3;
 
-interface Todo {
+// Type aliases (not interfaces): they are assignable to Record<string, unknown>.
+type Todo = {
   id: string;
   title: string;
   completed: boolean;
   priority: number;
   createdAt: number;
   ownerId: string;
-}
-interface User {
+};
+type User = {
   id: string;
   name: string;
-}
+};
 
 const T0 = 1_700_000_000_000;
 const todoId = (i: number) => `todo-${i}`;
