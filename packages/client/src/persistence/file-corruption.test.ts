@@ -109,6 +109,8 @@ describe('file persistence: damage in the middle is reported, never dropped', ()
       [kindAndJson(RecordKind.commit, '{"p": [{"state": 1}]}'), /no string id/],
       [kindAndJson(RecordKind.commit, '[]'), /not an object/],
       [kindAndJson(9, '{}'), /unknown record kind 9/],
+      [kindAndJson(RecordKind.group, '{}'), /group record is not an array/],
+      [kindAndJson(RecordKind.group, '[{}, {"d": [1]}]'), /deleted transaction id is not a string/],
       [kindAndJson(RecordKind.snapshot, '{}'), /snapshot record appears after/],
     ] as const) {
       const { path, records } = await fileWith(batches.slice(0, 1));
@@ -181,6 +183,30 @@ describe('file persistence: a torn final record (a commit never acknowledged) is
       expect(titles(after)).toEqual(['one', 'two', 'four']);
       expect(after.meta).toEqual({ n: 4 });
     }
+  });
+
+  it('commits called together are one group record: a torn group drops all of its commits, none half', async () => {
+    const { path } = await fileWith(batches.slice(0, 1));
+    const p = createFilePersistence({ path });
+    await p.load();
+    const before = readFileSync(path).length;
+    await Promise.all([
+      p.commit(batches[1]!),
+      p.commit(batches[2]!),
+      p.commit({ deleteTransactions: ['t1'] }),
+    ]);
+    await p.close();
+    const whole = readFileSync(path);
+    const scan = scanFile(whole, path);
+    expect(scan.records).toBe(2); // the first commit, then one group of three
+    expect(whole[before + FRAME_HEADER_SIZE]).toBe(RecordKind.group);
+    const s = await loadState(path);
+    expect(titles(s)).toEqual(['one', 'two', 'three']);
+    expect(s.transactions.map((t) => t.id)).toEqual(['t2', 't3']);
+    writeFileSync(path, whole.subarray(0, whole.length - 10));
+    const torn = await loadState(path);
+    expect(titles(torn)).toEqual(['one']);
+    expect(torn.transactions.map((t) => t.id)).toEqual(['t1']);
   });
 
   it('a final record whose checksum fails (its data never reached the disk) is dropped', async () => {

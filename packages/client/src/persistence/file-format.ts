@@ -8,8 +8,11 @@
  *
  * kind 1 = snapshot, only as the first record (written by compaction):
  *     { "c": [cell…], "t": [transaction…], "m": [[key, value]…] }
- * kind 2 = commit, one per acknowledged `commit()`:
+ * kind 2 = commit, one per `commit()`:
  *     { "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
+ * kind 3 = group: commits called together, written with one write and one fsync, applied
+ *     in order: [commit body…]. One record, so the group is stored whole or not at all (a
+ *     crash cannot leave a hole in the middle of a write that was never fsync'd).
  * cell := [collection, id, field, hlc] (value unset) | [collection, id, field, hlc, value]
  * Empty parts are left out. Loading replays the snapshot, then every commit in order.
  *
@@ -33,7 +36,7 @@ export const HEADER_SIZE = 16;
 /** Bytes before each record's payload. */
 export const FRAME_HEADER_SIZE = 12;
 /** Record kinds. */
-export const RecordKind = { snapshot: 1, commit: 2 } as const;
+export const RecordKind = { snapshot: 1, commit: 2, group: 3 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 type CellTuple = [string, string, string, string] | [string, string, string, string, JsonValue];
@@ -47,9 +50,8 @@ export function encodeHeader(): Buffer {
   return b;
 }
 
-/** One framed record. */
-export function encodeRecord(kind: RecordKind, body: unknown): Buffer {
-  const json = JSON.stringify(body);
+/** One framed record holding `json` (already JSON text). */
+export function encodeRecord(kind: RecordKind, json: string): Buffer {
   const jsonBytes = Buffer.byteLength(json);
   const b = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 1 + jsonBytes);
   b.writeUInt8(kind, FRAME_HEADER_SIZE);
@@ -66,14 +68,21 @@ const cellTuple = (c: Cell): CellTuple =>
     ? [c.collection, c.id, c.field, c.hlc]
     : [c.collection, c.id, c.field, c.hlc, c.value];
 
-/** The commit record for a batch. */
-export function encodeCommit(batch: NormalizedBatch): Buffer {
+/** The JSON text of one commit's body (encoded at call time, framed when written). */
+export function encodeCommitBody(batch: NormalizedBatch): string {
   const body: Record<string, unknown> = {};
   if (batch.cells.length) body.c = batch.cells.map(cellTuple);
   if (batch.deleteTransactions.length) body.d = batch.deleteTransactions;
   if (batch.putTransactions.length) body.p = batch.putTransactions;
   if (batch.meta.length) body.m = batch.meta;
-  return encodeRecord(RecordKind.commit, body);
+  return JSON.stringify(body);
+}
+
+/** The record for commit bodies written together: a commit record for one, a group record for several. */
+export function encodeCommits(bodies: readonly string[]): Buffer {
+  return bodies.length === 1
+    ? encodeRecord(RecordKind.commit, bodies[0]!)
+    : encodeRecord(RecordKind.group, `[${bodies.join(',')}]`);
 }
 
 /** The snapshot record for a whole state. */
@@ -84,7 +93,7 @@ export function encodeSnapshot(model: StateModel): Buffer {
   if (state.transactions.length) body.t = state.transactions;
   const meta = Object.entries(state.meta);
   if (meta.length) body.m = meta;
-  return encodeRecord(RecordKind.snapshot, body);
+  return encodeRecord(RecordKind.snapshot, JSON.stringify(body));
 }
 
 /** What reading a file found. */
@@ -164,6 +173,9 @@ export function scanFile(buf: Buffer, file: string): FileScan {
         baseEnd = payloadEnd;
       } else if (kind === RecordKind.commit) {
         model.apply(decodeCommit(body));
+      } else if (kind === RecordKind.group) {
+        if (!Array.isArray(body)) throw new Error('a group record is not an array of commits');
+        for (const commit of body) model.apply(decodeCommit(commit));
       } else {
         throw new Error(`unknown record kind ${String(kind)}`);
       }

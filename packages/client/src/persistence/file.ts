@@ -3,7 +3,8 @@
  *
  * - `commit` appends one checksummed record and fsyncs it before resolving: an
  *   acknowledged commit survives a crash; a commit cut short by a crash was never
- *   acknowledged and is dropped on the next open.
+ *   acknowledged and is dropped on the next open. Commits called while a write is in
+ *   flight are written together as one group record (group commit: one fsync for all).
  * - `load` replays the snapshot and the journal of commits after it.
  * - Compaction writes the current state as a snapshot to `<path>.tmp`, fsyncs it, renames
  *   it over `<path>` (atomic) and fsyncs the directory: a crash at any point leaves either
@@ -18,7 +19,8 @@ import { dirname, resolve } from 'node:path';
 import { PersistenceCorruptError, PersistenceError, ValidationError } from '@omnisync/core';
 import { normalizeBatch } from './batch.js';
 import {
-  encodeCommit,
+  encodeCommitBody,
+  encodeCommits,
   encodeHeader,
   encodeSnapshot,
   type FileScan,
@@ -56,7 +58,7 @@ const DEFAULT_COMPACT_AFTER = 8 * 1024 * 1024;
 const MAX_GROUP_BYTES = 64 * 1024 * 1024;
 
 interface Group {
-  records: Buffer[];
+  bodies: string[];
   bytes: number;
   done: Promise<void>;
 }
@@ -169,8 +171,8 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
 
   /**
    * Group commit: commits called while an earlier write is in flight are appended together
-   * with one write and one fsync. Each stays its own record (atomic on its own); all of the
-   * group resolve after the fsync.
+   * as one group record, with one write and one fsync; all of them resolve after the fsync.
+   * One record, so a crash keeps the group whole or drops it whole.
    */
   let group: Group | undefined;
   const flushGroup = async (g: Group) => {
@@ -181,13 +183,13 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
       throw failed('open the file', err);
     }
     const handle = fd!;
-    const data = g.records.length === 1 ? g.records[0]! : Buffer.concat(g.records, g.bytes);
+    const data = encodeCommits(g.bodies);
     try {
       await writeAll(handle, data, end);
       if (sync) await handle.datasync();
     } catch (err) {
-      // Whether the records reached the disk is unknown: reopen (and rescan) on the next
-      // call; a partial record is then dropped as torn, complete ones are kept.
+      // Whether the record reached the disk is unknown: reopen (and rescan) on the next
+      // call; a partial record is then dropped as torn, a complete one is kept.
       fd = undefined;
       await handle.close().catch(() => undefined);
       throw new PersistenceError(
@@ -220,15 +222,15 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
       life.guard('commit');
       const normalized = normalizeBatch(batch);
       if (!normalized) return;
-      const record = encodeCommit(normalized);
+      const body = encodeCommitBody(normalized);
       let g = group;
       if (!g || g.bytes >= MAX_GROUP_BYTES) {
-        const fresh: Group = { records: [], bytes: 0, done: Promise.resolve() };
+        const fresh: Group = { bodies: [], bytes: 0, done: Promise.resolve() };
         fresh.done = life.serial(() => flushGroup(fresh));
         group = g = fresh;
       }
-      g.records.push(record);
-      g.bytes += record.length;
+      g.bodies.push(body);
+      g.bytes += body.length;
       await g.done;
       if (end - baseEnd >= compactAt) {
         // Later writes wait behind the compaction; the commit itself is already acknowledged.
