@@ -235,20 +235,24 @@ describe('useOmni (jsdom)', () => {
     let listRenders = 0;
     const onRender: ProfilerOnRenderCallback = (id) => rowRenders.set(id, (rowRenders.get(id) ?? 0) + 1);
 
+    // The Profiler sits inside the row: it commits only when the row itself renders (a
+    // parent re-render that the memo skips does not reach it).
     const Row = memo(function Row({ item }: { item: Todo }) {
       const t = useOmni(item);
       return (
-        <li>
-          <input
-            type="checkbox"
-            aria-label={t.title}
-            checked={t.completed}
-            onChange={() => {
-              t.completed = !t.completed;
-            }}
-          />
-          {t.title}
-        </li>
+        <Profiler id={t.id} onRender={onRender}>
+          <li>
+            <input
+              type="checkbox"
+              aria-label={t.title}
+              checked={t.completed}
+              onChange={() => {
+                t.completed = !t.completed;
+              }}
+            />
+            {t.title}
+          </li>
+        </Profiler>
       );
     });
     function List() {
@@ -258,9 +262,7 @@ describe('useOmni (jsdom)', () => {
       return (
         <ul>
           {rows.map((t) => (
-            <Profiler key={t.id} id={t.id} onRender={onRender}>
-              <Row item={t} />
-            </Profiler>
+            <Row key={t.id} item={t} />
           ))}
         </ul>
       );
@@ -303,6 +305,42 @@ describe('useOmni (jsdom)', () => {
     });
     expect(listRenders).toBe(mountedList + 1);
     expect([...rowRenders]).toEqual([['t1000', 1]]);
+  });
+
+  it('a memoised child that reads a row without observing it itself still shows changes (the parent re-renders it)', async () => {
+    const client = localClient();
+    const state = createState(client, appState);
+    state.todos.insert([todo(1), todo(2)]);
+    await flush();
+    const Plain = memo(function Plain({ item }: { item: Todo }) {
+      return <li data-testid="plain">{`${item.title}:${item.completed}`}</li>;
+    });
+    function List() {
+      const s = useOmni<typeof state>();
+      return (
+        <ul>
+          {s.todos.orderBy('n').map((t) => (
+            <Plain key={t.id} item={t} />
+          ))}
+        </ul>
+      );
+    }
+    render(
+      <OmniSyncProvider client={client} state={state}>
+        <Suspense fallback={null}>
+          <List />
+        </Suspense>
+      </OmniSyncProvider>,
+    );
+    await flush();
+    expect(screen.getAllByTestId('plain').map((e) => e.textContent)).toEqual([
+      'Todo 1:false',
+      'Todo 2:false',
+    ]);
+    await act(async () => {
+      state.todos.get('t2')!.completed = true;
+    });
+    expect(screen.getAllByTestId('plain').map((e) => e.textContent)).toEqual(['Todo 1:false', 'Todo 2:true']);
   });
 
   it('local state: a component re-renders only for the values it read', async () => {

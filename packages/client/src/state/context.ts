@@ -63,8 +63,11 @@ export class StateView {
   readonly observer: StateObserver | undefined;
   /** Node proxies of this view, by node key. */
   readonly cache = new Map<string, object>();
-  /** Entity proxies by collection/id, with the document object they were made for. */
-  readonly entities = new Map<string, { doc: object; proxy: object }>();
+  /**
+   * Entity proxies by collection/id, with the document object they were made for and
+   * whether a field was read through them while this view was recording.
+   */
+  readonly entities = new Map<string, EntitySlot>();
   /** Entity proxy arrays of a list, by the live query's value (rebuilt when it changes). */
   readonly lists = new WeakMap<object, readonly object[]>();
 
@@ -78,6 +81,14 @@ export class StateView {
     const o = this.observer;
     if (o !== undefined && o.recording) o.record(key, read);
   }
+}
+
+/** @internal The cached entity proxy of one document in one view. */
+export interface EntitySlot {
+  doc: object;
+  proxy: object;
+  /** A field was read through this proxy on behalf of this view's observer. */
+  read: boolean;
 }
 
 /** @internal The runtime of one state: its host, definition and views. */

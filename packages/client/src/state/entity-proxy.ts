@@ -11,7 +11,7 @@
  */
 import { ValidationError } from '@omnisync/core';
 import type { Collection } from '../collection/collection.js';
-import type { CollectionNodeDef, NodeHandle, StateView } from './context.js';
+import type { CollectionNodeDef, EntitySlot, NodeHandle, StateView } from './context.js';
 import { NODE } from './context.js';
 import { META, type MetaState } from './meta.js';
 import { performWrite } from './omni-write.js';
@@ -72,6 +72,7 @@ export function entityProxy(
   collection: Collection<any>,
   id: string,
   path: Path = [],
+  slot?: EntitySlot,
 ): object {
   const read = (): unknown => readPath(collection.get(id) as Record<string, unknown> | undefined, path);
   const handle: NodeHandle = {
@@ -99,6 +100,9 @@ export function entityProxy(
         if (prop === 'toJSON') return () => current();
         const obj = current();
         const value = obj?.[prop];
+        // `id` never changes: reading it (React keys) does not tie the proxy to a version.
+        if (slot !== undefined && view.observer?.recording && !(prop === 'id' && path.length === 0))
+          slot.read = true;
         view.record(`${keyBase}.${prop}`, {
           read: () => {
             const v = readPath(collection.get(id) as Record<string, unknown> | undefined, [...path, prop]);
@@ -106,7 +110,7 @@ export function entityProxy(
           },
           seen: isPlainObject(value) ? NESTED : value,
         });
-        if (isPlainObject(value)) return entityProxy(view, node, collection, id, [...path, prop]);
+        if (isPlainObject(value)) return entityProxy(view, node, collection, id, [...path, prop], slot);
         return value;
       },
       set(_t, prop, value) {
@@ -173,7 +177,12 @@ function plain(value: unknown): unknown {
   return value;
 }
 
-/** @internal The view's proxy for the current version of a document (a new one when it changed). */
+/**
+ * @internal The view's proxy for a document. A new proxy is made when the document changed
+ * *and* this view's observer read a field through the old one: a memoised child that got
+ * the old proxy as a prop (and read it on the parent's behalf) then re-renders. A proxy
+ * nobody read through here (the child observes it itself) keeps its identity.
+ */
 export function entityFor(
   view: StateView,
   node: CollectionNodeDef,
@@ -184,10 +193,17 @@ export function entityFor(
   const key = `${node.name}/${id}`;
   const version = doc ?? view.runtime.host.peek(node, id) ?? EMPTY;
   const hit = view.entities.get(key);
-  if (hit !== undefined && hit.doc === version) return hit.proxy;
-  const proxy = entityProxy(view, node, collection, id);
-  view.entities.set(key, { doc: version, proxy });
-  return proxy;
+  if (hit !== undefined) {
+    if (hit.doc === version) return hit.proxy;
+    if (!hit.read || view.observer === undefined) {
+      hit.doc = version;
+      return hit.proxy;
+    }
+  }
+  const slot: EntitySlot = { doc: version, proxy: undefined as unknown as object, read: false };
+  slot.proxy = entityProxy(view, node, collection, id, [], slot);
+  view.entities.set(key, slot);
+  return slot.proxy;
 }
 
 const EMPTY = {};

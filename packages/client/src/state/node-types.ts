@@ -53,4 +53,4 @@ export type LocalNode<T> = {
   -readonly [K in keyof T]: T[K] extends Primitive | readonly unknown[] | Date | ((...a: never[]) => unknown)
     ? T[K]
     : LocalNode<T[K]>;
-} & { readonly [META]: MetaState };
+} & { readonly [META]?: MetaState };
