@@ -37,6 +37,7 @@ export const HEADER_SIZE = 16;
 export const FRAME_HEADER_SIZE = 12;
 /** Record kinds. */
 export const RecordKind = { snapshot: 1, commit: 2, group: 3 } as const;
+/** A record kind byte. */
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 type CellTuple = [string, string, string, string] | [string, string, string, string, JsonValue];

@@ -40,6 +40,12 @@ describe('IndexedDB persistence specifics (fake-indexeddb)', () => {
     });
   });
 
+  it('refuses a missing name with ValidationError', () => {
+    expect(() => createIndexedDbPersistence({ name: '' })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', code: 'invalid_input' }),
+    );
+  });
+
   it('uses one database with the cells, transactions and meta object stores', async () => {
     const factory = new IDBFactory();
     const p = createIndexedDbPersistence({ name: 'layout', indexedDB: factory, IDBKeyRange });

@@ -20,6 +20,7 @@ import {
   InvalidStateError,
   PersistenceCorruptError,
   PersistenceError,
+  ValidationError,
 } from '@omnisync/core';
 import { type NormalizedBatch, normalizeBatch } from './batch.js';
 import { Lifecycle } from './lifecycle.js';
@@ -63,7 +64,7 @@ interface TxRecord {
 /** A persistence backed by the browser's IndexedDB (or any IDBFactory passed in). */
 export function createIndexedDbPersistence(options: IndexedDbPersistenceOptions): Persistence {
   if (typeof options?.name !== 'string' || options.name.length === 0)
-    throw new PersistenceError('createIndexedDbPersistence needs a non-empty `name` (one per app and user).');
+    throw new ValidationError('createIndexedDbPersistence needs a non-empty `name` (one per app and user).');
   const dbName = `omnisync:${options.name}`;
   const label = `indexeddb:${options.name}`;
   const durability = options.durability ?? 'strict';

@@ -34,6 +34,7 @@ const variety: Cell[] = [
   cell('todo-lists_2', '\u{1F600} \u2028 "quoted" \\', 'ünïcødé', '\u{1F600}\u2029\u0000\ud800'),
 ];
 
+/** The semantic cases, in order (suite.ts adds the randomized and lifecycle ones). */
 export const cases: PersistenceCase[] = [
   {
     name: 'load() on a fresh store returns an empty state',

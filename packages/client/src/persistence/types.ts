@@ -24,7 +24,15 @@ export interface PersistedState {
   meta: Record<string, JsonValue>;
 }
 
-/** One atomic write. Every part is optional; an empty batch is a no-op. */
+/**
+ * One atomic write. Every part is optional; an empty batch is a no-op.
+ *
+ * Applied as: cells in array order; then the transaction deletes and puts (an id both put
+ * and deleted in one batch ends up deleted; an id put twice keeps its first position and
+ * its last value); then meta. Values are stored in their JSON form (object keys holding
+ * `undefined` are dropped), except that a cell's own `value: undefined` is kept. A batch
+ * that fails validation is refused whole with a typed error.
+ */
 export interface PersistenceBatch {
   /** Upsert base cells by (collection, id, field). A `_deleted` cell drops that document's other cells. */
   cells?: readonly Cell[];
