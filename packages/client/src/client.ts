@@ -163,6 +163,7 @@ class OmniSyncClient implements Client {
     this.#engine = new TransactionEngine({
       store: this.store,
       scheduler: this.scheduler,
+      hlc: this.hlc,
       random: this.#random,
       retry: resolveRetry(options.retry, this.#random),
       events: this.#events,

@@ -68,11 +68,20 @@ export {
 } from './sources/omnisync-server/server-source-types.js';
 export type { ServerSource, ServerSourceOptions } from './sources/omnisync-server/server-source-types.js';
 export { PARTITION_TIMEOUT_MS, reduceStatus } from './sources/omnisync-server/sync-status.js';
-export type { ServerSyncState, ServerSyncStatus, StatusAction } from './sources/omnisync-server/sync-status.js';
+export type {
+  ServerSyncState,
+  ServerSyncStatus,
+  StatusAction,
+} from './sources/omnisync-server/sync-status.js';
 export { createHttpTransport, endpointUrl, REQUEST_TIMEOUT_MS } from './transport/http-transport.js';
 export type { HttpTransport, HttpTransportOptions } from './transport/http-transport.js';
 export { liveUrl } from './transport/live-session.js';
-export { backoffDelay, resolveBackoff, BACKOFF_BASE_DELAY_MS, BACKOFF_MAX_DELAY_MS } from './transport/backoff.js';
+export {
+  backoffDelay,
+  resolveBackoff,
+  BACKOFF_BASE_DELAY_MS,
+  BACKOFF_MAX_DELAY_MS,
+} from './transport/backoff.js';
 export type { BackoffOptions } from './transport/backoff.js';
 export type {
   FetchInit,

@@ -16,6 +16,7 @@ import {
 import type { Source } from '../sources/types.js';
 import type { ClientStore } from '../store/client-store.js';
 import type { TransactionEngine } from '../transactions/engine.js';
+import type { MutationRecord } from '../transactions/mutation.js';
 import type { Transaction } from '../transactions/transaction.js';
 import type { Doc, MutationStrategy } from '../types.js';
 import { type PrepareContext, prepareBatch, prepareDelete, prepareInsert, prepareUpdate } from './prepare.js';
@@ -67,6 +68,10 @@ export class Collection<T extends { id: string } = Doc> {
   readonly #host: CollectionHost;
   readonly #status: Signal<CollectionStatus> = signal<CollectionStatus>('loading');
   #allCache: readonly T[] | undefined;
+  readonly #ctx: { -readonly [K in keyof PrepareContext]: PrepareContext[K] };
+  readonly #txOptions: { strategy: 'ordered' | 'parallel' };
+  #dateAt = -1;
+  #date = new Date(0);
   #allRev = -1;
   /** Resolves once the source delivered its initial data. */
   readonly ready: Promise<void>;
@@ -86,6 +91,16 @@ export class Collection<T extends { id: string } = Doc> {
     });
     this.ready.catch(() => {});
     const def = setup.def;
+    this.#txOptions = { strategy: setup.strategy.type };
+    this.#ctx = {
+      collection: setup.id,
+      store: host.store,
+      hlc: host.hlc,
+      def,
+      refMany: def && def.refMany.size > 0 ? def.refMany : undefined,
+      metadata: undefined,
+      createdAt: this.#date,
+    };
     host.store.configure(setup.id, {
       ...(def && def.readPlan.length > 0 ? { decode: (d: Doc) => coerceFromStorage(def, d) as Doc } : {}),
       ...(setup.strategy.merge ? { merge: setup.strategy.merge } : {}),
@@ -157,11 +172,14 @@ export class Collection<T extends { id: string } = Doc> {
    * (InvalidValueError) or an id in use (DuplicateKeyError).
    */
   insert(docs: T | readonly T[], options?: WriteOptions): Transaction {
-    const list = Array.isArray(docs) ? (docs as readonly T[]) : [docs as T];
-    return this.#write(options, (tx, ctx) => {
+    const { tx, ctx, ambient } = this.#begin(options);
+    let records: MutationRecord[];
+    if (Array.isArray(docs)) {
+      const list = docs as readonly T[];
       const seen = list.length > 1 ? new Set<string>() : undefined;
-      return prepareBatch(tx, list, (doc) => prepareInsert(ctx, tx, doc, seen));
-    });
+      records = prepareBatch(list, (doc, i) => prepareInsert(ctx, tx, doc, seen, i));
+    } else records = [prepareInsert(ctx, tx, docs, undefined)];
+    return this.#end(tx, records, ambient);
   }
 
   /**
@@ -169,26 +187,27 @@ export class Collection<T extends { id: string } = Doc> {
    * draft function. Throws NotFoundError when the document is not visible.
    */
   update(id: string, change: UpdateChange<T>, options?: WriteOptions): Transaction {
-    return this.#write(options, (tx, ctx) => [prepareUpdate(ctx, tx, id, change)]);
+    const { tx, ctx, ambient } = this.#begin(options);
+    return this.#end(tx, [prepareUpdate(ctx, tx, id, change)], ambient);
   }
 
   /** Delete one document or many (one transaction). Throws NotFoundError when one is not visible. */
   delete(ids: string | readonly string[], options?: WriteOptions): Transaction {
     const list = typeof ids === 'string' ? [ids] : ids;
-    return this.#write(options, (tx, ctx) => {
-      const seen = new Set<string>();
-      return prepareBatch(tx, list, (id) => {
-        if (seen.has(id))
-          throw new ValidationError(
-            `delete from "${this.id}": id ${JSON.stringify(id)} is listed twice; list each id once.`,
-            {
-              details: { collection: this.id, id },
-            },
-          );
-        seen.add(id);
-        return prepareDelete(ctx, tx, id);
-      });
+    const { tx, ctx, ambient } = this.#begin(options);
+    const seen = new Set<string>();
+    const records = prepareBatch(list, (id, i) => {
+      if (seen.has(id))
+        throw new ValidationError(
+          `delete from "${this.id}": id ${JSON.stringify(id)} is listed twice; list each id once.`,
+          {
+            details: { collection: this.id, id },
+          },
+        );
+      seen.add(id);
+      return prepareDelete(ctx, tx, id, i);
     });
+    return this.#end(tx, records, ambient);
   }
 
   /** Seed 001's `withMutation`: several writes (to any collections) as one transaction. */
@@ -199,29 +218,29 @@ export class Collection<T extends { id: string } = Doc> {
     return this.#host.transaction(fn, { strategy: this.strategy.type, ...options });
   }
 
-  #write(
-    options: WriteOptions | undefined,
-    build: (tx: Transaction, ctx: PrepareContext) => ReturnType<typeof prepareBatch>,
-  ): Transaction {
-    const host = this.#host;
-    const engine = host.engine;
+  /** The transaction a write goes into (the ambient one, or a new one) and its prepare context. */
+  #begin(options: WriteOptions | undefined): { tx: Transaction; ctx: PrepareContext; ambient: boolean } {
+    const engine = this.#host.engine;
     const ambient = engine.ambient;
     const tx =
       ambient ??
-      engine.create({
-        strategy: this.strategy.type,
-        ...(options?.optimistic === false ? { optimistic: false } : {}),
-      });
-    const ctx: PrepareContext = {
-      collection: this.id,
-      store: host.store,
-      hlc: host.hlc,
-      def: this.def,
-      refMany: this.def && this.def.refMany.size > 0 ? this.def.refMany : undefined,
-      metadata: options?.metadata,
-      createdAt: new Date(host.now()),
-    };
-    const records = build(tx, ctx);
+      engine.create(
+        options?.optimistic === false ? { strategy: this.strategy.type, optimistic: false } : this.#txOptions,
+      );
+    // One context per collection, refreshed per write: writes in a loop allocate nothing here.
+    const ctx = this.#ctx;
+    ctx.metadata = options?.metadata;
+    const now = this.#host.now();
+    if (now !== this.#dateAt) {
+      this.#dateAt = now;
+      this.#date = new Date(now);
+    }
+    ctx.createdAt = this.#date;
+    return { tx, ctx, ambient: ambient !== undefined };
+  }
+
+  #end(tx: Transaction, records: MutationRecord[], ambient: boolean): Transaction {
+    const engine = this.#host.engine;
     engine.addMutations(tx, records, this.strategy.type);
     if (!ambient) engine.commit(tx);
     return tx;

@@ -4,7 +4,6 @@
  * can be wrong with a write throws here, before anything is applied.
  */
 import {
-  type Cell,
   type CellValue,
   type CollectionDef,
   DELETED_FIELD,
@@ -13,12 +12,13 @@ import {
   type HlcClock,
   ID_FIELD,
   isValidId,
+  NAME_MAX_LENGTH,
   NotFoundError,
   validateDocument,
   ValidationError,
 } from '@omnisync/core';
 import type { ClientStore } from '../store/client-store.js';
-import { applyCells, changedTopLevel, cloneDeep, diffFlat, materialize } from '../store/doc-ops.js';
+import { applyData, changedTopLevel, cloneDeep, diffFlat, materialize } from '../store/doc-ops.js';
 import { EMPTY_DOC, MutationRecord } from '../transactions/mutation.js';
 import type { Transaction } from '../transactions/transaction.js';
 import type { Doc } from '../types.js';
@@ -42,43 +42,85 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 
 const received = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
 
-function toCells(
-  collection: string,
-  id: string,
-  hlc: string,
-  pairs: readonly (readonly [string, CellValue])[],
-  withId: boolean,
-): Cell[] {
-  const cells: Cell[] = new Array(pairs.length + (withId ? 1 : 0));
+/** A write's fields as `[field, value, …]` (the id field first for an insert). */
+function toData(id: string, pairs: readonly (readonly [string, CellValue])[], withId: boolean): unknown[] {
+  const data: unknown[] = new Array(2 * pairs.length + (withId ? 2 : 0));
   let i = 0;
-  if (withId) cells[i++] = { collection, id, field: ID_FIELD, value: id, hlc };
-  for (const [field, value] of pairs) cells[i++] = { collection, id, field, value, hlc };
-  return cells;
+  if (withId) {
+    data[i++] = ID_FIELD;
+    data[i++] = id;
+  }
+  for (const [field, value] of pairs) {
+    data[i++] = field;
+    data[i++] = value;
+  }
+  return data;
 }
 
-function nextMutationId(tx: Transaction): string {
-  return `${tx.id}:${tx.records.length + pendingCount(tx)}`;
+const SEPARATORS = /[.[\]]/;
+/** Top-level keys already checked (documents of a collection repeat the same few keys). */
+const simpleKeys = new Set<string>();
+const SIMPLE_KEYS_MAX = 4096;
+
+function isSimpleKey(k: string): boolean {
+  if (simpleKeys.has(k)) return true;
+  if (
+    k.length === 0 ||
+    k.length > NAME_MAX_LENGTH ||
+    SEPARATORS.test(k) ||
+    k === '__proto__' ||
+    k === DELETED_FIELD
+  )
+    return false;
+  if (simpleKeys.size < SIMPLE_KEYS_MAX) simpleKeys.add(k);
+  return true;
 }
 
-// Writes prepared in one call (insert([...])) are added together after all are checked.
-const preparing = new WeakMap<Transaction, number>();
-const pendingCount = (tx: Transaction) => preparing.get(tx) ?? 0;
+/** The document built by the last successful {@link simpleData} (saves an allocation per insert). */
+let simpleDoc: Doc | undefined;
 
-/** Prepare a batch: ids of the mutations count the ones prepared before it in the same call. */
+/**
+ * The common case without core's general flatten: a flat document whose values are strings,
+ * finite numbers, booleans or null, under plain keys. Its fields and its document are built
+ * in one pass (the document is left in `simpleDoc`). Anything else: undefined, and the caller
+ * takes the general path, which decides (and explains) what is allowed.
+ */
+function simpleData(id: string, doc: Record<string, unknown>): unknown[] | undefined {
+  const keys = Object.keys(doc);
+  const data: unknown[] = [ID_FIELD, id];
+  const out: Record<string, unknown> = { id };
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === ID_FIELD) continue;
+    const v = doc[k];
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        break;
+      case 'number':
+        if (!Number.isFinite(v)) return undefined;
+        break;
+      case 'object':
+        if (v !== null) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    if (!isSimpleKey(k)) return undefined;
+    data.push(k, v);
+    out[k] = v;
+  }
+  simpleDoc = out as Doc;
+  return data;
+}
+
+/** Prepare a batch of writes: every one is checked before any is applied. */
 export function prepareBatch<T>(
-  tx: Transaction,
   items: readonly T[],
   prepare: (item: T, i: number) => MutationRecord,
 ): MutationRecord[] {
   const out: MutationRecord[] = new Array(items.length);
-  try {
-    for (let i = 0; i < items.length; i++) {
-      preparing.set(tx, i);
-      out[i] = prepare(items[i]!, i);
-    }
-  } finally {
-    preparing.delete(tx);
-  }
+  for (let i = 0; i < items.length; i++) out[i] = prepare(items[i]!, i);
   return out;
 }
 
@@ -88,8 +130,10 @@ export function prepareInsert(
   tx: Transaction,
   input: unknown,
   seen: Set<string> | undefined,
+  offset = 0,
 ): MutationRecord {
-  const { collection } = ctx;
+  // Read before any user code (schema) runs: a nested write would refresh the shared context.
+  const { collection, metadata, createdAt } = ctx;
   if (!isPlainObject(input))
     throw new ValidationError(
       `insert into "${collection}": expected a document (a plain object with an id), received ${received(input)}.`,
@@ -117,13 +161,18 @@ export function prepareInsert(
       { details: { collection, id } },
     );
   seen?.add(id);
-  const pairs = flattenDocument(doc, ctx.refMany ? { refMany: ctx.refMany } : {});
   const hlc = ctx.hlc.now();
-  const cells = toCells(collection, id, hlc, pairs, true);
-  const modified = materialize(id, cells);
+  let data = ctx.refMany ? undefined : simpleData(id, doc);
+  let modified: Doc;
+  if (data !== undefined) modified = simpleDoc!;
+  else {
+    data = toData(id, flattenDocument(doc, ctx.refMany ? { refMany: ctx.refMany } : {}), true);
+    modified = materialize(id, data, hlc);
+  }
+  simpleDoc = undefined;
   return new MutationRecord(
     tx,
-    nextMutationId(tx),
+    tx.records.length + offset,
     'insert',
     collection,
     id,
@@ -131,9 +180,9 @@ export function prepareInsert(
     EMPTY_DOC,
     modified,
     modified,
-    cells,
-    ctx.metadata,
-    ctx.createdAt,
+    data,
+    metadata,
+    createdAt,
   );
 }
 
@@ -144,7 +193,7 @@ export function prepareUpdate(
   id: unknown,
   change: unknown,
 ): MutationRecord {
-  const { collection } = ctx;
+  const { collection, metadata, createdAt } = ctx;
   if (!isValidId(id))
     throw new ValidationError(
       `update of "${collection}": the id must be a non-empty string, received ${JSON.stringify(id)}.`,
@@ -206,16 +255,16 @@ export function prepareUpdate(
     if (ctx.refMany) pairs = withRemovedMembers(pairs, current, changes, ctx.refMany);
     if (ctx.def) {
       // Patches merge deeply, as cells do; the schema judges the merged document.
-      const next = applyCells(current, toCells(collection, id, '', pairs, false));
+      const next = applyData(current, toData(id, pairs, false));
       pairs = diffPairs(ctx, current, next, Object.keys(changes), opts);
     }
   }
   const hlc = ctx.hlc.now();
-  const cells = toCells(collection, id, hlc, pairs, false);
-  const modified = applyCells(current, cells);
+  const data = toData(id, pairs, false);
+  const modified = applyData(current, data);
   return new MutationRecord(
     tx,
-    nextMutationId(tx),
+    tx.records.length,
     'update',
     collection,
     id,
@@ -223,9 +272,9 @@ export function prepareUpdate(
     current,
     modified,
     changes,
-    cells,
-    ctx.metadata,
-    ctx.createdAt,
+    data,
+    metadata,
+    createdAt,
   );
 }
 
@@ -274,7 +323,7 @@ function withRemovedMembers(
 }
 
 /** A delete. Throws NotFoundError if missing. */
-export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown): MutationRecord {
+export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown, offset = 0): MutationRecord {
   const { collection } = ctx;
   if (!isValidId(id))
     throw new ValidationError(
@@ -289,10 +338,10 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown)
       details: { collection, id },
     });
   const hlc = ctx.hlc.now();
-  const cells: Cell[] = [{ collection, id, field: DELETED_FIELD, value: true, hlc }];
+  const data: unknown[] = [DELETED_FIELD, true];
   return new MutationRecord(
     tx,
-    nextMutationId(tx),
+    tx.records.length + offset,
     'delete',
     collection,
     id,
@@ -300,7 +349,7 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown)
     current,
     current,
     {},
-    cells,
+    data,
     ctx.metadata,
     ctx.createdAt,
   );

@@ -23,7 +23,7 @@ import {
   signal,
 } from '@omnisync/core';
 import type { Doc, PendingMutation } from '../types.js';
-import { applyCells, deepEqual, diffFlat, materialize } from './doc-ops.js';
+import { applyData, deepEqual, diffFlat, materialize } from './doc-ops.js';
 import type { MutationRecord } from '../transactions/mutation.js';
 
 /** Receives the visible changes of one transaction or sync batch. */
@@ -41,13 +41,22 @@ export interface CollectionViewOptions {
 
 const identity = (d: Doc) => d;
 
+/** Writes confirmed per base apply (bounds the cell objects alive at once). */
+const CONFIRM_CHUNK = 2048;
+
+/** Pending writes of one document: one record (the common case, no array), or several in order. */
+type Pending = MutationRecord | MutationRecord[];
+const NONE: readonly MutationRecord[] = Object.freeze([]);
+const asList = (p: Pending | undefined): readonly MutationRecord[] =>
+  p === undefined ? NONE : Array.isArray(p) ? p : [p];
+
 /** @internal Visible state of one collection. */
 class CollectionView {
   readonly name: string;
   /** The visible documents, by id. */
   readonly docs = new Map<string, Doc>();
   /** Pending optimistic mutations per document, in order. */
-  readonly overlay = new Map<string, MutationRecord[]>();
+  readonly overlay = new Map<string, Pending>();
   /** Documents whose base changed while they had pending writes (their visible doc must be recomputed on confirm). */
   readonly dirty = new Set<string>();
   /** Per-document signals, created on the first tracked read. */
@@ -77,6 +86,8 @@ export class ClientStore {
   #changes: DocChange[] = [];
   #touched: CollectionView[] = [];
   #bumps: Signal<number>[] = [];
+  #spareTouched: CollectionView[] | undefined = [];
+  #spareBumps: Signal<number>[] | undefined = [];
   /** Called when a base change lands on a document with pending writes (a conflict, seed 004). */
   onOverlap: ((collection: string, id: string) => void) | undefined;
 
@@ -125,7 +136,7 @@ export class ClientStore {
 
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
-    return this.#views.get(collection)?.overlay.get(id) ?? [];
+    return asList(this.#views.get(collection)?.overlay.get(id));
   }
 
   /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
@@ -177,9 +188,10 @@ export class ClientStore {
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        const list = v.overlay.get(m.key);
-        if (list === undefined) v.overlay.set(m.key, [m]);
-        else list.push(m);
+        const before = v.overlay.get(m.key);
+        if (before === undefined) v.overlay.set(m.key, m);
+        else if (Array.isArray(before)) before.push(m);
+        else v.overlay.set(m.key, [before, m]);
         const prev = v.docs.get(m.key);
         if (v.merge !== undefined) {
           this.#recompute(v, m.key);
@@ -190,17 +202,14 @@ export class ClientStore {
         else if (prepared) next = v.decode(m.modified);
         else if (prev === undefined) {
           // A key with an earlier pending delete, or a base tombstone, stays deleted (delete wins).
-          if (
-            (list !== undefined && list.some((p) => p.type === 'delete')) ||
-            this.base.isDeleted(m.collection, m.key)
-          )
+          if (asList(before).some((p) => p.type === 'delete') || this.base.isDeleted(m.collection, m.key))
             next = undefined;
           else
             next = v.decode(
-              m.type === 'insert' ? materialize(m.key, m.cells) : applyCells({ id: m.key }, m.cells),
+              m.type === 'insert' ? materialize(m.key, m.data, m.hlc) : applyData({ id: m.key }, m.data),
             );
-        } else next = v.decode(applyCells(prev, m.cells));
-        this.#set(v, m.key, prev, next, m.cells);
+        } else next = v.decode(applyData(prev, m.data));
+        this.#set(v, m.key, prev, next, m);
       }
     } finally {
       if (--this.#depth === 0) this.#flush();
@@ -223,31 +232,33 @@ export class ClientStore {
       if (confirmed) {
         const mark = ++this.#confirmMark;
         for (let i = 0; i < records.length; i++) records[i]!.confirmMark = mark;
-        let cells: Cell[] | readonly Cell[];
-        if (records.length === 1 && extraCells === undefined) cells = records[0]!.cells;
-        else {
-          const all: Cell[] = [];
-          for (const m of records) for (const c of m.cells) all.push(c);
-          if (extraCells) for (const c of extraCells) all.push(c);
-          cells = all;
+        // Cells are built chunk by chunk, so each chunk dies young (a bulk confirm of 100,000
+        // writes never holds 700,000 cell objects at once).
+        for (let start = 0; start < records.length; start += CONFIRM_CHUNK) {
+          const cells: Cell[] = [];
+          const end = Math.min(records.length, start + CONFIRM_CHUNK);
+          for (let i = start; i < end; i++) records[i]!.pushCells(cells);
+          this.#applyBase(cells, mark);
         }
-        this.#applyBase(cells, mark);
+        if (extraCells !== undefined && extraCells.length > 0) this.#applyBase(extraCells, mark);
       }
       let v: CollectionView | undefined;
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        const list = v.overlay.get(m.key);
-        if (list === undefined) continue;
-        const at = list.indexOf(m);
-        if (at < 0) continue;
-        if (list.length === 1) {
+        const cur = v.overlay.get(m.key);
+        if (cur === m) {
           v.overlay.delete(m.key);
           // Confirmed, nothing else pending, and the base did not move underneath: the base now
           // holds exactly what was visible, so the visible object stays as it is.
-          if (confirmed && !v.dirty.has(m.key) && v.merge === undefined) continue;
+          if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) continue;
           v.dirty.delete(m.key);
-        } else list.splice(at, 1);
+        } else if (Array.isArray(cur)) {
+          const at = cur.indexOf(m);
+          if (at < 0) continue;
+          cur.splice(at, 1);
+          if (cur.length === 1) v.overlay.set(m.key, cur[0]!);
+        } else continue;
         this.#recompute(v, m.key);
       }
     } finally {
@@ -271,11 +282,16 @@ export class ClientStore {
     for (let i = 0; i < changes.length; i++) {
       const ch = changes[i]!;
       if (v === undefined || v.name !== ch.collection) v = this.view(ch.collection);
-      const list = v.overlay.get(ch.id);
-      if (list !== undefined) {
+      const cur = v.overlay.get(ch.id);
+      if (cur !== undefined) {
         // A document with pending writes: confirmed cells of those writes are expected; anything
         // else moved the base underneath them.
-        if (confirming === undefined || !list.every((m) => m.confirmMark === confirming)) {
+        const expected =
+          confirming !== undefined &&
+          (Array.isArray(cur)
+            ? cur.every((m) => m.confirmMark === confirming)
+            : cur.confirmMark === confirming);
+        if (!expected) {
           v.dirty.add(ch.id);
           if (confirming === undefined) this.onOverlap?.(ch.collection, ch.id);
           this.#recompute(v, ch.id);
@@ -294,10 +310,10 @@ export class ClientStore {
   /** Rebuild one visible document from the base and its pending writes. */
   #recompute(v: CollectionView, id: string): void {
     const prev = v.docs.get(id);
-    const list = v.overlay.get(id);
+    const list = asList(v.overlay.get(id));
     let doc = this.base.get(v.name, id) as Doc | undefined;
     let deleted = this.base.isDeleted(v.name, id);
-    if (list !== undefined && list.length > 0) {
+    if (list.length > 0) {
       if (v.merge !== undefined) {
         doc = v.merge(doc === undefined ? undefined : v.decode(doc), list);
       } else {
@@ -305,8 +321,8 @@ export class ClientStore {
           if (deleted || m.type === 'delete') {
             deleted = true;
             doc = undefined;
-          } else if (m.type === 'insert' && doc === undefined) doc = materialize(id, m.cells);
-          else doc = applyCells(doc ?? ({ id } as Doc), m.cells);
+          } else if (m.type === 'insert' && doc === undefined) doc = materialize(id, m.data, m.hlc);
+          else doc = applyData(doc ?? ({ id } as Doc), m.data);
         }
       }
     }
@@ -320,7 +336,7 @@ export class ClientStore {
     id: string,
     prev: Doc | undefined,
     next: Doc | undefined,
-    cells: readonly Cell[] | undefined,
+    write: MutationRecord | undefined,
     baseFields?: readonly string[],
   ): void {
     if (prev === next) return;
@@ -341,7 +357,7 @@ export class ClientStore {
       return;
     }
     let fields: readonly string[];
-    if (cells !== undefined) fields = cells.map((c) => c.field);
+    if (write !== undefined) fields = write.fields();
     else if (baseFields !== undefined) fields = baseFields;
     else {
       const opts = v.refMany ? { refMany: v.refMany } : {};
@@ -356,9 +372,11 @@ export class ClientStore {
     if (touched.length === 0) return;
     const bumps = this.#bumps;
     const changes = this.#changes;
-    this.#touched = [];
-    this.#bumps = [];
-    this.#changes = [];
+    // Swap in the spare arrays: a listener or effect that writes starts a fresh batch.
+    this.#touched = this.#spareTouched ?? [];
+    this.#bumps = this.#spareBumps ?? [];
+    this.#spareTouched = this.#spareBumps = undefined;
+    this.#changes = changes.length > 0 ? [] : changes;
     batch(() => {
       for (const v of touched) {
         v.changed = false;
@@ -366,6 +384,10 @@ export class ClientStore {
       }
       for (const s of bumps) s.set(s.peek() + 1);
     });
+    touched.length = 0;
+    bumps.length = 0;
+    this.#spareTouched = touched;
+    this.#spareBumps = bumps;
     if (changes.length > 0) for (const l of [...this.#listeners]) l(changes);
   }
 }

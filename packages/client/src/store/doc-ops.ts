@@ -4,7 +4,7 @@
  * documents into cells. They mirror core's `unflattenDocument` so the visible document of
  * a pending write equals what the synced base will hold once the write is confirmed.
  */
-import { type Cell, type CellValue, DELETED_FIELD, ID_FIELD, unflattenDocument } from '@omnisync/core';
+import { type CellValue, DELETED_FIELD, type FieldEntry, ID_FIELD, unflattenDocument } from '@omnisync/core';
 import type { Doc } from '../types.js';
 
 const CLOSE_BRACKET = 93; // ']'
@@ -15,36 +15,42 @@ export function isSimpleField(field: string): boolean {
 }
 
 /**
- * The document made of `cells` alone (an insert with no synced document under it).
- * Cells of one write share an HLC, so field order is the write's order.
+ * The document made of a write's fields alone (an insert with no synced document under it).
+ * `data` is `[field, value, …]`, all under one HLC.
  */
-export function materialize(id: string, cells: readonly Cell[]): Doc {
-  for (let i = 0; i < cells.length; i++) {
-    if (!isSimpleField(cells[i]!.field)) return unflattenDocument(id, cells) as Doc;
+export function materialize(id: string, data: readonly unknown[], hlc: string): Doc {
+  for (let i = 0; i < data.length; i += 2) {
+    if (!isSimpleField(data[i] as string)) {
+      const entries: FieldEntry[] = [];
+      for (let j = 0; j < data.length; j += 2)
+        entries.push({ field: data[j] as string, value: data[j + 1] as CellValue, hlc });
+      return unflattenDocument(id, entries) as Doc;
+    }
   }
   const doc: Record<string, unknown> = { id };
-  for (let i = 0; i < cells.length; i++) {
-    const c = cells[i]!;
-    if (c.value !== undefined && c.field !== ID_FIELD && c.field !== DELETED_FIELD) doc[c.field] = c.value;
+  for (let i = 0; i < data.length; i += 2) {
+    const f = data[i] as string;
+    const v = data[i + 1];
+    if (v !== undefined && f !== ID_FIELD && f !== DELETED_FIELD) doc[f] = v;
   }
   return doc as Doc;
 }
 
 /**
- * `doc` with the cells applied, as a new object (the input is never mutated; untouched
- * nested objects are shared). Unset cells remove their field; refMany member cells add or
- * remove an id in a sorted array.
+ * `doc` with a write's fields (`[field, value, …]`) applied, as a new object (the input is
+ * never mutated; untouched nested objects are shared). Unset fields (`undefined`) are
+ * removed; refMany member fields add or remove an id in a sorted array.
  */
-export function applyCells(doc: Doc, cells: readonly Cell[]): Doc {
+export function applyData(doc: Doc, data: readonly unknown[]): Doc {
   const out: Record<string, unknown> = { ...doc };
   let copied: Set<object> | undefined;
-  for (let i = 0; i < cells.length; i++) {
-    const c = cells[i]!;
-    const f = c.field;
+  for (let i = 0; i < data.length; i += 2) {
+    const f = data[i] as string;
+    const value = data[i + 1];
     if (f === ID_FIELD || f === DELETED_FIELD) continue;
     if (isSimpleField(f)) {
-      if (c.value === undefined) delete out[f];
-      else out[f] = c.value;
+      if (value === undefined) delete out[f];
+      else out[f] = value;
       continue;
     }
     copied ??= new Set([out]);
@@ -56,14 +62,14 @@ export function applyCells(doc: Doc, cells: readonly Cell[]): Doc {
       path = f.slice(0, b);
     }
     const keys = path.split('.');
-    let obj = out;
+    let obj: Record<string, unknown> | undefined = out;
     for (let k = 0; k < keys.length - 1; k++) {
       const key = keys[k]!;
-      const next = obj[key];
+      const next: unknown = obj[key];
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
-        if (c.value === undefined || c.value === false) {
-          obj = undefined as unknown as Record<string, unknown>;
-          break; // unsetting below a leaf: nothing to do
+        if (value === undefined || value === false) {
+          obj = undefined; // unsetting below a leaf: nothing to do
+          break;
         }
         const fresh = {};
         copied.add(fresh);
@@ -85,14 +91,14 @@ export function applyCells(doc: Doc, cells: readonly Cell[]): Doc {
       const current = obj[last];
       const list = Array.isArray(current) ? (current as string[]) : [];
       const has = list.includes(member);
-      if (c.value === true && !has) obj[last] = [...list, member].sort();
-      else if (c.value !== true && has) {
+      if (value === true && !has) obj[last] = [...list, member].sort();
+      else if (value !== true && has) {
         const next = list.filter((m) => m !== member);
         if (next.length > 0) obj[last] = next;
         else delete obj[last];
       }
-    } else if (c.value === undefined) delete obj[last];
-    else obj[last] = c.value;
+    } else if (value === undefined) delete obj[last];
+    else obj[last] = value;
   }
   return out as Doc;
 }

@@ -15,10 +15,10 @@ import {
   type Cell,
   computed,
   DependencyFailedError,
+  type HlcClock,
   InvalidStateError,
   NonRetriableError,
   type Random,
-  randomId,
   type ReadonlySignal,
   type Scheduler,
   signal,
@@ -40,6 +40,7 @@ import { Transaction, type TransactionOptions } from './transaction.js';
 export interface EngineDeps {
   readonly store: ClientStore;
   readonly scheduler: Scheduler;
+  readonly hlc: HlcClock;
   readonly random: Random;
   readonly retry: ResolvedRetry;
   readonly events: EventHub;
@@ -56,7 +57,8 @@ const isNonRetriable = (e: Error) => e instanceof NonRetriableError || e.name ==
 /** @internal */
 export class TransactionEngine {
   readonly #d: EngineDeps;
-  readonly #active = new Map<string, Transaction>();
+  /** Unfinished committed transactions, in commit order (a Set: no id hashing per write). */
+  readonly #active = new Set<Transaction>();
   readonly #history: Transaction[] = [];
   readonly locks = new LockTable();
   readonly #version = signal(0);
@@ -80,7 +82,9 @@ export class TransactionEngine {
     this.#d = deps;
     this.transactions = computed(() => {
       this.#version.get();
-      const out = [...this.#history, ...this.#active.values()];
+      const h = this.#history;
+      const limit = this.#d.historyLimit;
+      const out = [...(h.length > limit ? h.slice(h.length - limit) : h), ...this.#active];
       return out.sort((a, b) => a.seq - b.seq);
     });
   }
@@ -92,16 +96,18 @@ export class TransactionEngine {
 
   /** A transaction by id (active or kept). */
   find(id: string): Transaction | undefined {
-    return this.#active.get(id) ?? this.#history.find((t) => t.id === id);
+    for (const t of this.#active) if (t.id === id) return t;
+    return this.#history.find((t) => t.id === id);
   }
 
   /** Active (unfinished) transactions, oldest first. */
   active(): Transaction[] {
-    return [...this.#active.values()];
+    return [...this.#active];
   }
 
   create(options: TransactionOptions = {}): Transaction {
-    return new Transaction(randomId(this.#d.random), this.#d.scheduler.now(), ++this.#seq, options);
+    // The id is an HLC stamp: unique across clients (node id) and restarts (the clock is restored past every stamp issued).
+    return new Transaction(this.#d.hlc.now(), this.#d.scheduler.now(), ++this.#seq, options);
   }
 
   /** Run `fn` collecting its writes into one transaction (all-or-nothing); commit it. */
@@ -151,7 +157,7 @@ export class TransactionEngine {
 
   /** Add prepared writes to a transaction (visible at once unless pessimistic). */
   addMutations(tx: Transaction, records: readonly MutationRecord[], strategy?: 'ordered' | 'parallel'): void {
-    if (tx.state !== 'pending' || this.#active.has(tx.id))
+    if (tx.state !== 'pending' || tx.committed)
       throw new InvalidStateError(`Transaction ${tx.id} is already committed; write in a new transaction.`);
     if (strategy !== undefined && !tx.strategyExplicit && tx.records.length === 0) tx.strategy = strategy;
     for (const m of records) tx.records.push(m);
@@ -160,9 +166,10 @@ export class TransactionEngine {
 
   /** Commit a transaction: order it, make it durable, send it. */
   commit(tx: Transaction): void {
-    this.#active.set(tx.id, tx);
+    tx.committed = true;
+    this.#active.add(tx);
     this.#bump();
-    if (tx.strategy === 'ordered' && tx.records.length > 0) {
+    if (this.#locking(tx)) {
       const blockers = this.locks.acquire(tx);
       if (blockers.size > 0) this.#block(tx, blockers);
     }
@@ -175,6 +182,17 @@ export class TransactionEngine {
       this.#durable.set(tx, p);
     }
     if (tx.state !== 'queued') this.#schedule(tx);
+  }
+
+  /**
+   * Does this transaction take part in locking? Ordered ones that reach a backend do. A
+   * local-only transaction is confirmed by the next grouped local commit, in commit order, so
+   * nothing can overtake it, and no backend sync can arrive for it to hold.
+   */
+  #locking(tx: Transaction): boolean {
+    if (tx.strategy !== 'ordered' || tx.records.length === 0) return false;
+    if (tx.locking === undefined) tx.locking = !this.#allLocal(tx);
+    return tx.locking;
   }
 
   #block(tx: Transaction, blockers: Set<Transaction>): void {
@@ -201,11 +219,12 @@ export class TransactionEngine {
   }
 
   #schedule(tx: Transaction): void {
-    if (!this.#ready || tx.records.some((m) => this.#d.sourceOf(m.collection) === undefined)) {
+    const route = this.#route(tx);
+    if (!this.#ready || route === 'unrouted') {
       this.#parked.push(tx);
       return;
     }
-    if (this.#allLocal(tx)) {
+    if (route === 'local') {
       this.#localBatch.push(tx);
       if (!this.#localScheduled) {
         this.#localScheduled = true;
@@ -217,15 +236,23 @@ export class TransactionEngine {
     }
   }
 
-  #allLocal(tx: Transaction): boolean {
+  /** Where a transaction's writes go: all to local sources, some to a backend, or not known yet. */
+  #route(tx: Transaction): 'local' | 'remote' | 'unrouted' {
+    if (tx.route !== undefined) return tx.route;
+    let route: 'local' | 'remote' = 'local';
     let last: string | undefined;
     for (const m of tx.records) {
       if (m.collection === last) continue;
       last = m.collection;
       const s = this.#d.sourceOf(m.collection);
-      if (s === undefined || s.kind !== 'local') return false;
+      if (s === undefined) return 'unrouted';
+      if (s.kind !== 'local') route = 'remote';
     }
-    return true;
+    return (tx.route = route);
+  }
+
+  #allLocal(tx: Transaction): boolean {
+    return this.#route(tx) === 'local';
   }
 
   #startAttempt(tx: Transaction): void {
@@ -234,7 +261,7 @@ export class TransactionEngine {
       at: this.#d.scheduler.now(),
       attemptId: `${tx.id}#${tx.current_attempt + 1}`,
     });
-    if (tx.strategy === 'ordered' && !this.#holding.has(tx)) {
+    if (tx.locking && !this.#holding.has(tx)) {
       this.#holding.add(tx);
       this.locks.hold(tx);
     }
@@ -253,7 +280,7 @@ export class TransactionEngine {
       return;
     }
     const cells: Cell[] = [];
-    for (const tx of txs) for (const m of tx.records) for (const c of m.cells) cells.push(c);
+    for (const tx of txs) for (const m of tx.records) m.pushCells(cells);
     writer.write({ cells }).then(
       () => this.#complete(txs.filter((t) => !t.finished)),
       (e) => {
@@ -335,7 +362,7 @@ export class TransactionEngine {
       const entry = (changes[k] ??= {});
       if (m.type === 'delete') entry._deleted = true;
       else Object.assign(entry, m.changes);
-      for (const c of m.cells) cells.push(c);
+      m.pushCells(cells);
     }
     return { transaction: tx, mutations: records, cells, changes, attempt };
   }
@@ -390,7 +417,7 @@ export class TransactionEngine {
         for (const c of cells) extra.push(c);
       }
       if (!local && writer.enabled) {
-        for (const m of tx.records) for (const c of m.cells) toPersist.push(c);
+        for (const m of tx.records) m.pushCells(toPersist);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) toPersist.push(c);
       }
     }
@@ -415,9 +442,11 @@ export class TransactionEngine {
 
   /** Release locks, keep history, wake or fail the transactions queued behind. */
   #finish(tx: Transaction, cells: Cell[] | undefined): void {
-    this.#active.delete(tx.id);
+    this.#active.delete(tx);
+    // A finished transaction is kept for inspection only: its cells (the bulk of it) can go.
+    for (const m of tx.records) m.release();
     this.#durable.delete(tx);
-    if (tx.strategy === 'ordered') {
+    if (tx.locking) {
       this.locks.release(tx);
       if (this.#holding.has(tx)) {
         this.#holding.delete(tx);
@@ -425,17 +454,26 @@ export class TransactionEngine {
       }
     }
     const limit = this.#d.historyLimit;
-    const del: string[] = [];
-    if (limit > 0) {
-      this.#history.push(tx);
-      if (this.#history.length > limit)
-        for (const t of this.#history.splice(0, this.#history.length - limit)) del.push(t.id);
-    } else del.push(tx.id);
     const writer = this.#d.writer;
+    let evicted: string | undefined;
+    if (limit > 0) {
+      const h = this.#history;
+      h.push(tx);
+      const n = h.length;
+      if (n > limit) {
+        // The one that just fell out of view leaves persistence now; memory is trimmed in halves,
+        // so a long run of finishing transactions stays O(1) each.
+        evicted = h[n - 1 - limit]!.id;
+        if (n >= 2 * limit) h.splice(0, n - limit);
+      }
+    } else evicted = tx.id;
     if (writer.enabled) {
-      const put = limit > 0 ? [tx] : [];
       writer
-        .write({ ...(cells ? { cells: [...cells] } : {}), put, del })
+        .write({
+          ...(cells ? { cells: [...cells] } : {}),
+          put: limit > 0 ? [tx] : [],
+          del: evicted === undefined ? [] : [evicted],
+        })
         .catch((e) => this.#reportError(e, tx));
     }
     if (tx.dependents) {
@@ -535,8 +573,9 @@ export class TransactionEngine {
           this.#d.writer.write({ del: evicted.map((t) => t.id) }).catch((e) => this.#reportError(e));
       }
       for (const tx of resend) {
-        this.#active.set(tx.id, tx);
-        if (tx.strategy === 'ordered') {
+        tx.committed = true;
+        this.#active.add(tx);
+        if (this.#locking(tx)) {
           const blockers = this.locks.acquire(tx);
           if (blockers.size > 0 && tx.state !== 'persisting') {
             this.#block(tx, blockers);

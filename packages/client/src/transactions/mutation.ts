@@ -1,17 +1,24 @@
 /**
  * One write to one document, as the engine keeps it: seed 001's PendingMutation fields plus
- * the cells it writes (already validated, flattened and stamped).
+ * what it writes (already validated, flattened and stamped).
+ *
+ * The written fields are kept compactly, as one array `[field, value, field, value, …]`
+ * under the mutation's single HLC, rather than as one Cell object per field: a write lives
+ * until it is confirmed, and a bulk insert of 100,000 documents would otherwise hold (and
+ * make the garbage collector copy) 700,000 extra objects. Cells are built when needed.
  */
-import type { Cell } from '@omnisync/core';
+import type { Cell, CellValue } from '@omnisync/core';
 import type { Doc, MutationState, MutationType, PendingMutation } from '../types.js';
 import type { Transaction } from './transaction.js';
 
 /** The `original` of an insert: frozen so one shared object can serve them all. */
 export const EMPTY_DOC: Readonly<Record<string, any>> = Object.freeze({});
 
-/** @internal A mutation with its cells and its transaction. */
+const NO_DATA: unknown[] = [];
+
+/** @internal A mutation with its written fields and its transaction. */
 export class MutationRecord implements PendingMutation {
-  readonly mutationId: string;
+  readonly #id: string | number;
   readonly type: MutationType;
   readonly collection: string;
   readonly key: string;
@@ -21,15 +28,19 @@ export class MutationRecord implements PendingMutation {
   readonly changes: Record<string, any>;
   readonly metadata: unknown;
   readonly created_at: Date;
-  /** The cells this write sets (a delete: the one tombstone cell). */
-  readonly cells: Cell[];
+  /**
+   * Field paths and values written, interleaved (`[field0, value0, field1, value1, …]`); a
+   * delete writes `['_deleted', true]`. Released once the transaction finished.
+   */
+  data: unknown[];
   readonly tx: Transaction;
   /** @internal Set by the store while this write is being confirmed. */
   confirmMark = 0;
 
+  /** `id`: the mutation id, or its index in the transaction (the id is then `<tx id>:<index>`). */
   constructor(
     tx: Transaction,
-    mutationId: string,
+    id: string | number,
     type: MutationType,
     collection: string,
     key: string,
@@ -37,12 +48,12 @@ export class MutationRecord implements PendingMutation {
     original: Record<string, any>,
     modified: Doc,
     changes: Record<string, any>,
-    cells: Cell[],
+    data: unknown[],
     metadata: unknown,
     createdAt: Date,
   ) {
     this.tx = tx;
-    this.mutationId = mutationId;
+    this.#id = id;
     this.type = type;
     this.collection = collection;
     this.key = key;
@@ -50,16 +61,48 @@ export class MutationRecord implements PendingMutation {
     this.original = original;
     this.modified = modified;
     this.changes = changes;
-    this.cells = cells;
+    this.data = data;
     this.metadata = metadata;
     this.created_at = createdAt;
   }
 
+  get mutationId(): string {
+    const id = this.#id;
+    return typeof id === 'string' ? id : `${this.tx.id}:${id}`;
+  }
   get state(): MutationState {
     return this.tx.mutationState;
   }
   get updated_at(): Date {
     return this.tx.updated_at;
+  }
+
+  /** The cells this write sets. */
+  get cells(): Cell[] {
+    const out: Cell[] = [];
+    this.pushCells(out);
+    return out;
+  }
+
+  /** Append this write's cells to `out`. */
+  pushCells(out: Cell[]): void {
+    const d = this.data;
+    const { collection, key: id, hlc } = this;
+    for (let i = 0; i < d.length; i += 2)
+      out.push({ collection, id, field: d[i] as string, value: d[i + 1] as CellValue, hlc });
+  }
+
+  /** The field paths this write sets. */
+  fields(): string[] {
+    const d = this.data;
+    const out: string[] = new Array(d.length >> 1);
+    for (let i = 0; i < d.length; i += 2) out[i >> 1] = d[i] as string;
+    return out;
+  }
+
+  /** @internal Drop the written fields (the transaction finished; only inspection remains). */
+  release(): void {
+    this.data = NO_DATA;
   }
 
   /** A plain view (seed 001 fields), for logs, devtools and persist callbacks that serialise. */

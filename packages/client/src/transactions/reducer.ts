@@ -40,6 +40,11 @@ export type TransactionAction =
   | { readonly type: 'synced'; readonly at: number }
   | { readonly type: 'fail'; readonly at: number; readonly error: TransactionError };
 
+// Transactions changing state in the same millisecond share one Date (they are read-only).
+let lastMs = NaN;
+let lastDate = new Date(0);
+const dateAt = (ms: number): Date => (ms === lastMs ? lastDate : ((lastMs = ms), (lastDate = new Date(ms))));
+
 /** Which actions each state accepts. */
 const ALLOWED: Record<TransactionState, ReadonlySet<TransactionAction['type']>> = {
   pending: new Set(['queue', 'attempt:start', 'fail']),
@@ -57,7 +62,7 @@ export function canTransition(state: TransactionState, action: TransactionAction
 
 /** A new pending transaction. */
 export function initialSnapshot(id: string, at: number): TransactionSnapshot {
-  const d = new Date(at);
+  const d = dateAt(at);
   return { id, state: 'pending', created_at: d, updated_at: d, attempts: [], current_attempt: 0 };
 }
 
@@ -91,7 +96,7 @@ export function reduceTransaction(s: TransactionSnapshot, action: TransactionAct
       `Transaction ${s.id} cannot take "${action.type}" in state "${s.state}". A finished transaction cannot be changed; create a new one.`,
       { details: { transaction_id: s.id, state: s.state, action: action.type } },
     );
-  const at = new Date(action.at);
+  const at = dateAt(action.at);
   switch (action.type) {
     case 'queue':
       return { ...s, state: 'queued', queued_behind: action.behind, updated_at: at };

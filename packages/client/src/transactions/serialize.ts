@@ -34,9 +34,13 @@ const errorJson = (e: Error): JsonValue => ({
   ...('code' in e && typeof e.code === 'string' ? { code: e.code } : {}),
 });
 
-/** Cells of a mutation, without the repeated collection/id/hlc: `[field, value]`, unset as `[field]`. */
-const cellsJson = (cells: readonly Cell[]): JsonValue =>
-  cells.map((c) => (c.value === undefined ? [c.field] : [c.field, c.value]));
+/** Fields of a mutation, without the repeated collection/id/hlc: `[field, value]`, unset as `[field]`. */
+const cellsJson = (data: readonly unknown[]): JsonValue => {
+  const out: JsonValue[] = [];
+  for (let i = 0; i < data.length; i += 2)
+    out.push(data[i + 1] === undefined ? [data[i] as string] : [data[i] as string, data[i + 1] as JsonValue]);
+  return out;
+};
 
 /** The outbox form of a transaction. */
 export function serializeTransaction(tx: Transaction): PersistedTransaction {
@@ -68,7 +72,7 @@ export function serializeTransaction(tx: Transaction): PersistedTransaction {
       modified: toJson(m.modified),
       changes: toJson(m.changes),
       metadata: toJson(m.metadata),
-      cells: cellsJson(m.cells),
+      cells: cellsJson(m.data),
     })),
   };
   if (s.queued_behind !== undefined) out.queued_behind = s.queued_behind;
@@ -162,7 +166,8 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
     if (typeof m.collection !== 'string' || typeof m.key !== 'string' || typeof m.hlc !== 'string')
       bad(`${at} target`);
     if (!Array.isArray(m.cells)) bad(`${at} cells`);
-    const cells: Cell[] = (m.cells as unknown[]).map((c, j) => {
+    const data: unknown[] = [];
+    (m.cells as unknown[]).forEach((c, j) => {
       if (!Array.isArray(c) || typeof c[0] !== 'string' || c.length > 2) bad(`${at} cell #${j}`);
       const arr = c as unknown[];
       const cell: Cell = {
@@ -177,7 +182,7 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
       } catch (err) {
         bad(`${at} cell #${j}: ${(err as Error).message}`);
       }
-      return cell;
+      data.push(cell.field, cell.value);
     });
     const obj = (x: unknown, name: string): Record<string, any> =>
       typeof x === 'object' && x !== null && !Array.isArray(x)
@@ -194,7 +199,7 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
         obj(m.original, 'original'),
         obj(m.modified, 'modified') as Doc,
         obj(m.changes, 'changes'),
-        cells,
+        data,
         m.metadata ?? undefined,
         new Date(num(m.created_at, `${at} created_at`)),
       ),

@@ -42,13 +42,20 @@ export class Transaction {
   dependents: Set<Transaction> | undefined;
   /** @internal Sources that accepted this transaction's writes. */
   persistedSources: Set<unknown> | undefined;
+  /** @internal Committed: no more writes can join it. */
+  committed = false;
+  /** @internal Where its writes go, once every collection it writes is registered. */
+  route: 'local' | 'remote' | undefined;
+  /** @internal Whether this transaction takes locks (decided at commit). */
+  locking: boolean | undefined;
   /** @internal Cells a backend answered with (applied on completion). */
   confirmedCells: Cell[] | undefined;
   /** @internal Sequence number: creation order. */
   seq: number;
-  readonly #promise: Promise<Transaction>;
-  #resolve!: (tx: Transaction) => void;
-  #reject!: (e: Error) => void;
+  // Created on first use: most transactions are never awaited, and a promise costs.
+  #promise: Promise<Transaction> | undefined;
+  #resolve: ((tx: Transaction) => void) | undefined;
+  #reject: ((e: Error) => void) | undefined;
 
   /** @internal */
   constructor(id: string, at: number, seq: number, options: TransactionOptions) {
@@ -57,12 +64,6 @@ export class Transaction {
     this.optimistic = options.optimistic !== false;
     this.strategy = options.strategy ?? 'ordered';
     this.strategyExplicit = options.strategy !== undefined;
-    this.#promise = new Promise<Transaction>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // A failure nobody awaits must not crash the process as an unhandled rejection.
-    this.#promise.catch(noop);
   }
 
   get id(): string {
@@ -116,14 +117,29 @@ export class Transaction {
    * (for a dependency failure: a DependencyFailedError).
    */
   get promise(): Promise<Transaction> {
+    if (this.#promise === undefined) {
+      const s = this.#snap;
+      if (s.state === 'completed') this.#promise = Promise.resolve(this);
+      else if (s.state === 'failed') this.#promise = Promise.reject(s.error!.error);
+      else
+        this.#promise = new Promise<Transaction>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      // A failure nobody awaits must not crash the process as an unhandled rejection.
+      this.#promise.catch(noop);
+    }
     return this.#promise;
   }
 
   /** @internal Replace the snapshot (the engine does, through the reducer). */
   setSnapshot(s: TransactionSnapshot): void {
     this.#snap = s;
+    if (this.#resolve === undefined) return;
     if (s.state === 'completed') this.#resolve(this);
-    else if (s.state === 'failed') this.#reject(s.error!.error);
+    else if (s.state === 'failed') this.#reject!(s.error!.error);
+    else return;
+    this.#resolve = this.#reject = undefined;
   }
 
   /** A JSON-friendly view, for logs and devtools. */
