@@ -3,12 +3,12 @@
  *
  * The cursor says "every change up to here is applied" for the queries synced so far. A
  * collection added later (the client registers collections lazily, or the app grew one
- * between runs) has history before the cursor: it gets a snapshot of its own first, and is
- * recorded in the persisted meta `queries` once applied.
+ * between runs) has history before the cursor: it gets a pull of its own from cursor 0
+ * first, and is recorded in the persisted meta `queries` once applied.
  */
 import type { JsonValue, WireQuery } from '@omnisync/core';
 import type { SourceContext } from '../types.js';
-import { META_CURSOR, META_QUERIES } from './server-source-types.js';
+import { META_QUERIES } from './server-source-types.js';
 
 const keyOf = (q: WireQuery): string => JSON.stringify(q);
 
@@ -27,12 +27,13 @@ export class QuerySet {
     this.#all = queries
       ? [...queries]
       : (collections ?? ctx.collections).map((collection) => ({ collection }));
+    // Without a saved list every query starts covered: a first start pulls from cursor 0, and
+    // a cursor saved without a list covers every query it was saved with.
     const stored = ctx.getMeta(META_QUERIES);
-    if (Array.isArray(stored))
-      this.#synced = new Set(stored.filter((k): k is string => typeof k === 'string'));
-    // A cursor saved without a query list covers every query it was saved with.
-    else if (ctx.getMeta(META_CURSOR) !== undefined) this.#synced = new Set(this.#all.map(keyOf));
-    else this.#synced = new Set();
+    this.#synced = new Set(
+      Array.isArray(stored) ? stored.filter((k): k is string => typeof k === 'string') : this.#all.map(keyOf),
+    );
+    this.#dirty = !Array.isArray(stored);
   }
 
   /** Pick up collections registered since the last call; true when the set grew. */

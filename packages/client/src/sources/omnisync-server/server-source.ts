@@ -52,8 +52,12 @@ import {
 interface SyncWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
-  /** A pull that reached the head completed after this waiter came. */
+  /** Pulls sent before this waiter came: only a later one that reaches the head counts. */
+  after: number;
+  /** A pull sent after this waiter came reached the head. */
   pulled: boolean;
+  /** The run in progress when it came: that run failing does not fail this waiter. */
+  duringRun: number | undefined;
   /** Resolve on a failure too (the first sync of `start`: offline first). */
   settleOnFailure: boolean;
 }
@@ -110,6 +114,8 @@ class ServerSourceImpl implements ServerSource {
   #kickTimer: { cancel(): void } | undefined;
   #partitionTimer: { cancel(): void } | undefined;
   #waiters: SyncWaiter[] = [];
+  #runId = 0;
+  #pullSeq = 0;
 
   constructor(options: ServerSourceOptions) {
     if (options.queries !== undefined && options.collections !== undefined)
@@ -160,7 +166,6 @@ class ServerSourceImpl implements ServerSource {
       this.#cursor = storedCursor;
       this.#dispatch({ type: 'cursor', cursor: storedCursor });
     }
-    this.#needSnapshot = this.#cursor === undefined;
     this.#needPull = true;
     this.#dispatch({ type: 'pending', count: this.#outbox.size });
     const WS =
@@ -171,7 +176,7 @@ class ServerSourceImpl implements ServerSource {
     // start() resolves once the first sync is applied, or once it failed: offline first, the
     // collection is ready with what it has and the source keeps trying in the background.
     await new Promise<void>((resolve) => {
-      this.#waiters.push({ resolve, reject: () => resolve(), pulled: false, settleOnFailure: true });
+      this.#waiters.push(this.#waiter(resolve, () => resolve(), true));
       this.#wake();
     });
   }
@@ -235,7 +240,7 @@ class ServerSourceImpl implements ServerSource {
       );
     return new Promise<void>((resolve, reject) => {
       // Before start, the waiter rides along with the first sync.
-      this.#waiters.push({ resolve, reject, pulled: false, settleOnFailure: false });
+      this.#waiters.push(this.#waiter(resolve, reject, false));
       this.#paused = false;
       this.#needPull = true;
       // An explicit sync does not wait out the backoff.
@@ -261,6 +266,17 @@ class ServerSourceImpl implements ServerSource {
     await this.#checkpointing?.catch(() => {});
   }
 
+  #waiter(resolve: () => void, reject: (e: Error) => void, settleOnFailure: boolean): SyncWaiter {
+    return {
+      resolve,
+      reject,
+      after: this.#pullSeq,
+      pulled: false,
+      duringRun: this.#running ? this.#runId : undefined,
+      settleOnFailure,
+    };
+  }
+
   // ── the loop: one step at a time, snapshot > push > pull ─────────────────────────
 
   #wake(): void {
@@ -270,13 +286,14 @@ class ServerSourceImpl implements ServerSource {
 
   async #run(): Promise<void> {
     this.#running = true;
+    this.#runId++;
     this.#dispatch({ type: 'busy', busy: true });
     let failure: unknown;
     try {
       while (!this.#stopped && !this.#paused && this.#retryTimer === undefined) {
         this.#queries.refresh();
         if (this.#needSnapshot) await this.#snapshot();
-        else if (this.#queries.unsynced().length > 0) await this.#snapshotNew();
+        else if (this.#queries.unsynced().length > 0) await this.#catchUpNew();
         else if (this.#outbox.size > 0) await this.#push();
         else if (this.#needPull) await this.#pull();
         else break;
@@ -293,7 +310,11 @@ class ServerSourceImpl implements ServerSource {
     else if (!this.#paused && this.#retryTimer === undefined) this.#idle();
   }
 
-  /** Everything (first start, or a cursor older than the server's horizon). */
+  /**
+   * The cursor is older than the server's compaction horizon: everything by snapshot, then
+   * on from its cursor. (A first start pulls from cursor 0 instead: unlike a snapshot, the
+   * change log carries the tombstones of documents this client may hold from its own writes.)
+   */
   async #snapshot(): Promise<void> {
     const queries = this.#queries.all();
     const res = await this.#http.snapshot(queries.length > 0 ? { queries: [...queries] } : {});
@@ -308,14 +329,27 @@ class ServerSourceImpl implements ServerSource {
   }
 
   /**
-   * Collections added after the cursor was set: their state so far by snapshot. The cursor
-   * stays: the snapshot covers them up to its cursor ≥ ours, the next pull (all queries)
-   * everything after ours.
+   * Collections added after the cursor was set: their history by a pull of their own from
+   * cursor 0, page by page. The main cursor stays: this pull covers them up to its end
+   * (≥ ours), the next main pull everything after ours.
    */
-  async #snapshotNew(): Promise<void> {
+  async #catchUpNew(): Promise<void> {
     const fresh = this.#queries.unsynced();
-    const res = await this.#http.snapshot({ queries: [...fresh] });
-    this.#apply(fromWireCells(res.cells));
+    let cursor = 0;
+    for (;;) {
+      const res = await this.#http.pull({
+        cursor,
+        queries: [...fresh],
+        ...(this.#o.pullLimit ? { limit: this.#o.pullLimit } : {}),
+      });
+      if ('reset' in res) {
+        this.#needSnapshot = true;
+        return;
+      }
+      this.#apply(fromWireCells(res.changes));
+      cursor = res.cursor;
+      if (!res.hasMore) break;
+    }
     this.#needPull = true;
     this.#queries.markSynced(fresh);
     this.#live?.restart();
@@ -324,6 +358,7 @@ class ServerSourceImpl implements ServerSource {
 
   async #pull(): Promise<void> {
     const queries = this.#queries.synced();
+    const seq = ++this.#pullSeq;
     const res = await this.#http.pull({
       cursor: this.#cursor ?? 0,
       ...(queries.length > 0 ? { queries: [...queries] } : {}),
@@ -339,7 +374,7 @@ class ServerSourceImpl implements ServerSource {
     this.#needPull = res.hasMore;
     await this.#setCursor(res.cursor);
     if (!res.hasMore) {
-      for (const w of this.#waiters) w.pulled = true;
+      for (const w of this.#waiters) if (w.after < seq) w.pulled = true;
       this.#dispatch({ type: 'synced', at: this.#scheduler.now(), cursor: this.#cursor });
     }
   }
@@ -424,11 +459,17 @@ class ServerSourceImpl implements ServerSource {
     const error = toOmniSyncError(err);
     const kind = classifyError(error);
     const now = this.#scheduler.now();
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters)
-      if (w.settleOnFailure) w.resolve();
+    // A sync() that came while this run was already under way gets one fresh attempt of its own.
+    const failedRun = this.#runId;
+    const fresh =
+      kind === 'forbidden'
+        ? []
+        : this.#waiters.filter((w) => w.duringRun === failedRun && !w.settleOnFailure);
+    for (const w of this.#waiters)
+      if (fresh.includes(w)) w.duringRun = undefined;
+      else if (w.settleOnFailure) w.resolve();
       else w.reject(error);
+    this.#waiters = fresh;
     this.#ctx?.reportError(error);
     if (kind === 'forbidden') return this.#forbidden(error);
     if (kind === 'transient') {
@@ -449,11 +490,15 @@ class ServerSourceImpl implements ServerSource {
       }
     } else this.#dispatch({ type: 'failed', at: now, error });
     // Transient, unauthorized (the token function may recover) and fatal alike: back off.
-    this.#retryTimer = this.#scheduler.setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#needPull = true;
-      this.#wake();
-    }, this.#backoff.next());
+    const delay = this.#backoff.next();
+    this.#retryTimer = this.#scheduler.setTimeout(
+      () => {
+        this.#retryTimer = undefined;
+        this.#needPull = true;
+        this.#wake();
+      },
+      fresh.length > 0 ? 0 : delay,
+    );
   }
 
   #forbidden(error: OmniSyncError): void {

@@ -1,0 +1,136 @@
+/**
+ * The simulated server: the real Fetch handler on a real SQLite file, restartable (a new
+ * handler over the same file), with its storage wrapped to count what each *committed*
+ * write transaction applied — the evidence for "nothing applied twice".
+ */
+import { join } from 'node:path';
+import type { Cell, MutationResult } from '@omnisync/core';
+import {
+  createSqliteStorage,
+  createSyncHandler,
+  type DocWrite,
+  type StorageWriter,
+  type SyncHandler,
+  type SyncStorage,
+} from '@omnisync/server';
+
+/** What committed write transactions applied, across restarts. */
+export interface ApplyLedger {
+  /** (clientId, mutationId) → commits that recorded it as applied. */
+  readonly mutations: Map<string, number>;
+  /** (collection, id, field, hlc) → commits that wrote that exact cell. */
+  readonly cells: Map<string, number>;
+  commits: number;
+}
+
+const cellKey = (c: Cell) => `${c.collection}/${c.id}/${c.field}@${c.hlc}`;
+
+function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
+  return {
+    read: (fn) => inner.read(fn),
+    write: async (fn) => {
+      let writes: DocWrite[] = [];
+      let recorded: [string, MutationResult[]][] = [];
+      const out = await inner.write(async (w) => {
+        writes = [];
+        recorded = [];
+        const proxy = new Proxy(w, {
+          get(target, prop) {
+            if (prop === 'writeDocs')
+              return (docs: readonly DocWrite[]) => {
+                writes.push(...docs);
+                return target.writeDocs(docs);
+              };
+            if (prop === 'recordMutations')
+              return (clientId: string, results: readonly MutationResult[], version: number) => {
+                recorded.push([clientId, [...results]]);
+                return target.recordMutations(clientId, results, version);
+              };
+            const v = Reflect.get(target, prop) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        }) as StorageWriter;
+        return fn(proxy);
+      });
+      // Counted only once committed: `inner.write` resolved.
+      ledger.commits++;
+      for (const d of writes)
+        for (const c of d.cells) ledger.cells.set(cellKey(c), (ledger.cells.get(cellKey(c)) ?? 0) + 1);
+      for (const [clientId, results] of recorded)
+        for (const r of results)
+          if (r.status === 'applied') {
+            const k = `${clientId}/${r.id}`;
+            ledger.mutations.set(k, (ledger.mutations.get(k) ?? 0) + 1);
+          }
+      return out;
+    },
+    updateCursor: (d, c) => inner.updateCursor(d, c),
+    deviceCursors: () => inner.deviceCursors(),
+    gc: (o) => inner.gc(o),
+    close: () => inner.close(),
+  };
+}
+
+/** A restartable server over one SQLite file. */
+export class SimServer {
+  readonly ledger: ApplyLedger = { mutations: new Map(), cells: new Map(), commits: 0 };
+  readonly #dir: string;
+  #handler: SyncHandler;
+  restarts = 0;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.#handler = this.#open();
+  }
+
+  #open(): SyncHandler {
+    return createSyncHandler({
+      logLevel: 'silent',
+      nodeId: 'srv',
+      storage: (app) =>
+        countingStorage(
+          createSqliteStorage({ file: join(this.#dir, `${app}.sqlite`), durability: 'off' }),
+          this.ledger,
+        ),
+    });
+  }
+
+  fetch(request: Request): Promise<Response> {
+    return this.#handler.fetch(request);
+  }
+
+  /** Stop the handler (in-flight commits finish) and open a new one on the same file. */
+  async restart(): Promise<void> {
+    await this.#handler.close();
+    this.#handler = this.#open();
+    this.restarts++;
+  }
+
+  async close(): Promise<void> {
+    await this.#handler.close();
+  }
+
+  /** Every stored cell (tombstones included), by paging a pull from cursor 0. */
+  async allCells(app: string): Promise<Cell[]> {
+    const cells: Cell[] = [];
+    let cursor = 0;
+    for (;;) {
+      const res = await this.#handler.fetch(
+        new Request(`http://sim/v1/apps/${app}/pull`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ cursor, limit: 10_000 }),
+        }),
+      );
+      const page = (await res.json()) as { changes: Cell[]; cursor: number; hasMore: boolean };
+      for (const c of page.changes) cells.push({ ...c, value: c.value });
+      cursor = page.cursor;
+      if (!page.hasMore) return cells;
+    }
+  }
+
+  /** The server's head cursor. */
+  async head(app: string): Promise<number> {
+    return this.#handler.engine.head(app);
+  }
+}
