@@ -45,7 +45,14 @@ const todoId = (i: number) => `todo-${i}`;
 function makeTodos(): Todo[] {
   const out: Todo[] = new Array(N);
   for (let i = 0; i < N; i++)
-    out[i] = { id: todoId(i), title: `Todo ${i}`, completed: i % 2 === 0, priority: i % 5, createdAt: T0 + i * 1000, ownerId: `user-${i % OWNERS}` };
+    out[i] = {
+      id: todoId(i),
+      title: `Todo ${i}`,
+      completed: i % 2 === 0,
+      priority: i % 5,
+      createdAt: T0 + i * 1000,
+      ownerId: `user-${i % OWNERS}`,
+    };
   return out;
 }
 function makeUsers(): User[] {
@@ -119,8 +126,12 @@ function omnisync(): Contender {
 // ── TanStack DB ──
 function tanstack(indexed: boolean): Contender {
   const opts = indexed ? { autoIndex: 'eager' as const, defaultIndexType: BTreeIndex } : {};
-  const todos = createCollection(localOnlyCollectionOptions<Todo, string>({ id: `todos-${indexed}`, getKey: (t) => t.id, ...opts }));
-  const users = createCollection(localOnlyCollectionOptions<User, string>({ id: `users-${indexed}`, getKey: (u) => u.id, ...opts }));
+  const todos = createCollection(
+    localOnlyCollectionOptions<Todo, string>({ id: `todos-${indexed}`, getKey: (t) => t.id, ...opts }),
+  );
+  const users = createCollection(
+    localOnlyCollectionOptions<User, string>({ id: `users-${indexed}`, getKey: (u) => u.id, ...opts }),
+  );
   let indexesMade = false;
   return {
     name: indexed ? 'TanStack DB + indexes' : 'TanStack DB',
@@ -201,7 +212,9 @@ function naive(): Contender {
     d: () => {
       const counts = new Map<string, number>();
       for (const t of todos.values()) counts.set(t.ownerId, (counts.get(t.ownerId) ?? 0) + 1);
-      return [...counts].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([ownerId, n]) => ({ ownerId, count: n }));
+      return [...counts]
+        .sort((x, y) => (x[0] < y[0] ? -1 : 1))
+        .map(([ownerId, n]) => ({ ownerId, count: n }));
     },
   };
   // Top 50 by createdAt desc: one pass keeping a small sorted buffer.
@@ -266,16 +279,34 @@ function streams(query: QueryName, seed: number): Stream[] {
   };
   if (query === 'd')
     return [
-      { label: 'outside', next: (s) => ((id) => () => s.update(id, { completed: rnd() < 0.5 }))(todoId(pick(0, N / 2))) },
+      {
+        label: 'outside',
+        next: (s) =>
+          (
+            (id) => () =>
+              s.update(id, { completed: rnd() < 0.5 })
+          )(todoId(pick(0, N / 2))),
+      },
       {
         label: 'toggle',
-        next: (s) => ((id, owner) => () => s.update(id, { ownerId: owner }))(todoId(pick(0, N)), `user-${pick(0, OWNERS)}`),
+        next: (s) =>
+          (
+            (id, owner) => () =>
+              s.update(id, { ownerId: owner })
+          )(todoId(pick(0, N)), `user-${pick(0, OWNERS)}`),
       },
       {
         label: 'move',
         next: (s, i) => {
           if (i % 2 === 0) {
-            const doc: Todo = { id: `new-${inserted++}`, title: 'new', completed: false, priority: 1, createdAt: ++newest, ownerId: `user-${pick(0, OWNERS)}` };
+            const doc: Todo = {
+              id: `new-${inserted++}`,
+              title: 'new',
+              completed: false,
+              priority: 1,
+              createdAt: ++newest,
+              ownerId: `user-${pick(0, OWNERS)}`,
+            };
             return () => s.insert(doc);
           }
           const id = `new-${inserted - 1}`;
@@ -356,7 +387,7 @@ async function measure(make: () => Contender, seed: number): Promise<Row[]> {
   const rows: Row[] = [];
   gc();
   const base = heapMB();
-  let c: Contender | undefined = make();
+  const c = make();
   const todos = makeTodos();
   const users = makeUsers();
   const t0 = performance.now();
@@ -384,9 +415,11 @@ async function measure(make: () => Contender, seed: number): Promise<Row[]> {
     const results = ss.map((st) => runStream(s!, st));
     s!.close();
     rows.push({ query, contender: c.name, load, materialise, heap, results, labels: ss.map((x) => x.label) });
-    process.stdout.write(`  ${c.name} ${QUERY_LABEL[query]}: materialise ${fmtMs(materialise)} ms, ${results.map((r) => `${fmtMs(r.p50)}/${fmtMs(r.p95)}`).join(' ')}\n`);
+    process.stdout.write(
+      `  ${c.name} ${QUERY_LABEL[query]}: materialise ${fmtMs(materialise)} ms, ${results.map((r) => `${fmtMs(r.p50)}/${fmtMs(r.p95)}`).join(' ')}\n`,
+    );
   }
-  c = undefined;
+  // The contender goes out of scope here; the next one starts from a collected heap.
   gc();
   return rows;
 }
@@ -434,7 +467,17 @@ export default async function queryBench(): Promise<BenchSection> {
       '"toggle+read" adds reading the whole result array (50k rows for (a)). Load: 100k todos + 1k users into the store (OmniSync: Map source + engine.applyChanges; its per-collection state is built lazily on the first query, so that cost is in materialise). ' +
       'Materialise: create the live query, subscribe, read the first value (TanStack indexes are created on first use and counted here). Heap: MB above the pre-load baseline after load + this query (documents, store, indexes, query state). ' +
       '(c) in TanStack is a join + select of the owner.',
-    columns: ['query', 'engine', 'load ms', 'materialise ms', 'outside p50/p95', 'toggle p50/p95', 'move p50/p95', 'toggle+read p50', 'heap MB'],
+    columns: [
+      'query',
+      'engine',
+      'load ms',
+      'materialise ms',
+      'outside p50/p95',
+      'toggle p50/p95',
+      'move p50/p95',
+      'toggle+read p50',
+      'heap MB',
+    ],
     rows,
   };
 }

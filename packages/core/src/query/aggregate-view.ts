@@ -129,7 +129,12 @@ export class Aggregator {
   add(doc: Doc, sign: 1 | -1): void {
     const gs = this.#getters;
     // One group field (the common case) keys by the value itself: no allocation per document.
-    const key = gs.length === 0 ? doclessKey : gs.length === 1 ? valueKey(gs[0]!(doc)) : canonicalJson(this.#valuesOf(doc));
+    const key =
+      gs.length === 0
+        ? doclessKey
+        : gs.length === 1
+          ? valueKey(gs[0]!(doc))
+          : canonicalJson(this.#valuesOf(doc));
     let g = this.#groups.get(key);
     if (!g) {
       if (sign < 0) return;

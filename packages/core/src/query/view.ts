@@ -76,6 +76,8 @@ export abstract class View implements ChangeSink {
     for (const [st, r] of this.#routes) st.removeSink(this, r);
     this.releaseResources();
     for (const [st] of this.#routes) this.ctx.settle(st.name);
+    // Also after a failed activation, which may have created state before registering.
+    this.ctx.settle(this.ast.collection);
     this.#routes = [];
   }
 }
