@@ -85,7 +85,8 @@ export function documentCells(
   const [id, doc] = entry;
   if (doc === null) return [{ collection, id, field: DELETED_FIELD, value: true, hlc }];
   const pairs = flattenDocument(doc, refMany ? { refMany } : {});
-  const cells: Cell[] = [{ collection, id, field: ID_FIELD, value: id, hlc }];
+  // The id cell only makes a document exist: write it when it does not (yet) in the base.
+  const cells: Cell[] = base.has(collection, id) ? [] : [{ collection, id, field: ID_FIELD, value: id, hlc }];
   const written = new Set<string>();
   for (const [field, value] of pairs) {
     cells.push({ collection, id, field, value, hlc });
