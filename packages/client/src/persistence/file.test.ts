@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createFilePersistence } from './file.js';
 import { persistenceSuite } from './suite.js';
 
+// The randomized cases replay from OMNISYNC_SEED (their failure messages print the seed).
+const seed = Number(process.env.OMNISYNC_SEED ?? 1);
+
 const dir = mkdtempSync(join(tmpdir(), 'omnisync-file-suite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cleanup = (location: string) => rmSync(join(dir, location), { recursive: true, force: true });
@@ -13,7 +16,7 @@ const cleanup = (location: string) => rmSync(join(dir, location), { recursive: t
 persistenceSuite(
   'file persistence',
   (location) => createFilePersistence({ path: join(dir, location, 'store.omnisync') }),
-  { describe, it, cleanup },
+  { describe, it, seed, cleanup },
 );
 
 // The same suite again with compaction after (almost) every commit, so snapshots and the
@@ -22,7 +25,7 @@ persistenceSuite(
   'file persistence, compacting as often as it may',
   (location) =>
     createFilePersistence({ path: join(dir, `${location}-c`, 'store.omnisync'), compactAfterBytes: 1 }),
-  { describe, it, cleanup: (location) => cleanup(`${location}-c`), randomBatches: 300, seed: 7 },
+  { describe, it, cleanup: (location) => cleanup(`${location}-c`), randomBatches: 300, seed: seed + 6 },
 );
 
 describe('file persistence options', () => {

@@ -4,8 +4,11 @@ import { createIndexedDbPersistence } from './indexeddb.js';
 import { persistenceSuite } from './suite.js';
 import { cell } from './suite-support.js';
 
-// fake-indexeddb stands in for the browser here (no browser in Node); the same suite runs
-// against Chromium's real IndexedDB in the React issue's browser tests.
+// The randomized cases replay from OMNISYNC_SEED (their failure messages print the seed).
+const seed = Number(process.env.OMNISYNC_SEED ?? 1);
+
+// fake-indexeddb stands in for the browser here; the same suite runs against Chromium's
+// real IndexedDB in test/persistence/indexeddb-chromium.test.ts.
 const idb = new IDBFactory();
 persistenceSuite(
   'IndexedDB persistence (fake-indexeddb)',
@@ -13,6 +16,7 @@ persistenceSuite(
   {
     describe,
     it,
+    seed,
     cleanup: (location) =>
       new Promise<void>((resolve, reject) => {
         const req = idb.deleteDatabase(`omnisync:${location}`);

@@ -7,6 +7,9 @@ import {
 import { persistenceSuite } from './suite.js';
 import { cell } from './suite-support.js';
 
+// The randomized cases replay from OMNISYNC_SEED (their failure messages print the seed).
+const seed = Number(process.env.OMNISYNC_SEED ?? 1);
+
 const stores = new Map<string, MemoryPersistenceStore>();
 persistenceSuite(
   'memory persistence',
@@ -15,7 +18,7 @@ persistenceSuite(
     if (!store) stores.set(location, (store = createMemoryPersistenceStore()));
     return createMemoryPersistence({ name: `memory:${location}`, store });
   },
-  { describe, it, cleanup: (location) => void stores.delete(location) },
+  { describe, it, seed, cleanup: (location) => void stores.delete(location) },
 );
 
 describe('memory persistence without a shared store', () => {
