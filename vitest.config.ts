@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@omnisync\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@omnisync\/client\/node$/, replacement: src('client/src/node.ts') },
       { find: /^@omnisync\/client\/testing$/, replacement: src('client/src/testing/index.ts') },
       { find: /^@omnisync\/client$/, replacement: src('client/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },
