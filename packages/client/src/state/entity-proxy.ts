@@ -50,6 +50,7 @@ function entityMeta(
   const host = view.runtime.host;
   const pending = host.pending(node, id);
   view.record(`meta:${node.name}/${id}`, {
+    group: `${node.name}/${id}`,
     read: () => {
       collection.get(id);
       return host.pending(node, id).length > 0;
@@ -83,6 +84,7 @@ export function entityProxy(
         : entityProxy(other, node, collection, id, path),
   };
   const keyBase = `${node.name}/${id}${path.length ? '.' + path.join('.') : ''}`;
+  const group = `${node.name}/${id}`;
   const current = (): Record<string, unknown> | undefined => {
     const v = read();
     return isPlainObject(v) ? v : undefined;
@@ -100,10 +102,11 @@ export function entityProxy(
         if (prop === 'toJSON') return () => current();
         const obj = current();
         const value = obj?.[prop];
-        // `id` never changes: reading it (React keys) does not tie the proxy to a version.
-        if (slot !== undefined && view.observer?.recording && !(prop === 'id' && path.length === 0))
-          slot.read = true;
+        // `id` never changes: reading it (React keys) is not a dependency.
+        if (prop === 'id' && path.length === 0) return value;
+        if (slot !== undefined && view.observer?.recording) slot.read = true;
         view.record(`${keyBase}.${prop}`, {
+          group,
           read: () => {
             const v = readPath(collection.get(id) as Record<string, unknown> | undefined, [...path, prop]);
             return isPlainObject(v) ? NESTED : v;

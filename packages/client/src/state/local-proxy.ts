@@ -93,6 +93,7 @@ export function localProxy(view: StateView, def: LocalDef, cell: LocalCell, path
         const full = [...path, prop];
         const value = readPath(cell.value.peek(), full);
         view.record(`local:${where}.${prop}`, {
+          group: `local:${def.key}`,
           read: () => {
             const v = readPath(cell.value.get(), full);
             return isPlainObject(v) ? NESTED : v;

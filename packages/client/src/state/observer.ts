@@ -28,6 +28,11 @@ export interface ObservedRead {
    * is then re-checked on each call instead of being tracked.
    */
   readonly subscribe?: (onChange: () => void) => () => void;
+  /**
+   * Reads of one group (one document, one local node) are watched together: a change
+   * re-reads that group only. Default: one group for everything.
+   */
+  readonly group?: string;
 }
 
 const THREW = Symbol('threw');
@@ -54,7 +59,7 @@ export class StateObserver {
   #keys = new Set<unknown>();
   #recording = false;
   #version = 0;
-  #watch: EffectHandle | undefined;
+  #watches: EffectHandle[] = [];
   #unsubs: (() => void)[] = [];
   readonly #listeners = new Set<() => void>();
 
@@ -94,14 +99,14 @@ export class StateObserver {
     this.#recording = false;
     // The new subscriptions are made before the old ones are dropped, so a live query read
     // by both renders never sees zero subscribers in between (it would be released).
-    const oldWatch = this.#watch;
+    const oldWatches = this.#watches;
     const oldUnsubs = this.#unsubs;
-    this.#watch = undefined;
+    this.#watches = [];
     this.#unsubs = [];
     try {
       this.#watchReads();
     } finally {
-      oldWatch?.stop();
+      for (const w of oldWatches) w.stop();
       for (const u of oldUnsubs) u();
     }
   }
@@ -109,35 +114,45 @@ export class StateObserver {
   #watchReads(): void {
     const all = this.#reads;
     if (all.length === 0) return;
-    const tracked = all.filter((r) => r.subscribe === undefined);
     let stale = false;
+    const groups = new Map<string, ObservedRead[]>();
     for (const r of all) {
-      if (r.subscribe === undefined) continue;
-      this.#unsubs.push(
-        r.subscribe(() => {
-          if (changedSince(r)) this.#bump();
+      if (r.subscribe !== undefined) {
+        this.#unsubs.push(
+          r.subscribe(() => {
+            if (changedSince(r)) this.#bump();
+          }),
+        );
+        if (changedSince(r)) stale = true;
+        continue;
+      }
+      const g = r.group ?? '';
+      const list = groups.get(g);
+      if (list === undefined) groups.set(g, [r]);
+      else list.push(r);
+    }
+    // One effect per group (a document, a local node): a change re-reads only its group.
+    for (const reads of groups.values()) {
+      let first = true;
+      this.#watches.push(
+        effect(() => {
+          let changed = false;
+          // Every read of the group runs on every pass: the effect re-subscribes to what they read.
+          for (const r of reads) if (changedSince(r)) changed = true;
+          if (!changed) return;
+          if (first) stale = true;
+          else untracked(() => this.#bump());
         }),
       );
-      if (changedSince(r)) stale = true;
-    }
-    if (tracked.length > 0) {
-      let first = true;
-      this.#watch = effect(() => {
-        let changed = false;
-        // Every read runs on every pass: the effect re-subscribes to what they read.
-        for (const r of tracked) if (changedSince(r)) changed = true;
-        if (!changed) return;
-        if (first) stale = true;
-        else untracked(() => this.#bump());
-      });
       first = false;
     }
     if (stale) this.#bump();
   }
 
   #stopWatching(): void {
-    this.#watch?.stop();
-    this.#watch = undefined;
+    const watches = this.#watches;
+    this.#watches = [];
+    for (const w of watches) w.stop();
     const unsubs = this.#unsubs;
     this.#unsubs = [];
     for (const u of unsubs) u();
