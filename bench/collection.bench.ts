@@ -84,7 +84,7 @@ async function omnisyncRows(): Promise<{ insert: number; update: number }> {
 async function omnisyncHeap(): Promise<number> {
   gc();
   const before = process.memoryUsage().heapUsed;
-  const client = createClient({ transactionHistory: 0 });
+  const client = createClient(); // default settings (a 100k-row transaction exceeds the history budget)
   const c = client.collection<Todo>({ id: `todos${seq++}` });
   const docs: Todo[] = [];
   for (let i = 0; i < N; i++) docs.push(todo(i));

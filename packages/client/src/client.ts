@@ -36,13 +36,11 @@ import type { RemoteDocuments, Source, SourceContext, SubscriptionStatus } from 
 import { ClientStore } from './store/client-store.js';
 import { TransactionEngine } from './transactions/engine.js';
 import { OutboxWriter } from './transactions/outbox-writer.js';
+import { type HistoryOptions, resolveHistory } from './transactions/history.js';
 import { resolveRetry } from './transactions/retry.js';
 import { deserializeTransaction } from './transactions/serialize.js';
 import type { Transaction, TransactionOptions } from './transactions/transaction.js';
 import type { MutationStrategy, RetryOptions } from './types.js';
-
-/** Finished transactions kept for inspection, by default. */
-export const TRANSACTION_HISTORY_DEFAULT = 100;
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -56,8 +54,11 @@ export interface ClientOptions {
   readonly random?: Random;
   /** Retry policy of failed persists (seed 001 defaults: 4 retries, exponential backoff, jitter). */
   readonly retry?: RetryOptions;
-  /** Finished transactions kept for inspection, in memory and persistence (default 100). */
-  readonly transactionHistory?: number;
+  /**
+   * Finished transactions kept for inspection, in memory and persistence: a count (default
+   * 100), or `{ transactions, mutations }` (default 100 and 10,000 mutations in all).
+   */
+  readonly transactionHistory?: number | HistoryOptions;
   /** Refuse remote HLCs further ahead than this (default 5 minutes). */
   readonly maxDriftMs?: number;
   /** Errors nobody else hears (event handlers that throw, background failures with no `sync.error:action` listener). */
@@ -157,9 +158,7 @@ class OmniSyncClient implements Client {
     };
     this.#events = new EventHub(onError);
     this.#writer = new OutboxWriter(this.#persistence, () => ({ hlc: this.hlc.last }));
-    const history = options.transactionHistory ?? TRANSACTION_HISTORY_DEFAULT;
-    if (!Number.isInteger(history) || history < 0)
-      throw new ValidationError(`transactionHistory is ${history}; it must be a non-negative integer.`);
+    const history = resolveHistory(options.transactionHistory);
     this.#engine = new TransactionEngine({
       store: this.store,
       scheduler: this.scheduler,
@@ -168,7 +167,7 @@ class OmniSyncClient implements Client {
       retry: resolveRetry(options.retry, this.#random),
       events: this.#events,
       writer: this.#writer,
-      historyLimit: history,
+      history,
       sourceOf: (c) => this.#collections.get(c)?.source,
       onError,
     });

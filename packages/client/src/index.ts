@@ -5,7 +5,7 @@
  */
 
 // Client and collections
-export { createClient, TRANSACTION_HISTORY_DEFAULT } from './client.js';
+export { createClient } from './client.js';
 export type { Client, ClientOptions, CollectionConfig } from './client.js';
 export { createCollection, getDefaultClient, setDefaultClient } from './create-collection.js';
 export type { CreateCollectionOptions } from './create-collection.js';
@@ -22,6 +22,12 @@ export type { TransactionOptions } from './transactions/transaction.js';
 export { reduceTransaction, canTransition } from './transactions/reducer.js';
 export type { TransactionAction, TransactionSnapshot } from './transactions/reducer.js';
 export { getLockedObjects } from './transactions/locks.js';
+export {
+  resolveHistory,
+  HISTORY_TRANSACTIONS_DEFAULT,
+  HISTORY_MUTATIONS_DEFAULT,
+} from './transactions/history.js';
+export type { HistoryOptions } from './transactions/history.js';
 export {
   retryDelay,
   resolveRetry,

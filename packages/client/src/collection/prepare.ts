@@ -87,7 +87,10 @@ let simpleDoc: Doc | undefined;
  */
 function simpleData(id: string, doc: Record<string, unknown>): unknown[] | undefined {
   const keys = Object.keys(doc);
-  const data: unknown[] = [ID_FIELD, id];
+  const data: unknown[] = new Array(2 * keys.length + 2);
+  data[0] = ID_FIELD;
+  data[1] = id;
+  let j = 2;
   const out: Record<string, unknown> = { id };
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
@@ -107,9 +110,11 @@ function simpleData(id: string, doc: Record<string, unknown>): unknown[] | undef
         return undefined;
     }
     if (!isSimpleKey(k)) return undefined;
-    data.push(k, v);
+    data[j++] = k;
+    data[j++] = v;
     out[k] = v;
   }
+  if (j < data.length) data.length = j;
   simpleDoc = out as Doc;
   return data;
 }

@@ -29,6 +29,7 @@ import type { EventHub } from '../events.js';
 import type { PersistRequest, Source } from '../sources/types.js';
 import type { ClientStore } from '../store/client-store.js';
 import type { TransactionError } from '../types.js';
+import { type HistoryOptions, TransactionHistory } from './history.js';
 import { LockTable } from './locks.js';
 import type { MutationRecord } from './mutation.js';
 import type { OutboxWriter } from './outbox-writer.js';
@@ -46,7 +47,7 @@ export interface EngineDeps {
   readonly events: EventHub;
   readonly writer: OutboxWriter;
   /** Finished transactions kept for inspection (and in persistence). */
-  readonly historyLimit: number;
+  readonly history: Required<HistoryOptions>;
   /** The source of a collection, once the collection is registered. */
   readonly sourceOf: (collection: string) => Source | undefined;
   readonly onError: (error: unknown) => void;
@@ -59,7 +60,7 @@ export class TransactionEngine {
   readonly #d: EngineDeps;
   /** Unfinished committed transactions, in commit order (a Set: no id hashing per write). */
   readonly #active = new Set<Transaction>();
-  readonly #history: Transaction[] = [];
+  readonly #history: TransactionHistory;
   readonly locks = new LockTable();
   readonly #version = signal(0);
   /** Active and kept transactions, oldest first. */
@@ -80,11 +81,10 @@ export class TransactionEngine {
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
+    this.#history = new TransactionHistory(deps.history);
     this.transactions = computed(() => {
       this.#version.get();
-      const h = this.#history;
-      const limit = this.#d.historyLimit;
-      const out = [...(h.length > limit ? h.slice(h.length - limit) : h), ...this.#active];
+      const out = [...this.#history.list(), ...this.#active];
       return out.sort((a, b) => a.seq - b.seq);
     });
   }
@@ -97,7 +97,7 @@ export class TransactionEngine {
   /** A transaction by id (active or kept). */
   find(id: string): Transaction | undefined {
     for (const t of this.#active) if (t.id === id) return t;
-    return this.#history.find((t) => t.id === id);
+    return this.#history.find(id);
   }
 
   /** Active (unfinished) transactions, oldest first. */
@@ -453,27 +453,12 @@ export class TransactionEngine {
         this.#releaseHeld(this.locks.unhold(tx));
       }
     }
-    const limit = this.#d.historyLimit;
+    const evicted = this.#history.add(tx);
     const writer = this.#d.writer;
-    let evicted: string | undefined;
-    if (limit > 0) {
-      const h = this.#history;
-      h.push(tx);
-      const n = h.length;
-      if (n > limit) {
-        // The one that just fell out of view leaves persistence now; memory is trimmed in halves,
-        // so a long run of finishing transactions stays O(1) each.
-        evicted = h[n - 1 - limit]!.id;
-        if (n >= 2 * limit) h.splice(0, n - limit);
-      }
-    } else evicted = tx.id;
     if (writer.enabled) {
+      const kept = evicted.length === 0 || evicted[evicted.length - 1] !== tx.id;
       writer
-        .write({
-          ...(cells ? { cells: [...cells] } : {}),
-          put: limit > 0 ? [tx] : [],
-          del: evicted === undefined ? [] : [evicted],
-        })
+        .write({ ...(cells ? { cells: [...cells] } : {}), put: kept ? [tx] : [], del: evicted })
         .catch((e) => this.#reportError(e, tx));
     }
     if (tx.dependents) {
@@ -544,34 +529,29 @@ export class TransactionEngine {
   recover(txs: readonly Transaction[]): void {
     this.#d.store.batch(() => {
       const resend: Transaction[] = [];
+      const dropped: string[] = [];
       for (const tx of txs) {
         tx.seq = ++this.#seq;
         if (tx.finished) {
-          this.#history.push(tx);
+          dropped.push(...this.#history.add(tx));
         } else if (tx.state === 'persisted_awaiting_sync') {
           const cells = tx.records.flatMap((m) => m.cells);
           this.#d.store.applyBase(cells, true);
           this.#dispatch(tx, { type: 'synced', at: this.#d.scheduler.now() });
-          this.#history.push(tx);
+          const evicted = this.#history.add(tx);
+          const kept = !evicted.includes(tx.id);
+          dropped.push(...evicted.filter((id) => id !== tx.id));
           if (this.#d.writer.enabled)
             this.#d.writer
-              .write({
-                cells,
-                put: this.#d.historyLimit > 0 ? [tx] : [],
-                del: this.#d.historyLimit > 0 ? [] : [tx.id],
-              })
+              .write({ cells, put: kept ? [tx] : [], del: kept ? [] : [tx.id] })
               .catch((e) => this.#reportError(e, tx));
         } else {
           if (tx.optimistic) this.#d.store.applyOptimistic(tx.records);
           resend.push(tx);
         }
       }
-      const limit = this.#d.historyLimit;
-      if (this.#history.length > limit) {
-        const evicted = this.#history.splice(0, this.#history.length - limit);
-        if (this.#d.writer.enabled)
-          this.#d.writer.write({ del: evicted.map((t) => t.id) }).catch((e) => this.#reportError(e));
-      }
+      if (dropped.length > 0 && this.#d.writer.enabled)
+        this.#d.writer.write({ del: dropped }).catch((e) => this.#reportError(e));
       for (const tx of resend) {
         tx.committed = true;
         this.#active.add(tx);
