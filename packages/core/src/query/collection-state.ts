@@ -49,6 +49,8 @@ export class CollectionState {
   readonly #byId = new Map<string, Set<ChangeSink>>();
   readonly #byValue = new Map<string, Map<unknown, Set<ChangeSink>>>();
   #sinks = 0;
+  /** Kept (and kept current) even when no view uses it: see `engine.track`. */
+  pinned = false;
 
   constructor(name: string, load: () => Iterable<Doc>) {
     this.name = name;
@@ -77,7 +79,7 @@ export class CollectionState {
 
   /** True when nothing uses this state any more. */
   get idle(): boolean {
-    return this.#sinks === 0 && this.#hash.size === 0 && this.#sorted.size === 0;
+    return !this.pinned && this.#sinks === 0 && this.#hash.size === 0 && this.#sorted.size === 0;
   }
 
   /** Number of live indexes. */

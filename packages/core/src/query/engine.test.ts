@@ -371,3 +371,22 @@ describe('lifecycle and registry', () => {
     expect(lq.status).toBe('ready');
   });
 });
+
+describe('track', () => {
+  it('keeps a collection state current without queries, and drops it when untracked', () => {
+    const { source, engine } = setup({ todos: todos(3) });
+    const untrack = engine.track('todos');
+    expect(engine.stats().collections).toBe(1);
+    engine.applyChanges([source.update('todos', 't00', { done: true })]);
+    const lq = engine.live(q('todos').where({ done: true }));
+    const off = lq.subscribe(() => {});
+    expect(ids(lq.value)).toEqual(['t00', 't01']);
+    // The state's "before" for t00 is the updated object: a later change is seen correctly.
+    engine.applyChanges([source.update('todos', 't00', { done: false })]);
+    expect(ids(lq.value)).toEqual(['t01']);
+    off();
+    expect(engine.stats().collections).toBe(1);
+    untrack();
+    expect(engine.stats().collections).toBe(0);
+  });
+});

@@ -87,6 +87,13 @@ export interface QueryEngine {
    * was replaced wholesale without per-document changes.
    */
   refresh(collection?: string): void;
+  /**
+   * Build the engine's per-collection state (its map of current documents, from which it
+   * knows every change's "before") now, and keep it current even while no query uses the
+   * collection. Without this it is built by the first query on the collection and dropped
+   * with the last. Returns a function that stops tracking.
+   */
+  track(collection: string): () => void;
   /** Counters. */
   stats(): QueryEngineStats;
 }
@@ -96,6 +103,24 @@ const MATCH_CACHE_MAX = 1_000;
 
 function emptyValue(ast: QueryAst): unknown {
   return queryShape(ast) === 'get' ? undefined : [];
+}
+
+/**
+ * Per document, the union of changed fields over a batch (a document may appear more than
+ * once; the engine sees only its first and last state). undefined = unknown (insert,
+ * delete, or an update without fields).
+ */
+function mergeFields(list: readonly DocChange[]): Map<string, readonly string[] | undefined> {
+  const docs = new Map<string, readonly string[] | undefined>();
+  for (const ch of list) {
+    const known = ch.kind === 'update' && ch.fields.length > 0;
+    if (!docs.has(ch.id)) docs.set(ch.id, known ? ch.fields : undefined);
+    else {
+      const f = docs.get(ch.id);
+      docs.set(ch.id, f && known ? [...f, ...ch.fields] : undefined);
+    }
+  }
+  return docs;
 }
 
 function collectionsOf(ast: QueryAst): string[] {
@@ -187,7 +212,7 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     return s;
   }
 
-  track(lq: LiveQueryImpl<unknown>): void {
+  trackSignals(lq: LiveQueryImpl<unknown>): void {
     for (const c of lq.collections) {
       let sig = this.#signals.get(c);
       if (!sig) this.#signals.set(c, (sig = signal(this.#versions.get(c) ?? 0)));
@@ -258,19 +283,11 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
 
   #apply(changes: readonly DocChange[]): void {
     if (changes.length === 0) return;
-    // Per collection, per document: the union of changed fields over the batch (a document
-    // may appear more than once; the engine sees only its first and last state).
-    const byCollection = new Map<string, Map<string, string[] | undefined>>();
+    const byCollection = new Map<string, DocChange[]>();
     for (const ch of changes) {
-      let docs = byCollection.get(ch.collection);
-      if (!docs) byCollection.set(ch.collection, (docs = new Map()));
-      const known = ch.kind === 'update' && ch.fields.length > 0;
-      if (!docs.has(ch.id)) docs.set(ch.id, known ? [...ch.fields] : undefined);
-      else {
-        const f = docs.get(ch.id);
-        if (f && known) f.push(...ch.fields);
-        else docs.set(ch.id, undefined);
-      }
+      const list = byCollection.get(ch.collection);
+      if (list) list.push(ch);
+      else byCollection.set(ch.collection, [ch]);
     }
     const touched = new Set<View>();
     const failed = new Map<View, unknown>();
@@ -278,9 +295,10 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
       this.#versions.set(collection, (this.#versions.get(collection) ?? 0) + 1);
       const st = this.#states.get(collection);
       if (!st) continue;
-      if (st.loaded && list.size > this.#bulk && list.size * 4 > st.size) {
+      const docs = mergeFields(list);
+      if (st.loaded && docs.size > this.#bulk && docs.size * 4 > st.size) {
         const applied = st.applyBulk(
-          [...list].map(([id, fields]) => ({ id, after: this.source.get(collection, id), fields })),
+          [...docs].map(([id, fields]) => ({ id, after: this.source.get(collection, id), fields })),
         );
         if (applied.length === 0) continue;
         for (const sink of st.sinks()) {
@@ -294,7 +312,7 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
         }
         continue;
       }
-      for (const [id, fields] of list) {
+      for (const [id, fields] of docs) {
         const change = st.apply(id, this.source.get(collection, id), fields);
         if (!change) continue;
         st.route(change, (sink) => {
@@ -348,6 +366,20 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
       for (const [c, sig] of this.#signals) sig.set(this.#versions.get(c) ?? 0);
       for (const lq of changed) lq.changed();
     });
+  }
+
+  track(collection: string): () => void {
+    const st = this.state(collection);
+    st.pinned = true;
+    void st.docs;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const cur = this.#states.get(collection);
+      if (cur) cur.pinned = false;
+      this.settle(collection);
+    };
   }
 
   stats(): QueryEngineStats {

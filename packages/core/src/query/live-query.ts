@@ -72,7 +72,7 @@ export interface EngineLink {
   /** The versions of the query's collections, as a comparable string. */
   stamp(lq: LiveQueryImpl<unknown>): string;
   /** Track the query's collections' version signals in the running computed/effect. */
-  track(lq: LiveQueryImpl<unknown>): void;
+  trackSignals(lq: LiveQueryImpl<unknown>): void;
   listenerError(err: unknown): void;
 }
 
@@ -155,7 +155,7 @@ export class LiveQueryImpl<T> implements LiveQuery<T> {
 
   get(): T {
     this.#version.get();
-    if (!this.#view) this.#link.track(this);
+    if (!this.#view) this.#link.trackSignals(this);
     return this.value;
   }
 
