@@ -143,6 +143,8 @@ export {
   hydrate,
   resolveHeaders,
   toQueryOptions,
+  GraphQLBinding,
+  SQLBinding,
 } from './state/index.js';
 export type {
   BackendBinding,
@@ -150,6 +152,9 @@ export type {
   DehydratedState,
   DocOfSpec,
   Entity,
+  GraphQLBindingOptions,
+  HttpBindingOptions,
+  SQLBindingOptions,
   HeadersOption,
   LocalNode,
   LocalOptions,

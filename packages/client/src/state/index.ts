@@ -35,3 +35,8 @@ export type {
   UnsubscribeFn,
 } from './binding.js';
 export { toQueryOptions } from './binding-source.js';
+export { GraphQLBinding } from './graphql-binding.js';
+export type { GraphQLBindingOptions } from './graphql-binding.js';
+export { SQLBinding } from './sql-binding.js';
+export type { SQLBindingOptions } from './sql-binding.js';
+export type { HttpBindingOptions } from './http-binding.js';
