@@ -173,3 +173,22 @@ describe('operators (engine.matches: the filter the server uses before and after
     expect(engine.matches(q('t').get('x'), { id: 'y' })).toBe(false);
   });
 });
+
+describe('names every object inherits', () => {
+  it('refuses __proto__ as a field, relation or column, and reads constructor/toString as plain fields', () => {
+    expect(refused({ collection: 'todos', where: { op: 'exists', field: '__proto__' } }).message).toMatch(
+      /__proto__/,
+    );
+    expect(
+      refused({ collection: 'todos', include: JSON.parse('{"__proto__":{"collection":"users","on":"o"}}') })
+        .message,
+    ).toMatch(/query\.include/);
+    expect(
+      refused({ collection: 'todos', aggregate: JSON.parse('{"__proto__":{"fn":"count"}}') }).message,
+    ).toMatch(/__proto__/);
+    const engine = createQueryEngine(createMemorySource());
+    expect(engine.matches(q('t').where(op.exists('constructor')), { id: 'a' })).toBe(false);
+    expect(engine.matches(q('t').where(op.exists('meta.toString')), { id: 'a', meta: {} })).toBe(false);
+    expect(engine.matches(q('t').where({ constructor: 'x' }), { id: 'a', constructor: 'x' })).toBe(true);
+  });
+});

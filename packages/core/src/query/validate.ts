@@ -60,13 +60,16 @@ function onlyKeys(o: Obj, path: string, allowed: readonly string[]): void {
   }
 }
 
+/** `__proto__` is refused as a field or name: result rows and probes are built by assignment. */
+const isSafeKey = (k: string) => isValidFieldKey(k) && k !== '__proto__';
+
 /** Is `path` a field path queries may use (dot-joined field keys)? */
 export function isQueryFieldPath(path: unknown): path is string {
   return (
     typeof path === 'string' &&
     path.length > 0 &&
     path.length <= 4 * NAME_MAX_LENGTH &&
-    path.split('.').every(isValidFieldKey)
+    path.split('.').every(isSafeKey)
   );
 }
 
@@ -204,7 +207,7 @@ function validateInclude(v: unknown, path: string, depth: number): Record<string
   const out: Record<string, IncludeSpec> = {};
   for (const name of Object.keys(o).sort()) {
     const p = `${path}.${name}`;
-    if (!isValidFieldKey(name)) fail(p, 'is not a valid relation name (no ".", "[" or "]").');
+    if (!isSafeKey(name)) fail(p, 'is not a valid relation name (no ".", "[", "]" or __proto__).');
     const s = asObject(o[name], p, 'a relation {collection, on} or {collection, references}');
     onlyKeys(s, p, ['collection', 'on', 'many', 'references', 'where', 'orderBy', 'limit', 'include']);
     const spec: { -readonly [K in keyof IncludeSpec]: IncludeSpec[K] } = {
@@ -249,7 +252,7 @@ function validateAggregate(v: unknown, path: string): Record<string, AggregateSp
   if (names.length === 0) fail(path, 'names no column; add one such as {"n": {"fn": "count"}}.');
   for (const name of names) {
     const p = `${path}.${name}`;
-    if (!isValidFieldKey(name)) fail(p, 'is not a valid column name (no ".", "[" or "]").');
+    if (!isSafeKey(name)) fail(p, 'is not a valid column name (no ".", "[", "]" or __proto__).');
     const s = asObject(o[name], p, 'an aggregate {fn, field?}');
     onlyKeys(s, p, ['fn', 'field']);
     if (typeof s.fn !== 'string' || !(AGGREGATE_FNS as readonly string[]).includes(s.fn))

@@ -7,15 +7,26 @@
 export type FieldGetter = (doc: Readonly<Record<string, unknown>>) => unknown;
 
 const getterCache = new Map<string, FieldGetter>();
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 /** A reader for a dotted field path (`title`, `meta.count`). Cached per path. */
 export function fieldGetter(path: string): FieldGetter {
   let g = getterCache.get(path);
   if (g) return g;
-  if (path.indexOf('.') < 0) {
+  const keys = path.split('.');
+  if (keys.some((k) => INHERITED.has(k))) {
+    // Names every plain object inherits: read own properties only, so a missing field is missing.
+    g = (doc) => {
+      let v: unknown = doc;
+      for (const k of keys) {
+        if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined;
+        v = (v as Record<string, unknown>)[k];
+      }
+      return v;
+    };
+  } else if (keys.length === 1) {
     g = (doc) => doc[path];
   } else {
-    const keys = path.split('.');
     g = (doc) => {
       let v: unknown = doc;
       for (let i = 0; i < keys.length; i++) {
