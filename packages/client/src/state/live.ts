@@ -32,8 +32,8 @@ export function queryEngineOf(client: Client): QueryEngine {
 /**
  * The live query of `query` on `client` (the same instance for the same query while held).
  * Its status is `loading` while its collection's source has not delivered its first data
- * and nothing of that collection is present locally (persisted data shows at once, offline
- * too); `error` if that source failed to start.
+ * and nothing of that collection is present locally: data loaded from persistence shows as
+ * soon as it is loaded (offline too). `error` if the source failed to start first.
  */
 export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T> {
   const lq = queryEngineOf(client).live(query);
@@ -42,9 +42,19 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
     const collection = client.getCollection(lq.ast.collection);
     if (collection !== undefined && collection.status.peek() === 'loading' && collection.count() === 0) {
       lq.setStatus('loading');
+      const settle = (status: 'ready' | 'error', e?: unknown) => {
+        if (lq.status === 'loading') lq.setStatus(status, e);
+      };
       collection.ready.then(
-        () => lq.setStatus('ready'),
-        (e: unknown) => lq.setStatus('error', e),
+        () => settle('ready'),
+        (e: unknown) => settle('error', e),
+      );
+      // Local first: data loaded from persistence shows without waiting for the source.
+      client.ready.then(
+        () => {
+          if (collection.count() > 0) settle('ready');
+        },
+        () => {},
       );
     }
   }

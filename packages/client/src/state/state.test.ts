@@ -266,6 +266,36 @@ describe('Suspense and errors', () => {
     expect(state.todos.map((t) => t.id)).toEqual(['t1']);
   });
 
+  it('data loaded from persistence shows without waiting for the source (local first, offline too)', async () => {
+    const store = createMemoryPersistenceStore();
+    const def = defineState({ todos: { _source: 'server' as const, _type: [] as Todo[] } });
+    const scheduler = createTestScheduler();
+    const open = (source: Source) => {
+      const client = createClient({
+        scheduler,
+        persistence: createMemoryPersistence({ store }),
+        clientId: 'lf',
+      });
+      client.collection({ id: 'todos', source });
+      return { client, state: createState(client, def) };
+    };
+    const m1 = manualSource();
+    const first = open(m1.source);
+    await scheduler.settle();
+    m1.start([todo('t1'), todo('t2')]);
+    await scheduler.settle();
+    await first.client.flush();
+    await first.client.close();
+
+    const m2 = manualSource(); // never delivers: the server is unreachable
+    const second = open(m2.source);
+    expect(() => second.state.todos.length).toThrow(Promise as never); // persistence not loaded yet
+    await second.client.ready;
+    await scheduler.settle();
+    expect(second.state.todos.map((t) => t.id).sort()).toEqual(['t1', 't2']);
+    expect(meta(second.state.todos).status).toBe('ready');
+  });
+
   it('a source that fails to start makes its queries throw the error', async () => {
     const m = manualSource();
     const { state, scheduler, client } = setup(m.source);
