@@ -119,6 +119,7 @@ export {
   clientIdSchema,
   mutationIdSchema,
   cellSchema,
+  cellShapeSchema,
   querySchema,
   queriesSchema,
   QUERIES_MAX,

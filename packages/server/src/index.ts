@@ -24,6 +24,7 @@ export type {
   DocKey,
   DocWrite,
   PriorCell,
+  Priors,
   ChangeEntry,
   DeviceCursor,
   GcResult,

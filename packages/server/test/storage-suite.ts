@@ -142,7 +142,7 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
       await s.write((w) =>
         w.writeDocs([
           write(1, [cell('t', 'a', 'x', 1, hlcAt(1))], [['x']]),
-          write(2, [cell('t', 'b', 'x', 1, hlcAt(1))], [['x']]),
+          write(2, [cell('t', 'b', 'x', 1, hlcAt(1))], null),
         ]),
       );
       await s.write((w) => w.writeDocs([write(3, [cell('t', 'a', 'x', 2, hlcAt(2))], [['x', 1]])]));
@@ -156,6 +156,7 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
         expect(await r.changesSince(3, 10)).toEqual([]);
         expect(await r.priorsSince({ collection: 't', id: 'a' }, 0)).toEqual([[['x', 1]], [['x']]]);
         expect(await r.priorsSince({ collection: 't', id: 'a' }, 1)).toEqual([[['x', 1]]]);
+        expect(await r.priorsSince({ collection: 't', id: 'b' }, 0)).toEqual([null]);
       });
     });
 

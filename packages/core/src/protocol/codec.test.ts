@@ -115,6 +115,9 @@ describe('json text helpers', () => {
   it('measure depth ignoring brackets in strings and escapes', () => {
     expect(jsonTextDepth('{"a":[1,{"b":"[[[\\"]]"}]}')).toBe(3);
     expect(jsonTextDepth('1')).toBe(0);
+    expect(jsonTextDepth(String.raw`["\\",[[]]]`)).toBe(3); // an escaped backslash ends the string
+    expect(jsonTextDepth(String.raw`["\\\"[[[[",[]]`)).toBe(2); // escaped quote inside
+    expect(jsonTextDepth('["unterminated [[[')).toBe(1);
   });
   it('count UTF-8 bytes', () => {
     expect(utf8Length('aé€😀')).toBe(1 + 2 + 3 + 4);

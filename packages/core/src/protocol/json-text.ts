@@ -25,16 +25,20 @@ export interface MessageLimits {
 export function jsonTextDepth(text: string, limit = Infinity): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-      continue;
-    }
-    if (c === 34) inString = true;
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
+    if (c === 34 /* " */) {
+      // Jump to the closing quote (native search), skipping escaped ones.
+      for (;;) {
+        const q = text.indexOf('"', i + 1);
+        if (q < 0) return max; // unterminated: JSON.parse reports it
+        let backslashes = 0;
+        for (let j = q - 1; text.charCodeAt(j) === 92 /* \ */; j--) backslashes++;
+        i = q;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
       if (++depth > max) {
         max = depth;
         if (max > limit) return max;

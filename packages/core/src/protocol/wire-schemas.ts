@@ -22,32 +22,33 @@ export const clientIdSchema = z.string().min(1).max(128);
 /** A mutation id, unique per client; the push idempotency key is (clientId, id). */
 export const mutationIdSchema = z.string().min(1).max(128);
 
+/** The shape of a cell on the wire (documentation and type source; see {@link cellSchema}). */
+export const cellShapeSchema = z.object({
+  collection: z.string(),
+  id: z.string(),
+  field: z.string(),
+  value: jsonValueSchema.optional(),
+  hlc: z.string(),
+});
+/** A cell as sent and received: `{collection, id, field, value?, hlc}`; a missing `value` unsets the field. */
+export type WireCell = z.infer<typeof cellShapeSchema>;
+
 /**
- * A cell on the wire: `{collection, id, field, value?, hlc}`; a missing `value` unsets the
- * field. Checked with core `validateCell`, whose typed error (invalid_cell, invalid_value)
- * is what the decoder throws.
+ * A cell on the wire, checked by core `validateCell` (the one authority on cells), whose
+ * typed error (invalid_cell, invalid_value) is what the decoder throws. The cell object is
+ * passed through as received, not copied: pushes carry many thousands of cells.
  */
-export const cellSchema = z
-  .object({
-    collection: z.string(),
-    id: z.string(),
-    field: z.string(),
-    value: jsonValueSchema.optional(),
-    hlc: z.string(),
-  })
-  .superRefine((cell, ctx) => {
-    try {
-      validateCell(cell);
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        message: err instanceof Error ? err.message : String(err),
-        params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
-      });
-    }
-  });
-/** A cell as sent and received. */
-export type WireCell = z.infer<typeof cellSchema>;
+export const cellSchema = z.custom<WireCell>().superRefine((cell, ctx) => {
+  try {
+    validateCell(cell);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      message: err instanceof Error ? err.message : String(err),
+      params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
+    });
+  }
+});
 
 /**
  * A query as the protocol carries it. For now `{collection, where?}` with equality on

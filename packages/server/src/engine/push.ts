@@ -27,7 +27,7 @@ import {
   validateCell,
   type WireMutation,
 } from '@omnisync/core';
-import type { DocKey, StorageWriter } from '../storage/storage.js';
+import type { DocKey, DocWrite, StorageWriter } from '../storage/storage.js';
 import type { Logger } from '../util/logger.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
@@ -38,8 +38,8 @@ export interface PushOutcome {
   readonly results: MutationResult[];
   /** Head version after the commit. */
   readonly cursor: number;
-  /** Committed document changes, in version order (for fan-out). */
-  readonly events: DocChangeEvent[];
+  /** Committed document changes, in version order (for fan-out; built only when asked). */
+  readonly events: () => DocChangeEvent[];
 }
 
 /** What push needs from the engine. */
@@ -86,10 +86,15 @@ export async function applyPush(
       : undefined;
 
   // One round trip for every document the plain mutations touch.
-  const plainCells: Cell[] = [];
-  for (const m of req.mutations)
-    if (!done.has(m.id) && !mutatorOf(m)) for (const c of m.changes) plainCells.push(c as Cell);
-  await load(plainCells);
+  const plainGroups = new Map<WireMutation, Cell[][]>();
+  const firsts: Cell[] = [];
+  for (const m of req.mutations) {
+    if (done.has(m.id) || mutatorOf(m)) continue;
+    const groups = groupByDoc(m.changes as Cell[]);
+    plainGroups.set(m, groups);
+    for (const g of groups) firsts.push(g[0]!);
+  }
+  await load(firsts);
 
   const results: MutationResult[] = [];
   const fresh: MutationResult[] = [];
@@ -100,35 +105,56 @@ export async function applyPush(
       results.push(previous);
       continue;
     }
-    const result = await applyOne(deps, auth, req.clientId, m, mutatorOf(m), docs, load);
+    const result = await applyOne(deps, auth, req.clientId, m, mutatorOf(m), plainGroups.get(m), docs, load);
     seen.set(m.id, result);
     results.push(result);
     fresh.push(result);
   }
 
   let version = await w.head();
-  const writes = [];
-  const events: DocChangeEvent[] = [];
+  const writes: DocWrite[] = [];
+  const changed: WorkingDoc[] = [];
   for (const doc of docs.values()) {
     if (!doc.changed) continue;
-    const write = doc.toWrite(++version);
-    writes.push(write);
-    events.push(doc.toEvent(version, write));
+    writes.push(doc.toWrite(++version));
+    changed.push(doc);
   }
   await w.writeDocs(writes);
   if (fresh.length > 0) await w.recordMutations(req.clientId, fresh, version);
-  return { results, cursor: version, events };
+  return {
+    results,
+    cursor: version,
+    events: () => changed.map((doc, i) => doc.toEvent(writes[i]!.version, writes[i]!)),
+  };
 }
 
-function groupByDoc(cells: readonly Cell[]): Map<string, Cell[]> {
-  const out = new Map<string, Cell[]>();
+/** Cells grouped by document, in first-seen order; consecutive cells of one document need no lookup. */
+function groupByDoc(cells: readonly Cell[]): Cell[][] {
+  const groups: Cell[][] = [];
+  let index: Map<string, Cell[]> | undefined;
+  let last: Cell[] | undefined;
   for (const c of cells) {
-    const key = docKey(c.collection, c.id);
-    const list = out.get(key);
-    if (list) list.push(c);
-    else out.set(key, [c]);
+    if (last && last[0]!.id === c.id && last[0]!.collection === c.collection) {
+      last.push(c);
+      continue;
+    }
+    if (groups.length > 0) {
+      if (!index) {
+        index = new Map();
+        for (const g of groups) index.set(docKey(g[0]!.collection, g[0]!.id), g);
+      }
+      const g = index.get(docKey(c.collection, c.id));
+      if (g) {
+        g.push(c);
+        last = g;
+        continue;
+      }
+    }
+    last = [c];
+    groups.push(last);
+    index?.set(docKey(c.collection, c.id), last);
   }
-  return out;
+  return groups;
 }
 
 async function applyOne(
@@ -137,15 +163,16 @@ async function applyOne(
   clientId: string,
   m: WireMutation,
   mutator: Mutator<any> | undefined,
+  plain: Cell[][] | undefined,
   docs: Map<string, WorkingDoc>,
   load: (keys: Iterable<DocKey>) => Promise<void>,
 ): Promise<MutationResult> {
-  let cells: readonly Cell[];
+  let groups: Cell[][];
   if (mutator) {
     if (deps.authorize && !(await deps.authorize(auth, { op: 'mutate', name: m.name! })))
       return rejected(m.id, 'forbidden', `You may not run mutation ${JSON.stringify(m.name)}.`);
     try {
-      cells = await runMutator(deps, auth, clientId, m, mutator, docs, load);
+      groups = groupByDoc(await runMutator(deps, auth, clientId, m, mutator, docs, load));
     } catch (err) {
       if (!(err instanceof MutationRejectedError))
         deps.log.warn({ err, mutation: m.name }, 'mutator threw; mutation rejected');
@@ -159,18 +186,17 @@ async function applyOne(
       `Unknown mutation ${JSON.stringify(m.name)}; this server defines ${Object.keys(deps.mutators).join(', ') || 'none'}. Deploy the mutator to the server, or push plain changes.`,
     );
   } else {
-    cells = m.changes as Cell[];
+    groups = plain ?? groupByDoc(m.changes as Cell[]);
     if (deps.authorize) {
-      for (const c of groupByDoc(cells).values()) {
-        const { collection, id } = c[0]!;
+      for (const g of groups) {
+        const { collection, id } = g[0]!;
         if (!(await deps.authorize(auth, { op: 'write', collection, id })))
           return rejected(m.id, 'forbidden', `You may not write ${collection}/${id}.`);
       }
     }
   }
-  const groups = groupByDoc(cells);
-  await load([...groups.values()].map((g) => g[0]!));
-  for (const [key, group] of groups) docs.get(key)!.apply(group);
+  await load(groups.map((g) => g[0]!));
+  for (const g of groups) docs.get(docKey(g[0]!.collection, g[0]!.id))!.apply(g);
   return { id: m.id, status: 'applied' };
 }
 

@@ -13,7 +13,7 @@ import {
   type Slot as ReplicaSlot,
   unflattenDocument,
 } from '@omnisync/core';
-import type { DocWrite, PriorCell, StoredCell, StoredDoc } from '../storage/storage.js';
+import type { DocWrite, PriorCell, Priors, StoredCell, StoredDoc } from '../storage/storage.js';
 
 /** A cell's stored winner. */
 interface Slot {
@@ -42,11 +42,15 @@ export function materialize(id: string, cells: ReadonlyMap<string, { value: Cell
 /** Undo changes (newest first) on a document's current cells: its state as of a cursor. */
 export function stateBefore(
   stored: readonly StoredCell[],
-  priorsNewestFirst: readonly (readonly PriorCell[])[],
+  priorsNewestFirst: readonly Priors[],
 ): Map<string, { value: CellValue; hlc: string }> {
   const cells = new Map<string, { value: CellValue; hlc: string }>();
   for (const c of stored) cells.set(c.field, { value: c.value, hlc: c.hlc });
   for (const prior of priorsNewestFirst) {
+    if (prior === null) {
+      cells.clear(); // the document did not exist before this change
+      continue;
+    }
     for (const p of prior) {
       if (p.length < 2) cells.delete(p[0]);
       else cells.set(p[0], { value: p[1], hlc: '' });
@@ -163,8 +167,11 @@ export class WorkingDoc {
   toWrite(version: number): DocWrite {
     const cells: Cell[] = [];
     for (const f of this.#changed) cells.push(this.#cell(f, this.#cells.get(f)!));
-    const prior: PriorCell[] = [];
-    for (const [f, v] of this.#prior) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
+    let prior: PriorCell[] | null = null;
+    if (this.#before.size > 0) {
+      prior = [];
+      for (const [f, v] of this.#prior) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
+    }
     return { collection: this.collection, id: this.id, version, cells, dropOthers: this.#dropped, prior };
   }
 

@@ -26,12 +26,12 @@ import { bearerToken } from '../engine/auth.js';
 import type { SyncServerOptions } from '../engine/options.js';
 import { createSyncEngine, type SyncEngine } from '../engine/sync-engine.js';
 import type { Logger } from '../util/logger.js';
-import { readBody } from './read-body.js';
+import { type NodeIncoming, readBody } from './read-body.js';
 
 /** A Fetch-API sync handler. */
 export interface SyncHandler {
   /** Handle one request. */
-  fetch(request: Request): Promise<Response>;
+  fetch(request: Request, env?: unknown): Promise<Response>;
   /** The engine behind it (shared with the WebSocket server). */
   readonly engine: SyncEngine;
   /** Close the engine if this handler created it. */
@@ -110,7 +110,8 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     const appName = c.req.param('app');
     const kind = c.req.param('kind');
     const auth = await engine.authenticate(appName, bearerToken(c.req.header('authorization')));
-    const text = () => readBody(c.req.raw, limits.maxBytes);
+    const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
+    const text = () => readBody(c.req.raw, limits.maxBytes, incoming);
     switch (kind) {
       case 'push':
         return c.json(
@@ -153,9 +154,9 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
 
   return {
     engine,
-    fetch: async (request) => {
+    fetch: async (request, env) => {
       try {
-        return await app.fetch(request);
+        return await app.fetch(request, env);
       } catch (err) {
         return errorResponse(err, log);
       }

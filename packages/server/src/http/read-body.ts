@@ -2,6 +2,7 @@
  * Reading a request body with a size limit: refused from Content-Length when it already
  * says too much, else counted while streaming, so an oversized body is never buffered whole.
  */
+import { isUtf8 } from 'node:buffer';
 import { PayloadTooLargeError, ProtocolError } from '@omnisync/core';
 
 const tooLarge = (bytes: number, max: number) =>
@@ -10,10 +11,20 @@ const tooLarge = (bytes: number, max: number) =>
     { details: { maxBytes: max } },
   );
 
-/** The body as UTF-8 text, at most `maxBytes`. */
-export async function readBody(request: Request, maxBytes: number): Promise<string> {
+/** The Node request behind a Fetch Request, when running on @hono/node-server. */
+export interface NodeIncoming extends AsyncIterable<Buffer> {
+  readonly readableEnded?: boolean;
+  destroy?(): void;
+}
+
+/**
+ * The body as UTF-8 text, at most `maxBytes`. On Node, `incoming` (the IncomingMessage)
+ * is read directly: same limits, without the web-stream wrapping.
+ */
+export async function readBody(request: Request, maxBytes: number, incoming?: NodeIncoming): Promise<string> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(Number(declared), maxBytes);
+  if (incoming) return decodeUtf8(await readNode(incoming, maxBytes));
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -28,10 +39,21 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     }
     chunks.push(value);
   }
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (err) {
-    throw new ProtocolError('The request body is not valid UTF-8; send JSON text.', { cause: err });
+  return decodeUtf8(Buffer.concat(chunks));
+}
+
+async function readNode(incoming: NodeIncoming, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of incoming) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge(total, maxBytes);
+    chunks.push(chunk);
   }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+function decodeUtf8(bytes: Buffer): string {
+  if (!isUtf8(bytes)) throw new ProtocolError('The request body is not valid UTF-8; send JSON text.');
+  return bytes.toString('utf8');
 }

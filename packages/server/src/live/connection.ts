@@ -8,6 +8,7 @@
  */
 import {
   decodeLiveClientMessage,
+  DELETED_FIELD,
   LIVE_CLOSE_CODES,
   type LiveClientMessage,
   OmniSyncError,
@@ -30,6 +31,7 @@ import { matchesQuery } from '../engine/query-adapter.js';
 import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
 import type { RoomPeer } from './rooms.js';
+import { type PreparedMessage, prepareMessage, sendPrepared } from './ws-frame.js';
 
 interface Subscription {
   readonly queryId: string;
@@ -49,6 +51,9 @@ const MAX_QUEUED_BEFORE_HELLO = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const encode = (m: unknown) => Buffer.from(JSON.stringify(m));
+/** Send options for every message: text frames (browsers hand binary ones to onmessage as Blobs). */
+const TEXT_FRAME = { binary: false } as const;
+const isTombstone = (ev: DocChangeEvent) => ev.changed.length === 1 && ev.changed[0]!.field === DELETED_FIELD;
 
 /** A live connection of one app. */
 export class LiveConnection implements RoomPeer {
@@ -315,21 +320,29 @@ export class LiveConnection implements RoomPeer {
       await new Promise((r) => setTimeout(r, 5));
     }
     if (this.#state !== 'open') return;
-    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }), { binary: false });
+    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }), TEXT_FRAME);
   }
 
   // ── live fan-out ─────────────────────────────────────────────────────────
 
   /** Called by the hub after each commit, in commit order. `cache` is shared by all connections of this commit. */
-  publish(events: readonly DocChangeEvent[], cursor: number, cache: Map<string, Buffer>): void {
+  publish(events: readonly DocChangeEvent[], cursor: number, cache: Map<string, PreparedMessage>): void {
     if (this.#state !== 'open' || this.#subs.size === 0) return;
-    this.#enqueue(() => this.#deliver(events, cursor, cache));
+    if (this.#queue) return this.#enqueue(() => this.#deliver(events, cursor, cache));
+    // The common case, nothing queued: deliver now, without a task or a promise.
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#deliver(events, cursor, cache);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    if (pending) this.#enqueue(() => pending);
   }
 
   #deliver(
     events: readonly DocChangeEvent[],
     cursor: number,
-    cache: Map<string, Buffer>,
+    cache: Map<string, PreparedMessage>,
   ): void | Promise<void> {
     const picks: Pick[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -345,6 +358,14 @@ export class LiveConnection implements RoomPeer {
         if (before && after) break;
       }
       if (before || after) picks.push({ index: i, event: ev, entering: after && !before });
+      else if (
+        ev.after === undefined &&
+        isTombstone(ev) &&
+        [...subs].some((s) => s.since !== undefined && cursor > s.since)
+      )
+        // As pull does: a deletion reaches every subscriber of the collection (cell only, no data),
+        // since a client may hold the document through its own writes that no query matched.
+        picks.push({ index: i, event: ev, entering: false });
     }
     if (picks.length === 0) return;
     if (!this.#engine.authorizes) return this.#sendLive(picks, cursor, cache);
@@ -366,21 +387,23 @@ export class LiveConnection implements RoomPeer {
     );
   }
 
-  #sendLive(picks: Pick[], cursor: number, cache: Map<string, Buffer>): void {
+  #sendLive(picks: Pick[], cursor: number, cache: Map<string, PreparedMessage>): void {
     if (picks.length === 0) return;
     const key =
       this.#mode === 'poke' ? 'poke' : picks.map((p) => (p.entering ? 'a' : 'c') + p.index).join(',');
-    let buf = cache.get(key);
-    if (!buf) {
-      if (this.#mode === 'poke') buf = encode({ type: 'poke', cursor });
+    let message = cache.get(key);
+    if (!message) {
+      if (this.#mode === 'poke') message = prepareMessage(encode({ type: 'poke', cursor }));
       else {
         const cells: Cell[] = [];
         for (const p of picks) for (const c of p.entering ? p.event.all : p.event.changed) cells.push(c);
-        buf = encode({ type: 'changes', cells, cursor });
+        message = prepareMessage(encode({ type: 'changes', cells, cursor }));
       }
-      cache.set(key, buf);
+      cache.set(key, message);
     }
-    this.sendRaw(buf);
+    if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return;
+    sendPrepared(this.#ws, message);
+    if (this.#ws.bufferedAmount > this.#engine.options.maxBufferedBytes) this.#closeSlow();
   }
 
   #enqueue(task: () => void | Promise<void>): void {
@@ -412,7 +435,7 @@ export class LiveConnection implements RoomPeer {
   /** Send an encoded message; a consumer whose buffer overflows is closed with 4008. */
   sendRaw(buf: Buffer): void {
     if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(buf, { binary: false }); // text frames: browsers hand binary ones to onmessage as Blobs
+    this.#ws.send(buf, TEXT_FRAME);
     if (this.#ws.bufferedAmount > this.#engine.options.maxBufferedBytes) this.#closeSlow();
   }
 

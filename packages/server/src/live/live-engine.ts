@@ -20,6 +20,7 @@ import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { Logger } from '../util/logger.js';
 import { LiveConnection } from './connection.js';
 import { Rooms } from './rooms.js';
+import type { PreparedMessage } from './ws-frame.js';
 
 /** What a live connection needs from the sync engine. */
 export interface LiveEngine {
@@ -101,11 +102,13 @@ export class LiveServer {
     return conn;
   }
 
-  /** Fan a committed batch out to the app's connections (called in commit order). */
-  publish(app: string, events: readonly DocChangeEvent[], cursor: number): void {
+  /** Fan a committed batch out to the app's connections (called in commit order; events built only if someone listens). */
+  publish(app: string, changes: () => readonly DocChangeEvent[], cursor: number): void {
     const hub = this.#hubs.get(app);
-    if (!hub || events.length === 0) return;
-    const cache = new Map<string, Buffer>();
+    if (!hub) return;
+    const events = changes();
+    if (events.length === 0) return;
+    const cache = new Map<string, PreparedMessage>();
     for (const conn of hub) conn.publish(events, cursor, cache);
   }
 

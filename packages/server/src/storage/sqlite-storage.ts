@@ -22,13 +22,14 @@ import {
   StorageError,
 } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
+import { BulkInsert } from './bulk-insert.js';
 import type {
   ChangeEntry,
   DeviceCursor,
   DocKey,
   DocWrite,
   GcResult,
-  PriorCell,
+  Priors,
   StorageReader,
   StorageWriter,
   StoredCell,
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS changes (
   version INTEGER PRIMARY KEY,   -- the cursor
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
-  prior TEXT NOT NULL            -- JSON [[field, value?], ...]: values before this change
+  prior TEXT NOT NULL            -- JSON [[field, value?], ...] (values before this change) or null (an insert)
 );
 CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (collection, id, version);
 CREATE TABLE IF NOT EXISTS mutations (
@@ -120,6 +121,7 @@ function wrap<T>(what: string, fn: () => T): T {
 /** The statements of one connection. */
 class Statements {
   readonly loadDoc;
+  readonly loadMany;
   readonly meta;
   readonly changesSince;
   readonly priorsSince;
@@ -129,6 +131,11 @@ class Statements {
   constructor(db: Database.Database) {
     this.loadDoc = db.prepare<[string, string], CellRow>(
       'SELECT field, value, hlc, version FROM triples WHERE collection = ? AND id = ?',
+    );
+    // Many documents in one statement: the key list drives PK lookups (CROSS JOIN fixes the loop order).
+    this.loadMany = db.prepare<[string], ScanRow>(
+      `SELECT t.collection, t.id, t.field, t.value, t.hlc, t.version FROM json_each(?) AS j
+       CROSS JOIN triples AS t ON t.collection = j.value ->> 0 AND t.id = j.value ->> 1`,
     );
     this.meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     this.changesSince = db.prepare<[number, number], ChangeEntry>(
@@ -163,19 +170,30 @@ class SqliteReader implements StorageReader {
   async changesSince(cursor: number, limit: number): Promise<ChangeEntry[]> {
     return wrap('read', () => this.s.changesSince.all(cursor, limit));
   }
-  async priorsSince(key: DocKey, cursor: number): Promise<(readonly PriorCell[])[]> {
+  async priorsSince(key: DocKey, cursor: number): Promise<Priors[]> {
     return wrap('read', () =>
-      this.s.priorsSince.all(key.collection, key.id, cursor).map((r) => JSON.parse(r.prior) as PriorCell[]),
+      this.s.priorsSince.all(key.collection, key.id, cursor).map((r) => JSON.parse(r.prior) as Priors),
     );
   }
   async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
-    return wrap('read', () =>
-      keys.map((k) => ({
-        collection: k.collection,
-        id: k.id,
-        cells: this.s.loadDoc.all(k.collection, k.id).map(toStoredCell),
-      })),
-    );
+    return wrap('read', () => {
+      if (keys.length === 1) {
+        const k = keys[0]!;
+        return [
+          {
+            collection: k.collection,
+            id: k.id,
+            cells: this.s.loadDoc.all(k.collection, k.id).map(toStoredCell),
+          },
+        ];
+      }
+      const out = keys.map((k) => ({ collection: k.collection, id: k.id, cells: [] as StoredCell[] }));
+      const byKey = new Map<string, StoredCell[]>();
+      for (const d of out) byKey.set(`${d.collection}\u0000${d.id}`, d.cells);
+      for (const r of this.s.loadMany.all(JSON.stringify(keys.map((k) => [k.collection, k.id]))))
+        byKey.get(`${r.collection}\u0000${r.id}`)?.push(toStoredCell(r));
+      return out;
+    });
   }
   async *scan(collection?: string): AsyncIterable<StoredDoc> {
     // Keyset-paged so no statement stays open across the caller's awaits.
@@ -208,11 +226,11 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
   constructor(
     s: Statements,
     w: {
-      upsert: Database.Statement<[string, string, string, string | null, number, string, number]>;
+      upsert: BulkInsert;
       dropDoc: Database.Statement<[string, string]>;
-      insertChange: Database.Statement<[number, string, string, string]>;
-      findMutation: Database.Statement<[string, string], { error: string | null }>;
-      insertMutation: Database.Statement<[string, string, string | null, number]>;
+      insertChange: BulkInsert;
+      findMutations: Database.Statement<[string, string], { mutation_id: string; error: string | null }>;
+      insertMutation: BulkInsert;
       setMeta: Database.Statement<[string, string]>;
     },
   ) {
@@ -225,15 +243,15 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
   ): Promise<Map<string, MutationResult>> {
     return wrap('read', () => {
       const out = new Map<string, MutationResult>();
-      for (const id of mutationIds) {
-        const row = this.#w.findMutation.get(clientId, id);
-        if (row)
-          out.set(
-            id,
-            row.error === null
-              ? { id, status: 'applied' }
-              : { id, status: 'rejected', error: JSON.parse(row.error) as { code: string; message: string } },
-          );
+      if (mutationIds.length === 0) return out;
+      for (const row of this.#w.findMutations.all(clientId, JSON.stringify(mutationIds))) {
+        const id = row.mutation_id;
+        out.set(
+          id,
+          row.error === null
+            ? { id, status: 'applied' }
+            : { id, status: 'rejected', error: JSON.parse(row.error) as { code: string; message: string } },
+        );
       }
       return out;
     });
@@ -243,15 +261,18 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     wrap('write', () => {
       const w = this.#w;
       let head = this.metaNumber('head');
+      const cells: unknown[] = [];
+      const changes: unknown[] = [];
       for (const d of writes) {
         if (!(d.version > head))
           throw new StorageError(
             `Version ${d.version} is not above head ${head}; this is a bug in the engine.`,
           );
         head = d.version;
+        // Each document appears once per batch, so its drop can precede every upsert.
         if (d.dropOthers) w.dropDoc.run(d.collection, d.id);
-        for (const c of d.cells as readonly Cell[]) {
-          w.upsert.run(
+        for (const c of d.cells as readonly Cell[])
+          cells.push(
             c.collection,
             c.id,
             c.field,
@@ -260,9 +281,10 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
             c.hlc,
             d.version,
           );
-        }
-        w.insertChange.run(d.version, d.collection, d.id, JSON.stringify(d.prior));
+        changes.push(d.version, d.collection, d.id, JSON.stringify(d.prior));
       }
+      w.upsert.run(cells);
+      w.insertChange.run(changes);
       w.setMeta.run('head', String(head));
     });
   }
@@ -272,13 +294,10 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     version: number,
   ): Promise<void> {
     wrap('write', () => {
+      const rows: unknown[] = [];
       for (const r of results)
-        this.#w.insertMutation.run(
-          clientId,
-          r.id,
-          r.status === 'applied' ? null : JSON.stringify(r.error),
-          version,
-        );
+        rows.push(clientId, r.id, r.status === 'applied' ? null : JSON.stringify(r.error), version);
+      this.#w.insertMutation.run(rows);
     });
   }
 }
@@ -323,16 +342,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
 
   const writeStatements = new Statements(db);
   const writer = new SqliteWriter(writeStatements, {
-    upsert: db.prepare(
-      `INSERT INTO triples (collection, id, field, value, object_type, hlc, version) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version`,
+    upsert: new BulkInsert(
+      db,
+      'INSERT INTO triples (collection, id, field, value, object_type, hlc, version)',
+      7,
+      'ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version',
     ),
     dropDoc: db.prepare('DELETE FROM triples WHERE collection = ? AND id = ?'),
-    insertChange: db.prepare('INSERT INTO changes (version, collection, id, prior) VALUES (?, ?, ?, ?)'),
-    findMutation: db.prepare('SELECT error FROM mutations WHERE client_id = ? AND mutation_id = ?'),
-    insertMutation: db.prepare(
-      'INSERT INTO mutations (client_id, mutation_id, error, version) VALUES (?, ?, ?, ?)',
+    insertChange: new BulkInsert(db, 'INSERT INTO changes (version, collection, id, prior)', 4),
+    findMutations: db.prepare(
+      'SELECT mutation_id, error FROM mutations WHERE client_id = ? AND mutation_id IN (SELECT value FROM json_each(?))',
     ),
+    insertMutation: new BulkInsert(db, 'INSERT INTO mutations (client_id, mutation_id, error, version)', 4),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),

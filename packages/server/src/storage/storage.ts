@@ -37,13 +37,19 @@ export interface StoredDoc extends DocKey {
 /** A cell's value before a change: `[field]` = absent or unset, `[field, value]` = that value. */
 export type PriorCell = readonly [field: string, value?: JsonValue];
 
+/**
+ * The values a document change replaced: each changed cell's prior value, or `null` when the
+ * document had no cells at all before (an insert; the common case, kept small).
+ */
+export type Priors = readonly PriorCell[] | null;
+
 /** One document change to write: upsert `cells` at `version`, log the priors. */
 export interface DocWrite extends DocKey {
   readonly version: number;
   readonly cells: readonly Cell[];
   /** A tombstone: drop every cell of the document before writing `cells`. */
   readonly dropOthers: boolean;
-  readonly prior: readonly PriorCell[];
+  readonly prior: Priors;
 }
 
 /** One change-log entry. */
@@ -75,7 +81,7 @@ export interface StorageReader {
   /** Change-log entries with version > cursor, oldest first, at most `limit`. */
   changesSince(cursor: number, limit: number): Promise<ChangeEntry[]>;
   /** Priors of the document's changes with version > cursor, newest first. */
-  priorsSince(key: DocKey, cursor: number): Promise<(readonly PriorCell[])[]>;
+  priorsSince(key: DocKey, cursor: number): Promise<Priors[]>;
   /** Stored cells of each document, in the order asked (no cells = unknown). */
   loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]>;
   /** Every document with cells (of one collection, or all), ordered by collection then id. */

@@ -1,0 +1,217 @@
+/**
+ * Sync server: push ingest next to raw better-sqlite3 inserts of the same rows (the physical
+ * limit), write → fan-out latency to 100 and 1 000 WebSocket clients, and bytes per change
+ * on the wire. Everything on loopback; the WebSocket clients are `ws` clients in this same
+ * process, on a worker thread (so server and clients share the machine's 2 cores). Goals (issue 5): ingest ≥ 50%
+ * of raw; fan-out p99 < 50 ms at 1 000 clients.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { createHlc, objectTypeOf } from '../packages/core/src/index.ts';
+import { createServer } from '../packages/server/src/index.ts';
+import { type BenchSection, fmtMs, fmtRate, median, percentile, performance } from './lib.ts';
+
+const DOCS = 20_000;
+const BATCH = 500; // mutations (documents) per push
+const FIELDS = {
+  title: 'Buy milk and bread',
+  done: false,
+  ownerId: 'u1',
+  priority: 3,
+  note: 'from the corner shop',
+};
+const RUNS = 3;
+const WRITES = 40; // fan-out samples per client count
+
+type Cell = { collection: string; id: string; field: string; value: unknown; hlc: string };
+
+function makeBatches(prefix: string): Cell[][] {
+  const hlc = createHlc({ nodeId: 'bench_client' });
+  const batches: Cell[][] = [];
+  for (let b = 0; b < DOCS / BATCH; b++) {
+    const cells: Cell[] = [];
+    for (let i = 0; i < BATCH; i++) {
+      const id = `${prefix}${b * BATCH + i}`;
+      const stamp = hlc.now();
+      cells.push({ collection: 'todos', id, field: 'id', value: id, hlc: stamp });
+      for (const [field, value] of Object.entries(FIELDS))
+        cells.push({ collection: 'todos', id, field, value, hlc: stamp });
+    }
+    batches.push(cells);
+  }
+  return batches;
+}
+const CELLS_PER_DOC = 1 + Object.keys(FIELDS).length;
+
+/** Raw better-sqlite3: the same rows into the same table shape, one transaction per batch, same durability. */
+function rawInsert(dir: string, batches: Cell[][]): number {
+  const db = new Database(join(dir, `raw-${Math.random()}.sqlite`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`CREATE TABLE triples (collection TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL, value TEXT,
+    object_type INTEGER NOT NULL, hlc TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (collection, id, field)) WITHOUT ROWID`);
+  const insert = db.prepare('INSERT INTO triples VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const tx = db.transaction((cells: Cell[], v: number) => {
+    for (const c of cells)
+      insert.run(
+        c.collection,
+        c.id,
+        c.field,
+        JSON.stringify(c.value),
+        objectTypeOf(c.value as never),
+        c.hlc,
+        v,
+      );
+  });
+  const t0 = performance.now();
+  batches.forEach((cells, i) => tx(cells, i + 1));
+  const ms = performance.now() - t0;
+  db.close();
+  return ms;
+}
+
+/** A worker thread running bench/server-clients.ts, with a way to await its replies. */
+function clientsWorker(): { worker: Worker; next: (type: string) => Promise<any> } {
+  // A TypeScript worker: register tsx inside it, then load the client script.
+  const script = new URL('./server-clients.ts', import.meta.url).href;
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script)}); });`,
+    { eval: true },
+  );
+  const next = (type: string) =>
+    new Promise<any>((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        worker.off('message', onMessage);
+        resolve(m);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  return { worker, next };
+}
+
+/** Sequential HTTP pushes from the client thread; returns their wall time. */
+async function pushIngest(
+  url: string,
+  app: string,
+  batches: Cell[][],
+): Promise<{ ms: number; bytesPerCell: number }> {
+  let bytes = 0;
+  let cells = 0;
+  const bodies = batches.map((batch, b) => {
+    const mutations = [];
+    for (let i = 0; i < batch.length; i += CELLS_PER_DOC)
+      mutations.push({ id: `m${b}_${i}`, changes: batch.slice(i, i + CELLS_PER_DOC) });
+    const body = JSON.stringify({ clientId: 'bench', mutations });
+    bytes += Buffer.byteLength(body);
+    cells += batch.length;
+    return body;
+  });
+  const { worker, next } = clientsWorker();
+  const done = next('pushed');
+  worker.postMessage({ type: 'push', url, app, bodies });
+  const { ms } = await done;
+  await worker.terminate();
+  return { ms, bytesPerCell: bytes / cells };
+}
+
+/** Write → receipt latency at every client; the clients live on a worker thread (see server-fanout-clients.ts). */
+async function fanOut(
+  url: string,
+  clients: number,
+): Promise<{ p50: number; p99: number; bytesPerCell: number }> {
+  const app = `fan${clients}`;
+  const { worker, next } = clientsWorker();
+  worker.postMessage({ type: 'connect', url, app, clients });
+  await next('ready');
+  const hlc = createHlc({ nodeId: 'bench_writer' });
+  const samples: number[] = [];
+  let bytes = 0;
+  let cells = 0;
+  for (let k = 0; k < WRITES + 5; k++) {
+    const stamp = hlc.now();
+    const id = `d${k}`;
+    const changes = [
+      { collection: 'fan', id, field: 'id', value: id, hlc: stamp },
+      { collection: 'fan', id, field: 'title', value: `write ${k}`, hlc: stamp },
+    ];
+    const body = JSON.stringify({ clientId: 'writer', mutations: [{ id: `w${k}`, changes }] });
+    const t0 = performance.timeOrigin + performance.now();
+    // one document per write on a fresh app: the write's cursor is k + 1
+    worker.postMessage({ type: 'expect', cursor: k + 1, t0, clients });
+    await next('expecting');
+    const done = next('done');
+    const res = await fetch(`${url}/v1/apps/${app}/push`, { method: 'POST', body });
+    await res.arrayBuffer();
+    const report = await done;
+    if (k >= 5) samples.push(...report.latencies); // the first writes warm up
+    bytes = report.bytes;
+    cells = report.cells;
+  }
+  worker.postMessage({ type: 'stop' });
+  await new Promise((r) => worker.once('exit', r));
+  return { p50: median(samples), p99: percentile(samples, 99), bytesPerCell: bytes / Math.max(1, cells) };
+}
+
+export default async function serverBench(): Promise<BenchSection> {
+  const dir = mkdtempSync(join(tmpdir(), 'omnisync-bench-'));
+  const server = createServer({
+    dataDir: dir,
+    logLevel: 'silent',
+    live: { maxBufferedBytes: 64 * 1024 * 1024 },
+  });
+  const { url } = await server.listen(0);
+  const rows: (string | number)[][] = [];
+  try {
+    const totalCells = DOCS * CELLS_PER_DOC;
+    const raw: number[] = [];
+    const ours: number[] = [];
+    let pushBytes = 0;
+    for (let r = 0; r < RUNS; r++) {
+      // interleaved so machine noise hits both alike
+      raw.push(rawInsert(dir, makeBatches(`r${r}_`)));
+      const p = await pushIngest(url, `ingest${r}`, makeBatches(`o${r}_`));
+      ours.push(p.ms);
+      pushBytes = p.bytesPerCell;
+    }
+    const rawRate = totalCells / (median(raw) / 1000);
+    const ourRate = totalCells / (median(ours) / 1000);
+    rows.push([
+      'push ingest (HTTP, batches of 500 docs × 6 cells, durability full)',
+      `${fmtRate(ourRate)} changes/s`,
+      `${fmtRate(rawRate)} rows/s raw better-sqlite3`,
+      `${((ourRate / rawRate) * 100).toFixed(0)}% of raw (goal ≥ 50%)`,
+    ]);
+    for (const n of [100, 1000]) {
+      const f = await fanOut(url, n);
+      rows.push([
+        `write → fan-out latency, ${n} WebSocket clients`,
+        `p50 ${fmtMs(f.p50)} ms`,
+        `p99 ${fmtMs(f.p99)} ms`,
+        n === 1000 ? `goal p99 < 50 ms` : '',
+      ]);
+      if (n === 100)
+        rows.push([
+          'bytes per change on the wire (live `changes` message, 2-cell doc)',
+          `${f.bytesPerCell.toFixed(0)} B/cell`,
+          '',
+          '',
+        ]);
+    }
+    rows.push(['bytes per change on the wire (push request)', `${pushBytes.toFixed(0)} B/cell`, '', '']);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    title: 'Sync server: ingest, fan-out, wire size',
+    notes:
+      'Loopback; ingest = wall time of sequential HTTP pushes (JSON parse, zod validation, LWW merge, change log, idempotency records, one fsynced WAL commit per push) vs raw better-sqlite3 inserts of the same rows into the same table in transactions of the same size at synchronous=FULL; median of 3 interleaved runs. Fan-out: one HTTP push of a 2-cell document (commit fsynced), time from sending the push until each subscribed client got the change; the ws clients (and the pusher of the ingest test) run in this process on a worker thread (the server has the main thread), so server and clients share the 2 cores of the machine.',
+    columns: ['measure', 'OmniSync', 'reference', 'note'],
+    rows,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Multi-row INSERT for better-sqlite3: one statement per chunk of rows instead of one per
+ * row. Each statement call has a fixed cost (bind, step, reset across the native boundary)
+ * that dominates small rows; a push writes thousands of them.
+ */
+import type Database from 'better-sqlite3';
+
+/** Rows per statement: 64 rows × up to 8 columns stays far below SQLite's parameter limit. */
+const CHUNK_ROWS = 64;
+
+/** Inserts rows given as one flat parameter array. */
+export class BulkInsert {
+  readonly #db: Database.Database;
+  readonly #head: string;
+  readonly #tail: string;
+  readonly #cols: number;
+  readonly #row: string;
+  readonly #statements = new Map<number, Database.Statement<unknown[]>>();
+
+  /** `head` is `INSERT INTO t (a, b)`; `tail` follows the VALUES list (e.g. an ON CONFLICT clause). */
+  constructor(db: Database.Database, head: string, cols: number, tail = '') {
+    this.#db = db;
+    this.#head = head;
+    this.#tail = tail;
+    this.#cols = cols;
+    this.#row = `(${Array.from({ length: cols }, () => '?').join(', ')})`;
+  }
+
+  #statement(rows: number): Database.Statement<unknown[]> {
+    let s = this.#statements.get(rows);
+    if (!s) {
+      s = this.#db.prepare<unknown[]>(
+        `${this.#head} VALUES ${Array.from({ length: rows }, () => this.#row).join(', ')} ${this.#tail}`,
+      );
+      this.#statements.set(rows, s);
+    }
+    return s;
+  }
+
+  /** Insert `params.length / cols` rows. */
+  run(params: unknown[]): void {
+    const rows = params.length / this.#cols;
+    for (let start = 0; start < rows; start += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, rows - start);
+      const chunk =
+        start === 0 && n === rows ? params : params.slice(start * this.#cols, (start + n) * this.#cols);
+      this.#statement(n).run(...chunk);
+    }
+  }
+}
