@@ -21,7 +21,7 @@ import {
 } from './compile.js';
 import { baseRoute } from './list-view.js';
 import { canonicalJson, compareValues, type FieldGetter, fieldGetter, valueKey } from './values.js';
-import { sameElements, View, type ViewContext } from './view.js';
+import { sameElements, ScanPlanner, View, type ViewContext } from './view.js';
 
 interface Column {
   readonly name: string;
@@ -283,7 +283,13 @@ export class AggregateView extends View {
     this.#inputs = inputs;
   }
 
+  #planner: ScanPlanner | undefined;
+
   activate(): void {
+    const st = this.ctx.state(this.ast.collection);
+    // Changes must carry their "before" state from now on.
+    void st.docs;
+    this.#planner = new ScanPlanner(st, this.ast.where);
     this.#fill();
     this.#agg.flush();
     this.listen(baseRoute(this.ast), new Set());
@@ -292,10 +298,12 @@ export class AggregateView extends View {
   #fill(): void {
     this.#agg.reset();
     const pred = this.#pred;
-    for (const d of this.ctx.state(this.ast.collection).docs.values()) if (pred(d)) this.#agg.add(d, 1);
+    for (const d of this.#planner!.candidates()) if (pred(d)) this.#agg.add(d, 1);
   }
 
-  protected releaseResources(): void {}
+  protected releaseResources(): void {
+    this.#planner?.release();
+  }
 
   onChange(_collection: string, ch: Change): void {
     const b = ch.before;

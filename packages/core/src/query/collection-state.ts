@@ -100,16 +100,38 @@ export class CollectionState {
     return this.#hash.get(field);
   }
 
+  readonly #demand = new Map<string, number>();
+
+  /**
+   * Count active views that could use a hash index on `field` (sign +1/-1). The planner
+   * builds one when a second view wants it: one view scans once, many share the index.
+   */
+  demand(field: string, sign: 1 | -1): number {
+    const n = (this.#demand.get(field) ?? 0) + sign;
+    if (n <= 0) this.#demand.delete(field);
+    else this.#demand.set(field, n);
+    return n;
+  }
+
+  /** Active views wanting a hash index on `field`. */
+  demandOf(field: string): number {
+    return this.#demand.get(field) ?? 0;
+  }
+
   /** Release a hash index; dropped at zero references. */
   releaseHash(ix: HashIndex): void {
     if (--ix.refs <= 0) this.#hash.delete(ix.field);
   }
 
   /** Acquire (building if needed) the sorted index on `terms` over the documents matching `pins`. */
-  acquireSorted(terms: readonly OrderTerm[], pins: Pins): SortedIndex {
+  acquireSorted(terms: readonly OrderTerm[], pins: Pins, candidates?: () => Iterable<Doc>): SortedIndex {
     const key = sortedIndexKey(terms, pins);
     let ix = this.#sorted.get(key);
-    if (!ix) this.#sorted.set(key, (ix = new SortedIndex(terms, pins, this.docs.values())));
+    if (!ix)
+      this.#sorted.set(
+        key,
+        (ix = new SortedIndex(terms, pins, candidates ? candidates() : this.docs.values())),
+      );
     ix.refs++;
     return ix;
   }

@@ -390,3 +390,30 @@ describe('track', () => {
     expect(engine.stats().collections).toBe(0);
   });
 });
+
+describe('planner', () => {
+  it('builds a hash index when a second active query filters on the same field, and shares it', () => {
+    const { source, engine } = setup({ todos: todos(30) });
+    const one = engine.live(q('todos').where({ owner: 'u1' }));
+    one.retain();
+    expect(engine.stats().indexes).toBe(0);
+    const two = engine.live(q('todos').where({ owner: 'u2' }).orderBy('rank'));
+    two.retain();
+    const three = engine.live(q('todos').where('owner', 'in', ['u0', 'u2']).groupBy('owner').count());
+    three.retain();
+    expect(engine.stats().indexes).toBe(1);
+    expect(ids(two.value)).toEqual(['t02', 't05', 't08', 't11', 't14', 't17', 't20', 't23', 't26', 't29']);
+    expect(three.value).toEqual([
+      { owner: 'u0', count: 10 },
+      { owner: 'u2', count: 10 },
+    ]);
+    engine.applyChanges([source.update('todos', 't02', { owner: 'u0' })]);
+    expect(three.value).toEqual([
+      { owner: 'u0', count: 11 },
+      { owner: 'u2', count: 9 },
+    ]);
+    expect(ids(two.value)).toHaveLength(9);
+    for (const lq of [one, two, three]) lq.release();
+    expect(engine.stats()).toMatchObject({ indexes: 0, collections: 0 });
+  });
+});

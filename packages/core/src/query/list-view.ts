@@ -31,7 +31,7 @@ import {
 } from './compile.js';
 import type { SortedIndex } from './indexes.js';
 import { HIGH_ID } from './values.js';
-import { IncludeSupport, lowerBound, sameElements, View, type ViewContext } from './view.js';
+import { IncludeSupport, lowerBound, sameElements, ScanPlanner, View, type ViewContext } from './view.js';
 
 type Mode = 'map' | 'tree' | 'window' | 'empty';
 
@@ -64,6 +64,7 @@ export class ListView extends View {
   readonly #includes: IncludeSupport | undefined;
   readonly #touched = new Set<string>();
   #state: CollectionState | undefined;
+  #planner: ScanPlanner | undefined;
   #dirty = false;
   /** Rebuilt in bulk this batch: compare the new value with the old one. */
   #bulked = false;
@@ -100,6 +101,9 @@ export class ListView extends View {
   activate(): void {
     if (this.#mode === 'empty') return;
     this.#state = this.ctx.state(this.ast.collection);
+    // Changes must carry their "before" state from now on.
+    void this.#state.docs;
+    this.#planner = new ScanPlanner(this.#state, this.ast.where);
     this.#includes?.acquire();
     if (this.#mode === 'window') this.#openIndex(this.#state);
     this.#materialize();
@@ -109,6 +113,7 @@ export class ListView extends View {
   protected releaseResources(): void {
     if (this.#index) this.#state!.releaseSorted(this.#index);
     this.#index = undefined;
+    this.#planner?.release();
     this.#includes?.release();
   }
 
@@ -117,7 +122,7 @@ export class ListView extends View {
     // remaining order terms: the window is then a prefix of the index (or starts at the cursor).
     const eqs = requiredEqualities(this.ast.where);
     const terms = this.#order.filter((t) => !eqs.has(t.field));
-    this.#index = st.acquireSorted(terms, eqs);
+    this.#index = st.acquireSorted(terms, eqs, () => this.#planner!.candidates());
     // A cursor can place the scan start only when no order field is pinned by an equality
     // (the pinned field's cursor value may lie before or after the pinned value); otherwise
     // the scan starts at the beginning and the predicate applies the cursor.
@@ -132,15 +137,14 @@ export class ListView extends View {
   }
 
   #materialize(): void {
-    const docs = this.#state!.docs;
     const pred = this.#pred;
     if (this.#mode === 'map') {
       const m = new Map<string, Doc>();
-      for (const d of docs.values()) if (pred(d)) m.set(d.id as string, d);
+      for (const d of this.#planner!.candidates()) if (pred(d)) m.set(d.id as string, d);
       this.#map = m;
     } else if (this.#mode === 'tree') {
       const arr: Doc[] = [];
-      for (const d of docs.values()) if (pred(d)) arr.push(d);
+      for (const d of this.#planner!.candidates()) if (pred(d)) arr.push(d);
       arr.sort(this.#cmp);
       this.#tree = treeFromSorted(arr, this.#cmp);
     } else {

@@ -6,7 +6,7 @@
  */
 import type { QueryAst } from './ast.js';
 import type { Change, ChangeSink, CollectionState, Route } from './collection-state.js';
-import type { Doc } from './compile.js';
+import { type Doc, requiredEqualities, requiredInLists } from './compile.js';
 import { type IncludeReader, IncludeTracker, compileIncludes } from './include.js';
 import type { HashIndex } from './indexes.js';
 
@@ -127,6 +127,71 @@ export class IncludeSupport implements IncludeReader {
   /** Derived row for a document. */
   row(doc: Doc): Doc {
     return this.tracker.rowFor(doc, this);
+  }
+}
+
+/**
+ * The planner's scan for materialising a view: the documents it must look at, from the
+ * smallest hash bucket among the required equalities and in-lists (an existing index, or one
+ * built now because another active view wants the same field), else every document.
+ * Indexes used are acquired into `held` (released with the view).
+ */
+export class ScanPlanner {
+  readonly #st: CollectionState;
+  readonly #fields: readonly string[];
+  readonly #eqs: ReadonlyMap<string, unknown>;
+  readonly #ins: ReadonlyMap<string, readonly unknown[]>;
+  readonly #held = new Map<string, HashIndex>();
+  #demanded = false;
+
+  constructor(st: CollectionState, where: QueryAst['where']) {
+    this.#st = st;
+    this.#eqs = requiredEqualities(where);
+    this.#ins = requiredInLists(where);
+    this.#fields = [...new Set([...this.#eqs.keys(), ...this.#ins.keys()])];
+  }
+
+  /** Documents to scan (a superset of the matches). */
+  candidates(): Iterable<Doc> {
+    const st = this.#st;
+    if (!this.#demanded) {
+      this.#demanded = true;
+      for (const f of this.#fields) st.demand(f, 1);
+    }
+    let best: Iterable<Doc> | undefined;
+    let bestSize = Infinity;
+    for (const f of this.#fields) {
+      let ix = this.#held.get(f) ?? st.peekHash(f);
+      if (!ix && st.demandOf(f) < 2) continue;
+      if (!this.#held.has(f)) {
+        ix = st.acquireHash(f);
+        this.#held.set(f, ix);
+      }
+      const eq = this.#eqs.get(f);
+      const values = eq !== undefined ? [eq] : this.#ins.get(f)!;
+      let size = 0;
+      const buckets: ReadonlySet<Doc>[] = [];
+      for (const v of values) {
+        const b = ix!.lookup(v);
+        if (b) {
+          buckets.push(b);
+          size += b.size;
+        }
+      }
+      if (size < bestSize) {
+        bestSize = size;
+        // Array fields are indexed under each member: merge buckets without duplicates.
+        best = buckets.length === 1 ? buckets[0]! : new Set(buckets.flatMap((b) => [...b]));
+      }
+    }
+    return best ?? st.docs.values();
+  }
+
+  release(): void {
+    for (const ix of this.#held.values()) this.#st.releaseHash(ix);
+    this.#held.clear();
+    if (this.#demanded) for (const f of this.#fields) this.#st.demand(f, -1);
+    this.#demanded = false;
   }
 }
 
