@@ -66,6 +66,25 @@ describe('collection (local-only source)', () => {
     expect(todos.count()).toBe(1);
   });
 
+  it('ids are never reused: insert after a pending or a confirmed delete is refused', async () => {
+    const { scheduler, todos } = setup();
+    todos.insert({ id: 'a', title: 'A', done: false });
+    todos.delete('a');
+    expect(() => todos.insert({ id: 'a', title: 'again', done: false })).toThrow(/already exists/);
+    await scheduler.settle();
+    expect(() => todos.insert({ id: 'a', title: 'again', done: false })).toThrow(/deleted document/);
+    expect(todos.get('a')).toBeUndefined();
+  });
+
+  it('nested values, arrays and Dates go through the general path', async () => {
+    const { scheduler, todos, client } = setup();
+    const when = new Date(1_700_000_000_000);
+    todos.insert({ id: 'n', title: 'N', done: false, meta: { n: 1 }, tags: ['x'], when } as never);
+    expect(todos.get('n')).toEqual({ id: 'n', title: 'N', done: false, meta: { n: 1 }, tags: ['x'], when: when.toISOString() });
+    await scheduler.settle();
+    expect(client.store.base.get('todos', 'n')).toEqual(todos.get('n'));
+  });
+
   it('reactivity: get() per document, count() per collection', async () => {
     const { todos } = setup();
     todos.insert({ id: 'a', title: 'A', done: false });

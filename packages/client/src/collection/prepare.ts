@@ -19,7 +19,7 @@ import {
 } from '@omnisync/core';
 import type { ClientStore } from '../store/client-store.js';
 import { applyData, changedTopLevel, cloneDeep, diffFlat, materialize } from '../store/doc-ops.js';
-import { EMPTY_DOC, MutationRecord } from '../transactions/mutation.js';
+import { EMPTY_DOC, FROM_DOC, MutationRecord } from '../transactions/mutation.js';
 import type { Transaction } from '../transactions/transaction.js';
 import type { Doc } from '../types.js';
 
@@ -76,24 +76,16 @@ function isSimpleKey(k: string): boolean {
   return true;
 }
 
-/** The document built by the last successful {@link simpleData} (saves an allocation per insert). */
-let simpleDoc: Doc | undefined;
-
 /**
  * The common case without core's general flatten: a flat document whose values are strings,
- * finite numbers, booleans or null, under plain keys. Its fields and its document are built
- * in one pass (the document is left in `simpleDoc`). Anything else: undefined, and the caller
- * takes the general path, which decides (and explains) what is allowed.
+ * finite numbers, booleans or null, under plain keys, copied as the stored document (its
+ * fields are its cells: see FROM_DOC). Anything else: undefined, and the caller takes the
+ * general path, which decides (and explains) what is allowed.
  */
-function simpleData(id: string, doc: Record<string, unknown>): unknown[] | undefined {
-  const keys = Object.keys(doc);
-  const data: unknown[] = new Array(2 * keys.length + 2);
-  data[0] = ID_FIELD;
-  data[1] = id;
-  let j = 2;
+function simpleDocument(id: string, doc: Record<string, unknown>): Doc | undefined {
   const out: Record<string, unknown> = { id };
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
+  for (const k in doc) {
+    if (!Object.hasOwn(doc, k)) continue;
     if (k === ID_FIELD) continue;
     const v = doc[k];
     switch (typeof v) {
@@ -110,13 +102,21 @@ function simpleData(id: string, doc: Record<string, unknown>): unknown[] | undef
         return undefined;
     }
     if (!isSimpleKey(k)) return undefined;
-    data[j++] = k;
-    data[j++] = v;
     out[k] = v;
   }
-  if (j < data.length) data.length = j;
-  simpleDoc = out as Doc;
-  return data;
+  return out as Doc;
+}
+
+/**
+ * The HLC of a write. Every write of a transaction shares the transaction's stamp (its id,
+ * itself an HLC stamp): cells of different documents never compete. A second write to the
+ * same document in the same transaction takes a fresh stamp, so it wins over the first.
+ */
+function stampFor(ctx: PrepareContext, tx: Transaction, collection: string, id: string, mayRepeat: boolean): string {
+  if (mayRepeat) {
+    for (const p of ctx.store.pending(collection, id)) if (p.tx === tx) return ctx.hlc.now();
+  }
+  return tx.id;
 }
 
 /** Prepare a batch of writes: every one is checked before any is applied. */
@@ -153,28 +153,24 @@ export function prepareInsert(
       `insert into "${collection}": the document needs an \`id\` that is a non-empty string of at most 512 characters, received ${JSON.stringify(id)}.`,
       { details: { collection } },
     );
-  if (ctx.store.has(collection, id) || seen?.has(id))
+  const taken = ctx.store.idState(collection, id);
+  if (taken !== 'free' || seen?.has(id))
     throw new DuplicateKeyError(
-      `insert into "${collection}": a document with id ${JSON.stringify(id)} already exists; update it instead, or insert under a new id.`,
-      {
-        details: { collection, id },
-      },
-    );
-  if (ctx.store.isDeleted(collection, id))
-    throw new DuplicateKeyError(
-      `insert into "${collection}": id ${JSON.stringify(id)} belonged to a deleted document, and deletes are final (delete wins); insert under a new id.`,
+      taken === 'deleted'
+        ? `insert into "${collection}": id ${JSON.stringify(id)} belongs to a deleted document, and deletes are final (delete wins); insert under a new id.`
+        : `insert into "${collection}": a document with id ${JSON.stringify(id)} already exists; update it instead, or insert under a new id.`,
       { details: { collection, id } },
     );
   seen?.add(id);
-  const hlc = ctx.hlc.now();
-  let data = ctx.refMany ? undefined : simpleData(id, doc);
-  let modified: Doc;
-  if (data !== undefined) modified = simpleDoc!;
+  const hlc = stampFor(ctx, tx, collection, id, false);
+  let data: unknown[] | typeof FROM_DOC;
+  let modified = ctx.refMany ? undefined : simpleDocument(id, doc);
+  if (modified !== undefined) data = FROM_DOC;
   else {
-    data = toData(id, flattenDocument(doc, ctx.refMany ? { refMany: ctx.refMany } : {}), true);
-    modified = materialize(id, data, hlc);
+    const flat = toData(id, flattenDocument(doc, ctx.refMany ? { refMany: ctx.refMany } : {}), true);
+    modified = materialize(id, flat, hlc);
+    data = flat;
   }
-  simpleDoc = undefined;
   return new MutationRecord(
     tx,
     tx.records.length + offset,
@@ -264,7 +260,7 @@ export function prepareUpdate(
       pairs = diffPairs(ctx, current, next, Object.keys(changes), opts);
     }
   }
-  const hlc = ctx.hlc.now();
+  const hlc = stampFor(ctx, tx, collection, id, true);
   const data = toData(id, pairs, false);
   const modified = applyData(current, data);
   return new MutationRecord(
@@ -342,7 +338,7 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown,
     throw new NotFoundError(`delete from "${collection}": no document with id ${JSON.stringify(id)}.`, {
       details: { collection, id },
     });
-  const hlc = ctx.hlc.now();
+  const hlc = stampFor(ctx, tx, collection, id, true);
   const data: unknown[] = [DELETED_FIELD, true];
   return new MutationRecord(
     tx,

@@ -15,6 +15,7 @@
 import {
   batch,
   type Cell,
+  DELETED_FIELD,
   type DocChange,
   flattenDocument,
   isTracking,
@@ -57,6 +58,8 @@ class CollectionView {
   readonly docs = new Map<string, Doc>();
   /** Pending optimistic mutations per document, in order. */
   readonly overlay = new Map<string, Pending>();
+  /** Documents with a pending delete (not visible, but their id is taken). */
+  readonly pendingDeletes = new Set<string>();
   /** Documents whose base changed while they had pending writes (their visible doc must be recomputed on confirm). */
   readonly dirty = new Set<string>();
   /** Per-document signals, created on the first tracked read. */
@@ -68,6 +71,8 @@ class CollectionView {
   refMany: ReadonlySet<string> | undefined;
   /** Touched in the current batch. */
   changed = false;
+  /** Whether the base may hold tombstones of this collection (else an id check skips the base). */
+  tombstones = false;
   /** Bumped on every visible change, at once (caches key on it; signals wait for the batch end). */
   rev = 0;
   constructor(name: string) {
@@ -127,6 +132,19 @@ export class ClientStore {
   /** True when the document is visible. */
   has(collection: string, id: string): boolean {
     return this.#views.get(collection)?.docs.has(id) ?? false;
+  }
+
+  /**
+   * Whether an id can be inserted: `taken` (visible, or with pending writes), `deleted` (a
+   * tombstone: ids are never reused), or `free`. One lookup in the common case.
+   */
+  idState(collection: string, id: string): 'free' | 'taken' | 'deleted' {
+    const v = this.#views.get(collection);
+    if (v !== undefined) {
+      if (v.docs.has(id) || (v.pendingDeletes.size > 0 && v.pendingDeletes.has(id))) return 'taken';
+      if (!v.tombstones) return 'free';
+    }
+    return this.base.isDeleted(collection, id) ? 'deleted' : 'free';
   }
 
   /** True when the synced base holds a tombstone for the document (its id can never be used again). */
@@ -192,6 +210,10 @@ export class ClientStore {
         if (before === undefined) v.overlay.set(m.key, m);
         else if (Array.isArray(before)) before.push(m);
         else v.overlay.set(m.key, [before, m]);
+        if (m.type === 'delete') {
+          v.tombstones = true;
+          v.pendingDeletes.add(m.key);
+        }
         const prev = v.docs.get(m.key);
         if (v.merge !== undefined) {
           this.#recompute(v, m.key);
@@ -222,33 +244,35 @@ export class ClientStore {
    * write's). A document whose visible value does not change keeps its object and is not
    * reported.
    */
-  removeOptimistic(
-    records: readonly MutationRecord[],
-    confirmed: boolean,
-    extraCells?: readonly Cell[],
-  ): void {
+  removeOptimistic(records: readonly MutationRecord[], confirmed: boolean, extraCells?: readonly Cell[]): void {
     this.#depth++;
     try {
       if (confirmed) {
         const mark = ++this.#confirmMark;
         for (let i = 0; i < records.length; i++) records[i]!.confirmMark = mark;
         // Cells are built chunk by chunk, so each chunk dies young (a bulk confirm of 100,000
-        // writes never holds 700,000 cell objects at once).
+        // writes never holds 700,000 cell objects at once). The replica's change list is not
+        // needed: every document here has overlay entries, settled in the loop below.
         for (let start = 0; start < records.length; start += CONFIRM_CHUNK) {
           const cells: Cell[] = [];
           const end = Math.min(records.length, start + CONFIRM_CHUNK);
           for (let i = start; i < end; i++) records[i]!.pushCells(cells);
-          this.#applyBase(cells, mark);
+          this.base.applyTrusted(cells);
         }
-        if (extraCells !== undefined && extraCells.length > 0) this.#applyBase(extraCells, mark);
+        if (extraCells !== undefined && extraCells.length > 0) {
+          this.#noteTombstones(extraCells);
+          this.#applyBase(extraCells, mark);
+        }
       }
       let v: CollectionView | undefined;
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
         const cur = v.overlay.get(m.key);
-        if (cur === m) {
+        if (cur === undefined) continue;
+        if (cur === m || (confirmed && Array.isArray(cur) && cur.every((p) => p.confirmMark === m.confirmMark))) {
           v.overlay.delete(m.key);
+          if (v.pendingDeletes.size > 0) v.pendingDeletes.delete(m.key);
           // Confirmed, nothing else pending, and the base did not move underneath: the base now
           // holds exactly what was visible, so the visible object stays as it is.
           if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) continue;
@@ -258,6 +282,7 @@ export class ClientStore {
           if (at < 0) continue;
           cur.splice(at, 1);
           if (cur.length === 1) v.overlay.set(m.key, cur[0]!);
+          if (m.type === 'delete' && !cur.some((p) => p.type === 'delete')) v.pendingDeletes.delete(m.key);
         } else continue;
         this.#recompute(v, m.key);
       }
@@ -270,6 +295,7 @@ export class ClientStore {
   applyBase(cells: readonly Cell[], trusted = false): DocChange[] {
     this.#depth++;
     try {
+      this.#noteTombstones(cells);
       return this.#applyBase(cells, undefined, trusted);
     } finally {
       if (--this.#depth === 0) this.#flush();
@@ -305,6 +331,17 @@ export class ClientStore {
       this.#set(v, ch.id, prev, next, undefined, ch.fields);
     }
     return changes;
+  }
+
+  #noteTombstones(cells: readonly Cell[]): void {
+    let last: string | undefined;
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      if (c.field === DELETED_FIELD && c.collection !== last) {
+        last = c.collection;
+        this.view(c.collection).tombstones = true;
+      }
+    }
   }
 
   /** Rebuild one visible document from the base and its pending writes. */

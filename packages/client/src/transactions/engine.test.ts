@@ -294,6 +294,22 @@ describe('all-or-nothing across collections', () => {
     expect(client.transactions.get()).toHaveLength(0);
   });
 
+  it('writes share the transaction stamp; a second write to one document gets a later one and wins', async () => {
+    const { collection, client, syncControl } = await started();
+    const tx = client.transaction(() => {
+      collection.insert({ id: 'c', n: 1 });
+      collection.update('c', { n: 2 });
+      collection.update('a', { n: 3 });
+    });
+    const [ins, upd, other] = tx.mutations;
+    expect(ins!.hlc).toBe(tx.id);
+    expect(other!.hlc).toBe(tx.id);
+    expect(upd!.hlc > tx.id).toBe(true);
+    await syncControl.settle();
+    expect(client.store.base.get('test', 'c')).toEqual({ id: 'c', n: 2 });
+    expect(client.store.base.get('test', 'a')).toEqual({ id: 'a', n: 3 });
+  });
+
   it('notifies listeners once per transaction', async () => {
     const { collection, client, syncControl } = await started();
     const calls: number[] = [];

@@ -16,6 +16,12 @@ export const EMPTY_DOC: Readonly<Record<string, any>> = Object.freeze({});
 
 const NO_DATA: unknown[] = [];
 
+/**
+ * Marks an insert of a flat document whose fields are exactly its `modified` document's (the
+ * common case): no separate array is kept; the fields are read from the document when needed.
+ */
+export const FROM_DOC: unique symbol = Symbol('fromDoc');
+
 /** @internal A mutation with its written fields and its transaction. */
 export class MutationRecord implements PendingMutation {
   readonly #id: string | number;
@@ -32,7 +38,7 @@ export class MutationRecord implements PendingMutation {
    * Field paths and values written, interleaved (`[field0, value0, field1, value1, …]`); a
    * delete writes `['_deleted', true]`. Released once the transaction finished.
    */
-  data: unknown[];
+  #data: unknown[] | typeof FROM_DOC;
   readonly tx: Transaction;
   /** @internal Set by the store while this write is being confirmed. */
   confirmMark = 0;
@@ -48,7 +54,7 @@ export class MutationRecord implements PendingMutation {
     original: Record<string, any>,
     modified: Doc,
     changes: Record<string, any>,
-    data: unknown[],
+    data: unknown[] | typeof FROM_DOC,
     metadata: unknown,
     createdAt: Date,
   ) {
@@ -61,7 +67,7 @@ export class MutationRecord implements PendingMutation {
     this.original = original;
     this.modified = modified;
     this.changes = changes;
-    this.data = data;
+    this.#data = data;
     this.metadata = metadata;
     this.created_at = createdAt;
   }
@@ -77,6 +83,19 @@ export class MutationRecord implements PendingMutation {
     return this.tx.updated_at;
   }
 
+  /**
+   * Field paths and values written, interleaved (`[field0, value0, field1, value1, …]`); a
+   * delete writes `['_deleted', true]`. Empty once the transaction finished.
+   */
+  get data(): unknown[] {
+    const d = this.#data;
+    if (d !== FROM_DOC) return d;
+    const doc = this.modified as Record<string, unknown>;
+    const out: unknown[] = [];
+    for (const k in doc) out.push(k, doc[k]);
+    return out;
+  }
+
   /** The cells this write sets. */
   get cells(): Cell[] {
     const out: Cell[] = [];
@@ -86,15 +105,22 @@ export class MutationRecord implements PendingMutation {
 
   /** Append this write's cells to `out`. */
   pushCells(out: Cell[]): void {
-    const d = this.data;
     const { collection, key: id, hlc } = this;
+    const d = this.#data;
+    if (d === FROM_DOC) {
+      // `modified` holds `id` first, then the written fields: exactly the insert's cells.
+      const doc = this.modified as Record<string, unknown>;
+      for (const field in doc) out.push({ collection, id, field, value: doc[field] as CellValue, hlc });
+      return;
+    }
     for (let i = 0; i < d.length; i += 2)
       out.push({ collection, id, field: d[i] as string, value: d[i + 1] as CellValue, hlc });
   }
 
   /** The field paths this write sets. */
   fields(): string[] {
-    const d = this.data;
+    const d = this.#data;
+    if (d === FROM_DOC) return Object.keys(this.modified);
     const out: string[] = new Array(d.length >> 1);
     for (let i = 0; i < d.length; i += 2) out[i >> 1] = d[i] as string;
     return out;
@@ -102,7 +128,7 @@ export class MutationRecord implements PendingMutation {
 
   /** @internal Drop the written fields (the transaction finished; only inspection remains). */
   release(): void {
-    this.data = NO_DATA;
+    this.#data = NO_DATA;
   }
 
   /** A plain view (seed 001 fields), for logs, devtools and persist callbacks that serialise. */
