@@ -422,7 +422,7 @@ export class ClientStore {
       for (const s of bumps) s.set(s.peek() + 1);
     });
     touched.length = 0;
-    bumps.length = 0;
+    if (bumps.length > 0) bumps.length = 0;
     this.#spareTouched = touched;
     this.#spareBumps = bumps;
     if (changes.length > 0) for (const l of [...this.#listeners]) l(changes);

@@ -160,7 +160,9 @@ export class TransactionEngine {
     if (tx.state !== 'pending' || tx.committed)
       throw new InvalidStateError(`Transaction ${tx.id} is already committed; write in a new transaction.`);
     if (strategy !== undefined && !tx.strategyExplicit && tx.records.length === 0) tx.strategy = strategy;
-    for (const m of records) tx.records.push(m);
+    // The first batch of writes becomes the transaction's list (the caller hands it over).
+    if (tx.records.length === 0) tx.records = records as MutationRecord[];
+    else for (const m of records) tx.records.push(m);
     if (tx.optimistic) this.#d.store.applyOptimistic(records, true);
   }
 

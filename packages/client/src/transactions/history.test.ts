@@ -4,6 +4,7 @@ import { Transaction } from './transaction.js';
 
 const tx = (id: string, mutations: number) => {
   const t = new Transaction(id, 0, 0, {});
+  t.records = [];
   for (let i = 0; i < mutations; i++) t.records.push({} as never);
   return t;
 };

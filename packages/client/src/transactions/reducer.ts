@@ -78,12 +78,16 @@ function closeLastAttempt(
   error?: Error,
   retryAt?: Date,
 ): readonly Attempt[] {
-  const last = attempts[attempts.length - 1];
+  const n = attempts.length;
+  const last = attempts[n - 1];
   if (!last || last.completed_at !== undefined) return attempts;
-  let closed: Attempt = { ...last, completed_at: at };
-  if (error !== undefined) closed = { ...closed, error };
-  if (retryAt !== undefined) closed = { ...closed, retry_scheduled_for: retryAt };
-  return [...attempts.slice(0, -1), closed];
+  const closed: { -readonly [K in keyof Attempt]: Attempt[K] } = { id: last.id, started_at: last.started_at, completed_at: at };
+  if (error !== undefined) closed.error = error;
+  if (retryAt !== undefined) closed.retry_scheduled_for = retryAt;
+  if (n === 1) return [closed];
+  const out = attempts.slice();
+  out[n - 1] = closed;
+  return out;
 }
 
 /**

@@ -157,6 +157,7 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
     strategy: o.strategy as 'ordered' | 'parallel',
     optimistic: o.optimistic !== false,
   });
+  tx.records = [];
   (o.mutations as unknown[]).forEach((mu, i) => {
     const m = mu as Record<string, unknown>;
     const at = `mutation #${i}`;

@@ -24,12 +24,13 @@ export interface TransactionOptions {
 }
 
 const noop = () => {};
+const NO_RECORDS: MutationRecord[] = [];
 
 /** One transaction (seed 001). Read-only for apps; the client drives it. */
 export class Transaction {
   #snap: TransactionSnapshot;
-  /** @internal The writes, in order. */
-  readonly records: MutationRecord[] = [];
+  /** @internal The writes, in order (a fresh transaction shares one empty array until its first write). */
+  records: MutationRecord[] = NO_RECORDS;
   /** Whether writes are visible before the backend confirms. */
   readonly optimistic: boolean;
   /** `ordered` or `parallel`. */
