@@ -384,7 +384,8 @@ interface Row {
   contender: string;
   load: number;
   materialise: number;
-  again: number;
+  /** null when a slow contender got one try only (JSON has no NaN). */
+  again: number | null;
   heap: number;
   results: StreamResult[];
   labels: string[];
@@ -417,7 +418,7 @@ async function measure(make: () => Contender, seed: number): Promise<Row[]> {
       if (tries.reduce((x, y) => x + y, 0) > STREAM_BUDGET_MS) break;
     }
     const materialise = tries[0]!;
-    const again = tries.length > 1 ? median(tries.slice(1)) : NaN;
+    const again = tries.length > 1 ? median(tries.slice(1)) : null;
     const heap = heapMB() - base;
     const ss = streams(query, seed + query.charCodeAt(0));
     const results = ss.map((st) => runStream(s!, st));
@@ -484,7 +485,7 @@ export default async function queryBench(): Promise<BenchSection> {
         QUERY_LABEL[query],
         r.contender,
         fmtMs(r.load),
-        `${fmtMs(r.materialise)} / ${Number.isNaN(r.again) ? '–' : fmtMs(r.again)}`,
+        `${fmtMs(r.materialise)} / ${r.again === null ? '–' : fmtMs(r.again)}`,
         cell(r.results[0]!),
         cell(r.results[1]!),
         cell(r.results[2]!),

@@ -304,5 +304,14 @@ export function q<TRow extends Row = Row>(collection: string): Query<readonly TR
 
 /** Validate anything query-like (a {@link Query} or an AST) into a normalised AST. */
 export function toQueryAst(query: unknown): QueryAst {
-  return query instanceof Query ? query.ast : validateQuery(query);
+  if (query instanceof Query) return query.ast;
+  // A Query from another copy of this module (two bundles): take its AST, validated.
+  if (
+    query !== null &&
+    typeof query === 'object' &&
+    'ast' in query &&
+    typeof (query as { toJSON?: unknown }).toJSON === 'function'
+  )
+    return validateQuery((query as { ast: unknown }).ast);
+  return validateQuery(query);
 }
