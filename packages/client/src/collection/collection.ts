@@ -172,14 +172,15 @@ export class Collection<T extends { id: string } = Doc> {
    * (InvalidValueError) or an id in use (DuplicateKeyError).
    */
   insert(docs: T | readonly T[], options?: WriteOptions): Transaction {
-    const { tx, ctx, ambient } = this.#begin(options);
+    const tx = this.#begin(options);
+    const ctx = this.#ctx;
     let records: MutationRecord[];
     if (Array.isArray(docs)) {
       const list = docs as readonly T[];
       const seen = list.length > 1 ? new Set<string>() : undefined;
       records = prepareBatch(list, (doc, i) => prepareInsert(ctx, tx, doc, seen, i));
     } else records = [prepareInsert(ctx, tx, docs, undefined)];
-    return this.#end(tx, records, ambient);
+    return this.#end(tx, records);
   }
 
   /**
@@ -187,14 +188,16 @@ export class Collection<T extends { id: string } = Doc> {
    * draft function. Throws NotFoundError when the document is not visible.
    */
   update(id: string, change: UpdateChange<T>, options?: WriteOptions): Transaction {
-    const { tx, ctx, ambient } = this.#begin(options);
-    return this.#end(tx, [prepareUpdate(ctx, tx, id, change)], ambient);
+    const tx = this.#begin(options);
+    const ctx = this.#ctx;
+    return this.#end(tx, [prepareUpdate(ctx, tx, id, change)]);
   }
 
   /** Delete one document or many (one transaction). Throws NotFoundError when one is not visible. */
   delete(ids: string | readonly string[], options?: WriteOptions): Transaction {
     const list = typeof ids === 'string' ? [ids] : ids;
-    const { tx, ctx, ambient } = this.#begin(options);
+    const tx = this.#begin(options);
+    const ctx = this.#ctx;
     const seen = new Set<string>();
     const records = prepareBatch(list, (id, i) => {
       if (seen.has(id))
@@ -207,7 +210,7 @@ export class Collection<T extends { id: string } = Doc> {
       seen.add(id);
       return prepareDelete(ctx, tx, id, i);
     });
-    return this.#end(tx, records, ambient);
+    return this.#end(tx, records);
   }
 
   /** Seed 001's `withMutation`: several writes (to any collections) as one transaction. */
@@ -219,7 +222,7 @@ export class Collection<T extends { id: string } = Doc> {
   }
 
   /** The transaction a write goes into (the ambient one, or a new one) and its prepare context. */
-  #begin(options: WriteOptions | undefined): { tx: Transaction; ctx: PrepareContext; ambient: boolean } {
+  #begin(options: WriteOptions | undefined): Transaction {
     const engine = this.#host.engine;
     const ambient = engine.ambient;
     const tx =
@@ -236,13 +239,13 @@ export class Collection<T extends { id: string } = Doc> {
       this.#date = new Date(now);
     }
     ctx.createdAt = this.#date;
-    return { tx, ctx, ambient: ambient !== undefined };
+    return tx;
   }
 
-  #end(tx: Transaction, records: MutationRecord[], ambient: boolean): Transaction {
+  #end(tx: Transaction, records: MutationRecord[]): Transaction {
     const engine = this.#host.engine;
     engine.addMutations(tx, records, this.strategy.type);
-    if (!ambient) engine.commit(tx);
+    if (engine.ambient !== tx) engine.commit(tx);
     return tx;
   }
 }

@@ -113,10 +113,22 @@ function simpleDocument(id: string, doc: Record<string, unknown>): Doc | undefin
  * same document in the same transaction takes a fresh stamp, so it wins over the first.
  */
 function stampFor(ctx: PrepareContext, tx: Transaction, collection: string, id: string, mayRepeat: boolean): string {
-  if (mayRepeat) {
-    for (const p of ctx.store.pending(collection, id)) if (p.tx === tx) return ctx.hlc.now();
-  }
+  if (mayRepeat && ctx.store.hasPendingFrom(collection, id, tx)) return ctx.hlc.now();
   return tx.id;
+}
+
+/** A flat patch of primitive values under plain keys, as pairs; undefined for anything else. */
+function simplePairs(patch: Record<string, unknown>): [string, CellValue][] | undefined {
+  const out: [string, CellValue][] = [];
+  for (const k in patch) {
+    if (!Object.hasOwn(patch, k)) continue;
+    const v = patch[k];
+    const t = typeof v;
+    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null)) return undefined;
+    if (!isSimpleKey(k)) return undefined;
+    out.push([k, v as CellValue]);
+  }
+  return out;
 }
 
 /** Prepare a batch of writes: every one is checked before any is applied. */
@@ -252,7 +264,7 @@ export function prepareUpdate(
       );
     changes = { ...change };
     delete changes[ID_FIELD];
-    pairs = flattenDocument(changes, opts);
+    pairs = (ctx.refMany === undefined && simplePairs(changes)) || flattenDocument(changes, opts);
     if (ctx.refMany) pairs = withRemovedMembers(pairs, current, changes, ctx.refMany);
     if (ctx.def) {
       // Patches merge deeply, as cells do; the schema judges the merged document.

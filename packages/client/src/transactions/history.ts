@@ -15,6 +15,8 @@ export interface HistoryOptions {
   readonly mutations?: number;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Default number of finished transactions kept. */
 export const HISTORY_TRANSACTIONS_DEFAULT = 100;
 /** Default number of mutations kept across finished transactions. */
@@ -48,7 +50,7 @@ export class TransactionHistory {
   }
 
   /** Keep `tx`; returns the ids of the transactions it pushed out (possibly itself). */
-  add(tx: Transaction): string[] {
+  add(tx: Transaction): readonly string[] {
     const n = tx.records.length;
     if (this.#limit.transactions === 0 || n > this.#limit.mutations) return [tx.id];
     const list = this.#list;
@@ -65,7 +67,7 @@ export class TransactionHistory {
       this.#list = list.slice(this.#start);
       this.#start = 0;
     }
-    return out ?? [];
+    return out ?? NONE;
   }
 
   /** The kept transactions, oldest first. */
