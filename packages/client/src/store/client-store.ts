@@ -215,6 +215,12 @@ export class ClientStore {
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
+        if (prepared && m.type === 'insert' && v.merge === undefined) {
+          // A fresh insert was checked against a free id: no pending write, nothing visible.
+          v.overlay.set(m.key, m);
+          this.#set(v, m.key, undefined, v.decode(m.modified), m);
+          continue;
+        }
         const before = v.overlay.get(m.key);
         if (before === undefined) v.overlay.set(m.key, m);
         else if (Array.isArray(before)) before.push(m);
