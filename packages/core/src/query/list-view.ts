@@ -22,6 +22,7 @@ import {
   compileComparator,
   compileCursor,
   compilePredicate,
+  conjuncts,
   type Doc,
   type DocComparator,
   type DocPredicate,
@@ -30,7 +31,7 @@ import {
   requiredInLists,
 } from './compile.js';
 import type { SortedIndex } from './indexes.js';
-import { HIGH_ID } from './values.js';
+import { compareValues, fieldGetter, HIGH_ID } from './values.js';
 import { IncludeSupport, lowerBound, sameElements, ScanPlanner, View, type ViewContext } from './view.js';
 
 type Mode = 'map' | 'tree' | 'window' | 'empty';
@@ -79,6 +80,8 @@ export class ListView extends View {
   #bound: Doc | null = null;
   #index: SortedIndex | undefined;
   #low: Doc | undefined;
+  /** Past the range's far end: no later index entry can match. */
+  #past: ((d: Doc) => boolean) | undefined;
 
   constructor(ctx: ViewContext, ast: QueryAst) {
     super(ctx, ast);
@@ -134,6 +137,32 @@ export class ListView extends View {
           after.id ?? HIGH_ID,
         )
       : undefined;
+    this.#openRange(terms);
+  }
+
+  /**
+   * A range filter on the (single) order field bounds the scan: start at the bound the order
+   * meets first, stop after the other one. Ranges match only their operand's type, and every
+   * other type sorts wholly before or after it, so nothing past the stop can match.
+   */
+  #openRange(terms: readonly OrderTerm[]): void {
+    if (terms.length !== 1) return;
+    const { field, dir } = terms[0]!;
+    let lower: unknown;
+    let upper: unknown;
+    for (const c of conjuncts(this.ast.where)) {
+      if (c.op !== 'gt' && c.op !== 'gte' && c.op !== 'lt' && c.op !== 'lte') continue;
+      if (c.field !== field) continue;
+      if (c.op === 'gt' || c.op === 'gte') lower ??= c.value;
+      else upper ??= c.value;
+    }
+    const [start, stop] = dir === 'asc' ? [lower, upper] : [upper, lower];
+    if (start !== undefined && !this.#low) this.#low = makeProbe([field], [start], '');
+    if (stop !== undefined) {
+      const get = fieldGetter(field);
+      this.#past =
+        dir === 'asc' ? (d) => compareValues(get(d), stop) > 0 : (d) => compareValues(get(d), stop) < 0;
+    }
   }
 
   #materialize(): void {
@@ -160,11 +189,13 @@ export class ListView extends View {
     const ix = this.#index!;
     const rows = this.#writableRows();
     const pred = this.#pred;
+    const past = this.#past;
     const k = this.#k;
     let full = rows.length >= k;
     if (!full) {
       for (const d of ix.keysFrom(from ?? this.#low)) {
         if (from && ix.compare(d, from) <= 0) continue;
+        if (past?.(d)) break;
         if (!pred(d)) continue;
         rows.push(d);
         if (rows.length >= k) {

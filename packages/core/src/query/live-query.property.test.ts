@@ -240,6 +240,33 @@ const listArb = fc
     return ast;
   });
 
+/** Windows ordered by the field a range filters on (the scan starts/stops at the range). */
+const rangeWindowArb = fc
+  .record({
+    field: fc.constantFrom('a', 'b', 'meta.n'),
+    ops: fc.uniqueArray(fc.constantFrom('gt' as const, 'gte' as const, 'lt' as const, 'lte' as const), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+    values: fc.array(fc.oneof(small, fc.constantFrom(...STRINGS)), { minLength: 2, maxLength: 2 }),
+    dir: fc.constantFrom('asc' as const, 'desc' as const),
+    limit: fc.integer({ min: 1, max: 4 }),
+    pin: fc.boolean(),
+    cursor: opt(fc.tuple(small, fc.constantFrom(...TODOS))),
+  })
+  .map(({ field, ops, values, dir, limit, pin, cursor }) => {
+    const ranges: Predicate[] = ops.map((op, i) => ({ op, field, value: values[i]! }));
+    const args: Predicate[] = pin ? [...ranges, { op: 'eq', field: 'c', value: true }] : ranges;
+    const ast: Record<string, unknown> = {
+      collection: 'todos',
+      where: { op: 'and', args },
+      orderBy: [{ field, dir }],
+      limit,
+    };
+    if (cursor) ast.after = { values: [cursor[0]], id: cursor[1] };
+    return ast;
+  });
+
 const getArb = fc
   .record({ id: fc.constantFrom(...TODOS), where: opt(predicateArb), include: includeArb })
   .map(({ id, where, include }) => {
@@ -284,6 +311,7 @@ const distinctArb = fc
 
 const queryArb = fc.oneof(
   { weight: 5, arbitrary: listArb },
+  { weight: 2, arbitrary: rangeWindowArb },
   { weight: 1, arbitrary: getArb },
   { weight: 2, arbitrary: aggregateArb },
   { weight: 1, arbitrary: distinctArb },
