@@ -15,11 +15,10 @@ import {
 } from '@omnisync/core';
 import type { DocWrite, PriorCell, Priors, StoredCell, StoredDoc } from '../storage/storage.js';
 
-/** A cell's stored winner. */
-interface Slot {
-  value: CellValue;
-  hlc: string;
-}
+/** A cell's stored winner: a loaded `{value, hlc}`, or the incoming Cell itself (no copy per cell). */
+type Slot = { readonly value: CellValue; readonly hlc: string } | Cell;
+
+const isCell = (s: Slot): s is Cell => (s as Cell).field !== undefined;
 
 /** A visible document, or undefined. */
 export type Doc = Readonly<Record<string, unknown>> | undefined;
@@ -78,21 +77,19 @@ export interface DocChangeEvent {
 export class WorkingDoc {
   readonly collection: string;
   readonly id: string;
-  readonly #before: Map<string, { value: CellValue; hlc: string }>;
+  /** The stored cells as loaded (empty for a new document). */
+  readonly #before: readonly StoredCell[];
   readonly #cells = new Map<string, Slot>();
   /** Value of each changed field before the batch (first change wins). */
-  readonly #prior = new Map<string, CellValue>();
+  #prior: Map<string, CellValue> | undefined; // only for documents that existed before
   readonly #changed = new Set<string>();
   #dropped = false;
 
   constructor(stored: StoredDoc) {
     this.collection = stored.collection;
     this.id = stored.id;
-    this.#before = new Map();
-    for (const c of stored.cells) {
-      this.#before.set(c.field, { value: c.value, hlc: c.hlc });
-      this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
-    }
+    this.#before = stored.cells;
+    for (const c of stored.cells) this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
   }
 
   /** A copy, to try staged writes without touching this one. */
@@ -123,7 +120,10 @@ export class WorkingDoc {
   }
 
   #remember(field: string, slot: Slot | undefined) {
-    if (!this.#prior.has(field) && !this.#changed.has(field)) this.#prior.set(field, slot?.value);
+    // A new document logs `null` priors: nothing to remember.
+    if (this.#before.length === 0) return;
+    const prior = (this.#prior ??= new Map());
+    if (!prior.has(field) && !this.#changed.has(field)) prior.set(field, slot?.value);
   }
 
   /** Merge cells of this document (already validated). Returns true when anything changed. */
@@ -151,7 +151,7 @@ export class WorkingDoc {
       // cellWins reads only value and hlc of the slot.
       if (!cellWins(c.hlc, c.value, slot as ReplicaSlot | undefined)) continue;
       this.#remember(c.field, slot);
-      this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
+      this.#cells.set(c.field, c);
       this.#changed.add(c.field);
       any = true;
     }
@@ -163,14 +163,20 @@ export class WorkingDoc {
     return { collection: this.collection, id: this.id, field, value: s.value, hlc: s.hlc };
   }
 
-  /** The storage write for this batch's changes, at `version`. */
+  /**
+   * The storage write for this batch's changes, at `version`. Its cells may be the received
+   * objects (storage reads only the cell fields); fan-out builds clean ones (see toEvent).
+   */
   toWrite(version: number): DocWrite {
     const cells: Cell[] = [];
-    for (const f of this.#changed) cells.push(this.#cell(f, this.#cells.get(f)!));
+    for (const f of this.#changed) {
+      const slot = this.#cells.get(f)!;
+      cells.push(isCell(slot) ? slot : this.#cell(f, slot));
+    }
     let prior: PriorCell[] | null = null;
-    if (this.#before.size > 0) {
+    if (this.#before.length > 0) {
       prior = [];
-      for (const [f, v] of this.#prior) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
+      for (const [f, v] of this.#prior ?? []) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
     }
     return { collection: this.collection, id: this.id, version, cells, dropOthers: this.#dropped, prior };
   }
@@ -184,13 +190,15 @@ export class WorkingDoc {
     let b: { doc: Doc } | undefined;
     let a: { doc: Doc } | undefined;
     let all: Cell[] | undefined;
+    // Clean copies: a received cell may carry extra properties that must not be fanned out.
+    const changed = write.cells.map((c) => cellOf(c.field, c));
     return {
       collection: this.collection,
       id,
       version,
-      changed: write.cells,
+      changed,
       get before() {
-        return (b ??= { doc: materialize(id, before) }).doc;
+        return (b ??= { doc: materialize(id, new Map(before.map((c) => [c.field, c]))) }).doc;
       },
       get after() {
         return (a ??= { doc: materialize(id, cells) }).doc;

@@ -19,6 +19,7 @@ export class BulkInsert {
 
   /** `head` is `INSERT INTO t (a, b)`; `tail` follows the VALUES list (e.g. an ON CONFLICT clause). */
   constructor(db: Database.Database, head: string, cols: number, tail = '') {
+    if (cols < 4 || cols > 7) throw new RangeError(`BulkInsert supports 4 to 7 columns, got ${cols}.`);
     this.#db = db;
     this.#head = head;
     this.#tail = tail;
@@ -47,4 +48,34 @@ export class BulkInsert {
       this.#statement(n).run(...chunk);
     }
   }
+
+  /** Start collecting rows to insert with {@link RowSink.add}; `flush` writes the rest. */
+  sink(): RowSink {
+    const cols = this.#cols;
+    const full = CHUNK_ROWS * cols;
+    let chunk: unknown[] = [];
+    return {
+      // Positional parameters, not a rest array: no allocation per row.
+      add: (v0, v1, v2, v3, v4, v5, v6) => {
+        chunk.push(v0, v1, v2, v3);
+        if (cols > 4) chunk.push(v4);
+        if (cols > 5) chunk.push(v5);
+        if (cols > 6) chunk.push(v6);
+        if (chunk.length === full) {
+          this.#statement(CHUNK_ROWS).run(...chunk);
+          chunk = [];
+        }
+      },
+      flush: () => {
+        if (chunk.length > 0) this.#statement(chunk.length / cols).run(...chunk);
+        chunk = [];
+      },
+    };
+  }
+}
+
+/** Rows (of 4 to 7 columns) added one at a time, written a chunk at a time. */
+export interface RowSink {
+  add(v0: unknown, v1: unknown, v2: unknown, v3: unknown, v4?: unknown, v5?: unknown, v6?: unknown): void;
+  flush(): void;
 }

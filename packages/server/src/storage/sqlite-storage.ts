@@ -261,8 +261,8 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     wrap('write', () => {
       const w = this.#w;
       let head = this.metaNumber('head');
-      const cells: unknown[] = [];
-      const changes: unknown[] = [];
+      const cells = w.upsert.sink();
+      const changes = w.insertChange.sink();
       for (const d of writes) {
         if (!(d.version > head))
           throw new StorageError(
@@ -272,7 +272,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
         // Each document appears once per batch, so its drop can precede every upsert.
         if (d.dropOthers) w.dropDoc.run(d.collection, d.id);
         for (const c of d.cells as readonly Cell[])
-          cells.push(
+          cells.add(
             c.collection,
             c.id,
             c.field,
@@ -281,10 +281,10 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
             c.hlc,
             d.version,
           );
-        changes.push(d.version, d.collection, d.id, JSON.stringify(d.prior));
+        changes.add(d.version, d.collection, d.id, JSON.stringify(d.prior));
       }
-      w.upsert.run(cells);
-      w.insertChange.run(changes);
+      cells.flush();
+      changes.flush();
       w.setMeta.run('head', String(head));
     });
   }
@@ -294,10 +294,10 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     version: number,
   ): Promise<void> {
     wrap('write', () => {
-      const rows: unknown[] = [];
+      const rows = this.#w.insertMutation.sink();
       for (const r of results)
-        rows.push(clientId, r.id, r.status === 'applied' ? null : JSON.stringify(r.error), version);
-      this.#w.insertMutation.run(rows);
+        rows.add(clientId, r.id, r.status === 'applied' ? null : JSON.stringify(r.error), version);
+      rows.flush();
     });
   }
 }
