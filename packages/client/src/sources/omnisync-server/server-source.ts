@@ -223,6 +223,9 @@ class ServerSourceImpl implements ServerSource {
     if (request.cells.length === 0) return Promise.resolve();
     const done = this.#outbox.add({ id: request.transaction.id, changes: toWireCells(request.cells) });
     this.#dispatch({ type: 'pending', count: this.#outbox.size });
+    // Stopped by a 403: each new write still gets one try (the token function may hand out a
+    // valid token by now); refused again, it fails with NonRetriableError.
+    this.#paused = false;
     // Persists of the same tick go out in one push.
     if (this.#kickTimer === undefined && this.#ctx !== undefined && !this.#stopped) {
       this.#kickTimer = this.#scheduler.setTimeout(() => {
@@ -359,6 +362,9 @@ class ServerSourceImpl implements ServerSource {
   async #pull(): Promise<void> {
     const queries = this.#queries.synced();
     const seq = ++this.#pullSeq;
+    // Cleared before the request, so a pull asked for while this one is in flight (sync(),
+    // a poke, the poll timer) still happens after it.
+    this.#needPull = false;
     const res = await this.#http.pull({
       cursor: this.#cursor ?? 0,
       ...(queries.length > 0 ? { queries: [...queries] } : {}),
@@ -371,7 +377,7 @@ class ServerSourceImpl implements ServerSource {
       return;
     }
     this.#apply(fromWireCells(res.changes));
-    this.#needPull = res.hasMore;
+    if (res.hasMore) this.#needPull = true;
     await this.#setCursor(res.cursor);
     if (!res.hasMore) {
       for (const w of this.#waiters) if (w.after < seq) w.pulled = true;
@@ -437,6 +443,7 @@ class ServerSourceImpl implements ServerSource {
   }
 
   #reached(): void {
+    if (this.#state.state === 'error' && this.#state.error?.code === 'forbidden') this.#live?.retryNow();
     this.#backoff.reset();
     this.#partitionTimer?.cancel();
     this.#partitionTimer = undefined;
