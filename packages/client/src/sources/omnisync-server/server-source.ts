@@ -203,9 +203,7 @@ class ServerSourceImpl implements ServerSource {
         this.#reached();
         // In poke mode `subscribed` carries the head, not a catch-up: only pulls move the cursor.
         if (!poke) this.#advanceCursor(cursor);
-        // The socket now carries every change: polling stops until it drops.
-        this.#pollTimer?.cancel();
-        this.#pollTimer = undefined;
+        // From here the socket carries every change: the poll timer stops pulling (see #idle).
         if (poke) this.#requestPull();
       },
       onPull: () => this.#requestPull(),
@@ -455,10 +453,14 @@ class ServerSourceImpl implements ServerSource {
     this.#waiters = this.#waiters.filter((w) => !w.pulled);
     for (const w of done) w.resolve();
     if (this.#cursor !== undefined) this.#live?.connect();
-    if (!this.#live?.ready && this.#pollTimer === undefined)
+    if (this.#pollTimer === undefined)
       this.#pollTimer = this.#scheduler.setTimeout(() => {
         this.#pollTimer = undefined;
-        this.#requestPull();
+        // Live and caught up: the socket carries the changes; only look for collections the
+        // client registered since (they need their history). Otherwise poll.
+        if (!this.#live?.ready) this.#requestPull();
+        else if (this.#queries.refresh() || this.#queries.unsynced().length > 0) this.#wake();
+        else this.#idle();
       }, this.#pollMs);
   }
 
