@@ -7,6 +7,8 @@
  */
 import {
   type Cell,
+  cellWins,
+  DELETED_FIELD,
   type CollectionDef,
   defineCollection,
   type HlcClock,
@@ -169,6 +171,7 @@ class OmniSyncClient implements Client {
       writer: this.#writer,
       history,
       sourceOf: (c) => this.#collections.get(c)?.source,
+      storable: (cells) => this.#storable(cells),
       onError,
     });
     this.store.onOverlap = (collection, id) => {
@@ -361,9 +364,11 @@ class OmniSyncClient implements Client {
     const base = this.store.base;
     for (const e of byId.values()) {
       if (anyHeld && engine.isHeld(collection, e[0])) {
-        engine.hold(collection, e[0], () =>
-          this.#applyToBase(documentCells(base, collection, e, stamp, refMany)),
-        );
+        // Stored now, shown when the lock is released: a source may checkpoint its cursor as
+        // soon as this returns, so held data must be as durable as applied data.
+        const cells = documentCells(base, collection, e, stamp, refMany);
+        this.#persistCells(cells);
+        engine.hold(collection, e[0], cells);
         this.#conflict(collection, e[0]);
         continue;
       }
@@ -390,19 +395,22 @@ class OmniSyncClient implements Client {
     if (max !== undefined) this.hlc.receive(max); // too far ahead: throws, nothing applied
     const engine = this.#engine;
     const pass: Cell[] = [];
-    const held = new Map<string, Cell[]>();
+    let held: Map<string, Cell[]> | undefined;
     for (const c of cells) {
       if (engine.locks.anyHeld(c.collection) && engine.isHeld(c.collection, c.id)) {
         const k = c.collection + '/' + c.id;
-        let list = held.get(k);
-        if (!list) {
-          held.set(k, (list = []));
-          engine.hold(c.collection, c.id, () => this.#applyToBase(list!));
-          this.#conflict(c.collection, c.id);
-        }
+        let list = (held ??= new Map()).get(k);
+        if (!list) held.set(k, (list = []));
         list.push(c);
       } else pass.push(c);
     }
+    // Held cells are stored now (a source may checkpoint its cursor past them) and shown on release.
+    if (held)
+      for (const list of held.values()) {
+        this.#persistCells(list);
+        engine.hold(list[0]!.collection, list[0]!.id, list);
+        this.#conflict(list[0]!.collection, list[0]!.id);
+      }
     if (pass.length > 0) this.#applyToBase(pass);
     if (this.#events.wants('sync.pull:action:received'))
       this.#events.emit({ type: 'sync.pull:action:received', source: source.id, count: cells.length });
@@ -421,7 +429,34 @@ class OmniSyncClient implements Client {
 
   #applyToBase(cells: readonly Cell[]): void {
     this.store.applyBase(cells, true);
-    this.#writer.write({ cells }).catch((e) => this.#reportError(e));
+    this.#persistCells(cells);
+  }
+
+  #persistCells(cells: readonly Cell[]): void {
+    if (cells.length === 0 || !this.#writer.enabled) return;
+    const keep = this.#storable(cells);
+    if (keep.length > 0) this.#writer.write({ cells: keep }).catch((e) => this.#reportError(e));
+  }
+
+  /**
+   * The cells that may be written to persistence. Persistence stores a cell by its key in
+   * commit order, while memory keeps the last writer by HLC: a cell that lost in memory (to a
+   * newer cell, a tombstone, or a held sync update) must not overwrite the stored winner.
+   */
+  #storable(cells: readonly Cell[]): Cell[] {
+    const base = this.store.base;
+    const engine = this.#engine;
+    const out: Cell[] = [];
+    for (const c of cells) {
+      if (c.field !== DELETED_FIELD) {
+        if (base.isDeleted(c.collection, c.id)) continue;
+        const slot = base.cell(c.collection, c.id, c.field);
+        if (slot !== undefined && slot.hlc !== c.hlc && !cellWins(c.hlc, c.value, slot)) continue;
+      }
+      if (engine.heldBeats(c)) continue;
+      out.push(c);
+    }
+    return out;
   }
 
   #reportError(e: unknown, source?: string): void {

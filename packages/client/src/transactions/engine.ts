@@ -14,6 +14,8 @@
 import {
   type Cell,
   computed,
+  cellWins,
+  DELETED_FIELD,
   DependencyFailedError,
   type HlcClock,
   InvalidStateError,
@@ -48,6 +50,8 @@ export interface EngineDeps {
   readonly writer: OutboxWriter;
   /** Finished transactions kept for inspection (and in persistence). */
   readonly history: Required<HistoryOptions>;
+  /** Keep only the cells that may be stored (they win against memory and held updates). */
+  readonly storable: (cells: readonly Cell[]) => Cell[];
   /** The source of a collection, once the collection is registered. */
   readonly sourceOf: (collection: string) => Source | undefined;
   readonly onError: (error: unknown) => void;
@@ -73,7 +77,7 @@ export class TransactionEngine {
   #localScheduled = false;
   #bumped = false;
   /** Sync updates held per document until its lock is released. */
-  readonly #held = new Map<string, (() => void)[]>();
+  readonly #held = new Map<string, Cell[]>();
   /** Hold of each transaction that entered a locked state. */
   readonly #holding = new WeakSet<Transaction>();
   /** Outbox write of a remote transaction, awaited before its first attempt. */
@@ -283,7 +287,7 @@ export class TransactionEngine {
     }
     const cells: Cell[] = [];
     for (const tx of txs) for (const m of tx.records) m.pushCells(cells);
-    writer.write({ cells }).then(
+    writer.write({ cells: this.#d.storable(cells) }).then(
       () => this.#complete(txs.filter((t) => !t.finished)),
       (e) => {
         for (const tx of txs) if (!tx.finished) this.#attemptFailed(tx, e);
@@ -460,7 +464,7 @@ export class TransactionEngine {
     if (writer.enabled) {
       const kept = evicted.length === 0 || evicted[evicted.length - 1] !== tx.id;
       writer
-        .write({ ...(cells ? { cells: [...cells] } : {}), put: kept ? [tx] : [], del: evicted })
+        .write({ ...(cells ? { cells: this.#d.storable(cells) } : {}), put: kept ? [tx] : [], del: evicted })
         .catch((e) => this.#reportError(e, tx));
     }
     if (tx.dependents) {
@@ -496,27 +500,37 @@ export class TransactionEngine {
     return this.locks.isHeld(collection, id);
   }
 
-  /** Hold a sync update to a locked document until its lock is released. */
-  hold(collection: string, id: string, apply: () => void): void {
+  /** Hold sync cells for a locked document until its lock is released (then applied in arrival order). */
+  hold(collection: string, id: string, cells: readonly Cell[]): void {
     const k = collection + '/' + id;
     const list = this.#held.get(k);
-    if (list) list.push(apply);
-    else this.#held.set(k, [apply]);
+    if (list) for (const c of cells) list.push(c);
+    else this.#held.set(k, [...cells]);
+  }
+
+  /** Is there a held sync cell for this cell's field that beats it (so it must not be stored over it)? */
+  heldBeats(c: Cell): boolean {
+    if (this.#held.size === 0) return false;
+    const list = this.#held.get(c.collection + '/' + c.id);
+    if (!list) return false;
+    for (const h of list) {
+      if (h.field === DELETED_FIELD) return true; // a held delete beats every field write
+      if (h.field === c.field && cellWins(h.hlc, h.value, { value: c.value, hlc: c.hlc, seq: 0 })) return true;
+    }
+    return false;
   }
 
   #releaseHeld(freed: readonly { collection: string; id: string }[]): void {
     if (this.#held.size === 0) return;
     for (const { collection, id } of freed) {
       const k = collection + '/' + id;
-      const list = this.#held.get(k);
-      if (!list) continue;
+      const cells = this.#held.get(k);
+      if (!cells) continue;
       this.#held.delete(k);
-      for (const apply of list) {
-        try {
-          apply();
-        } catch (e) {
-          this.#reportError(e, undefined, false);
-        }
+      try {
+        this.#d.store.applyBase(cells, true);
+      } catch (e) {
+        this.#reportError(e, undefined, false);
       }
     }
   }
@@ -545,7 +559,7 @@ export class TransactionEngine {
           dropped.push(...evicted.filter((id) => id !== tx.id));
           if (this.#d.writer.enabled)
             this.#d.writer
-              .write({ cells, put: kept ? [tx] : [], del: kept ? [] : [tx.id] })
+              .write({ cells: this.#d.storable(cells), put: kept ? [tx] : [], del: kept ? [] : [tx.id] })
               .catch((e) => this.#reportError(e, tx));
         } else {
           if (tx.optimistic) this.#d.store.applyOptimistic(tx.records);

@@ -4,7 +4,7 @@
  * (its later commits never land) and a second client opens the same store. The backend is
  * a fake mutationFn (no real peer for a developer-provided one).
  */
-import { type Cell, PersistenceCorruptError, seededRandom } from '@omnisync/core';
+import { type Cell, encodeHlc, PersistenceCorruptError, seededRandom } from '@omnisync/core';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../client.js';
 import {
@@ -13,6 +13,7 @@ import {
   type MemoryPersistenceStore,
 } from '../persistence/memory.js';
 import type { Persistence } from '../persistence/types.js';
+import type { SourceContext } from '../sources/types.js';
 import { createTestScheduler } from '../testing/test-scheduler.js';
 
 type Row = { id: string; n: number };
@@ -176,6 +177,56 @@ describe('recovery after a restart (memory persistence store shared across clien
     const b = await boot(store); // its scheduler starts at the same time again
     expect(b.client.clientId).toBe(a.client.clientId);
     expect(b.client.hlc.now() > stamp).toBe(true);
+  });
+});
+
+describe('persistence mirrors the last-writer-wins base (regressions from the seeded simulation)', () => {
+  /** A client whose source is cell-based (an in-test fake backend), on a shared memory store. */
+  async function cellClient(store: MemoryPersistenceStore, delay: number) {
+    const scheduler = createTestScheduler();
+    let ctx!: SourceContext;
+    const client = createClient({ scheduler, persistence: createMemoryPersistence({ store }), random: seededRandom(5) });
+    const rows = client.collection<Row>({
+      id: 'rows',
+      source: {
+        id: 'fake',
+        kind: 'remote',
+        start: (c) => void (ctx = c),
+        persist: () => new Promise<void>((r) => scheduler.setTimeout(r, delay)),
+      },
+    });
+    await client.ready;
+    await scheduler.settle();
+    return { client, rows, scheduler, apply: (cells: Cell[]) => ctx.applyCells(cells) };
+  }
+  const stamp = (wall: number, node: string) => encodeHlc({ wall, counter: 0, node });
+
+  it('a newer remote cell held behind our write is stored, and our older confirmed cell does not overwrite it', async () => {
+    const store = createMemoryPersistenceStore();
+    const a = await cellClient(store, 100);
+    a.rows.insert({ id: 'x', n: 0 });
+    await a.scheduler.advance(100);
+    a.rows.update('x', { n: 1 });
+    await a.scheduler.settle();
+    a.apply([{ collection: 'rows', id: 'x', field: 'n', value: 58, hlc: stamp(1_700_000_000_150, 'other') }]);
+    expect(a.rows.get('x')?.n).toBe(1); // held while our write is persisting
+    await a.scheduler.advance(100);
+    expect(a.rows.get('x')?.n).toBe(58); // released: the newer remote value wins
+    await a.client.flush();
+    const b = await cellClient(store, 100);
+    expect(b.rows.get('x')?.n).toBe(58);
+  });
+
+  it('an older remote cell that loses in memory is not stored over the winner', async () => {
+    const store = createMemoryPersistenceStore();
+    const a = await cellClient(store, 10);
+    a.rows.insert({ id: 'x', n: 1 });
+    await a.scheduler.advance(10);
+    a.apply([{ collection: 'rows', id: 'x', field: 'n', value: 0, hlc: stamp(1_600_000_000_000, 'other') }]);
+    expect(a.rows.get('x')?.n).toBe(1);
+    await a.client.flush();
+    const b = await cellClient(store, 10);
+    expect(b.rows.get('x')?.n).toBe(1);
   });
 });
 
