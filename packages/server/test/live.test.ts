@@ -152,6 +152,26 @@ describe('targeted fan-out', () => {
     expect(b.messages.slice(before).filter((msg) => msg.type === 'changes')).toEqual([]);
   });
 
+  it('fans out and stores only the cell fields, never extra properties a client sent', async () => {
+    const app = 'extra';
+    const w = new CellWriter('extra_1');
+    const a = await live(app);
+    const b = await live(app);
+    await a.hello();
+    await b.hello();
+    await b.subscribe('all', { collection: 'x' });
+    const cells = w.doc('x', 'one', { v: 1 }).map((c) => ({ ...c, secret: 'do-not-forward' }));
+    a.send({ type: 'push', requestId: 'r', clientId: 'a', mutations: [{ id: 'm', changes: cells }] });
+    const ack = await a.next((m) => m.type === 'ack');
+    const got = await b.next((m) => m.type === 'changes' && m.cursor === ack.cursor);
+    expect(JSON.stringify(got)).not.toContain('do-not-forward');
+    const snap = await new HttpClient(t.url, app).snapshot();
+    expect(JSON.stringify(snap)).not.toContain('do-not-forward');
+    expect(snap.cells.map((c) => Object.keys(c).sort())).toEqual(
+      cells.map(() => ['collection', 'field', 'hlc', 'id', 'value']),
+    );
+  });
+
   it('pokes instead of sending cells in poke mode', async () => {
     const app = 'poke';
     const http = new HttpClient(t.url, app);
