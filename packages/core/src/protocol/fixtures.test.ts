@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 /**
  * Protocol fixtures: every message in fixtures/*.json must keep decoding with today's
  * schemas, unchanged. A failure here means a change that breaks v1 peers: bump
@@ -7,12 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage } from './codec.js';
 import { PROTOCOL_SCHEMAS, type ProtocolSchemaName } from './schemas.js';
 import { PROTOCOL_HISTORY, PROTOCOL_VERSION } from './version.js';
-
-declare global {
-  interface ImportMeta {
-    glob(pattern: string, options: { eager: true; import: 'default' }): Record<string, unknown>;
-  }
-}
 
 interface FixtureFile {
   schema: ProtocolSchemaName;
