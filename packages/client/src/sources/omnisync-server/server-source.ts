@@ -553,20 +553,20 @@ class ServerSourceImpl implements ServerSource {
   }
 
   /**
-   * Persist the cursor (and the synced query list), but only while no transaction of this
-   * source is waiting: the client holds remote cells for a document with a pending ordered
-   * write until that write settles, in memory only. A cursor saved past held cells would
-   * skip them for good after a crash; saved later, they are pulled again (LWW: harmless).
-   * Both keys go in one persistence commit (the client groups writes of one tick).
+   * Persist the cursor (and the synced query list) after the cells it covers were handed to
+   * `applyCells`. The client stores those cells before `applyCells` returns, held ones (for a
+   * document with a pending ordered write) included, and its persistence writes commit in
+   * call order: the cursor never lands before the cells it covers. Both keys go in one
+   * commit (the client groups writes of one tick).
    */
   #checkpoint(): Promise<void> {
-    if (this.#outbox.size > 0 || (!this.#cursorUnsaved && !this.#queries.dirty)) return Promise.resolve();
+    if (!this.#cursorUnsaved && !this.#queries.dirty) return Promise.resolve();
     if (this.#checkpointing) return this.#checkpointing;
     const ctx = this.#ctx!;
     this.#checkpointing = (async () => {
       try {
         // Write until what is written is the latest: a slow write never lands after a newer one.
-        while ((this.#cursorUnsaved || this.#queries.dirty) && this.#outbox.size === 0) {
+        while (this.#cursorUnsaved || this.#queries.dirty) {
           const writes: Promise<void>[] = [this.#queries.save()];
           if (this.#cursorUnsaved && this.#cursor !== undefined) {
             this.#cursorUnsaved = false;

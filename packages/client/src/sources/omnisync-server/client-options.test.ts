@@ -1,0 +1,36 @@
+import { createManualScheduler, seededRandom, ValidationError } from '@omnisync/core';
+import { describe, expect, test } from 'vitest';
+import { serverSourceFromOptions, syncSources } from './client-options.js';
+
+const scheduler = createManualScheduler();
+const random = seededRandom(1);
+
+describe('client options for the server transport', () => {
+  test('no server: no source; app or auth without server is a mistake', () => {
+    expect(serverSourceFromOptions({}, scheduler, random)).toBeUndefined();
+    expect(() => serverSourceFromOptions({ app: 'x' }, scheduler, random)).toThrow(ValidationError);
+  });
+
+  test('server needs app and a valid URL; the source is named after the app', () => {
+    expect(() => serverSourceFromOptions({ server: 'http://h' }, scheduler, random)).toThrow(/needs `app`/);
+    expect(() => serverSourceFromOptions({ server: 'nope', app: 'a' }, scheduler, random)).toThrow(
+      ValidationError,
+    );
+    const s = serverSourceFromOptions(
+      { server: 'http://127.0.0.1:1', app: 'todo', serverOptions: { WebSocket: null } },
+      scheduler,
+      random,
+    );
+    expect(s).toMatchObject({ id: 'omnisync:todo', kind: 'remote' });
+    expect(s!.status.get().state).toBe('connecting');
+  });
+
+  test('syncSources calls sync() on the sources that have it', async () => {
+    const calls: string[] = [];
+    await syncSources([
+      { id: 'a', kind: 'local', persist: async () => {} },
+      { id: 'b', kind: 'remote', persist: async () => {}, sync: async () => void calls.push('b') } as never,
+    ]);
+    expect(calls).toEqual(['b']);
+  });
+});
