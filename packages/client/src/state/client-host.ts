@@ -103,7 +103,10 @@ export function clientHost(client: Client): StateHost {
     collection,
     peek: (node, id) => client.store.get(node.name, id),
     pending(node, id) {
-      collection(node).get(id); // subscribe to the document: its pending list changes with it
+      collection(node).get(id); // subscribe to the document: a new write to it changes its pending list
+      // A confirmation can leave the document as it was: subscribe to transaction states too,
+      // or `isDirty` would stay true after the write synced.
+      client.transactions.get();
       return client.store.pending(node.name, id);
     },
     lastUpdated: (node, id) => updated.get(id === undefined ? node.name : `${node.name}/${id}`) ?? 0,

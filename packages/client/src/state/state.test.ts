@@ -406,6 +406,30 @@ describe('observers (what UI adapters sit on)', () => {
     rowObs.dispose();
   });
 
+  it('an observer of meta(row) is notified when the write syncs, even though the row itself is unchanged', async () => {
+    const m = manualSource();
+    const { state, scheduler } = setup(m.source);
+    await scheduler.settle();
+    m.start([todo('t1')]);
+    await scheduler.settle();
+    state.todos[0]!.title = 'x';
+    await scheduler.settle();
+    const obs = new StateObserver();
+    let bumps = 0;
+    obs.subscribe(() => bumps++);
+    obs.begin();
+    expect(meta(observeNode(state, obs).todos[0]!).isDirty).toBe(true);
+    obs.end();
+    expect(m.persists).toHaveLength(1);
+    m.persists[0]!.resolve();
+    await scheduler.settle();
+    expect(bumps).toBeGreaterThan(0);
+    obs.begin();
+    expect(meta(observeNode(state, obs).todos[0]!).isDirty).toBe(false);
+    obs.end();
+    obs.dispose();
+  });
+
   it('a change between render and commit is caught when watching starts', () => {
     const { state } = setup();
     const obs = new StateObserver();
