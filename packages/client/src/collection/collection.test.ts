@@ -9,6 +9,7 @@ import {
   defineCollection,
 } from '@omnisync/core';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createClient } from '../client.js';
 import { createTestScheduler } from '../testing/test-scheduler.js';
 
@@ -111,6 +112,28 @@ describe('collection (local-only source)', () => {
     expect(done.get()).toBe(2);
     e1.stop();
     e2.stop();
+  });
+
+  it('a zod schema: defaults applied, dates shown as Date and stored as ISO strings, refMany as member cells', async () => {
+    const scheduler = createTestScheduler();
+    const client = createClient({ scheduler });
+    const def = defineCollection({
+      name: 'events',
+      schema: z.object({ id: z.string(), at: z.date(), tags: z.array(z.string()), done: z.boolean().default(false) }),
+      fields: { tags: t.refMany('tags') },
+    });
+    const events = client.collection({ id: 'events', schema: def });
+    const at = new Date(1_700_000_000_000);
+    events.insert({ id: 'e', at, tags: ['b', 'a'] } as never);
+    expect(events.get('e')).toEqual({ id: 'e', at, tags: ['a', 'b'], done: false });
+    await scheduler.settle();
+    expect(client.store.base.cell('events', 'e', 'at')?.value).toBe(at.toISOString());
+    expect(client.store.base.cell('events', 'e', 'tags[a]')?.value).toBe(true);
+    events.update('e', { tags: ['a'] });
+    expect(events.get('e')?.tags).toEqual(['a']);
+    await scheduler.settle();
+    expect(client.store.base.cell('events', 'e', 'tags[b]')?.value).toBe(false);
+    expect(() => events.update('e', { at: 'not a date' } as never)).toThrow(SchemaError);
   });
 
   it('schema failure throws SchemaError naming collection and field', () => {

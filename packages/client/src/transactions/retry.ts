@@ -3,7 +3,7 @@
  * configurable). Pure: the delay depends only on the attempt number and the random draw,
  * so a seeded random gives exact, testable schedules.
  */
-import { type Random, ValidationError } from '@omnisync/core';
+import { type Random, systemRandom, ValidationError } from '@omnisync/core';
 import type { RetryOptions } from '../types.js';
 
 /** Default retries after the first attempt (five attempts in all). */
@@ -23,7 +23,7 @@ export type ResolvedRetry = Required<RetryOptions>;
 /** Fill in defaults and check the values; throws {@link ValidationError} on a bad one. */
 export function resolveRetry(
   options: RetryOptions = {},
-  fallbackRandom: Random = Math.random,
+  fallbackRandom: Random = systemRandom,
 ): ResolvedRetry {
   const r: ResolvedRetry = {
     random: options.random ?? fallbackRandom,
