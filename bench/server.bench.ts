@@ -105,10 +105,11 @@ async function pushIngest(
 ): Promise<{ ms: number; bytesPerCell: number }> {
   let bytes = 0;
   let cells = 0;
-  const bodies = batches.map((batch, b) => {
+  const bodies = batches.map((batch) => {
     const mutations = [];
     for (let i = 0; i < batch.length; i += CELLS_PER_DOC)
-      mutations.push({ id: `m${b}_${i}`, changes: batch.slice(i, i + CELLS_PER_DOC) });
+      // Mutation ids as the OmniSync client makes them: its transaction's HLC stamp.
+      mutations.push({ id: batch[i]!.hlc, changes: batch.slice(i, i + CELLS_PER_DOC) });
     const body = JSON.stringify({ clientId: 'bench', mutations });
     bytes += Buffer.byteLength(body);
     cells += batch.length;

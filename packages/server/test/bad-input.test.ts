@@ -231,4 +231,21 @@ describe('bad WebSocket input', () => {
       c.close();
     }
   });
+
+  it('a connection sending faster than its rate gets rate_limited (429 code) and keeps working', async () => {
+    const own = await startServer({ live: { maxMessagesPerSecond: 20 } });
+    try {
+      const c = await LiveClient.open(own.url, APP);
+      await c.hello();
+      for (let i = 0; i < 400; i++) c.send({ type: 'ping', id: `p${i}` });
+      const err = await c.next((m) => m.type === 'error');
+      expect(err.error.code).toBe('rate_limited');
+      expect(c.messages.filter((m) => m.type === 'error')).toHaveLength(1); // one notice, not one per message
+      await new Promise((r) => setTimeout(r, 300));
+      await c.ping(); // tokens refill: served again
+      c.close();
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -37,6 +37,11 @@ export interface LiveOptions {
   closeDrainMs?: number;
   /** Most subscriptions (and rooms) per connection. Default 100. */
   maxSubscriptions?: number;
+  /**
+   * Messages per second a connection may send (token bucket, bursts up to 5 s worth); past
+   * it messages are dropped and answered with `rate_limited` (429). Default 1 000.
+   */
+  maxMessagesPerSecond?: number;
 }
 
 /** Options of the sync server. */
@@ -83,5 +88,6 @@ export function resolveLiveOptions(o: LiveOptions = {}): ResolvedLiveOptions {
     slowConsumerGraceMs: o.slowConsumerGraceMs ?? 10_000,
     closeDrainMs: o.closeDrainMs ?? 5_000,
     maxSubscriptions: o.maxSubscriptions ?? 100,
+    maxMessagesPerSecond: o.maxMessagesPerSecond ?? 1000,
   };
 }

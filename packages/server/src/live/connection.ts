@@ -16,6 +16,7 @@ import {
   PayloadTooLargeError,
   PROTOCOL_VERSION,
   PULL_LIMIT_DEFAULT,
+  RateLimitedError,
   toOmniSyncError,
   toWireError,
   UnauthorizedError,
@@ -49,6 +50,7 @@ interface Pick {
 const CATCH_UP_CHUNK_CELLS = 2000;
 const MAX_QUEUED_BEFORE_HELLO = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const BURST_SECONDS = 5;
 
 const encode = (m: unknown) => Buffer.from(JSON.stringify(m));
 /** Send options for every message: text frames (browsers hand binary ones to onmessage as Blobs). */
@@ -72,6 +74,9 @@ export class LiveConnection implements RoomPeer {
   #queue: Promise<void> | undefined;
   readonly #early: Buffer[] = [];
   #alive = true;
+  #tokens: number;
+  #refilledAt = Date.now();
+  #limitedAt = 0;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -80,6 +85,7 @@ export class LiveConnection implements RoomPeer {
     this.app = app;
     this.#ws = ws;
     this.id = id;
+    this.#tokens = engine.options.maxMessagesPerSecond * BURST_SECONDS;
     ws.on('message', (data, isBinary) => this.#onMessage(toBuffer(data), isBinary));
     ws.on('pong', () => (this.#alive = true));
     ws.on('close', () => this.#cleanup());
@@ -109,6 +115,7 @@ export class LiveConnection implements RoomPeer {
   #onMessage(data: Buffer, isBinary: boolean) {
     this.#alive = true;
     if (this.#state === 'closed') return;
+    if (!this.#take()) return;
     if (this.#state === 'authenticating') {
       // Pipelined after hello: handled once hello is through.
       if (this.#early.length >= MAX_QUEUED_BEFORE_HELLO)
@@ -428,6 +435,27 @@ export class LiveConnection implements RoomPeer {
         if (this.#queue === next) this.#queue = undefined;
       });
     this.#queue = next;
+  }
+
+  /** Token bucket: false (and at most one `rate_limited` error per second) when over the rate. */
+  #take(): boolean {
+    const rate = this.#engine.options.maxMessagesPerSecond;
+    const now = Date.now();
+    this.#tokens = Math.min(rate * BURST_SECONDS, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    if (now - this.#limitedAt >= 1000) {
+      this.#limitedAt = now;
+      this.#sendError(
+        new RateLimitedError(
+          `Over ${rate} messages per second: messages are being dropped. Slow down (batch mutations into fewer pushes).`,
+        ),
+      );
+    }
+    return false;
   }
 
   // ── outbound and lifecycle ───────────────────────────────────────────────
