@@ -40,6 +40,21 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
   if (!watched.has(lq as LiveQuery<unknown>)) {
     watched.add(lq as LiveQuery<unknown>);
     const collection = client.getCollection(lq.ast.collection);
+    // Completeness (issue 4): a local-only collection is complete; a synced one shows only
+    // local data (persisted and optimistic) until its source delivered the initial sync.
+    // The OmniSync-server source replicates whole collections, so once ready a result is
+    // complete; a source that fetches pages would report 'partial' instead.
+    if (
+      collection !== undefined &&
+      collection.source.kind === 'remote' &&
+      collection.status.peek() !== 'ready'
+    ) {
+      lq.setCompleteness('optimistic');
+      collection.ready.then(
+        () => lq.setCompleteness('complete'),
+        () => {},
+      );
+    }
     if (collection !== undefined && collection.status.peek() === 'loading' && collection.count() === 0) {
       lq.setStatus('loading');
       const settle = (status: 'ready' | 'error', e?: unknown) => {

@@ -10,6 +10,8 @@ import { META, meta } from './meta.js';
 import { StateObserver } from './observer.js';
 import { Omni } from './omni-write.js';
 import { observeNode } from './state-runtime.js';
+import { liveQuery } from './live.js';
+import { q } from '@omnisync/core';
 
 type Todo = {
   id: string;
@@ -441,5 +443,25 @@ describe('observers (what UI adapters sit on)', () => {
     obs.end();
     expect(bumps).toBe(1);
     obs.dispose();
+  });
+});
+
+describe('completeness of live results', () => {
+  it('is optimistic for a synced collection until its source delivered, then complete', async () => {
+    const m = manualSource();
+    const { client, scheduler } = setup(m.source);
+    await scheduler.settle();
+    const lq = liveQuery(client, q('todos').where({ completed: false }));
+    expect(lq.completeness).toBe('optimistic');
+    m.start([todo('t1')]);
+    await scheduler.settle();
+    expect(lq.completeness).toBe('complete');
+    expect(lq.value.map((t) => (t as Todo).id)).toEqual(['t1']);
+  });
+
+  it('is complete for a local-only collection from the start', async () => {
+    const { client, scheduler } = setup();
+    await scheduler.settle();
+    expect(liveQuery(client, q('todos')).completeness).toBe('complete');
   });
 });
