@@ -115,9 +115,7 @@ const bench = {
    * Toggle row `i` by assignment; resolves with what re-rendered and how long it took:
    * write → DOM committed, and write → the animation frame that paints it.
    */
-  async toggle(
-    i: number,
-  ): Promise<{
+  async toggle(i: number): Promise<{
     rowRenders: number;
     rowIds: string[];
     listRenders: number;

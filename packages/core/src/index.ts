@@ -90,7 +90,14 @@ export { t, TField, TObject } from './schema/t.js';
 export type { TShape, TOutput, TInput, TIssue } from './schema/t.js';
 export { FIELD_KINDS } from './schema/field.js';
 export type { FieldKind, FieldSpec } from './schema/field.js';
-export { defineCollection, defineSchema, fieldKinds, refManyFields, fieldHint, flattenOptions } from './schema/collection.js';
+export {
+  defineCollection,
+  defineSchema,
+  fieldKinds,
+  refManyFields,
+  fieldHint,
+  flattenOptions,
+} from './schema/collection.js';
 export type {
   CollectionDef,
   CollectionOptions,

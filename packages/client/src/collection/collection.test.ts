@@ -81,7 +81,14 @@ describe('collection (local-only source)', () => {
     const { scheduler, todos, client } = setup();
     const when = new Date(1_700_000_000_000);
     todos.insert({ id: 'n', title: 'N', done: false, meta: { n: 1 }, tags: ['x'], when } as never);
-    expect(todos.get('n')).toEqual({ id: 'n', title: 'N', done: false, meta: { n: 1 }, tags: ['x'], when: when.toISOString() });
+    expect(todos.get('n')).toEqual({
+      id: 'n',
+      title: 'N',
+      done: false,
+      meta: { n: 1 },
+      tags: ['x'],
+      when: when.toISOString(),
+    });
     await scheduler.settle();
     expect(client.store.base.get('todos', 'n')).toEqual(todos.get('n'));
   });
@@ -119,7 +126,12 @@ describe('collection (local-only source)', () => {
     const client = createClient({ scheduler });
     const def = defineCollection({
       name: 'events',
-      schema: z.object({ id: z.string(), at: z.date(), tags: z.array(z.string()), done: z.boolean().default(false) }),
+      schema: z.object({
+        id: z.string(),
+        at: z.date(),
+        tags: z.array(z.string()),
+        done: z.boolean().default(false),
+      }),
       fields: { tags: t.refMany('tags') },
     });
     const events = client.collection({ id: 'events', schema: def });

@@ -112,7 +112,13 @@ function simpleDocument(id: string, doc: Record<string, unknown>): Doc | undefin
  * itself an HLC stamp): cells of different documents never compete. A second write to the
  * same document in the same transaction takes a fresh stamp, so it wins over the first.
  */
-function stampFor(ctx: PrepareContext, tx: Transaction, collection: string, id: string, mayRepeat: boolean): string {
+function stampFor(
+  ctx: PrepareContext,
+  tx: Transaction,
+  collection: string,
+  id: string,
+  mayRepeat: boolean,
+): string {
   if (mayRepeat && ctx.store.hasPendingFrom(collection, id, tx)) return ctx.hlc.now();
   return tx.id;
 }
@@ -124,7 +130,8 @@ function simplePairs(patch: Record<string, unknown>): [string, CellValue][] | un
     if (!Object.hasOwn(patch, k)) continue;
     const v = patch[k];
     const t = typeof v;
-    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null)) return undefined;
+    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null))
+      return undefined;
     if (!isSimpleKey(k)) return undefined;
     out.push([k, v as CellValue]);
   }

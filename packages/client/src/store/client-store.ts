@@ -259,7 +259,11 @@ export class ClientStore {
    * write's). A document whose visible value does not change keeps its object and is not
    * reported.
    */
-  removeOptimistic(records: readonly MutationRecord[], confirmed: boolean, extraCells?: readonly Cell[]): void {
+  removeOptimistic(
+    records: readonly MutationRecord[],
+    confirmed: boolean,
+    extraCells?: readonly Cell[],
+  ): void {
     this.#depth++;
     try {
       if (confirmed) {
@@ -285,7 +289,10 @@ export class ClientStore {
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
         const cur = v.overlay.get(m.key);
         if (cur === undefined) continue;
-        if (cur === m || (confirmed && Array.isArray(cur) && cur.every((p) => p.confirmMark === m.confirmMark))) {
+        if (
+          cur === m ||
+          (confirmed && Array.isArray(cur) && cur.every((p) => p.confirmMark === m.confirmMark))
+        ) {
           v.overlay.delete(m.key);
           if (v.pendingDeletes.size > 0) v.pendingDeletes.delete(m.key);
           // Confirmed, nothing else pending, and the base did not move underneath: the base now

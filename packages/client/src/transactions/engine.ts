@@ -515,7 +515,8 @@ export class TransactionEngine {
     if (!list) return false;
     for (const h of list) {
       if (h.field === DELETED_FIELD) return true; // a held delete beats every field write
-      if (h.field === c.field && cellWins(h.hlc, h.value, { value: c.value, hlc: c.hlc, seq: 0 })) return true;
+      if (h.field === c.field && cellWins(h.hlc, h.value, { value: c.value, hlc: c.hlc, seq: 0 }))
+        return true;
     }
     return false;
   }

@@ -76,7 +76,8 @@ export class TransactionHistory {
   }
 
   find(id: string): Transaction | undefined {
-    for (let i = this.#list.length - 1; i >= this.#start; i--) if (this.#list[i]!.id === id) return this.#list[i];
+    for (let i = this.#list.length - 1; i >= this.#start; i--)
+      if (this.#list[i]!.id === id) return this.#list[i];
     return undefined;
   }
 }

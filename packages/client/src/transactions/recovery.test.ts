@@ -185,7 +185,11 @@ describe('persistence mirrors the last-writer-wins base (regressions from the se
   async function cellClient(store: MemoryPersistenceStore, delay: number) {
     const scheduler = createTestScheduler();
     let ctx!: SourceContext;
-    const client = createClient({ scheduler, persistence: createMemoryPersistence({ store }), random: seededRandom(5) });
+    const client = createClient({
+      scheduler,
+      persistence: createMemoryPersistence({ store }),
+      random: seededRandom(5),
+    });
     const rows = client.collection<Row>({
       id: 'rows',
       source: {

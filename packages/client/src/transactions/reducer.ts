@@ -81,7 +81,11 @@ function closeLastAttempt(
   const n = attempts.length;
   const last = attempts[n - 1];
   if (!last || last.completed_at !== undefined) return attempts;
-  const closed: { -readonly [K in keyof Attempt]: Attempt[K] } = { id: last.id, started_at: last.started_at, completed_at: at };
+  const closed: { -readonly [K in keyof Attempt]: Attempt[K] } = {
+    id: last.id,
+    started_at: last.started_at,
+    completed_at: at,
+  };
   if (error !== undefined) closed.error = error;
   if (retryAt !== undefined) closed.retry_scheduled_for = retryAt;
   if (n === 1) return [closed];
