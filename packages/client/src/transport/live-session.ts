@@ -46,8 +46,14 @@ export type LiveCloseReason =
 export interface LiveHandlers {
   /** Cells arrived. `cursor` is set only when everything up to it has now been delivered. */
   onChanges(cells: readonly Cell[], cursor: number | undefined): void;
-  /** Every subscription caught up: from here on the session is gap-free from `cursor`. */
-  onReady(cursor: number): void;
+  /**
+   * Every subscription caught up: from here on the session delivers every change after
+   * `cursor`. `complete` is true when the catch-up also delivered everything between the
+   * session's start cursor and `cursor`, tombstones included (a catch-up by pull); false when
+   * a subscription was caught up by snapshot (start cursor 0, or a `reset`), which leaves out
+   * deleted documents: the caller must pull from its own cursor before trusting live cursors.
+   */
+  onReady(cursor: number, complete: boolean): void;
   /** Something matching changed at `cursor` (poke mode, or a server that only pokes): pull. */
   onPoke(cursor: number): void;
   /** A subscription's cursor is older than the server's compaction horizon. */
@@ -98,10 +104,14 @@ export class LiveSession {
   #timer: TimerHandle | undefined;
   #lastHeard: number;
   #pingSeq = 0;
+  /** A subscription was (or will be) caught up by snapshot, not by pull. */
+  #bySnapshot: boolean;
 
   constructor(options: LiveSessionOptions) {
     this.#o = options;
     this.#lastHeard = options.scheduler.now();
+    // The server catches a subscription up by pull only from a cursor > 0.
+    this.#bySnapshot = options.cursor === 0;
     this.#ws = new options.WebSocket(options.url);
     this.#ws.onopen = () => void this.#hello();
     this.#ws.onmessage = (event: { data?: unknown }) => this.#receive(event?.data);
@@ -212,7 +222,10 @@ export class LiveSession {
         return;
       case 'reset':
         // Resubscribe without a cursor: the server sends the query's current state instead.
+        // Until it is subscribed again, live cursors say nothing about that query.
+        if (this.#phase === 'ready') this.#phase = 'subscribing';
         h.onReset(message.queryId);
+        this.#bySnapshot = true;
         this.#caughtUp.delete(message.queryId);
         {
           const i = Number(message.queryId.slice(1));
@@ -244,7 +257,7 @@ export class LiveSession {
   #becomeReady(cursor: number): void {
     this.#phase = 'ready';
     this.#heartbeat();
-    this.#o.handlers.onReady(cursor);
+    this.#o.handlers.onReady(cursor, !this.#bySnapshot);
   }
 
   #heartbeat(): void {

@@ -77,6 +77,8 @@ export class SimServer {
   readonly #dir: string;
   #handler: SyncHandler;
   restarts = 0;
+  /** Bumped on every restart (live sockets made before are dead). */
+  generation = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -101,9 +103,15 @@ export class SimServer {
 
   /** Stop the handler (in-flight commits finish) and open a new one on the same file. */
   async restart(): Promise<void> {
+    this.generation++;
     await this.#handler.close();
     this.#handler = this.#open();
     this.restarts++;
+  }
+
+  /** Hand a simulated WebSocket to the live engine (as the Node server does after an upgrade). */
+  accept(app: string, ws: unknown): void {
+    this.#handler.engine.live.accept(app, ws as never);
   }
 
   async close(): Promise<void> {

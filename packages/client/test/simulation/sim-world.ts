@@ -25,6 +25,7 @@ import type { Persistence } from '../../src/persistence/types.js';
 import type { Transaction } from '../../src/transactions/transaction.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';
 import { SimServer } from './sim-server.js';
+import { SimSockets } from './sim-socket.js';
 
 export const APP = 'sim';
 export const COLLECTION = 'items';
@@ -68,6 +69,8 @@ function killable(inner: Persistence, isAlive: () => boolean): Persistence {
 export interface WorldOptions {
   readonly seed: number;
   readonly faults: NetworkFaults;
+  /** Clients use the live WebSocket too (else HTTP polling only). */
+  readonly live?: boolean;
 }
 
 export class SimWorld {
@@ -82,6 +85,7 @@ export class SimWorld {
   readonly #stores: MemoryPersistenceStore[] = [];
   readonly #dir: string;
   readonly #seed: number;
+  readonly sockets: SimSockets | undefined;
 
   constructor(options: WorldOptions) {
     this.#seed = options.seed;
@@ -95,6 +99,9 @@ export class SimWorld {
       3,
       options.faults,
     );
+    this.sockets = options.live
+      ? new SimSockets(this.scheduler, this.network, this.server, seededRandom(options.seed ^ 0x50c7))
+      : undefined;
     for (let i = 0; i < 3; i++) {
       this.#stores.push(createMemoryPersistenceStore());
       this.clients.push(this.#spawn(i, 0));
@@ -115,7 +122,8 @@ export class SimWorld {
       app: APP,
       server: 'http://sim.local',
       fetch: this.network.fetchFor(index, () => me.alive),
-      WebSocket: null,
+      WebSocket: this.sockets?.constructorFor(index, () => me.alive) ?? null,
+      heartbeatMs: 5000,
       pollIntervalMs: 1000,
       requestTimeoutMs: 2000,
       backoff: { baseDelayMs: 100, maxDelayMs: 3000 },

@@ -40,6 +40,8 @@ test(
       dropped: 0,
       duplicated: 0,
       partitions: 0,
+      liveChanges: 0,
+      socketResets: 0,
     };
     const failures: string[] = [];
     for (const seed of SEEDS) {
@@ -47,6 +49,7 @@ test(
         const t = await runSeed(seed);
         for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += t[k];
       } catch (err) {
+        if (VERBOSE) throw err;
         // Keep going: every failing seed is listed, each with its replay command.
         failures.push(
           `seed ${seed} (replay: OMNISYNC_SIM_SEED=${seed}): ${(err as Error).message.split('\n')[0]}`,
@@ -63,6 +66,8 @@ test(
       expect(totals.clientRestarts).toBeGreaterThan(0);
       expect(totals.serverRestarts).toBeGreaterThan(0);
       expect(totals.acked).toBeGreaterThan(SEEDS.length);
+      expect(totals.liveChanges).toBeGreaterThan(0);
+      expect(totals.socketResets).toBeGreaterThan(0);
     }
   },
 );
@@ -78,12 +83,14 @@ function faultsFor(r: () => number): NetworkFaults {
 }
 
 async function runSeed(seed: number) {
-  const probe = new SimWorld({ seed, faults: HEALED });
-  const r = probe.random;
-  probe.network.faults = faultsFor(r);
-  const world = probe;
+  // Half the seeds add the live WebSocket (sockets break on partitions and restarts).
+  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0 });
+  const r = world.random;
+  world.network.faults = faultsFor(r);
   const log = (...a: unknown[]) =>
     VERBOSE && console.log(`[${world.scheduler.now() - 1_700_000_000_000}ms]`, ...a);
+  if (VERBOSE && process.env.OMNISYNC_SIM_TRACE && world.sockets)
+    world.sockets.trace = (client, dir, text) => log(`  ws c${client} ${dir} ${text.slice(0, 3000)}`);
   if (VERBOSE && process.env.OMNISYNC_SIM_TRACE)
     world.network.trace = (client, url, body, status, answer, delivered) =>
       log(
@@ -97,6 +104,8 @@ async function runSeed(seed: number) {
     dropped: 0,
     duplicated: 0,
     partitions: 0,
+    liveChanges: 0,
+    socketResets: 0,
   };
   const longPartitions: { client: number; incarnation: number; until: number }[] = [];
   const partitionEnd = [0, 0, 0];
@@ -157,6 +166,9 @@ async function runSeed(seed: number) {
     counts.acked = world.acked.length;
     counts.dropped = world.network.stats.droppedRequests + world.network.stats.droppedResponses;
     counts.duplicated = world.network.stats.duplicated;
+    counts.liveChanges = world.sockets?.stats.liveChanges ?? 0;
+    if (VERBOSE) log('sockets', world.sockets?.stats, 'network', world.network.stats);
+    counts.socketResets = world.sockets?.stats.resets ?? 0;
     await check(world);
     return counts;
   } finally {

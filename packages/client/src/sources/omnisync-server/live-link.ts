@@ -26,7 +26,7 @@ export interface LiveLinkOptions {
   /** The cursor to resume from (undefined: not synced yet, do not connect). */
   cursor(): number | undefined;
   onChanges(cells: readonly Cell[], cursor: number | undefined): void;
-  onReady(cursor: number): void;
+  onReady(cursor: number, complete: boolean): void;
   /** Pull over HTTP now (poke, or a reset subscription). */
   onPull(): void;
   /** A ready session dropped: catch up over HTTP. */
@@ -78,10 +78,10 @@ export class LiveLink {
         connectTimeoutMs: o.connectTimeoutMs,
         handlers: {
           onChanges: (cells, c) => o.onChanges(cells, c),
-          onReady: (c) => {
+          onReady: (c, complete) => {
             wasReady = true;
             o.backoff.reset();
-            o.onReady(c);
+            o.onReady(c, complete);
           },
           onPoke: () => o.onPull(),
           onReset: () => {},

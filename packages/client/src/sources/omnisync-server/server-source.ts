@@ -100,6 +100,8 @@ class ServerSourceImpl implements ServerSource {
   #clientId: string | undefined;
   #queries!: QuerySet;
   #cursor: number | undefined;
+  /** The live session delivers every change after this cursor (undefined: no session ready). */
+  #liveFrom: number | undefined;
   /** The cursor moved past what persistence holds (saved once nothing is pending). */
   #cursorUnsaved = false;
   #checkpointing: Promise<void> | undefined;
@@ -198,16 +200,21 @@ class ServerSourceImpl implements ServerSource {
       backoff,
       cursor: () => this.#cursor,
       onChanges: (cells, cursor) => this.#applyLive(cells, cursor),
-      onReady: (cursor) => {
+      onReady: (cursor, complete) => {
         this.#dispatch({ type: 'transport', transport: 'websocket' });
         this.#reached();
-        // In poke mode `subscribed` carries the head, not a catch-up: only pulls move the cursor.
-        if (!poke) this.#advanceCursor(cursor);
-        // From here the socket carries every change: the poll timer stops pulling (see #idle).
-        if (poke) this.#requestPull();
+        // From here the socket carries every change after `cursor`: the poll timer stops
+        // pulling (see #idle), and live cursors count once ours reaches `cursor`.
+        this.#liveFrom = cursor;
+        // A catch-up by pull covered everything since our cursor. One by snapshot (cursor 0,
+        // a reset) left out tombstones, and in poke mode `subscribed` only carries the head:
+        // a pull from our own cursor fills the gap first.
+        if (complete && !poke) this.#advanceCursor(cursor);
+        else this.#requestPull();
       },
       onPull: () => this.#requestPull(),
       onDown: () => {
+        this.#liveFrom = undefined;
         this.#dispatch({ type: 'transport', transport: 'polling' });
         // Catch up by cursor over HTTP while the socket reconnects.
         this.#requestPull();
@@ -535,7 +542,10 @@ class ServerSourceImpl implements ServerSource {
       this.#ctx?.reportError(err);
       return;
     }
-    if (cursor !== undefined) this.#advanceCursor(cursor);
+    // A live cursor covers everything before it only from the session's start point on.
+    const from = this.#liveFrom;
+    if (cursor !== undefined && from !== undefined && this.#cursor !== undefined && this.#cursor >= from)
+      this.#advanceCursor(cursor);
   }
 
   #advanceCursor(cursor: number): void {
