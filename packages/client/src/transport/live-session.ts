@@ -8,8 +8,10 @@
  *
  * Gap-free cursor rule: catch-up cells are applied at once but move no cursor; once every
  * subscription is `subscribed`, the session is ready at the lowest of their cursors, and
- * from then on each live `changes` message carries a cursor that covers everything before
- * it (the server sends a connection's changes in version order).
+ * from then on each live `changes` message carries a cursor that covers everything between
+ * that point and it (the server sends a connection's changes in version order). Whether the
+ * catch-up also covered everything *before* that point (by pull, tombstones included) or not
+ * (by snapshot) is reported with `onReady`.
  */
 import {
   type Cell,
