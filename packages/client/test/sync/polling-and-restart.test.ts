@@ -25,13 +25,15 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function peer(url: string, WS: WebSocketConstructor | null) {
+function peer(url: string, WS: WebSocketConstructor | null, liveMode: 'changes' | 'poke' = 'changes') {
   const client = createClient({ onError: () => {} });
   const source = createServerSource({
     app: APP,
     server: url,
     WebSocket: WS,
-    pollIntervalMs: 100,
+    liveMode,
+    // Slow polling: only the socket can make these tests fast.
+    pollIntervalMs: liveMode === 'poke' ? 60_000 : 100,
     requestTimeoutMs: 3000,
     backoff: { baseDelayMs: 50, maxDelayMs: 400 },
   });
@@ -97,4 +99,22 @@ test('the server killed and restarted on the same port: live reconnects and resu
   await eventually(() => a.source.status.get().cursor === b.source.status.get().cursor, 'same cursor');
   await a.client.close();
   await b.client.close();
+});
+
+test('poke mode: the socket only says "pull now", the cursor moves by pulls', async () => {
+  server = await startServerProcess({ dataDir: dir });
+  const writer = peer(server.url, null);
+  const poked = peer(server.url, WebSocket as unknown as WebSocketConstructor, 'poke');
+  await eventually(() => poked.source.status.get().transport === 'websocket', 'poke socket up');
+  await writer.todos.insert({ id: 'q1', n: 1 }).promise;
+  await eventually(() => poked.todos.get('q1')?.n === 1, 'poked client pulled q1');
+  writer.todos.update('q1', { n: 2 });
+  await eventually(() => poked.todos.get('q1')?.n === 2, 'poked client pulled the update');
+  await writer.client.flush();
+  await eventually(
+    () => poked.source.status.get().cursor === writer.source.status.get().cursor,
+    'same cursor',
+  );
+  await writer.client.close();
+  await poked.client.close();
 });

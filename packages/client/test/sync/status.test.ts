@@ -161,6 +161,27 @@ describe('server source status (fake time)', () => {
     await other.client.close();
   });
 
+  test('a batch refused as too large is split; a single write too large fails alone', async () => {
+    await handler.close();
+    handler = createSyncHandler({ dataDir: dir, durability: 'off', logLevel: 'silent', maxBodyBytes: 2500 });
+    const { client, todos } = setup();
+    await advance(100);
+    const text = (n: number) => 'x'.repeat(n);
+    const a = todos.insert({ id: 'a', title: text(1000) });
+    const b = todos.insert({ id: 'b', title: text(1000) });
+    const huge = todos.insert({ id: 'huge', title: text(4000) });
+    const c = todos.insert({ id: 'c', title: text(10) });
+    await advance(1000);
+    expect([a.state, b.state, c.state]).toEqual(['completed', 'completed', 'completed']);
+    expect(huge.state).toBe('failed');
+    expect(huge.error?.error).toBeInstanceOf(NonRetriableError);
+    expect(huge.error?.message).toMatch(/over the limit/);
+    expect(todos.get('huge')).toBeUndefined();
+    // One refused batch of four, then one push each.
+    expect(requests.filter((r) => r === 'push')).toHaveLength(5);
+    await client.close();
+  });
+
   test('a write the server rejects fails with NonRetriableError carrying the reason, and rolls back', async () => {
     const { client, todos } = setup();
     await advance(100);
