@@ -34,3 +34,28 @@ describe('client options for the server transport', () => {
     expect(calls).toEqual(['b']);
   });
 });
+
+describe('server source options', () => {
+  test('bad options are refused at creation, naming the option', () => {
+    const base = { server: 'http://127.0.0.1:1', app: 'a' } as const;
+    expect(() =>
+      serverSourceFromOptions({ ...base, serverOptions: { pullLimit: 0 } }, scheduler, random),
+    ).toThrow(/pullLimit/);
+    expect(() =>
+      serverSourceFromOptions({ ...base, serverOptions: { requestTimeoutMs: -1 } }, scheduler, random),
+    ).toThrow(/requestTimeoutMs/);
+    expect(() =>
+      serverSourceFromOptions({ ...base, serverOptions: { liveMode: 'push' as never } }, scheduler, random),
+    ).toThrow(/liveMode/);
+    expect(() =>
+      serverSourceFromOptions({ ...base, serverOptions: { backoff: { factor: 0 } } }, scheduler, random),
+    ).toThrow(/factor/);
+    expect(() =>
+      serverSourceFromOptions(
+        { ...base, serverOptions: { collections: ['x'], queries: [{ collection: 'x' }] } },
+        scheduler,
+        random,
+      ),
+    ).toThrow(/either/);
+  });
+});

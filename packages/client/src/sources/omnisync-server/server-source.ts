@@ -7,6 +7,7 @@ import {
   type Cell,
   NonRetriableError,
   type OmniSyncError,
+  PULL_LIMIT_MAX,
   type Random,
   type ReadonlySignal,
   type Scheduler,
@@ -89,6 +90,7 @@ class ServerSourceImpl implements ServerSource {
   readonly #pollMs: number;
   readonly #partitionMs: number;
   readonly #heartbeatMs: number;
+  readonly #timeoutMs: number;
   readonly #status = signal<ServerSyncStatus>(publicStatus(initialStatus()));
   #state: StatusState = initialStatus();
   readonly #outbox = new Outbox();
@@ -130,6 +132,16 @@ class ServerSourceImpl implements ServerSource {
     this.#pollMs = positive('pollIntervalMs', options.pollIntervalMs, POLL_INTERVAL_MS);
     this.#partitionMs = positive('partitionTimeoutMs', options.partitionTimeoutMs, PARTITION_TIMEOUT_MS);
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs, HEARTBEAT_MS);
+    this.#timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, REQUEST_TIMEOUT_MS);
+    const limit = options.pullLimit;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= PULL_LIMIT_MAX))
+      throw new ValidationError(
+        `pullLimit must be an integer from 1 to ${PULL_LIMIT_MAX}, got ${String(limit)}.`,
+      );
+    if (options.liveMode !== undefined && options.liveMode !== 'changes' && options.liveMode !== 'poke')
+      throw new ValidationError(
+        `liveMode must be "changes" or "poke", got ${JSON.stringify(options.liveMode)}.`,
+      );
   }
 
   get status(): ReadonlySignal<ServerSyncStatus> {
@@ -148,7 +160,7 @@ class ServerSourceImpl implements ServerSource {
     this.#scheduler = o.scheduler ?? ctx.scheduler;
     const random: Random = o.random ?? systemRandom;
     this.#backoff = new Backoff(resolveBackoff(o.backoff), random);
-    const timeoutMs = positive('requestTimeoutMs', o.requestTimeoutMs, REQUEST_TIMEOUT_MS);
+    const timeoutMs = this.#timeoutMs;
     this.#http = createHttpTransport({
       server: o.server,
       app: o.app,
