@@ -5,7 +5,6 @@
  */
 import {
   type Cell,
-  NonRetriableError,
   type OmniSyncError,
   PULL_LIMIT_MAX,
   type Random,
@@ -28,7 +27,8 @@ import type { WebSocketConstructor } from '../../transport/types.js';
 import { fromWireCells, toWireCells } from '../../transport/wire.js';
 import type { PersistRequest, SourceContext } from '../types.js';
 import { LiveLink } from './live-link.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { pushHead } from './push-head.js';
 import { QuerySet } from './query-set.js';
 import {
   HEARTBEAT_MS,
@@ -403,60 +403,14 @@ class ServerSourceImpl implements ServerSource {
   }
 
   async #push(): Promise<void> {
-    const batch = this.#outbox.take(this.#batchSize);
-    let res;
     try {
-      res = await this.#http.push({ clientId: this.#clientId!, mutations: batch.map((e) => e.mutation) });
-    } catch (err) {
-      const kind = classifyError(err);
-      if (kind === 'fatal') return this.#refused(batch, toOmniSyncError(err));
-      if (kind === 'forbidden') this.#rejectAll(batch, toOmniSyncError(err));
-      throw err;
+      await pushHead(this.#http, this.#outbox, this.#clientId!, this.#batchSize, (e) =>
+        this.#ctx?.reportError(e),
+      );
+    } finally {
+      this.#dispatch({ type: 'pending', count: this.#outbox.size });
     }
-    let settled = 0;
-    for (const r of res.results) {
-      if (r.status === 'applied') settled += Number(this.#outbox.settle(r.id));
-      else
-        settled += Number(
-          this.#outbox.settle(
-            r.id,
-            new NonRetriableError(
-              `The server rejected transaction ${r.id}: ${r.error.code}: ${r.error.message}`,
-              {
-                details: { ...(r.error.details ?? {}), code: r.error.code },
-              },
-            ),
-          ),
-        );
-    }
-    this.#dispatch({ type: 'pending', count: this.#outbox.size });
     this.#needPull = true;
-    if (settled === 0)
-      throw toOmniSyncError(
-        new Error(`The server answered a push of ${batch.length} transactions without their results.`),
-      );
-  }
-
-  /** The server refused a whole batch as malformed: isolate, then fail only the bad one. */
-  #refused(batch: readonly OutboxEntry[], error: OmniSyncError): void {
-    if (batch.length > 1) {
-      for (const e of batch) e.solo = true;
-      return;
-    }
-    this.#rejectAll(batch, error);
-    this.#ctx?.reportError(error);
-  }
-
-  #rejectAll(batch: readonly OutboxEntry[], error: OmniSyncError): void {
-    for (const e of batch)
-      this.#outbox.settle(
-        e.id,
-        new NonRetriableError(`The server refused transaction ${e.id}: ${error.message}`, {
-          cause: error,
-          details: { code: error.code },
-        }),
-      );
-    this.#dispatch({ type: 'pending', count: this.#outbox.size });
   }
 
   #reached(): void {
