@@ -204,6 +204,15 @@ export class ClientStore {
   }
 
   /**
+   * Writes recovered after a restart sit on a base that may already hold newer cells (held
+   * remote cells are stored on arrival): mark their documents so confirming them recomputes
+   * the visible document from the base instead of keeping what was shown.
+   */
+  markRecovered(records: readonly MutationRecord[]): void {
+    for (let i = 0; i < records.length; i++) this.view(records[i]!.collection).dirty.add(records[i]!.key);
+  }
+
+  /**
    * Apply optimistic writes on top of the visible state. `prepared`: each record's
    * `modified` was computed from the current visible document just now (a fresh write), so
    * it is the new visible document as it is.

@@ -563,7 +563,10 @@ export class TransactionEngine {
               .write({ cells: this.#d.storable(cells), put: kept ? [tx] : [], del: kept ? [] : [tx.id] })
               .catch((e) => this.#reportError(e, tx));
         } else {
-          if (tx.optimistic) this.#d.store.applyOptimistic(tx.records);
+          if (tx.optimistic) {
+            this.#d.store.applyOptimistic(tx.records);
+            this.#d.store.markRecovered(tx.records);
+          }
           resend.push(tx);
         }
       }
