@@ -32,6 +32,12 @@ import { Collection } from './collection/collection.js';
 import { EventHub, type EventStream } from './events.js';
 import type { Persistence } from './persistence/types.js';
 import { createLocalOnlySource } from './sources/local-only.js';
+import {
+  type ServerClientOptions,
+  serverSourceFromOptions,
+  syncSources,
+} from './sources/omnisync-server/client-options.js';
+import type { ServerSource } from './sources/omnisync-server/server-source-types.js';
 import { documentCells, remoteEntries, type RemoteEntry } from './sources/remote-documents.js';
 import { createSyncSource, type MutationFn, type SyncConfig } from './sources/sync-mutation.js';
 import type { RemoteDocuments, Source, SourceContext, SubscriptionStatus } from './sources/types.js';
@@ -45,7 +51,7 @@ import type { Transaction, TransactionOptions } from './transactions/transaction
 import type { MutationStrategy, RetryOptions } from './types.js';
 
 /** Options of {@link createClient}. */
-export interface ClientOptions {
+export interface ClientOptions extends ServerClientOptions {
   /** This client's replica id (HLC node id). Default: the persisted one, else a new random id. */
   readonly clientId?: string;
   /** Where the synced base, the outbox and meta are kept. Default: nothing (memory only). */
@@ -109,6 +115,10 @@ export interface Client {
   transaction(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Transaction;
   /** Seed 000's `Omni.write`: like `transaction`, resolving when every write completed (`optimistic: false`: nothing shows until then). */
   write(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Promise<Transaction>;
+  /** The OmniSync-server source built from `server`/`app`/`auth`, used by collections without a source of their own. */
+  readonly server: ServerSource | undefined;
+  /** Sync on demand: push what is pending and pull what is new, on every source that can. */
+  sync(): Promise<void>;
   /** Resolves when every queued persistence write is stored. */
   flush(): Promise<void>;
   /** Stop sources, store what is queued, close the persistence. */
@@ -129,6 +139,7 @@ class OmniSyncClient implements Client {
   readonly hlc: ClientHlc;
   readonly scheduler: Scheduler;
   readonly ready: Promise<void>;
+  readonly server: ServerSource | undefined;
   readonly #events: EventHub;
   readonly #engine: TransactionEngine;
   readonly #writer: OutboxWriter;
@@ -149,6 +160,7 @@ class OmniSyncClient implements Client {
     this.#random = options.random ?? systemRandom;
     this.#persistence = options.persistence;
     this.#clientId = options.clientId ?? randomId(this.#random, 16);
+    this.server = serverSourceFromOptions(options, this.scheduler, this.#random);
     this.hlc = new ClientHlc(this.#clientId, {
       clock: this.scheduler,
       ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
@@ -263,7 +275,7 @@ class OmniSyncClient implements Client {
             ...(config.sync ? { sync: config.sync } : {}),
             ...(config.mutationFn ? { mutationFn: config.mutationFn } : {}),
           })
-        : createLocalOnlySource(`local:${id}`));
+        : (this.server ?? createLocalOnlySource(`local:${id}`)));
     const col = new Collection<T>(this, {
       id,
       source,
@@ -482,6 +494,10 @@ class OmniSyncClient implements Client {
   /** @internal */
   now(): number {
     return this.scheduler.now();
+  }
+
+  sync(): Promise<void> {
+    return syncSources(this.#sources.keys());
   }
 
   flush(): Promise<void> {
