@@ -18,10 +18,13 @@ import {
   type OrderTerm,
   type Predicate,
   PREDICATE_OPS,
+  QUERY_KEYS,
   type QueryAst,
   type Scalar,
 } from './ast.js';
 import { canonicalJson, compareValues, isScalar } from './values.js';
+
+const QUERY_KEY_LIST: readonly string[] = [...QUERY_KEYS];
 
 /** Limits that keep one query from exhausting the engine. */
 export const QUERY_MAX_DEPTH = 32;
@@ -293,19 +296,7 @@ function validateCursor(v: unknown, path: string, orderLen: number): Cursor {
  */
 export function validateQuery(input: unknown): QueryAst {
   const o = asObject(input, 'query', 'an object {collection, where?, orderBy?, …}');
-  onlyKeys(o, 'query', [
-    'collection',
-    'get',
-    'where',
-    'orderBy',
-    'limit',
-    'offset',
-    'after',
-    'include',
-    'groupBy',
-    'aggregate',
-    'distinct',
-  ]);
+  onlyKeys(o, 'query', QUERY_KEY_LIST);
   const ast: { -readonly [K in keyof QueryAst]: QueryAst[K] } = {
     collection: collection(o.collection, 'query.collection'),
   };
