@@ -198,4 +198,21 @@ describe('Replica change reports and reads', () => {
     r.clear();
     expect(r.count('todos')).toBe(0);
   });
+
+  it('forget() drops a document and its tombstone: a delete when it was visible, nothing otherwise', () => {
+    const r = new Replica();
+    r.apply(doc('todos', { id: 'a', title: 'x' }));
+    r.apply([{ collection: 'todos', id: 'd', field: '_deleted', value: true, hlc: hlc.now() }]);
+    expect(r.forget('todos', 'a')).toEqual({ collection: 'todos', id: 'a', kind: 'delete', fields: [] });
+    expect(r.get('todos', 'a')).toBeUndefined();
+    expect(r.cellsSince(0).some((c) => c.id === 'a')).toBe(false);
+    expect(r.isDeleted('todos', 'd')).toBe(true);
+    expect(r.forget('todos', 'd')).toBeUndefined();
+    expect(r.isDeleted('todos', 'd')).toBe(false);
+    expect(r.forget('todos', 'missing')).toBeUndefined();
+    // A forgotten document can come back from a later sync.
+    expect(r.apply(doc('todos', { id: 'a', title: 'z' }))).toEqual([
+      { collection: 'todos', id: 'a', kind: 'insert', fields: ['id', 'title'] },
+    ]);
+  });
 });

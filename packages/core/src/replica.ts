@@ -271,6 +271,22 @@ export class Replica {
     return out;
   }
 
+  /**
+   * Forget a document entirely (its cells and any tombstone), as if it had never been seen:
+   * for a snapshot that replaces what a client holds (the server no longer has it, e.g. its
+   * tombstone was compacted away, or it left the client's queries). Not a merge operation:
+   * replicas that forget differently no longer converge. Returns the visible change: a
+   * `delete` when the document was visible, else undefined.
+   */
+  forget(collection: string, id: string): DocChange | undefined {
+    const coll = this.#collections.get(collection);
+    const entry = coll?.get(id);
+    if (!coll || !entry) return undefined;
+    coll.delete(id);
+    const wasVisible = entry.deleted === undefined && entry.live > 0;
+    return wasVisible ? { collection, id, kind: 'delete', fields: [] } : undefined;
+  }
+
   /** Drop everything. */
   clear(): void {
     this.#collections.clear();
