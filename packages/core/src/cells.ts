@@ -434,6 +434,22 @@ export function unflattenFields(
   return b.finish();
 }
 
+/**
+ * {@link unflattenFields} over parallel arrays: field names, their values, and their HLCs
+ * (one string when all fields share it). The replica's compact storage.
+ */
+export function unflattenColumns(
+  id: string,
+  names: readonly string[],
+  values: readonly CellValue[],
+  hlc: string | readonly string[],
+): Record<string, unknown> {
+  const b = new DocBuilder(id);
+  if (typeof hlc === 'string') for (let i = 0; i < values.length; i++) b.add(names[i]!, values[i], hlc);
+  else for (let i = 0; i < values.length; i++) b.add(names[i]!, values[i], hlc[i]!);
+  return b.finish();
+}
+
 /** Collects one document's fields, then lays them out (plain fields, then refMany members). */
 class DocBuilder {
   readonly #doc: Record<string, unknown>;

@@ -215,4 +215,60 @@ describe('Replica change reports and reads', () => {
       { collection: 'todos', id: 'a', kind: 'insert', fields: ['id', 'title'] },
     ]);
   });
+
+  it('stores documents of every width: shared shapes, wide documents and many distinct fields agree in any order', () => {
+    // 300 fields (past the shared-shape limit), 100 documents each with its own refMany
+    // members (past the transition fan-out), interleaved partial updates with other HLCs.
+    const cells: Cell[] = [];
+    const wide: Record<string, number> = { id: 0 };
+    for (let f = 0; f < 300; f++) wide[`f${f}`] = f;
+    const t0 = hlc.now();
+    cells.push({ collection: 'w', id: 'wide', field: 'id', value: 'wide', hlc: t0 });
+    for (let f = 0; f < 300; f++)
+      cells.push({ collection: 'w', id: 'wide', field: `f${f}`, value: f, hlc: t0 });
+    for (let d = 0; d < 100; d++) {
+      const t = hlc.now();
+      cells.push({ collection: 'm', id: `d${d}`, field: 'id', value: `d${d}`, hlc: t });
+      cells.push({ collection: 'm', id: `d${d}`, field: `tags[x${d}]`, value: true, hlc: t });
+      cells.push({ collection: 'm', id: `d${d}`, field: `tags[y${d % 7}]`, value: true, hlc: t });
+    }
+    for (let f = 0; f < 300; f += 7)
+      cells.push({ collection: 'w', id: 'wide', field: `f${f}`, value: -f, hlc: hlc.now() });
+    for (let d = 0; d < 100; d += 3)
+      cells.push({ collection: 'm', id: `d${d}`, field: `tags[x${d}]`, value: false, hlc: hlc.now() });
+
+    const forward = new Replica();
+    forward.apply(cells);
+    const backward = new Replica();
+    for (let i = cells.length - 1; i >= 0; i--) backward.apply([cells[i]!]);
+
+    const w = forward.get('w', 'wide')!;
+    for (let f = 0; f < 300; f++) expect(w[`f${f}`]).toBe(f % 7 === 0 ? -f : f);
+    expect(forward.get('m', 'd3')).toEqual({ id: 'd3', tags: ['y3'] });
+    expect(forward.get('m', 'd4')).toEqual({ id: 'd4', tags: ['x4', 'y4'] });
+    expect(forward.cell('w', 'wide', 'f7')?.value).toBe(-7);
+    expect(forward.fields('m', 'd4')?.get('tags[x4]')?.value).toBe(true);
+    for (const r of [forward, backward]) {
+      expect(r.count('m')).toBe(100);
+      expect(r.get('w', 'wide')).toEqual(w);
+    }
+    const sort = (cs: Cell[]) => cs.map((c) => JSON.stringify(c)).sort();
+    expect(sort(backward.cellsSince(0))).toEqual(sort(forward.cellsSince(0)));
+    // Shipping the state into a fresh replica is a no-op for the original.
+    const copy = new Replica();
+    copy.apply(forward.cellsSince(0));
+    expect(forward.apply(copy.cellsSince(0))).toEqual([]);
+    expect(copy.get('m', 'd99')).toEqual(forward.get('m', 'd99'));
+  });
+
+  it('cellsSince(seq) is exact per field after a partial update of a document written at once', () => {
+    const r = new Replica();
+    r.apply(doc('todos', { id: 'a', title: 'x', n: 1, done: false }));
+    const mark = r.seq;
+    const t = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'n', value: 2, hlc: t }]);
+    expect(r.cellsSince(mark)).toEqual([{ collection: 'todos', id: 'a', field: 'n', value: 2, hlc: t }]);
+    expect(r.cellsSince(0)).toHaveLength(4);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', title: 'x', n: 2, done: false });
+  });
 });

@@ -14,7 +14,7 @@
  * nothing of the batch is applied. It returns exactly the documents and fields whose
  * visible value changed, which is what reactivity and live queries consume.
  */
-import { type Cell, type CellValue, DELETED_FIELD, unflattenFields, validateCell } from './cells.js';
+import { type Cell, type CellValue, DELETED_FIELD, unflattenColumns, validateCell } from './cells.js';
 import { InvalidCellError } from './errors.js';
 
 /** What one apply did to one document, as app code sees it. */
@@ -29,52 +29,173 @@ export interface DocChange {
 
 /** The stored winner of one cell. */
 export interface Slot {
-  value: CellValue;
-  hlc: string;
-  seq: number;
+  readonly value: CellValue;
+  readonly hlc: string;
+  readonly seq: number;
 }
 
+/**
+ * The field names of a document, shared by every document with the same fields in the same
+ * order (hidden-class style: a tree of transitions from the empty shape). 100,000 todos share
+ * one shape, so a document costs one entry object and one value array, not an object per field.
+ * A shape with too many transitions or fields stops sharing: documents past it own theirs.
+ */
+class Shape {
+  readonly names: string[];
+  readonly shared: boolean;
+  #children: Map<string, Shape> | undefined;
+  #index: Map<string, number> | undefined;
+
+  constructor(names: string[], shared: boolean) {
+    this.names = names;
+    this.shared = shared;
+  }
+
+  indexOf(name: string): number {
+    const names = this.names;
+    if (names.length <= SHAPE_SCAN) {
+      for (let i = 0; i < names.length; i++) if (names[i] === name) return i;
+      return -1;
+    }
+    let ix = this.#index;
+    if (ix === undefined || ix.size !== names.length) {
+      ix = this.#index = new Map();
+      for (let i = 0; i < names.length; i++) ix.set(names[i]!, i);
+    }
+    return ix.get(name) ?? -1;
+  }
+
+  /** The shape with `name` appended: shared when this one is and the tree is not too wide; else owned. */
+  with(name: string): Shape {
+    if (!this.shared) {
+      this.names.push(name);
+      return this;
+    }
+    const hit = this.#children?.get(name);
+    if (hit !== undefined) return hit;
+    const names = this.names.concat(name);
+    const children = (this.#children ??= new Map());
+    if (children.size >= SHAPE_FANOUT || names.length > SHAPE_FIELDS) return new Shape(names, false);
+    const child = new Shape(names, true);
+    children.set(name, child);
+    return child;
+  }
+}
+
+/** Shapes up to this many fields are searched linearly (interned strings compare by pointer). */
+const SHAPE_SCAN = 16;
+/** A shape with this many distinct next fields stops sharing (e.g. refMany members as fields). */
+const SHAPE_FANOUT = 64;
+/** Documents with more fields than this own their shape. */
+const SHAPE_FIELDS = 256;
+
+const EMPTY_VALUES: CellValue[] = [];
+
+/**
+ * One document. Fields live in `values`, parallel to `shape.names`. `hlc` and `seq` are one
+ * value for all fields until a field diverges, then an array parallel to `values`: a document
+ * written once (the common case) stores two primitives instead of a stamp per field.
+ */
 interface DocEntry {
-  readonly collection: string;
-  readonly id: string;
-  readonly fields: Map<string, Slot>;
+  shape: Shape;
+  values: CellValue[];
+  hlc: string | string[];
+  /** Local sequence number of the last change of each field (see `hlc`); for a tombstone, of the delete. */
+  seq: number | number[];
   /** HLC of the winning tombstone, if deleted. */
   deleted: string | undefined;
-  /** Highest local sequence number of any change in this document. */
-  seq: number;
   /** Number of fields with a defined value: visible iff > 0 and not deleted. */
   live: number;
   /** Materialised document, rebuilt lazily after a change. */
   doc: Record<string, unknown> | undefined;
-  // Scratch state of the apply that last touched this document (valid while `batch` matches).
-  batch: number;
-  wasVisible: boolean;
-  changed: boolean;
-  changedFields: string[] | undefined;
+  /** Index into the replica's scratch arrays while an apply touches this document, else -1. */
+  mark: number;
 }
 
-const newEntry = (collection: string, id: string): DocEntry => ({
-  collection,
-  id,
-  fields: new Map(),
-  deleted: undefined,
+const newEntry = (root: Shape): DocEntry => ({
+  shape: root,
+  values: EMPTY_VALUES,
+  hlc: '',
   seq: 0,
+  deleted: undefined,
   live: 0,
   doc: undefined,
-  batch: 0,
-  wasVisible: false,
-  changed: false,
-  changedFields: undefined,
+  mark: -1,
 });
+
+const hlcAt = (e: DocEntry, i: number): string => (typeof e.hlc === 'string' ? e.hlc : e.hlc[i]!);
+const seqAt = (e: DocEntry, i: number): number => (typeof e.seq === 'number' ? e.seq : e.seq[i]!);
+const maxSeq = (e: DocEntry): number => {
+  if (typeof e.seq === 'number') return e.seq;
+  let m = 0;
+  for (const s of e.seq) if (s > m) m = s;
+  return m;
+};
+const materialize = (id: string, e: DocEntry): Record<string, unknown> =>
+  unflattenColumns(id, e.shape.names, e.values, e.hlc);
+const visible = (e: DocEntry): boolean => e.deleted === undefined && e.live > 0;
 
 const canonical = (v: CellValue): string => (v === undefined ? '' : JSON.stringify(v));
 
 /** Does `incoming` beat `current` for the same cell? */
-export function cellWins(incomingHlc: string, incomingValue: CellValue, current: Slot | undefined): boolean {
+export function cellWins(
+  incomingHlc: string,
+  incomingValue: CellValue,
+  current: { readonly value: CellValue; readonly hlc: string } | undefined,
+): boolean {
   if (current === undefined) return true;
-  if (incomingHlc !== current.hlc) return incomingHlc > current.hlc;
-  if (incomingValue === current.value) return false;
-  return canonical(incomingValue) > canonical(current.value);
+  return beats(incomingHlc, incomingValue, current.hlc, current.value);
+}
+
+function beats(hlc: string, value: CellValue, curHlc: string, curValue: CellValue): boolean {
+  if (hlc !== curHlc) return hlc > curHlc;
+  if (value === curValue) return false;
+  return canonical(value) > canonical(curValue);
+}
+
+/** Store field `i` of `e` (an existing index) or append it (`i === values.length`). */
+function writeField(e: DocEntry, i: number, name: string, value: CellValue, hlc: string, seq: number): void {
+  const n = e.values.length;
+  if (i === n) {
+    if (n === 0) {
+      // First field of a fresh (or cleared) document: everything scalar.
+      e.values = [value];
+      e.hlc = hlc;
+      e.seq = seq;
+      e.shape = e.shape.with(name);
+      return;
+    }
+    e.shape = e.shape.with(name);
+    e.values.push(value);
+    if (typeof e.hlc === 'string') {
+      if (e.hlc !== hlc) e.hlc = spread(e.hlc, n, hlc);
+    } else e.hlc.push(hlc);
+    if (typeof e.seq === 'number') {
+      if (e.seq !== seq) e.seq = spread(e.seq, n, seq);
+    } else e.seq.push(seq);
+    return;
+  }
+  e.values[i] = value;
+  if (typeof e.hlc === 'string') {
+    if (e.hlc !== hlc) {
+      if (n === 1) e.hlc = hlc;
+      else (e.hlc = spread(e.hlc, n - 1, e.hlc))[i] = hlc;
+    }
+  } else e.hlc[i] = hlc;
+  if (typeof e.seq === 'number') {
+    if (e.seq !== seq) {
+      if (n === 1) e.seq = seq;
+      else (e.seq = spread(e.seq, n - 1, e.seq))[i] = seq;
+    }
+  } else e.seq[i] = seq;
+}
+
+/** `n` copies of `fill` followed by `last` (an exact-size array). */
+function spread<T>(fill: T, n: number, last: T): T[] {
+  const a = new Array<T>(n + 1);
+  for (let i = 0; i < n; i++) a[i] = fill;
+  a[n] = last;
+  return a;
 }
 
 /**
@@ -86,8 +207,16 @@ export function cellWins(incomingHlc: string, incomingValue: CellValue, current:
  */
 export class Replica {
   readonly #collections = new Map<string, Map<string, DocEntry>>();
+  readonly #root = new Shape([], true);
   #seq = 0;
-  #batch = 0;
+  // Scratch of the running apply, one slot per touched document (entry.mark indexes them).
+  #tEntry: DocEntry[] = [];
+  #tCollection: string[] = [];
+  #tId: string[] = [];
+  #tWasVisible: boolean[] = [];
+  #tChanged: boolean[] = [];
+  #tGrew: boolean[] = [];
+  #tFields: (string[] | undefined)[] = [];
 
   /** The local sequence number of the last change: pass it to {@link cellsSince} later. */
   get seq(): number {
@@ -106,96 +235,131 @@ export class Replica {
 
   /**
    * Merge cells already validated (by {@link validateCell} or because this process made
-   * them). Skips validation; everything else is as {@link apply}.
+   * them). Skips validation; everything else is as {@link apply}. With `report` false the
+   * change list is not built (an empty array is returned): for callers that settle the
+   * touched documents themselves.
    * @internal
    */
-  applyTrusted(cells: readonly Cell[]): DocChange[] {
-    const batch = ++this.#batch;
-    // A slot whose seq is above this was already changed earlier in this batch: list its field once.
-    const batchStart = this.#seq;
-    const touched: DocEntry[] = [];
+  applyTrusted(cells: readonly Cell[], report = true): DocChange[] {
+    // One sequence number per batch, taken at the first stored change.
+    let batchSeq = 0;
+    let n = 0; // touched documents
+    const tEntry = this.#tEntry;
     // Batches usually hold several cells of one document in a row: skip the lookups then.
     let lastCollection: string | undefined;
     let lastId: string | undefined;
+    let coll: Map<string, DocEntry> | undefined;
     let entry: DocEntry | undefined;
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i]!;
-      if (c.id !== lastId || c.collection !== lastCollection || entry === undefined) {
-        let coll = this.#collections.get(c.collection);
-        if (!coll) this.#collections.set(c.collection, (coll = new Map()));
-        entry = coll.get(c.id);
-        if (!entry) coll.set(c.id, (entry = newEntry(c.collection, c.id)));
-        lastCollection = c.collection;
-        lastId = c.id;
-        if (entry.batch !== batch) {
-          entry.batch = batch;
-          entry.wasVisible = entry.deleted === undefined && entry.live > 0;
-          entry.changed = false;
-          entry.changedFields = undefined;
-          touched.push(entry);
-        }
-      }
-
-      if (c.field === DELETED_FIELD) {
-        if (entry.deleted === undefined || c.hlc > entry.deleted) {
-          if (entry.deleted === undefined) {
-            entry.fields.clear();
-            entry.live = 0;
-            entry.doc = undefined;
+    let mark = -1;
+    try {
+      for (let i = 0; i < cells.length; i++) {
+        const c = cells[i]!;
+        if (c.id !== lastId || c.collection !== lastCollection || entry === undefined) {
+          if (c.collection !== lastCollection || coll === undefined) {
+            coll = this.#collections.get(c.collection);
+            if (!coll) this.#collections.set(c.collection, (coll = new Map()));
+            lastCollection = c.collection;
           }
-          entry.deleted = c.hlc;
-          entry.seq = ++this.#seq;
-          entry.changed = true;
+          entry = coll.get(c.id);
+          if (!entry) coll.set(c.id, (entry = newEntry(this.#root)));
+          lastId = c.id;
+          mark = entry.mark;
+          if (mark < 0 || mark >= n || tEntry[mark] !== entry) {
+            mark = entry.mark = n++;
+            tEntry[mark] = entry;
+            this.#tCollection[mark] = c.collection;
+            this.#tId[mark] = c.id;
+            this.#tWasVisible[mark] = visible(entry);
+            this.#tChanged[mark] = false;
+            this.#tGrew[mark] = false;
+            if (report) this.#tFields[mark] = undefined;
+          }
         }
-        continue;
-      }
-      if (entry.deleted !== undefined) continue; // delete wins: writes to a tombstone are dropped
-      const slot = entry.fields.get(c.field);
-      if (!cellWins(c.hlc, c.value, slot)) continue;
-      const seq = ++this.#seq;
-      if (slot) {
-        if (slot.value === undefined) {
-          if (c.value !== undefined) entry.live++;
-        } else if (c.value === undefined) entry.live--;
-        if (slot.seq <= batchStart) (entry.changedFields ??= []).push(c.field);
-        slot.value = c.value;
-        slot.hlc = c.hlc;
-        slot.seq = seq;
-      } else {
-        entry.fields.set(c.field, { value: c.value, hlc: c.hlc, seq });
-        if (c.value !== undefined) entry.live++;
-        (entry.changedFields ??= []).push(c.field);
-      }
-      entry.seq = seq;
-      entry.doc = undefined;
-      entry.changed = true;
-    }
 
-    const changes: DocChange[] = [];
-    for (let i = 0; i < touched.length; i++) {
-      const e = touched[i]!;
-      if (!e.changed) continue;
-      const visible = e.deleted === undefined && e.live > 0;
-      if (visible) {
-        changes.push({
-          collection: e.collection,
-          id: e.id,
-          kind: e.wasVisible ? 'update' : 'insert',
-          fields: e.changedFields ?? [],
-        });
-      } else if (e.wasVisible) {
-        changes.push({ collection: e.collection, id: e.id, kind: 'delete', fields: [] });
+        if (c.field === DELETED_FIELD) {
+          if (entry.deleted === undefined || c.hlc > entry.deleted) {
+            if (entry.deleted === undefined) {
+              entry.shape = this.#root;
+              entry.values = EMPTY_VALUES;
+              entry.hlc = '';
+              entry.live = 0;
+              entry.doc = undefined;
+            }
+            entry.deleted = c.hlc;
+            entry.seq = batchSeq ||= ++this.#seq;
+            this.#tChanged[mark] = true;
+          }
+          continue;
+        }
+        if (entry.deleted !== undefined) continue; // delete wins: writes to a tombstone are dropped
+        const values = entry.values;
+        const at = values.length === 0 ? -1 : entry.shape.indexOf(c.field);
+        if (at >= 0) {
+          const cur = values[at];
+          if (!beats(c.hlc, c.value, hlcAt(entry, at), cur)) continue;
+          const seq = (batchSeq ||= ++this.#seq);
+          if (cur === undefined) {
+            if (c.value !== undefined) entry.live++;
+          } else if (c.value === undefined) entry.live--;
+          if (report && seqAt(entry, at) !== seq) (this.#tFields[mark] ??= []).push(c.field);
+          writeField(entry, at, c.field, c.value, c.hlc, seq);
+        } else {
+          const seq = (batchSeq ||= ++this.#seq);
+          if (values.length > 0) this.#tGrew[mark] = true;
+          writeField(entry, values.length, c.field, c.value, c.hlc, seq);
+          if (c.value !== undefined) entry.live++;
+          if (report) (this.#tFields[mark] ??= []).push(c.field);
+        }
+        entry.doc = undefined;
+        this.#tChanged[mark] = true;
       }
-      e.changedFields = undefined; // hand the array to the caller; keep no reference
+
+      const changes: DocChange[] = [];
+      for (let t = 0; t < n; t++) {
+        const e = tEntry[t]!;
+        e.mark = -1;
+        if (!this.#tChanged[t]) continue;
+        if (this.#tGrew[t]) {
+          // Arrays grown by push carry spare capacity (16 slots or more): copy them to size.
+          e.values = e.values.slice();
+          if (typeof e.hlc !== 'string') e.hlc = e.hlc.slice();
+          if (typeof e.seq !== 'number') e.seq = e.seq.slice();
+        }
+        if (!report) continue;
+        const now = visible(e);
+        const was = this.#tWasVisible[t]!;
+        if (now) {
+          changes.push({
+            collection: this.#tCollection[t]!,
+            id: this.#tId[t]!,
+            kind: was ? 'update' : 'insert',
+            fields: this.#tFields[t] ?? [],
+          });
+        } else if (was) {
+          changes.push({ collection: this.#tCollection[t]!, id: this.#tId[t]!, kind: 'delete', fields: [] });
+        }
+      }
+      return changes;
+    } finally {
+      // Keep no references to documents or field lists between applies.
+      if (n > 0) {
+        for (let t = 0; t < n; t++) tEntry[t]!.mark = -1;
+        tEntry.length = 0;
+        this.#tCollection.length = 0;
+        this.#tId.length = 0;
+        this.#tWasVisible.length = 0;
+        this.#tChanged.length = 0;
+        this.#tGrew.length = 0;
+        this.#tFields.length = 0;
+      }
     }
-    return changes;
   }
 
   /** The visible document, or undefined if missing or deleted. The same object until it changes. */
   get(collection: string, id: string): Readonly<Record<string, unknown>> | undefined {
     const entry = this.#collections.get(collection)?.get(id);
     if (!entry || entry.deleted !== undefined || entry.live === 0) return undefined;
-    return (entry.doc ??= unflattenFields(id, entry.fields));
+    return (entry.doc ??= materialize(id, entry));
   }
 
   /** True when the document is visible. */
@@ -214,13 +378,22 @@ export class Replica {
     const entry = this.#collections.get(collection)?.get(id);
     if (!entry) return undefined;
     if (field === DELETED_FIELD)
-      return entry.deleted === undefined ? undefined : { value: true, hlc: entry.deleted, seq: entry.seq };
-    return entry.fields.get(field);
+      return entry.deleted === undefined
+        ? undefined
+        : { value: true, hlc: entry.deleted, seq: maxSeq(entry) };
+    const at = entry.values.length === 0 ? -1 : entry.shape.indexOf(field);
+    return at < 0 ? undefined : { value: entry.values[at], hlc: hlcAt(entry, at), seq: seqAt(entry, at) };
   }
 
-  /** The stored cells of one document (field → slot); undefined when unknown. */
+  /** The stored cells of one document (field → slot), built on each call; undefined when unknown. */
   fields(collection: string, id: string): ReadonlyMap<string, Readonly<Slot>> | undefined {
-    return this.#collections.get(collection)?.get(id)?.fields;
+    const e = this.#collections.get(collection)?.get(id);
+    if (!e) return undefined;
+    const out = new Map<string, Slot>();
+    const names = e.shape.names;
+    for (let i = 0; i < e.values.length; i++)
+      out.set(names[i]!, { value: e.values[i], hlc: hlcAt(e, i), seq: seqAt(e, i) });
+    return out;
   }
 
   /** Ids of the visible documents of a collection. */
@@ -235,7 +408,7 @@ export class Replica {
     const coll = this.#collections.get(collection);
     if (!coll) return;
     for (const [id, e] of coll)
-      if (e.deleted === undefined && e.live > 0) yield (e.doc ??= unflattenFields(id, e.fields));
+      if (e.deleted === undefined && e.live > 0) yield (e.doc ??= materialize(id, e));
   }
 
   /** Number of visible documents in a collection. */
@@ -259,13 +432,15 @@ export class Replica {
     const out: Cell[] = [];
     for (const [collection, coll] of this.#collections) {
       for (const [id, e] of coll) {
-        if (e.seq <= since) continue;
+        if (maxSeq(e) <= since) continue;
         if (e.deleted !== undefined) {
           out.push({ collection, id, field: DELETED_FIELD, value: true, hlc: e.deleted });
           continue;
         }
-        for (const [field, s] of e.fields)
-          if (s.seq > since) out.push({ collection, id, field, value: s.value, hlc: s.hlc });
+        const names = e.shape.names;
+        for (let i = 0; i < e.values.length; i++)
+          if (seqAt(e, i) > since)
+            out.push({ collection, id, field: names[i]!, value: e.values[i], hlc: hlcAt(e, i) });
       }
     }
     return out;

@@ -54,6 +54,8 @@ export interface EngineDeps {
   readonly storable: (cells: readonly Cell[]) => Cell[];
   /** The source of a collection, once the collection is registered. */
   readonly sourceOf: (collection: string) => Source | undefined;
+  /** Where a named mutation that wrote nothing locally goes (the server still runs it). */
+  readonly mutatorSource?: () => Source | undefined;
   readonly onError: (error: unknown) => void;
 }
 
@@ -114,14 +116,18 @@ export class TransactionEngine {
     return new Transaction(this.#d.hlc.now(), this.#d.scheduler.now(), ++this.#seq, options);
   }
 
-  /** Run `fn` collecting its writes into one transaction (all-or-nothing); commit it. */
-  run(fn: (tx: Transaction) => unknown, options: TransactionOptions = {}): Transaction {
+  /**
+   * Run `fn` collecting its writes into one transaction (all-or-nothing); commit it. `into`:
+   * a transaction made earlier by {@link create} and not committed yet (a named mutation
+   * returns its transaction before its mutator finished).
+   */
+  run(fn: (tx: Transaction) => unknown, options: TransactionOptions = {}, into?: Transaction): Transaction {
     if (this.#ambient) {
       // Nested: the writes join the outer transaction.
       fn(this.#ambient);
       return this.#ambient;
     }
-    const tx = this.create(options);
+    const tx = into ?? this.create(options);
     this.#ambient = tx;
     let result: unknown;
     try {
@@ -246,6 +252,7 @@ export class TransactionEngine {
   #route(tx: Transaction): 'local' | 'remote' | 'unrouted' {
     if (tx.route !== undefined) return tx.route;
     let route: 'local' | 'remote' = 'local';
+    if (tx.mutator && tx.records.length === 0 && this.#d.mutatorSource?.() !== undefined) route = 'remote';
     let last: string | undefined;
     for (const m of tx.records) {
       if (m.collection === last) continue;
@@ -350,6 +357,8 @@ export class TransactionEngine {
 
   #groups(tx: Transaction): Map<Source, MutationRecord[]> {
     const groups = new Map<Source, MutationRecord[]>();
+    const named = tx.mutator && tx.records.length === 0 ? this.#d.mutatorSource?.() : undefined;
+    if (named) groups.set(named, []);
     for (const m of tx.records) {
       const s = this.#d.sourceOf(m.collection)!;
       let list = groups.get(s);
@@ -412,8 +421,15 @@ export class TransactionEngine {
     const extra: Cell[] = [];
     const toPersist: Cell[] = [];
     const writer = this.#d.writer;
+    let dropped: MutationRecord[] | undefined;
     for (const tx of txs) {
       const local = this.#allLocal(tx);
+      if (tx.mutator) {
+        // The backend re-ran it: its own cells (already synced) are the truth, ours only a guess.
+        if (tx.optimistic) for (const m of tx.records) (dropped ??= []).push(m);
+        if (tx.confirmedCells) for (const c of tx.confirmedCells) extra.push(c);
+        continue;
+      }
       if (tx.optimistic) {
         for (const m of tx.records) optimistic.push(m);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) extra.push(c);
@@ -429,6 +445,7 @@ export class TransactionEngine {
     }
     this.#d.store.batch(() => {
       this.#d.store.removeOptimistic(optimistic, true, extra.length > 0 ? extra : undefined);
+      if (dropped) this.#d.store.removeOptimistic(dropped, false);
       const at = this.#d.scheduler.now();
       for (const tx of txs) {
         if (tx.state === 'persisting') this.#dispatch(tx, { type: 'persisted', at });
@@ -515,8 +532,7 @@ export class TransactionEngine {
     if (!list) return false;
     for (const h of list) {
       if (h.field === DELETED_FIELD) return true; // a held delete beats every field write
-      if (h.field === c.field && cellWins(h.hlc, h.value, { value: c.value, hlc: c.hlc, seq: 0 }))
-        return true;
+      if (h.field === c.field && cellWins(h.hlc, h.value, c)) return true;
     }
     return false;
   }
@@ -552,7 +568,8 @@ export class TransactionEngine {
         if (tx.finished) {
           dropped.push(...this.#history.add(tx));
         } else if (tx.state === 'persisted_awaiting_sync') {
-          const cells = tx.records.flatMap((m) => m.cells);
+          // A named mutation's truth is the backend's own cells (brought by its sync), not ours.
+          const cells = tx.mutator ? [] : tx.records.flatMap((m) => m.cells);
           this.#d.store.applyBase(cells, true);
           this.#dispatch(tx, { type: 'synced', at: this.#d.scheduler.now() });
           const evicted = this.#history.add(tx);
