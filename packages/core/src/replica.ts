@@ -209,6 +209,16 @@ export class Replica {
   readonly #collections = new Map<string, Map<string, DocEntry>>();
   readonly #root = new Shape([], true);
   #seq = 0;
+  // The open write batch (beginWrite … endWrite).
+  #writing = false;
+  #report = true;
+  #batchSeq = 0;
+  #lastCollection: string | undefined;
+  #lastId: string | undefined;
+  #coll: Map<string, DocEntry> | undefined;
+  #entry: DocEntry | undefined;
+  #mark = -1;
+  #n = 0;
   // Scratch of the running apply, one slot per touched document (entry.mark indexes them).
   #tEntry: DocEntry[] = [];
   #tCollection: string[] = [];
@@ -241,82 +251,118 @@ export class Replica {
    * @internal
    */
   applyTrusted(cells: readonly Cell[], report = true): DocChange[] {
-    // One sequence number per batch, taken at the first stored change.
-    let batchSeq = 0;
-    let n = 0; // touched documents
-    const tEntry = this.#tEntry;
-    // Batches usually hold several cells of one document in a row: skip the lookups then.
-    let lastCollection: string | undefined;
-    let lastId: string | undefined;
-    let coll: Map<string, DocEntry> | undefined;
-    let entry: DocEntry | undefined;
-    let mark = -1;
+    this.beginWrite(report);
     try {
       for (let i = 0; i < cells.length; i++) {
         const c = cells[i]!;
-        if (c.id !== lastId || c.collection !== lastCollection || entry === undefined) {
-          if (c.collection !== lastCollection || coll === undefined) {
-            coll = this.#collections.get(c.collection);
-            if (!coll) this.#collections.set(c.collection, (coll = new Map()));
-            lastCollection = c.collection;
-          }
-          entry = coll.get(c.id);
-          if (!entry) coll.set(c.id, (entry = newEntry(this.#root)));
-          lastId = c.id;
-          mark = entry.mark;
-          if (mark < 0 || mark >= n || tEntry[mark] !== entry) {
-            mark = entry.mark = n++;
-            tEntry[mark] = entry;
-            this.#tCollection[mark] = c.collection;
-            this.#tId[mark] = c.id;
-            this.#tWasVisible[mark] = visible(entry);
-            this.#tChanged[mark] = false;
-            this.#tGrew[mark] = false;
-            if (report) this.#tFields[mark] = undefined;
-          }
-        }
+        this.write(c.collection, c.id, c.field, c.value, c.hlc);
+      }
+      return this.endWrite();
+    } finally {
+      this.#resetScratch();
+    }
+  }
 
-        if (c.field === DELETED_FIELD) {
-          if (entry.deleted === undefined || c.hlc > entry.deleted) {
-            if (entry.deleted === undefined) {
-              entry.shape = this.#root;
-              entry.values = EMPTY_VALUES;
-              entry.hlc = '';
-              entry.live = 0;
-              entry.doc = undefined;
-            }
-            entry.deleted = c.hlc;
-            entry.seq = batchSeq ||= ++this.#seq;
-            this.#tChanged[mark] = true;
-          }
-          continue;
+  /**
+   * Start a batch of trusted cell writes without cell objects: `beginWrite`, any number of
+   * {@link write}, then {@link endWrite} for the changes (one batch = one `applyTrusted`).
+   * The caller must call `endWrite` (in a `finally`).
+   * @internal
+   */
+  beginWrite(report = true): void {
+    if (this.#writing) throw new Error('Replica.beginWrite: a write batch is already open.');
+    this.#writing = true;
+    this.#report = report;
+    this.#batchSeq = 0;
+    this.#lastId = undefined;
+    this.#coll = undefined;
+    this.#entry = undefined;
+  }
+
+  /**
+   * Merge one trusted cell into the open batch (see {@link beginWrite}).
+   * @internal
+   */
+  write(collection: string, id: string, field: string, value: CellValue, hlc: string): void {
+    let entry = this.#entry;
+    let mark = this.#mark;
+    if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined) {
+      let coll = this.#coll;
+      if (collection !== this.#lastCollection || coll === undefined) {
+        coll = this.#collections.get(collection);
+        if (!coll) this.#collections.set(collection, (coll = new Map()));
+        this.#coll = coll;
+        this.#lastCollection = collection;
+      }
+      entry = coll.get(id);
+      if (!entry) coll.set(id, (entry = newEntry(this.#root)));
+      this.#entry = entry;
+      this.#lastId = id;
+      mark = entry.mark;
+      const n = this.#n;
+      if (mark < 0 || mark >= n || this.#tEntry[mark] !== entry) {
+        mark = entry.mark = this.#n++;
+        this.#tEntry[mark] = entry;
+        this.#tCollection[mark] = collection;
+        this.#tId[mark] = id;
+        this.#tWasVisible[mark] = visible(entry);
+        this.#tChanged[mark] = false;
+        this.#tGrew[mark] = false;
+        if (this.#report) this.#tFields[mark] = undefined;
+      }
+      this.#mark = mark;
+    }
+
+    if (field === DELETED_FIELD) {
+      if (entry.deleted === undefined || hlc > entry.deleted) {
+        if (entry.deleted === undefined) {
+          entry.shape = this.#root;
+          entry.values = EMPTY_VALUES;
+          entry.hlc = '';
+          entry.live = 0;
+          entry.doc = undefined;
         }
-        if (entry.deleted !== undefined) continue; // delete wins: writes to a tombstone are dropped
-        const values = entry.values;
-        const at = values.length === 0 ? -1 : entry.shape.indexOf(c.field);
-        if (at >= 0) {
-          const cur = values[at];
-          if (!beats(c.hlc, c.value, hlcAt(entry, at), cur)) continue;
-          const seq = (batchSeq ||= ++this.#seq);
-          if (cur === undefined) {
-            if (c.value !== undefined) entry.live++;
-          } else if (c.value === undefined) entry.live--;
-          if (report && seqAt(entry, at) !== seq) (this.#tFields[mark] ??= []).push(c.field);
-          writeField(entry, at, c.field, c.value, c.hlc, seq);
-        } else {
-          const seq = (batchSeq ||= ++this.#seq);
-          if (values.length > 0) this.#tGrew[mark] = true;
-          writeField(entry, values.length, c.field, c.value, c.hlc, seq);
-          if (c.value !== undefined) entry.live++;
-          if (report) (this.#tFields[mark] ??= []).push(c.field);
-        }
-        entry.doc = undefined;
+        entry.deleted = hlc;
+        entry.seq = this.#batchSeq ||= ++this.#seq;
         this.#tChanged[mark] = true;
       }
+      return;
+    }
+    if (entry.deleted !== undefined) return; // delete wins: writes to a tombstone are dropped
+    const values = entry.values;
+    const at = values.length === 0 ? -1 : entry.shape.indexOf(field);
+    if (at >= 0) {
+      const cur = values[at];
+      if (!beats(hlc, value, hlcAt(entry, at), cur)) return;
+      const seq = (this.#batchSeq ||= ++this.#seq);
+      if (cur === undefined) {
+        if (value !== undefined) entry.live++;
+      } else if (value === undefined) entry.live--;
+      if (this.#report && seqAt(entry, at) !== seq) (this.#tFields[mark] ??= []).push(field);
+      writeField(entry, at, field, value, hlc, seq);
+    } else {
+      const seq = (this.#batchSeq ||= ++this.#seq);
+      if (values.length > 0) this.#tGrew[mark] = true;
+      writeField(entry, values.length, field, value, hlc, seq);
+      if (value !== undefined) entry.live++;
+      if (this.#report) (this.#tFields[mark] ??= []).push(field);
+    }
+    entry.doc = undefined;
+    this.#tChanged[mark] = true;
+  }
 
+  /**
+   * Close the batch opened by {@link beginWrite}: the visible changes (empty when it was
+   * opened with `report` false).
+   * @internal
+   */
+  endWrite(): DocChange[] {
+    try {
       const changes: DocChange[] = [];
+      const n = this.#n;
+      const report = this.#report;
       for (let t = 0; t < n; t++) {
-        const e = tEntry[t]!;
+        const e = this.#tEntry[t]!;
         e.mark = -1;
         if (!this.#tChanged[t]) continue;
         if (this.#tGrew[t]) {
@@ -341,18 +387,27 @@ export class Replica {
       }
       return changes;
     } finally {
-      // Keep no references to documents or field lists between applies.
-      if (n > 0) {
-        for (let t = 0; t < n; t++) tEntry[t]!.mark = -1;
-        tEntry.length = 0;
-        this.#tCollection.length = 0;
-        this.#tId.length = 0;
-        this.#tWasVisible.length = 0;
-        this.#tChanged.length = 0;
-        this.#tGrew.length = 0;
-        this.#tFields.length = 0;
-      }
+      this.#resetScratch();
     }
+  }
+
+  /** Forget the open batch's scratch: no references to documents or field lists stay behind. */
+  #resetScratch(): void {
+    this.#writing = false;
+    this.#entry = undefined;
+    this.#coll = undefined;
+    this.#lastId = this.#lastCollection = undefined;
+    const n = this.#n;
+    if (n === 0) return;
+    this.#n = 0;
+    for (let t = 0; t < n; t++) this.#tEntry[t]!.mark = -1;
+    this.#tEntry.length = 0;
+    this.#tCollection.length = 0;
+    this.#tId.length = 0;
+    this.#tWasVisible.length = 0;
+    this.#tChanged.length = 0;
+    this.#tGrew.length = 0;
+    this.#tFields.length = 0;
   }
 
   /** The visible document, or undefined if missing or deleted. The same object until it changes. */

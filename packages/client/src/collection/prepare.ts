@@ -83,6 +83,34 @@ function isSimpleKey(k: string): boolean {
  * general path, which decides (and explains) what is allowed.
  */
 function simpleDocument(id: string, doc: Record<string, unknown>): Doc | undefined {
+  // Check first, copy after: a document whose first key is `id` (the usual literal) is copied
+  // by spread, which V8 clones with the source's layout (in-object fields, no growth).
+  let first: string | undefined;
+  for (const k in doc) {
+    if (!Object.hasOwn(doc, k)) return simpleDocumentSlow(id, doc);
+    first ??= k;
+    if (k === ID_FIELD) continue;
+    const v = doc[k];
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        break;
+      case 'number':
+        if (!Number.isFinite(v)) return undefined;
+        break;
+      case 'object':
+        if (v !== null) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    if (!isSimpleKey(k)) return undefined;
+  }
+  if (first !== ID_FIELD) return simpleDocumentSlow(id, doc);
+  return { ...doc } as Doc;
+}
+
+function simpleDocumentSlow(id: string, doc: Record<string, unknown>): Doc | undefined {
   const out: Record<string, unknown> = { id };
   for (const k in doc) {
     if (!Object.hasOwn(doc, k)) continue;

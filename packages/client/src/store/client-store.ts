@@ -42,9 +42,6 @@ export interface CollectionViewOptions {
 
 const identity = (d: Doc) => d;
 
-/** Writes confirmed per base apply (bounds the cell objects alive at once). */
-const CONFIRM_CHUNK = 2048;
-
 /** Pending writes of one document: one record (the common case, no array), or several in order. */
 type Pending = MutationRecord | MutationRecord[];
 const NONE: readonly MutationRecord[] = Object.freeze([]);
@@ -278,14 +275,14 @@ export class ClientStore {
       if (confirmed) {
         const mark = ++this.#confirmMark;
         for (let i = 0; i < records.length; i++) records[i]!.confirmMark = mark;
-        // Cells are built chunk by chunk, so each chunk dies young (a bulk confirm of 100,000
-        // writes never holds 700,000 cell objects at once). The replica's change list is not
+        // Written straight into the base, no cell objects. The replica's change list is not
         // needed: every document here has overlay entries, settled in the loop below.
-        for (let start = 0; start < records.length; start += CONFIRM_CHUNK) {
-          const cells: Cell[] = [];
-          const end = Math.min(records.length, start + CONFIRM_CHUNK);
-          for (let i = start; i < end; i++) records[i]!.pushCells(cells);
-          this.base.applyTrusted(cells);
+        const base = this.base;
+        base.beginWrite(false);
+        try {
+          for (let i = 0; i < records.length; i++) records[i]!.writeTo(base);
+        } finally {
+          base.endWrite();
         }
         if (extraCells !== undefined && extraCells.length > 0) {
           this.#noteTombstones(extraCells);

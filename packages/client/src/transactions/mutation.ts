@@ -7,7 +7,7 @@
  * until it is confirmed, and a bulk insert of 100,000 documents would otherwise hold (and
  * make the garbage collector copy) 700,000 extra objects. Cells are built when needed.
  */
-import type { Cell, CellValue } from '@omnisync/core';
+import type { Cell, CellValue, Replica } from '@omnisync/core';
 import type { Doc, MutationState, MutationType, PendingMutation } from '../types.js';
 import type { Transaction } from './transaction.js';
 
@@ -115,6 +115,18 @@ export class MutationRecord implements PendingMutation {
     }
     for (let i = 0; i < d.length; i += 2)
       out.push({ collection, id, field: d[i] as string, value: d[i + 1] as CellValue, hlc });
+  }
+
+  /** Write this write's cells into an open replica batch ({@link Replica.beginWrite}): no cell objects. */
+  writeTo(r: Replica): void {
+    const { collection, key: id, hlc } = this;
+    const d = this.#data;
+    if (d === FROM_DOC) {
+      const doc = this.modified as Record<string, unknown>;
+      for (const field in doc) r.write(collection, id, field, doc[field] as CellValue, hlc);
+      return;
+    }
+    for (let i = 0; i < d.length; i += 2) r.write(collection, id, d[i] as string, d[i + 1] as CellValue, hlc);
   }
 
   /** The field paths this write sets. */
