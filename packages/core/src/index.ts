@@ -136,6 +136,8 @@ export {
   wireErrorBodySchema,
 } from './protocol/wire-schemas.js';
 export type { WireCell, WireQuery, WireMutation, MutationResult } from './protocol/wire-schemas.js';
+export { wireQueryToAst, syncScopeOf, compileSyncQuery, isLegacyWireQuery } from './protocol/sync-query.js';
+export type { LegacyWireQuery, SyncQuery } from './protocol/sync-query.js';
 export {
   PUSH_MUTATIONS_MAX,
   PULL_LIMIT_DEFAULT,
@@ -230,6 +232,7 @@ export type {
   QueryShape,
 } from './query/ast.js';
 export { createQueryEngine } from './query/engine.js';
+export { compileQueryFilter } from './query/matcher.js';
 export type { QueryEngine, QueryEngineOptions, QueryEngineStats, QueryInput } from './query/engine.js';
 export type { LiveQuery, QueryStatus, Completeness } from './query/live-query.js';
 export type { QuerySource } from './query/view.js';

@@ -40,6 +40,48 @@ const httpCases: [name: string, kind: string, body: string | Uint8Array, status:
   ],
   ['an unknown message kind', 'frobnicate', '{}', 400, /^unknown_message$/],
   [
+    'a range query without a value',
+    'pull',
+    JSON.stringify({ cursor: 0, queries: [{ collection: 't', where: { op: 'gt', field: 'v' } }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
+    'a query with an unknown operator',
+    'snapshot',
+    JSON.stringify({ queries: [{ collection: 't', where: { op: 'regex', field: 'v', value: '.*' } }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
+    'a query with an unknown key',
+    'pull',
+    JSON.stringify({ cursor: 0, queries: [{ collection: 't', select: ['v'] }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
+    'an in-list of objects',
+    'snapshot',
+    JSON.stringify({ queries: [{ collection: 't', where: { op: 'in', field: 'v', values: [{ a: 1 }] } }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
+    'a v1 equality on an object value',
+    'snapshot',
+    JSON.stringify({ queries: [{ collection: 't', where: { meta: { level: 1 } } }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
+    'a bad collection name in a query',
+    'pull',
+    JSON.stringify({ cursor: 0, queries: [{ collection: '9 lives' }] }),
+    400,
+    /^query_invalid$/,
+  ],
+  [
     'a cell with a bad HLC',
     'push',
     JSON.stringify({
@@ -185,6 +227,15 @@ describe('bad WebSocket input', () => {
       /^invalid_/,
     ],
     ['deep nesting', `{"type":"ping","id":${deep(50_000)}}`, /^protocol_invalid$/],
+    [
+      'a subscribe with a bad query',
+      JSON.stringify({
+        type: 'subscribe',
+        queryId: 'q',
+        query: { collection: 't', where: { op: 'and', args: [{ op: 'lt', field: 'v', value: [1] }] } },
+      }),
+      /^query_invalid$/,
+    ],
     [
       'an oversized message',
       JSON.stringify({ type: 'ping', pad: 'x'.repeat(1024 * 1024 + 10) }),

@@ -51,7 +51,7 @@ const arbMutation = fc.record(
   },
   { requiredKeys: ['id', 'changes'] },
 );
-const arbQuery = fc.record(
+const arbLegacyQuery = fc.record(
   {
     collection: fc.constantFrom('todos', 'notes', 'other'),
     where: fc.dictionary(fc.constantFrom('ownerId', 'n', 'meta.x'), fc.jsonValue({ maxDepth: 1 }), {
@@ -60,6 +60,42 @@ const arbQuery = fc.record(
   },
   { requiredKeys: ['collection'] },
 );
+// Query ASTs (protocol v2): mostly valid, some not (null ranges, non-scalar operands, unknown ops).
+const arbOperand = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.boolean(), fc.constant(null));
+const arbPredicate = fc.letrec<{ p: unknown }>((tie) => ({
+  p: fc.oneof(
+    { maxDepth: 2, depthIdentifier: 'p' },
+    fc.record({
+      op: fc.constantFrom('eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'contains', 'regex'),
+      field: fc.constantFrom('ownerId', 'n', 'meta.x', 'tags[t1]'),
+      value: arbOperand,
+    }),
+    fc.record({
+      op: fc.constantFrom('in', 'nin'),
+      field: fc.constantFrom('ownerId', 'n'),
+      values: fc.array(fc.oneof(arbOperand, fc.jsonValue({ maxDepth: 1 })), { maxLength: 3 }),
+    }),
+    fc.record({
+      op: fc.constantFrom('like', 'ilike'),
+      field: fc.constant('title'),
+      pattern: fc.string({ maxLength: 4 }),
+    }),
+    fc.record({ op: fc.constant('exists'), field: fc.constantFrom('ownerId', 'meta.x') }),
+    fc.record({ op: fc.constantFrom('and', 'or'), args: fc.array(tie('p'), { maxLength: 3 }) }),
+    fc.record({ op: fc.constant('not'), arg: tie('p') }),
+  ),
+})).p;
+const arbAstQuery = fc.record(
+  {
+    collection: fc.constantFrom('todos', 'notes', 'other'),
+    where: arbPredicate,
+    get: fc.constantFrom('a', 'b'),
+    orderBy: fc.constant([{ field: 'n', dir: 'desc' }]),
+    limit: fc.nat(5),
+  },
+  { requiredKeys: ['collection'] },
+);
+const arbQuery = fc.oneof(arbLegacyQuery, arbAstQuery);
 const arbClientId = fc.constantFrom('c1', 'c2', 'c3');
 const arbBase = fc.oneof(
   fc.record({

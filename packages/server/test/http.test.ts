@@ -1,6 +1,6 @@
 /** HTTP protocol v1 against a real server on loopback: push, pull, snapshot, cursor, gc, mutators. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineMutators, MutationRejectedError, Replica, type Cell } from '@omnisync/core';
+import { defineMutators, MutationRejectedError, PROTOCOL_VERSION, Replica, type Cell } from '@omnisync/core';
 import { CellWriter, HttpClient, mutation } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
 
@@ -299,6 +299,6 @@ describe('snapshot and cursor', () => {
 
   it('reports health', async () => {
     const health = await fetch(`${t.url}/v1/health`);
-    expect(await health.json()).toEqual({ ok: true, protocolVersion: 1 });
+    expect(await health.json()).toEqual({ ok: true, protocolVersion: PROTOCOL_VERSION });
   });
 });

@@ -1,5 +1,6 @@
 /** WebSocket live sync against a real server on loopback (clients are `ws` in this process). */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { op, q } from '@omnisync/core';
 import { CellWriter, HttpClient, LiveClient, mutation } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
 
@@ -77,6 +78,59 @@ describe('targeted fan-out', () => {
     expect(other.cells()).toEqual([]);
     const cursors = u1.messages.filter((m) => m.type === 'changes').map((m) => m.cursor);
     expect(cursors).toEqual([...cursors].sort((a, b) => a - b));
+  });
+
+  it('targets query ASTs (range, in, and/or; limit does not filter): before or after the change', async () => {
+    const app = 'fanout-ast';
+    const http = new HttpClient(t.url, app);
+    const w = new CellWriter('fanast_1');
+    const [a, b, c, bad] = [await live(app), await live(app), await live(app), await live(app)];
+    for (const x of [a, b, c, bad]) await x.hello();
+    // a: priority >= 3 and status in (open, review)
+    await a.subscribe('q', {
+      collection: 'todos',
+      where: op.and(op.gte('priority', 3), op.in('status', ['open', 'review'])),
+    });
+    // b: owned by u2, or priority < 2
+    await b.subscribe('q', q('todos').where(op.or(op.eq('ownerId', 'u2'), op.lt('priority', 2))).ast);
+    // c: the top 1 of u1's and u3's by priority: every document of u1 and u3 syncs
+    await c.subscribe(
+      'q',
+      q('todos').where('ownerId', 'in', ['u1', 'u3']).orderBy('priority', 'desc').limit(1).ast,
+    );
+    // a bad query is refused with a typed error and subscribes nothing
+    const refused = await bad.subscribe('q', { collection: 'todos', where: { op: 'gt', field: 'priority' } });
+    expect(refused.type).toBe('error');
+    expect(refused.error.code).toBe('query_invalid');
+
+    await http.push('p', [mutation(w.doc('todos', 't1', { priority: 5, status: 'open', ownerId: 'u1' }))]);
+    await http.push('p', [mutation(w.doc('todos', 't2', { priority: 1, status: 'done', ownerId: 'u4' }))]);
+    await http.push('p', [mutation(w.update('todos', 't1', { priority: 1 }))]); // leaves a, enters b
+    await http.push('p', [mutation(w.doc('todos', 't3', { priority: 4, status: 'review', ownerId: 'u3' }))]);
+    await http.push('p', [mutation(w.update('todos', 't2', { priority: 3, status: 'open' }))]); // leaves b, enters a
+    await http.push('p', [mutation(w.doc('todos', 't4', { priority: 2, status: 'done', ownerId: 'u5' }))]); // nobody
+    for (const x of [a, b, c, bad]) await x.ping(); // everything fanned out is ahead of the pong
+
+    const seen = (x: LiveClient, id: string) =>
+      cellsFor(x, id).map((cell) => `${cell.field}=${JSON.stringify(cell.value)}`);
+    expect(seen(a, 't1')).toEqual(['id="t1"', 'priority=5', 'status="open"', 'ownerId="u1"', 'priority=1']);
+    expect(seen(a, 't2').sort()).toEqual(['id="t2"', 'ownerId="u4"', 'priority=3', 'status="open"']); // whole on entry
+    expect(seen(a, 't3')).toHaveLength(4);
+    expect(seen(b, 't1').sort()).toEqual(['id="t1"', 'ownerId="u1"', 'priority=1', 'status="open"']); // whole on entry
+    expect(seen(b, 't2')).toEqual([
+      'id="t2"',
+      'priority=1',
+      'status="done"',
+      'ownerId="u4"',
+      'priority=3',
+      'status="open"',
+    ]);
+    expect(seen(b, 't3')).toEqual([]);
+    expect(seen(c, 't1')).toHaveLength(5);
+    expect(seen(c, 't3')).toHaveLength(4);
+    expect(seen(c, 't2')).toEqual([]);
+    for (const x of [a, b, c]) expect(seen(x, 't4')).toEqual([]);
+    expect(bad.cells()).toEqual([]);
   });
 
   it('catches a subscription up from a cursor, then streams; reset when compacted; snapshot without cursor', async () => {

@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import { OmniSyncError, ProtocolError, UnknownMessageError } from '../errors.js';
 import { type MessageLimits, parseMessageText } from './json-text.js';
+import { PROTOCOL_VERSION } from './version.js';
 import {
   LIVE_CLIENT_MESSAGE_TYPES,
   type LiveClientMessage,
@@ -34,7 +35,7 @@ function toProtocolError(error: z.ZodError, what: string): OmniSyncError {
   const shown = error.issues.slice(0, ISSUES_SHOWN).map((i) => `${formatPath(i.path)}: ${i.message}`);
   const more = error.issues.length > ISSUES_SHOWN ? ` (and ${error.issues.length - ISSUES_SHOWN} more)` : '';
   return new ProtocolError(
-    `Invalid ${what}: ${shown.join('; ')}${more}. See the protocol v1 message shapes (DESIGN.md, packages/core/src/protocol).`,
+    `Invalid ${what}: ${shown.join('; ')}${more}. See the protocol message shapes (DESIGN.md, packages/core/src/protocol).`,
     {
       details: {
         issues: error.issues
@@ -78,7 +79,7 @@ export function decodeLiveClientMessage(value: unknown): LiveClientMessage {
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string' || !KNOWN_CLIENT_TYPES.has(type)) {
     throw new UnknownMessageError(
-      `Unknown live message type ${JSON.stringify(type)?.slice(0, 64) ?? 'undefined'}; this server (protocol v1) accepts ${[...KNOWN_CLIENT_TYPES].join(', ')}.`,
+      `Unknown live message type ${JSON.stringify(type)?.slice(0, 64) ?? 'undefined'}; this server (protocol v${PROTOCOL_VERSION}) accepts ${[...KNOWN_CLIENT_TYPES].join(', ')}.`,
       { details: { known: [...KNOWN_CLIENT_TYPES] } },
     );
   }

@@ -5,7 +5,7 @@
  */
 
 /** The protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** One line per protocol version, oldest first. */
 export const PROTOCOL_HISTORY: readonly { readonly version: number; readonly summary: string }[] = [
@@ -13,5 +13,10 @@ export const PROTOCOL_HISTORY: readonly { readonly version: number; readonly sum
     version: 1,
     summary:
       'JSON over HTTP (push/pull/snapshot/cursor) and WebSocket (hello, subscribe, changes, poke, push/ack, ping/pong, rooms); cells {collection,id,field,value?,hlc}; cursor = server change-log version.',
+  },
+  {
+    version: 2,
+    summary:
+      'Queries (pull/snapshot `queries`, subscribe `query`) are core query ASTs (where: and/or/not, eq/ne/gt/gte/lt/lte, in/nin, like/ilike, contains, exists; get); sync filters by where and get only. The v1 form {collection, where: {field: value}} is still accepted. A v1 server would misread v2 filters: upgrade servers first.',
   },
 ];

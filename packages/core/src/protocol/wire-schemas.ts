@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { type JsonValue, validateCell } from '../cells.js';
 import { OmniSyncError } from '../errors.js';
+import { type WireQuery, wireQueryToAst } from './sync-query.js';
 
 /** Key under which a schema refinement stashes the typed error it caught (see codec.ts). */
 export const TYPED_ERROR_PARAM = 'omnisyncError';
@@ -51,15 +52,32 @@ export const cellSchema = z.custom<WireCell>().superRefine((cell, ctx) => {
 });
 
 /**
- * A query as the protocol carries it. For now `{collection, where?}` with equality on
- * (dotted) field paths; the query engine's richer AST takes its place when it lands.
+ * A query as the protocol carries it: a core query AST (protocol v2, what `q(…)` builds),
+ * or the v1 equality form `{collection, where: {field: value}}`; see sync-query.ts for what
+ * sync honours. Checked by core `validateQuery`, whose typed error (query_invalid) is what
+ * the decoder throws. Passed through as received (the validated AST is cached per object).
  */
-export const querySchema = z.object({
-  collection: z.string().min(1).max(256),
-  where: z.record(z.string().min(1).max(1024), jsonValueSchema).optional(),
-});
-/** A query in the protocol. */
-export type WireQuery = z.infer<typeof querySchema>;
+export const querySchema = z
+  .custom<WireQuery>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'expected a query object {collection, where?, …}',
+  })
+  .superRefine((query, ctx) => {
+    const collection = (query as { collection?: unknown }).collection;
+    if (typeof collection !== 'string' || collection.length === 0 || collection.length > 256) {
+      ctx.addIssue({ code: 'custom', path: ['collection'], message: 'expected a collection name' });
+      return;
+    }
+    try {
+      wireQueryToAst(query);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: err instanceof Error ? err.message : String(err),
+        params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
+      });
+    }
+  });
+export type { WireQuery };
 
 /** At most this many queries in one pull or snapshot. */
 export const QUERIES_MAX = 100;

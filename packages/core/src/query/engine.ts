@@ -15,13 +15,14 @@ import { AggregateView } from './aggregate-view.js';
 import { type AggregateRow, queryShape, type QueryAst, type Row } from './ast.js';
 import { Query, toQueryAst } from './builder.js';
 import { CollectionState } from './collection-state.js';
-import { compileComparator, type Doc, type DocPredicate } from './compile.js';
+import type { DocPredicate } from './compile.js';
 import { evaluateOnce } from './evaluate.js';
 import { GetView } from './get-view.js';
 import { includeFootprint, compileIncludes } from './include.js';
-import { listPredicate, ListView } from './list-view.js';
+import { ListView } from './list-view.js';
 import { type EngineLink, type LiveQuery, LiveQueryImpl } from './live-query.js';
 import { queryHash } from './hash.js';
+import { compileQueryFilter } from './matcher.js';
 import type { QuerySource, View, ViewContext } from './view.js';
 
 /** Options of {@link createQueryEngine}. */
@@ -252,9 +253,7 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     const hash = query instanceof Query ? query.hash : queryHash(ast);
     let pred = this.#matchCache.get(hash);
     if (!pred) {
-      const base = listPredicate(ast, compileComparator(ast.orderBy ?? []));
-      const id = ast.get;
-      pred = id === undefined ? base : (d: Doc) => d.id === id && base(d);
+      pred = compileQueryFilter(ast);
       if (this.#matchCache.size >= MATCH_CACHE_MAX)
         this.#matchCache.delete(this.#matchCache.keys().next().value!);
       this.#matchCache.set(hash, pred);

@@ -1,43 +1,38 @@
 /**
- * The one place the server asks "does this document match this query?" — for pull and
- * snapshot filtering and for targeted fan-out. Today: the collection, plus equality on
- * (dotted) field paths of `where`. When core's query engine lands, swap the body of
- * {@link matchesQuery} for `engine.matches(query, doc)`.
+ * The one place the server asks "does this document belong to this query?" — for pull and
+ * snapshot filtering and for targeted fan-out. The answer is core's: a wire query (a core
+ * query AST, or the protocol v1 equality form) is compiled once by `compileSyncQuery`, whose
+ * test is the query engine's own compiled filter. Sync honours `where` and `get`; order,
+ * windows and includes do not filter (see core protocol/sync-query.ts).
  */
-import type { WireQuery } from '@omnisync/core';
+import { compileSyncQuery, type SyncQuery, type WireQuery } from '@omnisync/core';
 import type { Doc } from './working-doc.js';
 
-/** True when `doc` (a visible document of `collection`) matches `query`. */
-export function matchesQuery(query: WireQuery, collection: string, doc: Doc): boolean {
-  if (doc === undefined || query.collection !== collection) return false;
-  return whereMatches(query, doc);
-}
+export type { SyncQuery };
 
-/** True when the query has no filter: every document of its collection matches. */
-export function isWholeCollection(query: WireQuery): boolean {
-  return query.where === undefined || Object.keys(query.where).length === 0;
-}
-
-function whereMatches(query: WireQuery, doc: Readonly<Record<string, unknown>>): boolean {
-  if (query.where === undefined) return true;
-  for (const path in query.where) {
-    if (!equal(readPath(doc, path), query.where[path])) return false;
+/** Compile wire queries (already validated by the decoder), grouped by collection; undefined = everything. */
+export function compileQueries(
+  queries: readonly WireQuery[] | undefined,
+): Map<string, SyncQuery[]> | undefined {
+  if (!queries) return undefined;
+  const out = new Map<string, SyncQuery[]>();
+  for (const wire of queries) {
+    const q = compileSyncQuery(wire);
+    const list = out.get(q.collection);
+    if (list) list.push(q);
+    else out.set(q.collection, [q]);
   }
-  return true;
+  return out;
 }
 
-function readPath(doc: Readonly<Record<string, unknown>>, path: string): unknown {
-  if (path.indexOf('.') < 0) return doc[path];
-  let v: unknown = doc;
-  for (const key of path.split('.')) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
+/** True when `doc` (a visible document, or undefined) belongs to `query`. */
+export function matchesQuery(query: SyncQuery, doc: Doc): boolean {
+  return doc !== undefined && query.test(doc);
 }
 
-function equal(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+/** True when `doc` belongs to any of `queries`. */
+export function matchesAny(queries: readonly SyncQuery[], doc: Doc): boolean {
+  if (doc === undefined) return false;
+  for (let i = 0; i < queries.length; i++) if (queries[i]!.test(doc)) return true;
+  return false;
 }

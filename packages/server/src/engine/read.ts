@@ -15,12 +15,11 @@ import {
   type PullResponse,
   type SnapshotRequest,
   type SnapshotResponse,
-  type WireQuery,
 } from '@omnisync/core';
 import type { StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
-import { matchesQuery } from './query-adapter.js';
+import { compileQueries, matchesAny } from './query-adapter.js';
 import { materialize, stateBefore } from './working-doc.js';
 
 const toWire = (d: StoredDoc, c: StoredCell): Cell => ({
@@ -36,19 +35,6 @@ const cellMap = (cells: readonly StoredCell[]) => {
   for (const c of cells) m.set(c.field, c);
   return m;
 };
-
-function queriesByCollection(
-  queries: readonly WireQuery[] | undefined,
-): Map<string, WireQuery[]> | undefined {
-  if (!queries) return undefined;
-  const out = new Map<string, WireQuery[]>();
-  for (const q of queries) {
-    const list = out.get(q.collection);
-    if (list) list.push(q);
-    else out.set(q.collection, [q]);
-  }
-  return out;
-}
 
 /** One page of changes after `req.cursor`. */
 export async function readPull(
@@ -75,7 +61,7 @@ export async function readPull(
     seen.add(k);
     keys.push({ collection: e.collection, id: e.id });
   }
-  const byCollection = queriesByCollection(req.queries);
+  const byCollection = compileQueries(req.queries);
   const changes: Cell[] = [];
   for (const doc of await r.loadDocs(keys)) {
     let cells: readonly StoredCell[];
@@ -84,11 +70,11 @@ export async function readPull(
       const qs = byCollection.get(doc.collection);
       if (!qs) continue;
       const after = materialize(doc.id, cellMap(doc.cells));
-      const afterMatch = qs.some((q) => matchesQuery(q, doc.collection, after));
+      const afterMatch = matchesAny(qs, after);
       let beforeMatch = false;
       if (req.cursor > 0) {
         const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, req.cursor)));
-        beforeMatch = qs.some((q) => matchesQuery(q, doc.collection, before));
+        beforeMatch = matchesAny(qs, before);
       }
       if (!afterMatch && !beforeMatch) {
         // A deletion always reaches a client syncing the collection: it may hold the document
@@ -114,7 +100,7 @@ export async function readSnapshot(
   authorize: Authorize | undefined,
 ): Promise<SnapshotResponse> {
   const head = await r.head();
-  const byCollection = queriesByCollection(req.queries);
+  const byCollection = compileQueries(req.queries);
   const cells: Cell[] = [];
   const scans: (string | undefined)[] = byCollection ? [...byCollection.keys()] : [undefined];
   for (const collection of scans) {
@@ -122,7 +108,7 @@ export async function readSnapshot(
     for await (const doc of r.scan(collection)) {
       const visible = materialize(doc.id, cellMap(doc.cells));
       if (visible === undefined) continue;
-      if (qs && !qs.some((q) => matchesQuery(q, doc.collection, visible))) continue;
+      if (qs && !matchesAny(qs, visible)) continue;
       if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
         continue;
       for (const c of doc.cells) cells.push(toWire(doc, c));

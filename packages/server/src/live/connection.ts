@@ -23,12 +23,13 @@ import {
   ValidationError,
   InvalidStateError,
   type WireQuery,
+  compileSyncQuery,
   type Cell,
   type WireCell,
 } from '@omnisync/core';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../engine/auth.js';
-import { matchesQuery } from '../engine/query-adapter.js';
+import { matchesQuery, type SyncQuery } from '../engine/query-adapter.js';
 import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
 import type { RoomPeer } from './rooms.js';
@@ -36,7 +37,10 @@ import { type PreparedMessage, prepareMessage, sendPrepared } from './ws-frame.j
 
 interface Subscription {
   readonly queryId: string;
-  readonly query: WireQuery;
+  /** As received (pull and snapshot take it again for the catch-up). */
+  readonly wire: WireQuery;
+  /** Compiled once: core's filter, what fan-out tests documents with. */
+  readonly query: SyncQuery;
   /** The cursor its catch-up covered; undefined while catching up. */
   since: number | undefined;
 }
@@ -262,11 +266,12 @@ export class LiveConnection implements RoomPeer {
       throw new ValidationError(
         `At most ${this.#engine.options.maxSubscriptions} subscriptions per connection; unsubscribe some first.`,
       );
+    const compiled = compileSyncQuery(query); // a bad query throws query_invalid; nothing changes
     this.#unsubscribe(queryId);
-    const sub: Subscription = { queryId, query, since: undefined };
+    const sub: Subscription = { queryId, wire: query, query: compiled, since: undefined };
     this.#subs.set(queryId, sub);
-    let set = this.#byCollection.get(query.collection);
-    if (!set) this.#byCollection.set(query.collection, (set = new Set()));
+    let set = this.#byCollection.get(compiled.collection);
+    if (!set) this.#byCollection.set(compiled.collection, (set = new Set()));
     set.add(sub);
     this.#enqueue(() => this.#catchUp(sub, from));
   }
@@ -294,7 +299,7 @@ export class LiveConnection implements RoomPeer {
       for (;;) {
         const page = await this.#engine.pull(this.app, auth, {
           cursor,
-          queries: [sub.query],
+          queries: [sub.wire],
           limit: PULL_LIMIT_DEFAULT,
         });
         if (!current()) return;
@@ -310,7 +315,7 @@ export class LiveConnection implements RoomPeer {
         }
       }
     }
-    const snap = await this.#engine.snapshot(this.app, auth, { queries: [sub.query] });
+    const snap = await this.#engine.snapshot(this.app, auth, { queries: [sub.wire] });
     if (!current()) return;
     for (let i = 0; i < snap.cells.length; i += CATCH_UP_CHUNK_CELLS)
       await this.#sendCatchUp(sub.queryId, snap.cells.slice(i, i + CATCH_UP_CHUNK_CELLS), snap.cursor);
@@ -360,8 +365,8 @@ export class LiveConnection implements RoomPeer {
       let after = false;
       for (const sub of subs) {
         if (sub.since === undefined || cursor <= sub.since) continue;
-        before ||= matchesQuery(sub.query, ev.collection, ev.before);
-        after ||= matchesQuery(sub.query, ev.collection, ev.after);
+        before ||= matchesQuery(sub.query, ev.before);
+        after ||= matchesQuery(sub.query, ev.after);
         if (before && after) break;
       }
       if (before || after) picks.push({ index: i, event: ev, entering: after && !before });
