@@ -435,8 +435,8 @@ export function unflattenFields(
 }
 
 /**
- * {@link unflattenFields} over parallel arrays: field names, their values, and their HLCs
- * (one string when all fields share it). The replica's compact storage.
+ * {@link unflattenFields} over parallel arrays: field names, their values (at least as many),
+ * and their HLCs (one string when all fields share it). The replica's compact storage.
  */
 export function unflattenColumns(
   id: string,
@@ -445,8 +445,9 @@ export function unflattenColumns(
   hlc: string | readonly string[],
 ): Record<string, unknown> {
   const b = new DocBuilder(id);
-  if (typeof hlc === 'string') for (let i = 0; i < values.length; i++) b.add(names[i]!, values[i], hlc);
-  else for (let i = 0; i < values.length; i++) b.add(names[i]!, values[i], hlc[i]!);
+  const n = names.length;
+  if (typeof hlc === 'string') for (let i = 0; i < n; i++) b.add(names[i]!, values[i], hlc);
+  else for (let i = 0; i < n; i++) b.add(names[i]!, values[i], hlc[i]!);
   return b.finish();
 }
 

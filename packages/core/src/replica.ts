@@ -153,27 +153,54 @@ function beats(hlc: string, value: CellValue, curHlc: string, curValue: CellValu
   return canonical(value) > canonical(curValue);
 }
 
-/** Store field `i` of `e` (an existing index) or append it (`i === values.length`). */
-function writeField(e: DocEntry, i: number, name: string, value: CellValue, hlc: string, seq: number): void {
-  const n = e.values.length;
+/**
+ * Store field `i` of `e` (an existing index) or append it (`i` = the field count). A fresh
+ * document's value array is allocated at `size` slots when known. Returns true when an array
+ * grew by push (and so carries spare capacity to trim).
+ */
+function writeField(
+  e: DocEntry,
+  i: number,
+  name: string,
+  value: CellValue,
+  hlc: string,
+  seq: number,
+  size: number,
+): boolean {
+  const n = e.shape.names.length;
   if (i === n) {
+    e.shape = e.shape.with(name);
     if (n === 0) {
       // First field of a fresh (or cleared) document: everything scalar.
-      e.values = [value];
+      if (size > 1) {
+        const values = new Array<CellValue>(size);
+        values[0] = value;
+        e.values = values;
+      } else e.values = [value];
       e.hlc = hlc;
       e.seq = seq;
-      e.shape = e.shape.with(name);
-      return;
+      return false;
     }
-    e.shape = e.shape.with(name);
-    e.values.push(value);
+    let grew = false;
+    const values = e.values;
+    if (values.length > n) values[n] = value;
+    else {
+      values.push(value);
+      grew = true;
+    }
     if (typeof e.hlc === 'string') {
       if (e.hlc !== hlc) e.hlc = spread(e.hlc, n, hlc);
-    } else e.hlc.push(hlc);
+    } else {
+      e.hlc.push(hlc);
+      grew = true;
+    }
     if (typeof e.seq === 'number') {
       if (e.seq !== seq) e.seq = spread(e.seq, n, seq);
-    } else e.seq.push(seq);
-    return;
+    } else {
+      e.seq.push(seq);
+      grew = true;
+    }
+    return grew;
   }
   e.values[i] = value;
   if (typeof e.hlc === 'string') {
@@ -188,6 +215,7 @@ function writeField(e: DocEntry, i: number, name: string, value: CellValue, hlc:
       else (e.seq = spread(e.seq, n - 1, e.seq))[i] = seq;
     }
   } else e.seq[i] = seq;
+  return false;
 }
 
 /** `n` copies of `fill` followed by `last` (an exact-size array). */
@@ -219,6 +247,7 @@ export class Replica {
   #entry: DocEntry | undefined;
   #mark = -1;
   #n = 0;
+  #size = 0;
   // Scratch of the running apply, one slot per touched document (entry.mark indexes them).
   #tEntry: DocEntry[] = [];
   #tCollection: string[] = [];
@@ -329,26 +358,35 @@ export class Replica {
       return;
     }
     if (entry.deleted !== undefined) return; // delete wins: writes to a tombstone are dropped
-    const values = entry.values;
-    const at = values.length === 0 ? -1 : entry.shape.indexOf(field);
+    const count = entry.shape.names.length;
+    const at = count === 0 ? -1 : entry.shape.indexOf(field);
     if (at >= 0) {
-      const cur = values[at];
+      const cur = entry.values[at];
       if (!beats(hlc, value, hlcAt(entry, at), cur)) return;
       const seq = (this.#batchSeq ||= ++this.#seq);
       if (cur === undefined) {
         if (value !== undefined) entry.live++;
       } else if (value === undefined) entry.live--;
       if (this.#report && seqAt(entry, at) !== seq) (this.#tFields[mark] ??= []).push(field);
-      writeField(entry, at, field, value, hlc, seq);
+      writeField(entry, at, field, value, hlc, seq, 0);
     } else {
       const seq = (this.#batchSeq ||= ++this.#seq);
-      if (values.length > 0) this.#tGrew[mark] = true;
-      writeField(entry, values.length, field, value, hlc, seq);
+      if (writeField(entry, count, field, value, hlc, seq, this.#size)) this.#tGrew[mark] = true;
+      this.#size = 0; // the hint is for one document
       if (value !== undefined) entry.live++;
       if (this.#report) (this.#tFields[mark] ??= []).push(field);
     }
     entry.doc = undefined;
     this.#tChanged[mark] = true;
+  }
+
+  /**
+   * The number of cells the next document written will have (its fields are allocated at
+   * that size if it is new), for the {@link write} calls that follow. Optional.
+   * @internal
+   */
+  sizeHint(cells: number): void {
+    this.#size = cells;
   }
 
   /**
@@ -365,9 +403,10 @@ export class Replica {
         const e = this.#tEntry[t]!;
         e.mark = -1;
         if (!this.#tChanged[t]) continue;
-        if (this.#tGrew[t]) {
-          // Arrays grown by push carry spare capacity (16 slots or more): copy them to size.
-          e.values = e.values.slice();
+        if (this.#tGrew[t] || e.values.length !== e.shape.names.length) {
+          // Arrays grown by push carry spare capacity (16 slots or more), and a size hint may
+          // have been generous: copy them to size.
+          e.values = e.values.slice(0, e.shape.names.length);
           if (typeof e.hlc !== 'string') e.hlc = e.hlc.slice();
           if (typeof e.seq !== 'number') e.seq = e.seq.slice();
         }
@@ -397,6 +436,7 @@ export class Replica {
     this.#entry = undefined;
     this.#coll = undefined;
     this.#lastId = this.#lastCollection = undefined;
+    this.#size = 0;
     const n = this.#n;
     if (n === 0) return;
     this.#n = 0;
@@ -436,7 +476,7 @@ export class Replica {
       return entry.deleted === undefined
         ? undefined
         : { value: true, hlc: entry.deleted, seq: maxSeq(entry) };
-    const at = entry.values.length === 0 ? -1 : entry.shape.indexOf(field);
+    const at = entry.shape.names.length === 0 ? -1 : entry.shape.indexOf(field);
     return at < 0 ? undefined : { value: entry.values[at], hlc: hlcAt(entry, at), seq: seqAt(entry, at) };
   }
 
@@ -446,7 +486,7 @@ export class Replica {
     if (!e) return undefined;
     const out = new Map<string, Slot>();
     const names = e.shape.names;
-    for (let i = 0; i < e.values.length; i++)
+    for (let i = 0; i < names.length; i++)
       out.set(names[i]!, { value: e.values[i], hlc: hlcAt(e, i), seq: seqAt(e, i) });
     return out;
   }
@@ -493,7 +533,7 @@ export class Replica {
           continue;
         }
         const names = e.shape.names;
-        for (let i = 0; i < e.values.length; i++)
+        for (let i = 0; i < names.length; i++)
           if (seqAt(e, i) > since)
             out.push({ collection, id, field: names[i]!, value: e.values[i], hlc: hlcAt(e, i) });
       }

@@ -123,9 +123,13 @@ export class MutationRecord implements PendingMutation {
     const d = this.#data;
     if (d === FROM_DOC) {
       const doc = this.modified as Record<string, unknown>;
+      let n = 0;
+      for (const _ in doc) n++;
+      r.sizeHint(n);
       for (const field in doc) r.write(collection, id, field, doc[field] as CellValue, hlc);
       return;
     }
+    if (this.type === 'insert') r.sizeHint(d.length >> 1);
     for (let i = 0; i < d.length; i += 2) r.write(collection, id, d[i] as string, d[i + 1] as CellValue, hlc);
   }
 
