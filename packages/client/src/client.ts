@@ -14,6 +14,7 @@ import {
   type HlcClock,
   isValidCollectionName,
   type JsonValue,
+  type Mutators,
   PersistenceCorruptError,
   type Random,
   randomId,
@@ -30,6 +31,7 @@ import {
 import { ClientHlc } from './client-hlc.js';
 import { Collection } from './collection/collection.js';
 import { EventHub, type EventStream } from './events.js';
+import { checkMutators, type MutateArgs, mutate } from './mutators/mutate.js';
 import type { Persistence } from './persistence/types.js';
 import { createLocalOnlySource } from './sources/local-only.js';
 import {
@@ -51,7 +53,13 @@ import type { Transaction, TransactionOptions } from './transactions/transaction
 import type { MutationStrategy, RetryOptions } from './types.js';
 
 /** Options of {@link createClient}. */
-export interface ClientOptions extends ServerClientOptions {
+export interface ClientOptions<M extends Mutators = Mutators> extends ServerClientOptions {
+  /**
+   * Named mutations (seed 002): the same `defineMutators({...})` object the server runs.
+   * `client.mutate(name, args)` runs one here optimistically; the server runs it again and
+   * its result is what stays.
+   */
+  readonly mutators?: M;
   /** This client's replica id (HLC node id). Default: the persisted one, else a new random id. */
   readonly clientId?: string;
   /** Where the synced base, the outbox and meta are kept. Default: nothing (memory only). */
@@ -89,8 +97,8 @@ export interface CollectionConfig<T extends { id: string } = { id: string }> {
   readonly strategy?: MutationStrategy | 'ordered' | 'parallel';
 }
 
-/** A running client. */
-export interface Client {
+/** A running client (`M`: its mutators, for typed `mutate`). */
+export interface Client<M extends Mutators = Mutators> {
   /** This client's replica id. */
   readonly clientId: string;
   /** The synced base + optimistic overlay (the query engine reads this). */
@@ -115,6 +123,21 @@ export interface Client {
   transaction(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Transaction;
   /** Seed 000's `Omni.write`: like `transaction`, resolving when every write completed (`optimistic: false`: nothing shows until then). */
   write(fn: (tx: Transaction) => unknown, options?: TransactionOptions): Promise<Transaction>;
+  /**
+   * Run a named mutation (seed 002): the mutator runs here at once against what this client
+   * shows, and its writes become one optimistic transaction (returned at once; they show as
+   * soon as the mutator's awaits are done). The outbox keeps the name and args, and the
+   * server runs the mutator again; its cells are what stays: `tx.promise` resolves once they
+   * are here, or rejects with NonRetriableError (rolled back) when the server rejects it.
+   * A mutator that throws here, or calls `tx.reject`, fails the transaction with that error
+   * and sends nothing. Throws, writing nothing: NotFoundError (unknown name),
+   * InvalidValueError (args that are not JSON), InvalidStateError (inside `transaction(fn)`).
+   * @example
+   * const client = createClient({ app: 'todo', server, mutators });
+   * const tx = client.mutate('toggle', { id: 't1' });
+   * await tx.promise; // the server ran it; every client shows its result
+   */
+  mutate<K extends keyof M & string>(name: K, ...args: MutateArgs<M[K]>): Transaction;
   /** The OmniSync-server source built from `server`/`app`/`auth`, used by collections without a source of their own. */
   readonly server: ServerSource | undefined;
   /** Sync on demand: push what is pending and pull what is new, on every source that can. */
@@ -134,7 +157,7 @@ interface SourceEntry {
   error?: Error;
 }
 
-class OmniSyncClient implements Client {
+class OmniSyncClient implements Client<any> {
   readonly store = new ClientStore();
   readonly hlc: ClientHlc;
   readonly scheduler: Scheduler;
@@ -146,6 +169,7 @@ class OmniSyncClient implements Client {
   readonly #persistence: Persistence | undefined;
   readonly #random: Random;
   readonly #options: ClientOptions;
+  readonly #mutators: Mutators | undefined;
   readonly #collections = new Map<string, Collection<any>>();
   readonly #sources = new Map<Source, SourceEntry>();
   readonly #meta: Record<string, JsonValue> = {};
@@ -159,6 +183,7 @@ class OmniSyncClient implements Client {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.#random = options.random ?? systemRandom;
     this.#persistence = options.persistence;
+    this.#mutators = checkMutators(options.mutators);
     this.#clientId = options.clientId ?? randomId(this.#random, 16);
     this.server = serverSourceFromOptions(options, this.scheduler, this.#random);
     this.hlc = new ClientHlc(this.#clientId, {
@@ -183,6 +208,7 @@ class OmniSyncClient implements Client {
       writer: this.#writer,
       history,
       sourceOf: (c) => this.#collections.get(c)?.source,
+      mutatorSource: () => this.server,
       storable: (cells) => this.#storable(cells),
       onError,
     });
@@ -491,6 +517,21 @@ class OmniSyncClient implements Client {
     }
   }
 
+  /** Bound: `const { mutate } = client` works. */
+  readonly mutate = (name: string, args?: unknown): Transaction =>
+    mutate(
+      {
+        store: this.store,
+        engine: this.#engine,
+        pushClientId: () => this.server?.clientId ?? this.#clientId,
+        getCollection: (id) => this.#collections.get(id),
+        mutatorSource: this.server,
+      },
+      this.#mutators,
+      name,
+      args,
+    );
+
   /** @internal */
   now(): number {
     return this.scheduler.now();
@@ -569,6 +610,6 @@ function resolveStrategy(strategy: CollectionConfig['strategy']): MutationStrate
  * const tx = todos.insert({ id: 'a', title: 'Buy milk', done: false });
  * await tx.promise;
  */
-export function createClient(options: ClientOptions = {}): Client {
-  return new OmniSyncClient(options);
+export function createClient<M extends Mutators = Mutators>(options: ClientOptions<M> = {}): Client<M> {
+  return new OmniSyncClient(options) as Client<any> as Client<M>;
 }

@@ -83,6 +83,11 @@ export interface Source {
    * `remote`: a write is confirmed by {@link persist} (and {@link awaitSync}).
    */
   readonly kind: 'local' | 'remote';
+  /**
+   * The backend runs named mutations itself (`client.mutate(name, args)`): it receives the
+   * name and args, re-runs the mutator authoritatively, and its own cells come back by sync.
+   */
+  readonly runsMutators?: boolean;
   /** Start bringing data in; resolves once the initial data is applied (the collection is ready). */
   start?(context: SourceContext): void | Promise<void>;
   /**

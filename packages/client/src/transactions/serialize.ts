@@ -76,6 +76,12 @@ export function serializeTransaction(tx: Transaction): PersistedTransaction {
     })),
   };
   if (s.queued_behind !== undefined) out.queued_behind = s.queued_behind;
+  // Named mutation (optional: outboxes written before it existed read back unchanged).
+  if (tx.mutator)
+    out.mutator =
+      tx.mutator.args === undefined
+        ? { name: tx.mutator.name }
+        : { name: tx.mutator.name, args: tx.mutator.args };
   if (s.error) {
     const e: Record<string, JsonValue> = { message: s.error.message, error: errorJson(s.error.error) };
     if (s.error.transaction_id !== undefined) e.transaction_id = s.error.transaction_id;
@@ -157,6 +163,15 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
     strategy: o.strategy as 'ordered' | 'parallel',
     optimistic: o.optimistic !== false,
   });
+  if (o.mutator !== undefined) {
+    const mu = o.mutator as Record<string, unknown>;
+    if (typeof mu !== 'object' || mu === null || typeof mu.name !== 'string' || mu.name.length === 0)
+      bad('mutator');
+    tx.mutator =
+      mu.args === undefined
+        ? { name: mu.name as string }
+        : { name: mu.name as string, args: mu.args as JsonValue };
+  }
   tx.records = [];
   (o.mutations as unknown[]).forEach((mu, i) => {
     const m = mu as Record<string, unknown>;

@@ -2,7 +2,7 @@
  * A transaction as apps hold it: seed 001's fields, read live from its current snapshot,
  * plus a promise that settles when it finishes. The engine owns it; apps only read.
  */
-import type { Cell } from '@omnisync/core';
+import type { Cell, JsonValue } from '@omnisync/core';
 import type {
   Attempt,
   MutationState,
@@ -51,6 +51,12 @@ export class Transaction {
   locking: boolean | undefined;
   /** @internal Cells a backend answered with (applied on completion). */
   confirmedCells: Cell[] | undefined;
+  /**
+   * The named mutation this transaction is (`client.mutate(name, args)`), when its backend
+   * runs mutators: the backend re-runs it and its own cells flow back, so this transaction's
+   * optimistic cells are never confirmed into the synced base (only dropped from the overlay).
+   */
+  mutator: { readonly name: string; readonly args?: JsonValue } | undefined;
   /** @internal Sequence number: creation order. */
   seq: number;
   // Created on first use: most transactions are never awaited, and a promise costs.

@@ -12,7 +12,8 @@ export interface OutboxEntry {
   mutation: WireMutation;
   /** Send alone: it was in a batch the server refused as a whole (isolates a bad one). */
   solo: boolean;
-  readonly waiters: { resolve: () => void; reject: (error: Error) => void }[];
+  /** Resolved with the version the result is visible at (the push's cursor), when known. */
+  readonly waiters: { resolve: (cursor: number | undefined) => void; reject: (error: Error) => void }[];
 }
 
 /** Ordered, de-duplicated by transaction id. */
@@ -26,11 +27,12 @@ export class Outbox {
   }
 
   /**
-   * Queue a mutation; resolves with its result. The same id again (a retry of a transaction
-   * still waiting) joins the waiting entry with the newer mutation.
+   * Queue a mutation; resolves with its result (the cursor it is visible at, when known). The
+   * same id again (a retry of a transaction still waiting) joins the waiting entry with the
+   * newer mutation.
    */
-  add(mutation: WireMutation): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(mutation: WireMutation): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve, reject) => {
       const existing = this.#byId.get(mutation.id);
       if (existing) {
         existing.mutation = mutation;
@@ -57,14 +59,14 @@ export class Outbox {
     return out;
   }
 
-  /** Settle an entry: resolve (applied) or reject (with the error), and drop it. */
-  settle(id: string, error?: Error): boolean {
+  /** Settle an entry: resolve (applied, visible at `cursor`) or reject (with the error), and drop it. */
+  settle(id: string, error?: Error, cursor?: number): boolean {
     const e = this.#byId.get(id);
     if (!e) return false;
     this.#byId.delete(id);
     this.#entries.splice(this.#entries.indexOf(e), 1);
     for (const w of e.waiters) {
-      if (error === undefined) w.resolve();
+      if (error === undefined) w.resolve(cursor);
       else w.reject(error);
     }
     return true;

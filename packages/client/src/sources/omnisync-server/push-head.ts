@@ -2,7 +2,7 @@
  * One push of the outbox's head: send a batch, settle each transaction with its result, and
  * sort out what a failed push means for the batch. Retrying is the caller's business.
  */
-import { NonRetriableError, type OmniSyncError, toOmniSyncError } from '@omnisync/core';
+import { fromWireError, NonRetriableError, type OmniSyncError, toOmniSyncError } from '@omnisync/core';
 import { classifyError } from '../../transport/errors.js';
 import type { HttpTransport } from '../../transport/http-transport.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
@@ -16,8 +16,10 @@ const refusal = (e: OutboxEntry, error: OmniSyncError) =>
 /**
  * Push up to `batchSize` transactions from the head of `outbox`.
  *
- * - `applied` resolves a transaction, `rejected` rejects it with {@link NonRetriableError}
- *   (the server's code and reason in its message and `details.code`).
+ * - `applied` resolves a transaction (with the push's cursor: its result is visible from
+ *   there), `rejected` rejects it with {@link NonRetriableError} (the server's code and
+ *   reason in its message and `details.code`; the server's typed error, e.g. a mutator's
+ *   MutationRejectedError with the reason as its message, as `cause`).
  * - The whole batch refused as malformed or too large (a fatal 4xx): with more than one
  *   transaction, each is marked to go alone next time (so only the bad one fails); alone, it
  *   is rejected with NonRetriableError and `report`ed.
@@ -55,10 +57,11 @@ export async function pushHead(
         : new NonRetriableError(
             `The server rejected transaction ${r.id}: ${r.error.code}: ${r.error.message}`,
             {
+              cause: fromWireError(r.error as Parameters<typeof fromWireError>[0]),
               details: { ...(r.error.details ?? {}), code: r.error.code },
             },
           );
-    if (outbox.settle(r.id, error)) settled++;
+    if (outbox.settle(r.id, error, res.cursor)) settled++;
   }
   if (settled === 0)
     throw toOmniSyncError(

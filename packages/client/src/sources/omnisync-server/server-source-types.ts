@@ -68,6 +68,8 @@ export interface ServerSourceOptions {
 /** The OmniSync-server source: a `Source` plus its status and on-demand sync. */
 export interface ServerSource extends Source {
   readonly kind: 'remote';
+  /** Named mutations are re-run by the server's mutators. */
+  readonly runsMutators: true;
   /** Online/offline/syncing, pending count, partition: a signal (read it in an effect or computed). */
   readonly status: ReadonlySignal<ServerSyncStatus>;
   /** The id this device pushes under (known once started). */
@@ -78,7 +80,12 @@ export interface ServerSource extends Source {
    */
   sync(): Promise<void>;
   start(context: SourceContext): Promise<void>;
-  /** Queue one transaction's cells for the server; resolves with its acknowledgement. */
+  /**
+   * Queue one transaction's cells (and, for a named mutation, its name and args) for the
+   * server; resolves with its acknowledgement.
+   */
   persist(request: PersistRequest): Promise<void>;
+  /** Resolves once a named mutation's result (the server's own cells) has been pulled; at once for others. */
+  awaitSync(request: PersistRequest): Promise<void>;
   stop(): Promise<void>;
 }

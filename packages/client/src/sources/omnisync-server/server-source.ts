@@ -85,6 +85,7 @@ export function createServerSource(options: ServerSourceOptions): ServerSource {
 class ServerSourceImpl implements ServerSource {
   readonly id: string;
   readonly kind = 'remote' as const;
+  readonly runsMutators = true as const;
   readonly #o: ServerSourceOptions;
   readonly #batchSize: number;
   readonly #pollMs: number;
@@ -118,6 +119,10 @@ class ServerSourceImpl implements ServerSource {
   #kickTimer: { cancel(): void } | undefined;
   #partitionTimer: { cancel(): void } | undefined;
   #waiters: SyncWaiter[] = [];
+  /** Named mutations applied by the server: the cursor their result is visible at, by transaction id. */
+  readonly #appliedAt = new Map<string, number>();
+  /** awaitSync callers waiting for the cursor to reach a version. */
+  #cursorWaiters: { at: number; resolve: () => void }[] = [];
   #runId = 0;
   #pullSeq = 0;
 
@@ -237,8 +242,23 @@ class ServerSourceImpl implements ServerSource {
   }
 
   persist(request: PersistRequest): Promise<void> {
-    if (request.cells.length === 0) return Promise.resolve();
-    const done = this.#outbox.add({ id: request.transaction.id, changes: toWireCells(request.cells) });
+    const tx = request.transaction;
+    const named = tx.mutator;
+    if (request.cells.length === 0 && !named) return Promise.resolve();
+    const changes = toWireCells(request.cells);
+    const added = this.#outbox.add(
+      named === undefined
+        ? { id: tx.id, changes }
+        : named.args === undefined
+          ? { id: tx.id, name: named.name, changes }
+          : { id: tx.id, name: named.name, args: named.args, changes },
+    );
+    const done: Promise<void> =
+      named === undefined
+        ? (added as Promise<unknown> as Promise<void>)
+        : added.then((cursor) => {
+            if (cursor !== undefined) this.#appliedAt.set(tx.id, cursor);
+          });
     this.#dispatch({ type: 'pending', count: this.#outbox.size });
     // Stopped by a 403: each new write still gets one try (the token function may hand out a
     // valid token by now); refused again, it fails with NonRetriableError.
@@ -251,6 +271,34 @@ class ServerSourceImpl implements ServerSource {
       }, 0);
     }
     return done;
+  }
+
+  /**
+   * A named mutation completes once the server's own cells for it are here: the server re-ran
+   * the mutator, and its result (not the client's optimistic guess) is what stays. The push
+   * that applied it answered with the version it is visible at; wait for the cursor to get
+   * there (the pull after every push, or the live socket, takes it). Others: at once.
+   */
+  awaitSync(request: PersistRequest): Promise<void> {
+    const id = request.transaction.id;
+    const at = this.#appliedAt.get(id);
+    if (at === undefined) return Promise.resolve();
+    this.#appliedAt.delete(id);
+    if (this.#cursor !== undefined && this.#cursor >= at) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#cursorWaiters.push({ at, resolve });
+      this.#requestPull();
+    });
+  }
+
+  /** The cursor moved: wake the awaitSync callers it reached. */
+  #cursorReached(): void {
+    const cursor = this.#cursor;
+    if (this.#cursorWaiters.length === 0 || cursor === undefined) return;
+    const reached = this.#cursorWaiters.filter((w) => w.at <= cursor);
+    if (reached.length === 0) return;
+    this.#cursorWaiters = this.#cursorWaiters.filter((w) => w.at > cursor);
+    for (const w of reached) w.resolve();
   }
 
   sync(): Promise<void> {
@@ -344,6 +392,7 @@ class ServerSourceImpl implements ServerSource {
     this.#cursor = res.cursor;
     this.#cursorUnsaved = true;
     this.#dispatch({ type: 'cursor', cursor: res.cursor });
+    this.#cursorReached();
     this.#queries.markSynced(queries);
     await this.#checkpoint();
   }
@@ -524,6 +573,7 @@ class ServerSourceImpl implements ServerSource {
       this.#cursor = cursor;
       this.#cursorUnsaved = true;
       this.#dispatch({ type: 'cursor', cursor });
+      this.#cursorReached();
     }
     await this.#checkpoint();
   }
