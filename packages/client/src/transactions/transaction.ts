@@ -127,14 +127,14 @@ export class Transaction {
     if (this.#promise === undefined) {
       const s = this.#snap;
       if (s.state === 'completed') this.#promise = Promise.resolve(this);
-      else if (s.state === 'failed') this.#promise = Promise.reject(s.error!.error);
-      else
+      else if (s.state === 'failed') {
+        this.#promise = Promise.reject(s.error!.error);
+        this.#promise.catch(noop); // see setSnapshot
+      } else
         this.#promise = new Promise<Transaction>((resolve, reject) => {
           this.#resolve = resolve;
           this.#reject = reject;
         });
-      // A failure nobody awaits must not crash the process as an unhandled rejection.
-      this.#promise.catch(noop);
     }
     return this.#promise;
   }
@@ -144,8 +144,12 @@ export class Transaction {
     this.#snap = s;
     if (this.#resolve === undefined) return;
     if (s.state === 'completed') this.#resolve(this);
-    else if (s.state === 'failed') this.#reject!(s.error!.error);
-    else return;
+    else if (s.state === 'failed') {
+      // A failure nobody awaits must not crash the process as an unhandled rejection. Attached
+      // only now: most transactions complete, and a handler on each would cost a promise.
+      this.#promise!.catch(noop);
+      this.#reject!(s.error!.error);
+    } else return;
     this.#resolve = this.#reject = undefined;
   }
 
