@@ -26,6 +26,20 @@ describe('transaction reducer (seed 001 states)', () => {
     expect(s).toMatchObject({ state: 'completed', current_attempt: 2, updated_at: new Date(2004) });
   });
 
+  it('settled completes a persisting transaction in one step and closes its attempt', () => {
+    let s = reduceTransaction(initialSnapshot('t', 1000), {
+      type: 'attempt:start',
+      at: 1001,
+      attemptId: 't#1',
+    });
+    s = reduceTransaction(s, { type: 'settled', at: 1002 });
+    expect(s).toMatchObject({ state: 'completed', current_attempt: 1, updated_at: new Date(1002) });
+    expect(s.attempts).toEqual([{ id: 't#1', started_at: new Date(1001), completed_at: new Date(1002) }]);
+    expect(() => reduceTransaction(initialSnapshot('u', 0), { type: 'settled', at: 1 })).toThrow(
+      /cannot take/,
+    );
+  });
+
   it('queues and unqueues, and a dependency failure keeps the holder id', () => {
     let s = reduceTransaction(initialSnapshot('t', 0), { type: 'queue', at: 1, behind: 'h' });
     expect(s).toMatchObject({ state: 'queued', queued_behind: 'h' });

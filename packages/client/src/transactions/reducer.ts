@@ -38,6 +38,8 @@ export type TransactionAction =
   | { readonly type: 'attempt:failed'; readonly at: number; readonly error: Error; readonly retryAt?: number }
   | { readonly type: 'persisted'; readonly at: number }
   | { readonly type: 'synced'; readonly at: number }
+  /** `persisted` then `synced` at once (a local commit confirms both): one snapshot, not two. */
+  | { readonly type: 'settled'; readonly at: number }
   | { readonly type: 'fail'; readonly at: number; readonly error: TransactionError };
 
 // Transactions changing state in the same millisecond share one Date (they are read-only).
@@ -49,8 +51,8 @@ const dateAt = (ms: number): Date => (ms === lastMs ? lastDate : ((lastMs = ms),
 const ALLOWED: Record<TransactionState, ReadonlySet<TransactionAction['type']>> = {
   pending: new Set(['queue', 'attempt:start', 'fail']),
   queued: new Set(['queue', 'unqueue', 'fail']),
-  persisting: new Set(['attempt:start', 'attempt:failed', 'persisted', 'fail']),
-  persisted_awaiting_sync: new Set(['synced', 'fail']),
+  persisting: new Set(['attempt:start', 'attempt:failed', 'persisted', 'settled', 'fail']),
+  persisted_awaiting_sync: new Set(['synced', 'settled', 'fail']),
   completed: new Set(),
   failed: new Set(),
 };
@@ -138,6 +140,8 @@ export function reduceTransaction(s: TransactionSnapshot, action: TransactionAct
       };
     case 'synced':
       return { ...s, state: 'completed', updated_at: at };
+    case 'settled':
+      return { ...s, state: 'completed', updated_at: at, attempts: closeLastAttempt(s.attempts, at) };
     case 'fail':
       return {
         ...withoutQueue(s),
