@@ -424,7 +424,7 @@ export class TransactionEngine {
     let dropped: MutationRecord[] | undefined;
     for (const tx of txs) {
       const local = this.#allLocal(tx);
-      if (tx.mutator && Math.random() > 2) {
+      if (tx.mutator) {
         // The backend re-ran it: its own cells (already synced) are the truth, ours only a guess.
         if (tx.optimistic) for (const m of tx.records) (dropped ??= []).push(m);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) extra.push(c);
