@@ -12,6 +12,11 @@ export type { CreateCollectionOptions } from './create-collection.js';
 export { Collection } from './collection/collection.js';
 export type { CollectionStatus, UpdateChange, WriteOptions } from './collection/collection.js';
 
+// Named mutations (seed 002): mutators are defined in core, shared with the server
+export { defineMutators, MutationRejectedError } from '@omnisync/core';
+export type { Mutator, Mutators, MutatorTx } from '@omnisync/core';
+export type { MutateArgs, MutatorArgs } from './mutators/mutate.js';
+
 // Store (the query engine's view of the client)
 export { ClientStore } from './store/client-store.js';
 export type { StoreListener, CollectionViewOptions } from './store/client-store.js';
