@@ -8,6 +8,7 @@
 import {
   type Cell,
   cellWins,
+  compileSyncQuery,
   DELETED_FIELD,
   type CollectionDef,
   defineCollection,
@@ -15,6 +16,7 @@ import {
   isValidCollectionName,
   type JsonValue,
   type Mutators,
+  type QueryAst,
   PersistenceCorruptError,
   type Random,
   randomId,
@@ -32,6 +34,7 @@ import { ClientHlc } from './client-hlc.js';
 import { Collection } from './collection/collection.js';
 import { EventHub, type EventStream } from './events.js';
 import { checkMutators, type MutateArgs, mutate } from './mutators/mutate.js';
+import { type ForgetMarkers, withForgetMarkers } from './persistence/forget-marker.js';
 import type { Persistence } from './persistence/types.js';
 import { createLocalOnlySource } from './sources/local-only.js';
 import {
@@ -167,6 +170,8 @@ class OmniSyncClient implements Client<any> {
   readonly #engine: TransactionEngine;
   readonly #writer: OutboxWriter;
   readonly #persistence: Persistence | undefined;
+  /** The persistence as the writer sees it: forgets ride it as markers (snapshots that replace the base). */
+  readonly #forgets: ForgetMarkers | undefined;
   readonly #random: Random;
   readonly #options: ClientOptions;
   readonly #mutators: Mutators | undefined;
@@ -196,7 +201,8 @@ class OmniSyncClient implements Client<any> {
       else console.error('[omnisync]', err);
     };
     this.#events = new EventHub(onError);
-    this.#writer = new OutboxWriter(this.#persistence, () => ({ hlc: this.hlc.last }));
+    this.#forgets = this.#persistence ? withForgetMarkers(this.#persistence) : undefined;
+    this.#writer = new OutboxWriter(this.#forgets?.persistence, () => ({ hlc: this.hlc.last }));
     const history = resolveHistory(options.transactionHistory);
     this.#engine = new TransactionEngine({
       store: this.store,
@@ -366,6 +372,8 @@ class OmniSyncClient implements Client<any> {
       scheduler: this.scheduler,
       applyDocuments: (collection, docs) => this.#applyDocuments(s, collection, docs),
       applyCells: (cells) => this.#applyCells(s, cells),
+      forgetAbsent: (queries, present) => this.#forgetAbsent(queries, present),
+      forgetUnmatched: (queries, cells) => this.#forgetUnmatched(queries, cells),
       setStatus: (status) => this.#setStatus(entry, status),
       reportError: (e) => this.#reportError(e, s.id),
       getMeta: (key) => this.#meta[metaKey(key)],
@@ -470,6 +478,64 @@ class OmniSyncClient implements Client<any> {
     this.#persistCells(cells);
   }
 
+  /**
+   * A snapshot of `queries` replaced the base (seed 002): synced documents matching one of
+   * them that the snapshot lacks are forgotten, in memory and, in order with every other
+   * write, in persistence (a restart must not bring them back). Pending writes stay. A
+   * document holding sync data back for an ordered write keeps its base: the held data is
+   * released onto it later.
+   */
+  #forgetAbsent(queries: readonly QueryAst[], present: readonly Cell[]): void {
+    if (this.#closed) return;
+    const here = new Set<string>();
+    for (const c of present) here.add(`${c.collection}\u0000${c.id}`);
+    const base = this.store.base;
+    for (const [collection, matchers] of syncTests(queries)) {
+      const gone: string[] = [];
+      for (const id of base.ids(collection)) {
+        if (here.has(`${collection}\u0000${id}`)) continue;
+        const doc = base.get(collection, id)!;
+        if (matchers.some((test) => test(doc))) gone.push(id);
+      }
+      this.#forgetBase(collection, gone);
+    }
+  }
+
+  /** Documents touched by `cells` that match none of `queries` of their collection left the scope: forget them. */
+  #forgetUnmatched(queries: readonly QueryAst[], cells: readonly Cell[]): void {
+    if (this.#closed || cells.length === 0) return;
+    const tests = syncTests(queries);
+    const base = this.store.base;
+    const gone = new Map<string, Set<string>>();
+    for (const c of cells) {
+      const doc = base.get(c.collection, c.id);
+      if (doc === undefined) continue; // absent or tombstoned: nothing to forget (tombstones stay)
+      const matchers = tests.get(c.collection);
+      if (matchers?.some((test) => test(doc))) continue;
+      let ids = gone.get(c.collection);
+      if (!ids) gone.set(c.collection, (ids = new Set()));
+      ids.add(c.id);
+    }
+    for (const [collection, ids] of gone) this.#forgetBase(collection, [...ids]);
+  }
+
+  /**
+   * Forget synced documents in memory and, in order with every other write, in persistence
+   * (a restart must not bring them back). A document holding sync data back for an ordered
+   * write keeps its base: the held data is released onto it later.
+   */
+  #forgetBase(collection: string, ids: readonly string[]): void {
+    const engine = this.#engine;
+    const keep = engine.locks.anyHeld(collection) ? ids.filter((id) => !engine.isHeld(collection, id)) : ids;
+    if (keep.length === 0) return;
+    this.store.forgetBase(collection, keep);
+    const forgets = this.#forgets;
+    if (forgets && this.#writer.enabled)
+      this.#writer
+        .write({ cells: keep.map((id) => forgets.marker(collection, id)) })
+        .catch((e) => this.#reportError(e));
+  }
+
   #persistCells(cells: readonly Cell[]): void {
     if (cells.length === 0 || !this.#writer.enabled) return;
     const keep = this.#storable(cells);
@@ -561,6 +627,20 @@ class OmniSyncClient implements Client<any> {
     await this.#persistence?.close();
     void this.#loadFailed;
   }
+}
+
+/** Compiled sync filters by collection (core `compileSyncQuery`). */
+function syncTests(
+  queries: readonly QueryAst[],
+): Map<string, ((doc: Readonly<Record<string, unknown>>) => boolean)[]> {
+  const tests = new Map<string, ((doc: Readonly<Record<string, unknown>>) => boolean)[]>();
+  for (const q of queries) {
+    const s = compileSyncQuery(q);
+    const list = tests.get(s.collection);
+    if (list) list.push(s.test);
+    else tests.set(s.collection, [s.test]);
+  }
+  return tests;
 }
 
 function resolveSchema(

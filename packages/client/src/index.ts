@@ -78,6 +78,7 @@ export {
   PUSH_BATCH_SIZE,
 } from './sources/omnisync-server/server-source-types.js';
 export type { ServerSource, ServerSourceOptions } from './sources/omnisync-server/server-source-types.js';
+export type { SyncQueryInput } from './sources/omnisync-server/query-set.js';
 export { serverSourceFromOptions, syncSources } from './sources/omnisync-server/client-options.js';
 export type { ServerClientOptions } from './sources/omnisync-server/client-options.js';
 export { PARTITION_TIMEOUT_MS, reduceStatus } from './sources/omnisync-server/sync-status.js';

@@ -15,14 +15,17 @@ import {
   type JsonValue,
   assertStorableValue,
   InvalidValueError,
+  isValidCollectionName,
   isValidId,
   validateCell,
   ValidationError,
 } from '@omnisync/core';
-import type { PersistedTransaction, PersistenceBatch } from './types.js';
+import type { DocumentRef, PersistedTransaction, PersistenceBatch } from './types.js';
 
 /** A validated batch in the form the backends apply, in this order. */
 export interface NormalizedBatch {
+  /** Applied first: every cell of these documents is dropped. */
+  readonly forgetDocuments: readonly DocumentRef[];
   /** Applied in order: upsert by (collection, id, field); a `_deleted` cell first drops the document's other cells. */
   readonly cells: readonly Cell[];
   /** Ids to remove. */
@@ -36,7 +39,7 @@ export interface NormalizedBatch {
   readonly meta: readonly (readonly [string, JsonValue | null])[];
 }
 
-const BATCH_KEYS = new Set(['cells', 'putTransactions', 'deleteTransactions', 'meta']);
+const BATCH_KEYS = new Set(['forgetDocuments', 'cells', 'putTransactions', 'deleteTransactions', 'meta']);
 
 /** A deep copy of a JSON value in its JSON form (what every backend stores). */
 export function copyJson<T extends CellValue>(value: T): T {
@@ -64,16 +67,25 @@ export function normalizeBatch(batch: PersistenceBatch): NormalizedBatch | undef
   for (const key of Object.keys(batch)) {
     if (!BATCH_KEYS.has(key))
       throw new ValidationError(
-        `A persistence batch has an unknown key ${JSON.stringify(key)}; the keys are cells, putTransactions, deleteTransactions and meta.`,
+        `A persistence batch has an unknown key ${JSON.stringify(key)}; the keys are forgetDocuments, cells, putTransactions, deleteTransactions and meta.`,
         { details: { key } },
       );
   }
+  const forgetDocuments = normalizeForgets(batch.forgetDocuments);
   const cells = normalizeCells(batch.cells);
   const deleteTransactions = normalizeDeletes(batch.deleteTransactions);
   const putTransactions = normalizePuts(batch.putTransactions, new Set(deleteTransactions));
   const meta = normalizeMeta(batch.meta);
-  if (cells.length + deleteTransactions.length + putTransactions.length + meta.length === 0) return undefined;
-  return { cells, deleteTransactions, putTransactions, meta };
+  if (
+    forgetDocuments.length +
+      cells.length +
+      deleteTransactions.length +
+      putTransactions.length +
+      meta.length ===
+    0
+  )
+    return undefined;
+  return { forgetDocuments, cells, deleteTransactions, putTransactions, meta };
 }
 
 function normalizeCells(cells: unknown): Cell[] {
@@ -85,6 +97,26 @@ function normalizeCells(cells: unknown): Cell[] {
     const c: unknown = cells[i];
     validateCell(c, i);
     out[i] = copyCell(c);
+  }
+  return out;
+}
+
+function normalizeForgets(docs: unknown): DocumentRef[] {
+  if (docs === undefined) return [];
+  if (!Array.isArray(docs))
+    throw new ValidationError(
+      `batch.forgetDocuments must be an array of {collection, id}; got ${describe(docs)}.`,
+    );
+  const out: DocumentRef[] = new Array<DocumentRef>(docs.length);
+  for (let i = 0; i < docs.length; i++) {
+    const d: unknown = docs[i];
+    const { collection, id } = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+    if (!isValidCollectionName(collection) || !isValidId(id))
+      throw new ValidationError(
+        `batch.forgetDocuments[${i}] is ${describe(d)}; give {collection, id} with a valid collection name and document id.`,
+        { details: { index: i } },
+      );
+    out[i] = { collection, id };
   }
   return out;
 }

@@ -9,7 +9,8 @@
  * kind 1 = snapshot, only as the first record (written by compaction):
  *     { "c": [cell…], "t": [transaction…], "m": [[key, value]…] }
  * kind 2 = commit, one per `commit()`:
- *     { "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
+ *     { "f": [[collection, id]…], "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
+ *     ("f": forgotten documents, applied first)
  * kind 3 = group: commits called together, written with one write and one fsync, applied
  *     in order: [commit body…]. One record, so the group is stored whole or not at all (a
  *     crash cannot leave a hole in the middle of a write that was never fsync'd).
@@ -72,6 +73,7 @@ const cellTuple = (c: Cell): CellTuple =>
 /** The JSON text of one commit's body (encoded at call time, framed when written). */
 export function encodeCommitBody(batch: NormalizedBatch): string {
   const body: Record<string, unknown> = {};
+  if (batch.forgetDocuments.length) body.f = batch.forgetDocuments.map((d) => [d.collection, d.id]);
   if (batch.cells.length) body.c = batch.cells.map(cellTuple);
   if (batch.deleteTransactions.length) body.d = batch.deleteTransactions;
   if (batch.putTransactions.length) body.p = batch.putTransactions;
@@ -226,6 +228,12 @@ function decodeCell(t: unknown): Cell {
   };
 }
 
+function decodeDocRef(t: unknown): { collection: string; id: string } {
+  if (!Array.isArray(t) || t.length !== 2 || typeof t[0] !== 'string' || typeof t[1] !== 'string')
+    throw new Error('a forgotten document is not [collection, id]');
+  return { collection: t[0], id: t[1] };
+}
+
 function decodeTransaction(t: unknown): PersistedTransaction {
   const o = asObject(t, 'a transaction');
   if (typeof o.id !== 'string') throw new Error('a transaction has no string id');
@@ -244,6 +252,7 @@ function decodeCommit(body: unknown): NormalizedBatch {
   if (!deleteTransactions.every((id) => typeof id === 'string'))
     throw new Error('a deleted transaction id is not a string');
   return {
+    forgetDocuments: asArray(o.f, 'the forgotten documents').map(decodeDocRef),
     cells: asArray(o.c, 'the cells').map(decodeCell),
     deleteTransactions: deleteTransactions as string[],
     putTransactions: asArray(o.p, 'the transactions').map(decodeTransaction),

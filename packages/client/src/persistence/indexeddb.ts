@@ -302,6 +302,8 @@ function writeBatches(
   const run = (from: number): void => {
     for (let k = from; k < batches.length; k++) {
       const b = batches[k]!;
+      for (const d of b.forgetDocuments)
+        cells.delete(range.bound([d.collection, d.id], [d.collection, d.id, []]));
       for (const c of b.cells) {
         // [c, id] < [c, id, field] < [c, id, []]: arrays sort after strings, so this covers every field.
         if (c.field === DELETED_FIELD)

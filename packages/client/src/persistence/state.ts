@@ -24,6 +24,7 @@ export class StateModel {
 
   /** Apply a batch; its objects become owned by the model (pass copies). */
   apply(batch: NormalizedBatch): void {
+    for (const d of batch.forgetDocuments) this.#docs.delete(docKey(d.collection, d.id));
     this.applyCells(batch.cells);
     for (const id of batch.deleteTransactions) this.#transactions.delete(id);
     // Map.set on an existing key keeps its position: the first put decides the order.

@@ -124,6 +124,48 @@ export const cases: PersistenceCase[] = [
     },
   },
   {
+    name: 'forgetDocuments drops every cell of those documents (tombstones too) before the batch’s cells',
+    async run(ctx) {
+      let p = await ctx.open();
+      await p.commit({
+        cells: [
+          cell('todos', 'a', 'title', 'x'),
+          cell('todos', 'a', 'meta.n', 1),
+          cell('todos', 'ab', 'title', 'prefix of a'),
+          tombstone('todos', 'gone', 3),
+          cell('lists', 'a', 'title', 'same id, other collection'),
+        ],
+      });
+      await p.commit({
+        forgetDocuments: [
+          { collection: 'todos', id: 'a' },
+          { collection: 'todos', id: 'gone' },
+          { collection: 'todos', id: 'never-stored' },
+        ],
+      });
+      const expected = {
+        cells: [
+          cell('todos', 'ab', 'title', 'prefix of a'),
+          cell('lists', 'a', 'title', 'same id, other collection'),
+        ],
+        transactions: [],
+        meta: {},
+      };
+      assertSameState(await p.load(), expected, 'after forgetting');
+      p = await ctx.reopen(p);
+      assertSameState(await p.load(), expected, 'after reopening');
+      // In one batch the forget comes first: cells of the same batch stay.
+      await p.commit({
+        forgetDocuments: [{ collection: 'todos', id: 'ab' }],
+        cells: [cell('todos', 'ab', 'title', 'back', 2)],
+      });
+      const after = { ...expected, cells: [cell('todos', 'ab', 'title', 'back', 2), expected.cells[1]!] };
+      assertSameState(await p.load(), after, 'a forget then a cell in one batch');
+      p = await ctx.reopen(p);
+      assertSameState(await p.load(), after, 'after reopening again');
+    },
+  },
+  {
     name: 'cells of one batch apply in order around a tombstone',
     async run(ctx) {
       let p = await ctx.open();
@@ -314,6 +356,11 @@ export const cases: PersistenceCase[] = [
           'a transaction holding a BigInt',
           { cells: [good], putTransactions: [{ id: 't', n: BigInt(1) }] },
           { name: 'InvalidValueError', code: 'invalid_value' },
+        ],
+        [
+          'a document to forget without an id',
+          { cells: [good], forgetDocuments: [{ collection: 'todos' }] },
+          { name: 'ValidationError', code: 'invalid_input' },
         ],
         [
           'a non-string id to delete',

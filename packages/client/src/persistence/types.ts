@@ -24,16 +24,27 @@ export interface PersistedState {
   meta: Record<string, JsonValue>;
 }
 
+/** A document by its key: what {@link PersistenceBatch.forgetDocuments} names. */
+export interface DocumentRef {
+  readonly collection: string;
+  readonly id: string;
+}
+
 /**
  * One atomic write. Every part is optional; an empty batch is a no-op.
  *
- * Applied as: cells in array order; then the transaction deletes and puts (an id both put
+ * Applied as: forgotten documents first; then cells in array order; then the transaction deletes and puts (an id both put
  * and deleted in one batch ends up deleted; an id put twice keeps its first position and
  * its last value); then meta. Values are stored in their JSON form (object keys holding
  * `undefined` are dropped), except that a cell's own `value: undefined` is kept. A batch
  * that fails validation is refused whole with a typed error.
  */
 export interface PersistenceBatch {
+  /**
+   * Drop every stored cell of these documents, tombstones included, before `cells` are
+   * applied (a snapshot replaced the base and they are gone from it).
+   */
+  forgetDocuments?: readonly DocumentRef[];
   /** Upsert base cells by (collection, id, field). A `_deleted` cell drops that document's other cells. */
   cells?: readonly Cell[];
   /** Upsert transactions by id (first put decides the order). */

@@ -5,7 +5,7 @@
  * this file for how seed 001's sync + mutationFn, seed 004's SyncProvider and the OmniSync
  * server map onto it.
  */
-import type { Cell, HlcClock, JsonValue, Scheduler } from '@omnisync/core';
+import type { Cell, HlcClock, JsonValue, QueryAst, Scheduler } from '@omnisync/core';
 import type { PendingMutation } from '../types.js';
 import type { Transaction } from '../transactions/transaction.js';
 
@@ -42,6 +42,20 @@ export interface SourceContext {
    * merged last-write-wins per cell. Validated: a bad cell throws and nothing is applied.
    */
   applyCells(cells: readonly Cell[]): void;
+  /**
+   * A snapshot of `queries` (sync scopes: collection + where) replaced what the client holds
+   * of them (seed 002): forget every synced document that matches one of them but is not
+   * among `present` (the snapshot's cells, already applied), in memory and in persistence.
+   * Pending writes stay (and are pushed again); tombstones stay.
+   */
+  forgetAbsent?(queries: readonly QueryAst[], present: readonly Cell[]): void;
+  /**
+   * `cells` (just applied) are from a source that syncs only `queries`: a synced document
+   * they touched that now matches none of the queries of its collection left the source's
+   * scope and no longer gets updates; forget it (memory and persistence). Pending writes and
+   * tombstones stay.
+   */
+  forgetUnmatched?(queries: readonly QueryAst[], cells: readonly Cell[]): void;
   /** Report a connection status change (emits `sync.subscription:action:statusChange`). */
   setStatus(status: SubscriptionStatus): void;
   /** Report a background failure (emits `sync.error:action`). */

@@ -5,6 +5,8 @@
  */
 import { createQueryEngine, type LiveQuery, type Query, type QueryEngine } from '@omnisync/core';
 import type { Client } from '../client.js';
+import type { ServerSource } from '../sources/omnisync-server/server-source-types.js';
+import type { Source } from '../sources/types.js';
 
 /**
  * A live query read but not (yet) subscribed stays materialised this long: a render reads
@@ -43,8 +45,42 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
     // Completeness (issue 4): a local-only collection is complete; a synced one shows only
     // local data (persisted and optimistic) until its source delivered the initial sync.
     // The OmniSync-server source replicates whole collections, so once ready a result is
-    // complete; a source that fetches pages would report 'partial' instead.
-    if (
+    // complete; a source that fetches pages would report 'partial' instead. One that syncs
+    // by query (`scope: 'queries'`) is asked for this query's documents, and the result is
+    // complete once they are here.
+    const byQuery = collection !== undefined ? queryScoped(collection.source) : undefined;
+    const synced = byQuery?.want(lq.ast);
+    if (synced !== undefined) {
+      lq.setCompleteness('optimistic');
+      synced.then(
+        () => lq.setCompleteness('complete'),
+        () => {},
+      );
+      // Nothing of the collection here yet: loading until this query's documents arrived (or,
+      // offline first, until the source's first sync attempt, or persisted data, showed up).
+      const col = collection!;
+      if (col.count() === 0) {
+        lq.setStatus('loading');
+        const settle = (status: 'ready' | 'error', e?: unknown) => {
+          if (lq.status === 'loading') lq.setStatus(status, e);
+        };
+        synced.then(
+          () => settle('ready'),
+          () => {},
+        );
+        if (col.status.peek() === 'loading')
+          col.ready.then(
+            () => settle('ready'),
+            (e: unknown) => settle('error', e),
+          );
+        client.ready.then(
+          () => {
+            if (col.count() > 0) settle('ready');
+          },
+          () => {},
+        );
+      }
+    } else if (
       collection !== undefined &&
       collection.source.kind === 'remote' &&
       collection.status.peek() !== 'ready'
@@ -55,7 +91,12 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
         () => {},
       );
     }
-    if (collection !== undefined && collection.status.peek() === 'loading' && collection.count() === 0) {
+    if (
+      synced === undefined &&
+      collection !== undefined &&
+      collection.status.peek() === 'loading' &&
+      collection.count() === 0
+    ) {
       lq.setStatus('loading');
       const settle = (status: 'ready' | 'error', e?: unknown) => {
         if (lq.status === 'loading') lq.setStatus(status, e);
@@ -74,4 +115,10 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
     }
   }
   return lq;
+}
+
+/** The server source of a collection when it syncs by query (else undefined). */
+function queryScoped(source: Source): ServerSource | undefined {
+  const s = source as Partial<ServerSource>;
+  return s.scope === 'queries' && typeof s.want === 'function' ? (source as ServerSource) : undefined;
 }

@@ -330,6 +330,27 @@ export class ClientStore {
     }
   }
 
+  /**
+   * Forget synced documents entirely (core `Replica.forget`: cells and tombstone), for a
+   * snapshot that replaces the base (seed 002). Each visible document is recomputed: one
+   * without pending writes disappears; one with pending writes keeps them (an insert or an
+   * update stays visible, on an empty base) and is recomputed again when they settle.
+   * Persisting the forget is the caller's part.
+   */
+  forgetBase(collection: string, ids: Iterable<string>): void {
+    this.#depth++;
+    try {
+      const v = this.view(collection);
+      for (const id of ids) {
+        this.base.forget(collection, id);
+        if (v.overlay.has(id)) v.dirty.add(id);
+        this.#recompute(v, id);
+      }
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
   #applyBase(cells: readonly Cell[], confirming: number | undefined, trusted = true): DocChange[] {
     const changes = trusted ? this.base.applyTrusted(cells) : this.base.apply(cells);
     let v: CollectionView | undefined;

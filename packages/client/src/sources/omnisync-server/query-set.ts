@@ -1,66 +1,155 @@
 /**
  * Which queries the server source syncs, and which of them the cursor already covers.
  *
+ * A query is kept as its sync scope (core `syncScopeOf`: the collection and its `where`,
+ * with `get` as `id = …`): what the server filters by. Queries that differ only in order,
+ * window or includes share one scope, so they sync once.
+ *
+ * Scopes:
+ * - `collections` (default): one whole-collection query per collection of the context
+ *   (collections registered later are picked up by {@link refresh}), or the fixed `queries`
+ *   the app gave.
+ * - `queries`: the fixed `queries`, plus the scope of every live query the app opens on the
+ *   source's collections ({@link want}). A wanted query stays synced (and is remembered in
+ *   the persisted list, so it is synced again after a restart without a catch-up from 0).
+ *
  * The cursor says "every change up to here is applied" for the queries synced so far. A
- * collection added later (the client registers collections lazily, or the app grew one
- * between runs) has history before the cursor: it gets a pull of its own from cursor 0
- * first, and is recorded in the persisted meta `queries` once applied.
+ * query added later has history before the cursor: it gets a pull of its own from cursor 0
+ * first, and is recorded in the persisted meta `queries` once applied. The persisted list
+ * holds exactly the queries the cursor covers: one that was not part of a sync that moved
+ * the cursor is dropped from it ({@link coverOnlyKnown}), so re-adding it later catches it
+ * up instead of trusting a cursor that skipped its changes.
  */
-import type { JsonValue, WireQuery } from '@omnisync/core';
+import {
+  type JsonValue,
+  type Query,
+  type QueryAst,
+  syncScopeOf,
+  toQueryAst,
+  ValidationError,
+  type WireQuery,
+  wireQueryToAst,
+} from '@omnisync/core';
 import type { SourceContext } from '../types.js';
 import { META_QUERIES } from './server-source-types.js';
 
-const keyOf = (q: WireQuery): string => JSON.stringify(q);
+/** A query the app may give: a `q(…)` builder, a query AST, or the protocol v1 `{collection, where}` form. */
+export type SyncQueryInput = Query<any, any> | QueryAst | WireQuery;
+
+/** The sync scope of an app's query (throws QueryError for a malformed one). */
+export function scopeOf(query: SyncQueryInput): QueryAst {
+  const ast =
+    typeof query === 'object' && query !== null && 'ast' in query ? toQueryAst(query) : wireQueryToAst(query);
+  return syncScopeOf(ast);
+}
+
+const keyOf = (q: QueryAst): string => JSON.stringify(q);
+
+interface Waiter {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
 
 /** @internal The query set of one server source. */
 export class QuerySet {
   readonly #ctx: SourceContext;
-  /** Queries given by the app: fixed. Otherwise one per collection of the context. */
-  readonly #fixed: boolean;
-  #all: WireQuery[];
-  readonly #synced: Set<string>;
+  readonly #mode: 'collections' | 'fixed' | 'queries';
+  #all: QueryAst[];
+  readonly #keys = new Set<string>();
+  #synced: Set<string>;
   #dirty = false;
+  readonly #waiters = new Map<string, Waiter>();
 
-  constructor(ctx: SourceContext, queries?: readonly WireQuery[], collections?: readonly string[]) {
+  constructor(
+    ctx: SourceContext,
+    queries?: readonly SyncQueryInput[],
+    collections?: readonly string[],
+    scope: 'collections' | 'queries' = 'collections',
+  ) {
     this.#ctx = ctx;
-    this.#fixed = queries !== undefined || collections !== undefined;
-    this.#all = queries
-      ? [...queries]
-      : (collections ?? ctx.collections).map((collection) => ({ collection }));
+    this.#mode = scope === 'queries' ? 'queries' : queries || collections ? 'fixed' : 'collections';
+    const initial = queries
+      ? queries.map(scopeOf)
+      : scope === 'queries'
+        ? []
+        : (collections ?? ctx.collections).map((collection) => ({ collection }));
+    const stored = ctx.getMeta(META_QUERIES);
+    const storedKeys = Array.isArray(stored) ? stored.filter((k): k is string => typeof k === 'string') : [];
+    this.#all = [];
+    for (const q of initial) this.#add(q);
+    // Queries wanted in an earlier run come back as they were saved (their scope ASTs).
+    if (this.#mode === 'queries')
+      for (const k of storedKeys) {
+        const q = parseScope(k);
+        if (q) this.#add(q);
+      }
     // Without a saved list every query starts covered: a first start pulls from cursor 0, and
     // a cursor saved without a list covers every query it was saved with.
-    const stored = ctx.getMeta(META_QUERIES);
-    this.#synced = new Set(
-      Array.isArray(stored) ? stored.filter((k): k is string => typeof k === 'string') : this.#all.map(keyOf),
-    );
+    this.#synced = new Set(Array.isArray(stored) ? storedKeys : this.#all.map(keyOf));
     this.#dirty = !Array.isArray(stored);
+  }
+
+  /** True when queries are added as the app opens live queries (`scope: 'queries'`). */
+  get dynamic(): boolean {
+    return this.#mode === 'queries';
+  }
+
+  #add(q: QueryAst): boolean {
+    const key = keyOf(q);
+    if (this.#keys.has(key)) return false;
+    // A whole-collection query covers every query of its collection.
+    if (q.where !== undefined && this.#keys.has(keyOf({ collection: q.collection }))) return false;
+    this.#keys.add(key);
+    this.#all.push(q);
+    return true;
   }
 
   /** Pick up collections registered since the last call; true when the set grew. */
   refresh(): boolean {
-    if (this.#fixed || this.#ctx.collections.length === this.#all.length) return false;
-    const known = new Set(this.#all.map((q) => q.collection));
+    if (this.#mode !== 'collections' || this.#ctx.collections.length === this.#all.length) return false;
     let grew = false;
-    for (const collection of this.#ctx.collections)
-      if (!known.has(collection)) {
-        this.#all.push({ collection });
-        grew = true;
-      }
+    for (const collection of this.#ctx.collections) if (this.#add({ collection })) grew = true;
     return grew;
   }
 
+  /**
+   * Sync `query` too (`scope: 'queries'`). Resolves once its data is applied (at once when
+   * the set already covers it). Throws QueryError for a malformed query.
+   */
+  want(query: SyncQueryInput): Promise<void> {
+    if (this.#mode !== 'queries')
+      throw new ValidationError('want() adds queries only to a server source created with scope: "queries".');
+    const q = scopeOf(query);
+    if (!this.#ctx.collections.includes(q.collection))
+      throw new ValidationError(
+        `Query on ${JSON.stringify(q.collection)}: that collection does not use this server source.`,
+      );
+    this.#add(q);
+    const covering = this.#keys.has(keyOf({ collection: q.collection }))
+      ? keyOf({ collection: q.collection })
+      : keyOf(q);
+    if (this.#synced.has(covering)) return Promise.resolve();
+    let w = this.#waiters.get(covering);
+    if (!w) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#waiters.set(covering, (w = { promise, resolve }));
+    }
+    return w.promise;
+  }
+
   /** Every query. */
-  all(): readonly WireQuery[] {
+  all(): readonly QueryAst[] {
     return this.#all;
   }
 
   /** Queries the cursor covers. */
-  synced(): readonly WireQuery[] {
+  synced(): readonly QueryAst[] {
     return this.#all.filter((q) => this.#synced.has(keyOf(q)));
   }
 
-  /** Queries that still need their first snapshot. */
-  unsynced(): readonly WireQuery[] {
+  /** Queries that still need their first catch-up. */
+  unsynced(): readonly QueryAst[] {
     return this.#all.filter((q) => !this.#synced.has(keyOf(q)));
   }
 
@@ -70,10 +159,30 @@ export class QuerySet {
   }
 
   /** Record that `queries` are applied up to the cursor (in memory; {@link save} persists). */
-  markSynced(queries: readonly WireQuery[]): void {
+  markSynced(queries: readonly QueryAst[]): void {
     const before = this.#synced.size;
-    for (const q of queries) this.#synced.add(keyOf(q));
+    for (const q of queries) {
+      const key = keyOf(q);
+      this.#synced.add(key);
+      const w = this.#waiters.get(key);
+      if (w) {
+        this.#waiters.delete(key);
+        w.resolve();
+      }
+    }
     if (this.#synced.size !== before) this.#dirty = true;
+  }
+
+  /**
+   * The cursor moved with the synced queries of {@link all}: a saved query that is not (yet)
+   * among them (a collection not registered this run) is no longer covered.
+   */
+  coverOnlyKnown(): void {
+    for (const key of this.#synced)
+      if (!this.#keys.has(key)) {
+        this.#synced.delete(key);
+        this.#dirty = true;
+      }
   }
 
   /** Persist the synced list (with the cursor, at a checkpoint). */
@@ -86,5 +195,13 @@ export class QuerySet {
       this.#dirty = true;
       throw err;
     }
+  }
+}
+
+function parseScope(key: string): QueryAst | undefined {
+  try {
+    return syncScopeOf(wireQueryToAst(JSON.parse(key)));
+  } catch {
+    return undefined; // not ours (an older format): it is simply not wanted any more
   }
 }

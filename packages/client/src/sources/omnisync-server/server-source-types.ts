@@ -1,10 +1,11 @@
 /**
  * Public shape of the OmniSync-server source: its options, its interface, its defaults.
  */
-import type { Random, ReadonlySignal, Scheduler, WireQuery } from '@omnisync/core';
+import type { Random, ReadonlySignal, Scheduler } from '@omnisync/core';
 import type { BackoffOptions } from '../../transport/backoff.js';
 import type { FetchLike, TokenFunction, WebSocketConstructor } from '../../transport/types.js';
 import type { PersistRequest, Source, SourceContext } from '../types.js';
+import type { SyncQueryInput } from './query-set.js';
 import type { ServerSyncStatus } from './sync-status.js';
 
 /** Default largest number of transactions in one push. */
@@ -39,8 +40,22 @@ export interface ServerSourceOptions {
   readonly clientId?: string;
   /** Collections to sync (default: every collection the client gives this source). */
   readonly collections?: readonly string[];
-  /** Queries to sync instead of whole collections (protocol v1 `{collection, where?}`). */
-  readonly queries?: readonly WireQuery[];
+  /**
+   * Queries to sync instead of whole collections: `q('todos').where('ownerId', '=', me)`, a
+   * query AST, or the protocol v1 form `{collection, where: {field: value}}`. Only documents
+   * matching one of them sync (their `where` and `get`; order, limit and includes do not
+   * filter). With `scope: 'queries'` these are synced from the start, besides the app's live
+   * queries.
+   */
+  readonly queries?: readonly SyncQueryInput[];
+  /**
+   * What syncs: `collections` (default), every document of the collections using this
+   * source (or the fixed `queries`); `queries`, only what the app's live queries on those
+   * collections ask for (their `where`/`get`; a live query's results are complete once its
+   * query caught up), plus the fixed `queries`. A query once used stays synced on this
+   * device (it is remembered across restarts).
+   */
+  readonly scope?: 'collections' | 'queries';
   /** Largest number of transactions in one push (default 100). */
   readonly batchSize?: number;
   /** Pull page size in change-log entries (default: the server's, 1000). */
@@ -80,6 +95,14 @@ export interface ServerSource extends Source {
    */
   sync(): Promise<void>;
   start(context: SourceContext): Promise<void>;
+  /** What syncs (see {@link ServerSourceOptions.scope}). */
+  readonly scope: 'collections' | 'queries';
+  /**
+   * Sync the documents of `query` too (`scope: 'queries'`; live queries call this). Resolves
+   * once its data is applied, at once when already synced; throws QueryError for a malformed
+   * query, ValidationError in `collections` scope or for a collection of another source.
+   */
+  want(query: SyncQueryInput): Promise<void>;
   /**
    * Queue one transaction's cells (and, for a named mutation, its name and args) for the
    * server; resolves with its acknowledgement.

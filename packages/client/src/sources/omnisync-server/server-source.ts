@@ -14,6 +14,7 @@ import {
   systemRandom,
   toOmniSyncError,
   ValidationError,
+  type WireQuery,
 } from '@omnisync/core';
 import { Backoff, resolveBackoff } from '../../transport/backoff.js';
 import { classifyError } from '../../transport/errors.js';
@@ -29,7 +30,7 @@ import type { PersistRequest, SourceContext } from '../types.js';
 import { LiveLink } from './live-link.js';
 import { Outbox } from './outbox.js';
 import { pushHead } from './push-head.js';
-import { QuerySet } from './query-set.js';
+import { QuerySet, scopeOf, type SyncQueryInput } from './query-set.js';
 import {
   HEARTBEAT_MS,
   META_CLIENT_ID,
@@ -86,7 +87,10 @@ class ServerSourceImpl implements ServerSource {
   readonly id: string;
   readonly kind = 'remote' as const;
   readonly runsMutators = true as const;
+  readonly scope: 'collections' | 'queries';
   readonly #o: ServerSourceOptions;
+  /** Queries wanted before start: added to the query set when it exists. */
+  #early: { query: SyncQueryInput; resolve: () => void; reject: (e: unknown) => void }[] = [];
   readonly #batchSize: number;
   readonly #pollMs: number;
   readonly #partitionMs: number;
@@ -147,6 +151,17 @@ class ServerSourceImpl implements ServerSource {
       throw new ValidationError(
         `liveMode must be "changes" or "poke", got ${JSON.stringify(options.liveMode)}.`,
       );
+    if (options.scope !== undefined && options.scope !== 'collections' && options.scope !== 'queries')
+      throw new ValidationError(
+        `scope must be "collections" or "queries", got ${JSON.stringify(options.scope)}.`,
+      );
+    if (options.scope === 'queries' && options.collections !== undefined)
+      throw new ValidationError(
+        'scope "queries" syncs what live queries ask for; pass `queries` (synced from the start), not `collections`.',
+      );
+    this.scope = options.scope ?? 'collections';
+    // A malformed query fails here (QueryError), not later in the background.
+    options.queries?.forEach(scopeOf);
   }
 
   get status(): ReadonlySignal<ServerSyncStatus> {
@@ -174,7 +189,14 @@ class ServerSourceImpl implements ServerSource {
       scheduler: this.#scheduler,
       requestTimeoutMs: timeoutMs,
     });
-    this.#queries = new QuerySet(ctx, o.queries, o.collections);
+    this.#queries = new QuerySet(ctx, o.queries, o.collections, this.scope);
+    for (const e of this.#early.splice(0)) {
+      try {
+        this.#queries.want(e.query).then(e.resolve, e.reject);
+      } catch (err) {
+        e.reject(err);
+      }
+    }
     const storedId = ctx.getMeta(META_CLIENT_ID);
     // Default: the client's replica id, which its persistence keeps; push idempotency needs an
     // id that survives restarts exactly as long as the outbox does.
@@ -239,6 +261,20 @@ class ServerSourceImpl implements ServerSource {
       onError: (error) => this.#ctx?.reportError(error),
       onForbidden: (error) => this.#forbidden(error),
     });
+  }
+
+  want(query: SyncQueryInput): Promise<void> {
+    if (this.scope !== 'queries')
+      throw new ValidationError(
+        `want(): the server source ${this.id} syncs whole collections; create it with scope: "queries" to sync by query.`,
+      );
+    if (this.#queries === undefined) {
+      scopeOf(query); // malformed: throw now
+      return new Promise<void>((resolve, reject) => this.#early.push({ query, resolve, reject }));
+    }
+    const done = this.#queries.want(query);
+    if (this.#queries.unsynced().length > 0) this.#wake();
+    return done;
   }
 
   persist(request: PersistRequest): Promise<void> {
@@ -361,8 +397,11 @@ class ServerSourceImpl implements ServerSource {
       while (!this.#stopped && !this.#paused && this.#retryTimer === undefined) {
         this.#queries.refresh();
         if (this.#needSnapshot) await this.#snapshot();
-        else if (this.#queries.unsynced().length > 0) await this.#catchUpNew();
-        else if (this.#outbox.size > 0) await this.#push();
+        else if (this.#queries.unsynced().length > 0) {
+          // Before the first pull (no cursor) that pull, from 0, brings new queries too.
+          if (this.#cursor === undefined) this.#queries.markSynced(this.#queries.unsynced());
+          else await this.#catchUpNew();
+        } else if (this.#outbox.size > 0) await this.#push();
         else if (this.#needPull) await this.#pull();
         else break;
         this.#reached();
@@ -385,8 +424,13 @@ class ServerSourceImpl implements ServerSource {
    */
   async #snapshot(): Promise<void> {
     const queries = this.#queries.all();
-    const res = await this.#http.snapshot(queries.length > 0 ? { queries: [...queries] } : {});
-    this.#apply(fromWireCells(res.cells));
+    const res = await this.#http.snapshot(this.#queriesBody(queries));
+    const cells = fromWireCells(res.cells);
+    this.#apply(cells);
+    // The snapshot replaces what this client holds of these queries (seed 002): documents
+    // gone from the server (deleted, their tombstones compacted) or out of the queries go.
+    const scope = queries.length > 0 ? queries : this.#ctx!.collections.map((collection) => ({ collection }));
+    this.#ctx!.forgetAbsent?.(scope, cells);
     this.#needSnapshot = false;
     this.#needPull = true;
     this.#cursor = res.cursor;
@@ -394,7 +438,13 @@ class ServerSourceImpl implements ServerSource {
     this.#dispatch({ type: 'cursor', cursor: res.cursor });
     this.#cursorReached();
     this.#queries.markSynced(queries);
+    this.#queries.coverOnlyKnown();
     await this.#checkpoint();
+  }
+
+  /** The `queries` of a pull or snapshot: absent means everything, so a scoped source always sends its list. */
+  #queriesBody(queries: readonly WireQuery[]): { queries?: WireQuery[] } {
+    return queries.length > 0 || this.#scoped ? { queries: [...queries] } : {};
   }
 
   /**
@@ -433,7 +483,7 @@ class ServerSourceImpl implements ServerSource {
     this.#needPull = false;
     const res = await this.#http.pull({
       cursor: this.#cursor ?? 0,
-      ...(queries.length > 0 ? { queries: [...queries] } : {}),
+      ...this.#queriesBody(queries),
       ...(this.#o.pullLimit ? { limit: this.#o.pullLimit } : {}),
     });
     if ('reset' in res) {
@@ -546,7 +596,15 @@ class ServerSourceImpl implements ServerSource {
   // ── cells and cursor ─────────────────────────────────────────────────────────────
 
   #apply(cells: readonly Cell[]): void {
-    if (cells.length > 0) this.#ctx!.applyCells(cells);
+    if (cells.length === 0) return;
+    this.#ctx!.applyCells(cells);
+    // Syncing by query: a document that moved out of every query gets no more updates; drop it.
+    if (this.#scoped) this.#ctx!.forgetUnmatched?.(this.#queries.all(), cells);
+  }
+
+  /** Only some documents sync (queries), not whole collections. */
+  get #scoped(): boolean {
+    return this.scope === 'queries' || this.#o.queries !== undefined;
   }
 
   #applyLive(cells: readonly Cell[], cursor: number | undefined): void {
@@ -574,6 +632,8 @@ class ServerSourceImpl implements ServerSource {
       this.#cursorUnsaved = true;
       this.#dispatch({ type: 'cursor', cursor });
       this.#cursorReached();
+      // The cursor moved with the queries synced now: saved ones not among them lose their coverage.
+      this.#queries.coverOnlyKnown();
     }
     await this.#checkpoint();
   }
