@@ -487,15 +487,31 @@ class OmniSyncClient implements Client<any> {
    */
   #forgetAbsent(queries: readonly QueryAst[], present: readonly Cell[]): void {
     if (this.#closed) return;
-    const here = new Set<string>();
-    for (const c of present) here.add(`${c.collection}\u0000${c.id}`);
+    // Fields of each document in the snapshot.
+    const here = new Map<string, Set<string>>();
+    for (const c of present) {
+      const k = `${c.collection}\u0000${c.id}`;
+      let fields = here.get(k);
+      if (!fields) here.set(k, (fields = new Set()));
+      fields.add(c.field);
+    }
     const base = this.store.base;
     for (const [collection, matchers] of syncTests(queries)) {
       const gone: string[] = [];
       for (const id of base.ids(collection)) {
-        if (here.has(`${collection}\u0000${id}`)) continue;
-        const doc = base.get(collection, id)!;
-        if (matchers.some((test) => test(doc))) gone.push(id);
+        const fields = here.get(`${collection}\u0000${id}`);
+        if (fields === undefined) {
+          const doc = base.get(collection, id)!;
+          if (matchers.some((test) => test(doc))) gone.push(id);
+          continue;
+        }
+        // In the snapshot: a base field the server no longer has means the document was
+        // deleted and re-created there (its tombstone compacted); rebuild it from the snapshot.
+        for (const f of base.fields(collection, id)!.keys())
+          if (!fields.has(f)) {
+            gone.push(id);
+            break;
+          }
       }
       this.#forgetBase(collection, gone);
     }

@@ -43,10 +43,12 @@ export interface SourceContext {
    */
   applyCells(cells: readonly Cell[]): void;
   /**
-   * A snapshot of `queries` (sync scopes: collection + where) replaced what the client holds
-   * of them (seed 002): forget every synced document that matches one of them but is not
-   * among `present` (the snapshot's cells, already applied), in memory and in persistence.
-   * Pending writes stay (and are pushed again); tombstones stay.
+   * A snapshot of `queries` (sync scopes: collection + where) replaces what the client holds
+   * of them (seed 002). Called before its cells (`present`) are applied: forget every synced
+   * document that matches one of the queries but is not in the snapshot, and every one the
+   * snapshot has while the client holds fields it lacks (re-created after its tombstone was
+   * compacted: the snapshot rebuilds it), in memory and in persistence. Pending writes stay
+   * (and are pushed again); tombstones stay.
    */
   forgetAbsent?(queries: readonly QueryAst[], present: readonly Cell[]): void;
   /**

@@ -50,6 +50,34 @@ describe('ClientStore: synced base + optimistic overlay (fake backend)', () => {
     ]);
   });
 
+  it('forgetBase drops synced documents; one with pending writes keeps them, on an empty base', async () => {
+    const { collection, client, syncControl } = await started([
+      { id: 'a', n: 1 },
+      { id: 'b', n: 2, tags: ['x'] },
+      { id: 'c', n: 3 },
+    ]);
+    syncControl.setNetworkDelay(100);
+    collection.update('b', { n: 20 });
+    const seen: DocChange[][] = [];
+    client.store.subscribe((c) => seen.push([...c]));
+    client.store.forgetBase('test', ['a', 'b', 'zz']);
+    expect(seen).toEqual([
+      [
+        { collection: 'test', id: 'a', kind: 'delete', fields: [] },
+        expect.objectContaining({ id: 'b', kind: 'update' }),
+      ],
+    ]);
+    expect(collection.get('a')).toBeUndefined();
+    expect(client.store.base.has('test', 'a')).toBe(false);
+    expect(client.store.base.has('test', 'b')).toBe(false);
+    expect(collection.get('b')).toEqual({ id: 'b', n: 20 }); // the pending update, on nothing
+    expect(collection.get('c')).toEqual({ id: 'c', n: 3 });
+    await syncControl.advance(100);
+    // confirmed: the base holds what the write sent, and the visible document follows the base
+    expect(collection.get('b')).toEqual({ id: 'b', n: 20 });
+    expect(client.store.base.get('test', 'b')).toEqual({ id: 'b', n: 20 });
+  });
+
   it('keeps the same object when a remote update leaves a document as it was', async () => {
     const { collection, syncControl } = await started();
     const before = collection.get('a');

@@ -426,11 +426,12 @@ class ServerSourceImpl implements ServerSource {
     const queries = this.#queries.all();
     const res = await this.#http.snapshot(this.#queriesBody(queries));
     const cells = fromWireCells(res.cells);
-    this.#apply(cells);
     // The snapshot replaces what this client holds of these queries (seed 002): documents
-    // gone from the server (deleted, their tombstones compacted) or out of the queries go.
+    // gone from the server (deleted, their tombstones compacted) or out of the queries go,
+    // and one the server re-created after such a compaction is rebuilt from the snapshot.
     const scope = queries.length > 0 ? queries : this.#ctx!.collections.map((collection) => ({ collection }));
     this.#ctx!.forgetAbsent?.(scope, cells);
+    this.#apply(cells);
     this.#needSnapshot = false;
     this.#needPull = true;
     this.#cursor = res.cursor;
