@@ -50,7 +50,26 @@ export interface PushDeps {
   readonly log: Logger;
 }
 
-const docKey = (collection: string, id: string) => `${collection}\u0000${id}`;
+/** The batch's working documents by (collection, id), in the order they were loaded. */
+class DocTable {
+  readonly #byCollection = new Map<string, Map<string, WorkingDoc>>();
+  /** Load order: versions are given in this order. */
+  readonly order: WorkingDoc[] = [];
+
+  get(collection: string, id: string): WorkingDoc | undefined {
+    return this.#byCollection.get(collection)?.get(id);
+  }
+
+  add(doc: WorkingDoc): void {
+    let ids = this.#byCollection.get(doc.collection);
+    if (!ids) this.#byCollection.set(doc.collection, (ids = new Map()));
+    ids.set(doc.id, doc);
+    this.order.push(doc);
+  }
+}
+
+/** Loads the documents not in the table yet (each once) into it. */
+type Loader = (keys: readonly DocKey[]) => Promise<void>;
 
 const rejected = (id: string, code: string, message: string): MutationResult => ({
   id,
@@ -65,56 +84,79 @@ export async function applyPush(
   auth: AuthContext,
   req: PushRequest,
 ): Promise<PushOutcome> {
-  const docs = new Map<string, WorkingDoc>();
-  const load = async (keys: Iterable<DocKey>) => {
-    const missing: DocKey[] = [];
-    const asked = new Set<string>();
+  const docs = new DocTable();
+  const load: Loader = async (keys) => {
+    let missing: DocKey[] | undefined;
+    let asked: Map<string, Set<string>> | undefined;
     for (const k of keys) {
-      const key = docKey(k.collection, k.id);
-      if (docs.has(key) || asked.has(key)) continue;
-      asked.add(key);
+      if (docs.get(k.collection, k.id)) continue;
+      if (missing === undefined) {
+        missing = [k];
+        continue;
+      }
+      if (!asked) {
+        asked = new Map();
+        const first = missing[0]!;
+        asked.set(first.collection, new Set([first.id]));
+      }
+      let ids = asked.get(k.collection);
+      if (!ids) asked.set(k.collection, (ids = new Set()));
+      if (ids.has(k.id)) continue;
+      ids.add(k.id);
       missing.push(k);
     }
-    if (missing.length === 0) return;
-    for (const d of await w.loadDocs(missing)) docs.set(docKey(d.collection, d.id), new WorkingDoc(d));
+    if (missing === undefined) return;
+    for (const d of await w.loadDocs(missing)) docs.add(new WorkingDoc(d));
   };
 
-  const done = await w.findMutations(req.clientId, [...new Set(req.mutations.map((m) => m.id))]);
+  const mutations = req.mutations;
+  const ids = new Set<string>();
+  for (const m of mutations) ids.add(m.id);
+  const done = await w.findMutations(req.clientId, [...ids]);
+  // Only a batch that repeats a mutation id needs to remember results within the batch.
+  const seen = ids.size < mutations.length ? new Map<string, MutationResult>() : undefined;
   const mutatorOf = (m: WireMutation): Mutator<any> | undefined =>
     m.name !== undefined && deps.mutators && Object.hasOwn(deps.mutators, m.name)
       ? deps.mutators[m.name]
       : undefined;
 
   // One round trip for every document the plain mutations touch.
-  const plainGroups = new Map<WireMutation, Cell[][]>();
+  const plainGroups: (Cell[][] | undefined)[] = new Array(mutations.length);
   const firsts: Cell[] = [];
-  for (const m of req.mutations) {
-    if (done.has(m.id) || mutatorOf(m)) continue;
+  for (let i = 0; i < mutations.length; i++) {
+    const m = mutations[i]!;
+    // Named mutations run their mutator, or are rejected when the server has none of that name.
+    if (done.has(m.id) || (m.name !== undefined && deps.mutators)) continue;
     const groups = groupByDoc(m.changes as Cell[]);
-    plainGroups.set(m, groups);
+    plainGroups[i] = groups;
     for (const g of groups) firsts.push(g[0]!);
   }
   await load(firsts);
 
-  const results: MutationResult[] = [];
+  const results: MutationResult[] = new Array(mutations.length);
   const fresh: MutationResult[] = [];
-  const seen = new Map<string, MutationResult>();
-  for (const m of req.mutations) {
-    const previous = done.get(m.id) ?? seen.get(m.id);
+  for (let i = 0; i < mutations.length; i++) {
+    const m = mutations[i]!;
+    const previous = done.get(m.id) ?? seen?.get(m.id);
     if (previous) {
-      results.push(previous);
+      results[i] = previous;
       continue;
     }
-    const result = await applyOne(deps, auth, req.clientId, m, mutatorOf(m), plainGroups.get(m), docs, load);
-    seen.set(m.id, result);
-    results.push(result);
+    const plain = plainGroups[i];
+    // Plain changes without a permission hook: their documents are loaded, nothing to await.
+    const result =
+      plain && !deps.authorize
+        ? applyGroups(m.id, plain, docs)
+        : await applyOne(deps, auth, req.clientId, m, mutatorOf(m), plain, docs, load);
+    seen?.set(m.id, result);
+    results[i] = result;
     fresh.push(result);
   }
 
   let version = await w.head();
   const writes: DocWrite[] = [];
   const changed: WorkingDoc[] = [];
-  for (const doc of docs.values()) {
+  for (const doc of docs.order) {
     if (!doc.changed) continue;
     writes.push(doc.toWrite(++version));
     changed.push(doc);
@@ -128,33 +170,44 @@ export async function applyPush(
   };
 }
 
-/** Cells grouped by document, in first-seen order; consecutive cells of one document need no lookup. */
+/**
+ * Cells grouped by document, in first-seen order. The usual mutation writes one document:
+ * its cell list is the one group, as received (no copy).
+ */
 function groupByDoc(cells: readonly Cell[]): Cell[][] {
+  const n = cells.length;
+  if (n === 0) return [];
+  const { collection, id } = cells[0]!;
+  let i = 1;
+  while (i < n && cells[i]!.id === id && cells[i]!.collection === collection) i++;
+  if (i === n) return [cells as Cell[]];
   const groups: Cell[][] = [];
-  let index: Map<string, Cell[]> | undefined;
+  const index = new Map<string, Map<string, Cell[]>>();
   let last: Cell[] | undefined;
   for (const c of cells) {
     if (last && last[0]!.id === c.id && last[0]!.collection === c.collection) {
       last.push(c);
       continue;
     }
-    if (groups.length > 0) {
-      if (!index) {
-        index = new Map();
-        for (const g of groups) index.set(docKey(g[0]!.collection, g[0]!.id), g);
-      }
-      const g = index.get(docKey(c.collection, c.id));
-      if (g) {
-        g.push(c);
-        last = g;
-        continue;
-      }
+    let ids = index.get(c.collection);
+    if (!ids) index.set(c.collection, (ids = new Map()));
+    const g = ids.get(c.id);
+    if (g) {
+      g.push(c);
+      last = g;
+      continue;
     }
     last = [c];
     groups.push(last);
-    index?.set(docKey(c.collection, c.id), last);
+    ids.set(c.id, last);
   }
   return groups;
+}
+
+/** Merge a mutation's cells, grouped by document, into the (loaded) working documents. */
+function applyGroups(mutationId: string, groups: readonly Cell[][], docs: DocTable): MutationResult {
+  for (const g of groups) docs.get(g[0]!.collection, g[0]!.id)!.apply(g);
+  return { id: mutationId, status: 'applied' };
 }
 
 async function applyOne(
@@ -164,8 +217,8 @@ async function applyOne(
   m: WireMutation,
   mutator: Mutator<any> | undefined,
   plain: Cell[][] | undefined,
-  docs: Map<string, WorkingDoc>,
-  load: (keys: Iterable<DocKey>) => Promise<void>,
+  docs: DocTable,
+  load: Loader,
 ): Promise<MutationResult> {
   let groups: Cell[][];
   if (mutator) {
@@ -196,8 +249,7 @@ async function applyOne(
     }
   }
   await load(groups.map((g) => g[0]!));
-  for (const g of groups) docs.get(docKey(g[0]!.collection, g[0]!.id))!.apply(g);
-  return { id: m.id, status: 'applied' };
+  return applyGroups(m.id, groups, docs);
 }
 
 /** Run a named mutator against the batch's working documents; returns the cells it wrote. */
@@ -207,8 +259,8 @@ async function runMutator(
   clientId: string,
   m: WireMutation,
   mutator: Mutator<any>,
-  docs: Map<string, WorkingDoc>,
-  load: (keys: Iterable<DocKey>) => Promise<void>,
+  docs: DocTable,
+  load: Loader,
 ): Promise<Cell[]> {
   const written: Cell[] = [];
   const staged = new Map<string, Cell[]>();
@@ -223,8 +275,8 @@ async function runMutator(
   const view = async (collection: string, id: string): Promise<WorkingDoc> => {
     check(collection, id);
     await load([{ collection, id }]);
-    const key = docKey(collection, id);
-    const base = docs.get(key)!;
+    const key = `${collection}\u0000${id}`;
+    const base = docs.get(collection, id)!;
     // Server writes must beat what the mutator read, whatever the server's wall clock says.
     const newest = base.newestHlc();
     if (newest !== undefined && newest > deps.hlc.last) {
@@ -244,7 +296,7 @@ async function runMutator(
     for (let i = 0; i < cells.length; i++) validateCell(cells[i], i);
     for (const c of cells) {
       written.push(c);
-      const key = docKey(c.collection, c.id);
+      const key = `${c.collection}\u0000${c.id}`;
       const list = staged.get(key);
       if (list) list.push(c);
       else staged.set(key, [c]);

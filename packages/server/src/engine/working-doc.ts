@@ -15,10 +15,14 @@ import {
 } from '@omnisync/core';
 import type { DocWrite, PriorCell, Priors, StoredCell, StoredDoc } from '../storage/storage.js';
 
-/** A cell's stored winner: a loaded `{value, hlc}`, or the incoming Cell itself (no copy per cell). */
-type Slot = { readonly value: CellValue; readonly hlc: string } | Cell;
+/**
+ * A cell's current winner: a loaded StoredCell, or the incoming Cell itself (no copy per
+ * cell). Incoming cells carry `collection`; loaded ones do not: that is how a slot tells
+ * "changed by this batch" from "as stored".
+ */
+type Slot = { readonly value: CellValue; readonly hlc: string; readonly collection?: string };
 
-const isCell = (s: Slot): s is Cell => (s as Cell).field !== undefined;
+const isIncoming = (s: Slot | undefined): s is Cell => s !== undefined && s.collection !== undefined;
 
 /** A visible document, or undefined. */
 export type Doc = Readonly<Record<string, unknown>> | undefined;
@@ -82,25 +86,27 @@ export class WorkingDoc {
   readonly #cells = new Map<string, Slot>();
   /** Value of each changed field before the batch (first change wins). */
   #prior: Map<string, CellValue> | undefined; // only for documents that existed before
-  readonly #changed = new Set<string>();
+  /** Fields this batch changed, in the order of their first change; each one's slot is incoming. */
+  #changed: string[] = [];
   #dropped = false;
 
   constructor(stored: StoredDoc) {
     this.collection = stored.collection;
     this.id = stored.id;
     this.#before = stored.cells;
-    for (const c of stored.cells) this.#cells.set(c.field, { value: c.value, hlc: c.hlc });
+    // The loaded cells are slots as they are: nothing mutates them.
+    for (const c of stored.cells) this.#cells.set(c.field, c);
   }
 
   /** A copy, to try staged writes without touching this one. */
   clone(): WorkingDoc {
     const copy = new WorkingDoc({ collection: this.collection, id: this.id, cells: [] });
-    for (const [f, s] of this.#cells) copy.#cells.set(f, { ...s });
+    for (const [f, s] of this.#cells) copy.#cells.set(f, { value: s.value, hlc: s.hlc });
     return copy;
   }
 
   get changed(): boolean {
-    return this.#changed.size > 0;
+    return this.#changed.length > 0;
   }
 
   get deleted(): boolean {
@@ -119,11 +125,13 @@ export class WorkingDoc {
     return materialize(this.id, this.#cells);
   }
 
+  /** Note a field's value before its first change in this batch (`slot` = its current slot). */
   #remember(field: string, slot: Slot | undefined) {
-    // A new document logs `null` priors: nothing to remember.
-    if (this.#before.length === 0) return;
+    // A new document logs `null` priors: nothing to remember. A field changed before in this
+    // batch (incoming slot) already has its prior.
+    if (this.#before.length === 0 || isIncoming(slot)) return;
     const prior = (this.#prior ??= new Map());
-    if (!prior.has(field) && !this.#changed.has(field)) prior.set(field, slot?.value);
+    if (!prior.has(field)) prior.set(field, slot?.value);
   }
 
   /** Merge cells of this document (already validated). Returns true when anything changed. */
@@ -133,17 +141,16 @@ export class WorkingDoc {
       const slot = this.#cells.get(c.field);
       if (c.field === DELETED_FIELD) {
         if (slot === undefined) {
-          for (const [f, s] of this.#cells) {
-            this.#remember(f, s);
-            this.#changed.delete(f);
-          }
+          for (const [f, s] of this.#cells) this.#remember(f, s);
           this.#remember(DELETED_FIELD, undefined);
           this.#cells.clear();
+          this.#changed = [];
           this.#dropped = true;
         } else if (c.hlc > slot.hlc) this.#remember(DELETED_FIELD, slot);
         else continue;
-        this.#cells.set(DELETED_FIELD, { value: true, hlc: c.hlc });
-        this.#changed.add(DELETED_FIELD);
+        // A validated tombstone cell has value true: it is its own slot.
+        if (!isIncoming(slot)) this.#changed.push(DELETED_FIELD);
+        this.#cells.set(DELETED_FIELD, c);
         any = true;
         continue;
       }
@@ -151,8 +158,8 @@ export class WorkingDoc {
       // cellWins reads only value and hlc of the slot.
       if (!cellWins(c.hlc, c.value, slot as ReplicaSlot | undefined)) continue;
       this.#remember(c.field, slot);
+      if (!isIncoming(slot)) this.#changed.push(c.field);
       this.#cells.set(c.field, c);
-      this.#changed.add(c.field);
       any = true;
     }
     return any;
@@ -164,15 +171,13 @@ export class WorkingDoc {
   }
 
   /**
-   * The storage write for this batch's changes, at `version`. Its cells may be the received
+   * The storage write for this batch's changes, at `version`. Its cells are the received
    * objects (storage reads only the cell fields); fan-out builds clean ones (see toEvent).
    */
   toWrite(version: number): DocWrite {
-    const cells: Cell[] = [];
-    for (const f of this.#changed) {
-      const slot = this.#cells.get(f)!;
-      cells.push(isCell(slot) ? slot : this.#cell(f, slot));
-    }
+    const changed = this.#changed;
+    const cells: Cell[] = new Array<Cell>(changed.length);
+    for (let i = 0; i < changed.length; i++) cells[i] = this.#cells.get(changed[i]!) as Cell;
     let prior: PriorCell[] | null = null;
     if (this.#before.length > 0) {
       prior = [];

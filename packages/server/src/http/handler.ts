@@ -9,9 +9,10 @@
  */
 import {
   cursorRequestSchema,
-  decodeMessageText,
+  decodeMessage,
   NotFoundError,
   OmniSyncError,
+  parseMessageText,
   PROTOCOL_VERSION,
   ProtocolError,
   pullRequestSchema,
@@ -111,30 +112,26 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     const kind = c.req.param('kind');
     const auth = await engine.authenticate(appName, bearerToken(c.req.header('authorization')));
     const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
-    const text = () => readBody(c.req.raw, limits.maxBytes, incoming);
+    // The body's byte size is known from reading it: the decoder need not count it again.
+    const body = async (): Promise<unknown> => {
+      const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
+      return parseMessageText(text, limits, bytes);
+    };
     switch (kind) {
       case 'push':
         return c.json(
-          await engine.push(
-            appName,
-            auth,
-            decodeMessageText(pushRequestSchema, await text(), 'push request', limits),
-          ),
+          await engine.push(appName, auth, decodeMessage(pushRequestSchema, await body(), 'push request')),
         );
       case 'pull':
         return c.json(
-          await engine.pull(
-            appName,
-            auth,
-            decodeMessageText(pullRequestSchema, await text(), 'pull request', limits),
-          ),
+          await engine.pull(appName, auth, decodeMessage(pullRequestSchema, await body(), 'pull request')),
         );
       case 'snapshot':
         return c.json(
           await engine.snapshot(
             appName,
             auth,
-            decodeMessageText(snapshotRequestSchema, await text(), 'snapshot request', limits),
+            decodeMessage(snapshotRequestSchema, await body(), 'snapshot request'),
           ),
         );
       case 'cursor':
@@ -142,7 +139,7 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
           await engine.updateCursor(
             appName,
             auth,
-            decodeMessageText(cursorRequestSchema, await text(), 'cursor request', limits),
+            decodeMessage(cursorRequestSchema, await body(), 'cursor request'),
           ),
         );
       default:

@@ -17,15 +17,25 @@ export interface NodeIncoming extends AsyncIterable<Buffer> {
   destroy?(): void;
 }
 
+/** A request body as text, with its size in bytes (so the decoder need not count them again). */
+export interface BodyText {
+  readonly text: string;
+  readonly bytes: number;
+}
+
 /**
  * The body as UTF-8 text, at most `maxBytes`. On Node, `incoming` (the IncomingMessage)
  * is read directly: same limits, without the web-stream wrapping.
  */
-export async function readBody(request: Request, maxBytes: number, incoming?: NodeIncoming): Promise<string> {
+export async function readBody(
+  request: Request,
+  maxBytes: number,
+  incoming?: NodeIncoming,
+): Promise<BodyText> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(Number(declared), maxBytes);
   if (incoming) return decodeUtf8(await readNode(incoming, maxBytes));
-  if (!request.body) return '';
+  if (!request.body) return { text: '', bytes: 0 };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -53,7 +63,7 @@ async function readNode(incoming: NodeIncoming, maxBytes: number): Promise<Buffe
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
-function decodeUtf8(bytes: Buffer): string {
+function decodeUtf8(bytes: Buffer): BodyText {
   if (!isUtf8(bytes)) throw new ProtocolError('The request body is not valid UTF-8; send JSON text.');
-  return bytes.toString('utf8');
+  return { text: bytes.toString('utf8'), bytes: bytes.length };
 }

@@ -45,7 +45,7 @@ export class BulkInsert {
       const n = Math.min(CHUNK_ROWS, rows - start);
       const chunk =
         start === 0 && n === rows ? params : params.slice(start * this.#cols, (start + n) * this.#cols);
-      this.#statement(n).run(...chunk);
+      this.#statement(n).run(chunk);
     }
   }
 
@@ -53,22 +53,28 @@ export class BulkInsert {
   sink(): RowSink {
     const cols = this.#cols;
     const full = CHUNK_ROWS * cols;
-    let chunk: unknown[] = [];
+    // One parameter array, filled in place and bound as it is (better-sqlite3 flattens an array argument).
+    const chunk: unknown[] = new Array<unknown>(full);
+    let n = 0;
+    const write = () => {
+      this.#statement(n / cols).run(n === full ? chunk : chunk.slice(0, n));
+      n = 0;
+    };
     return {
       // Positional parameters, not a rest array: no allocation per row.
       add: (v0, v1, v2, v3, v4, v5, v6) => {
-        chunk.push(v0, v1, v2, v3);
-        if (cols > 4) chunk.push(v4);
-        if (cols > 5) chunk.push(v5);
-        if (cols > 6) chunk.push(v6);
-        if (chunk.length === full) {
-          this.#statement(CHUNK_ROWS).run(...chunk);
-          chunk = [];
-        }
+        chunk[n] = v0;
+        chunk[n + 1] = v1;
+        chunk[n + 2] = v2;
+        chunk[n + 3] = v3;
+        if (cols > 4) chunk[n + 4] = v4;
+        if (cols > 5) chunk[n + 5] = v5;
+        if (cols > 6) chunk[n + 6] = v6;
+        n += cols;
+        if (n === full) write();
       },
       flush: () => {
-        if (chunk.length > 0) this.#statement(chunk.length / cols).run(...chunk);
-        chunk = [];
+        if (n > 0) write();
       },
     };
   }

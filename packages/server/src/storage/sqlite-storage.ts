@@ -14,7 +14,6 @@
  */
 import Database from 'better-sqlite3';
 import {
-  type Cell,
   type CellValue,
   type JsonValue,
   type MutationResult,
@@ -95,6 +94,9 @@ interface ScanRow extends CellRow {
   id: string;
 }
 
+/** The cells of a document that has none (shared; never written to). */
+const NO_CELLS: StoredCell[] = Object.freeze([]) as unknown as StoredCell[];
+
 const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
 const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
 const toStoredCell = (r: CellRow): StoredCell => ({
@@ -133,8 +135,8 @@ class Statements {
       'SELECT field, value, hlc, version FROM triples WHERE collection = ? AND id = ?',
     );
     // Many documents in one statement: the key list drives PK lookups (CROSS JOIN fixes the loop order).
-    this.loadMany = db.prepare<[string], ScanRow>(
-      `SELECT t.collection, t.id, t.field, t.value, t.hlc, t.version FROM json_each(?) AS j
+    this.loadMany = db.prepare<[string], CellRow & { i: number }>(
+      `SELECT j.key AS i, t.field, t.value, t.hlc, t.version FROM json_each(?) AS j
        CROSS JOIN triples AS t ON t.collection = j.value ->> 0 AND t.id = j.value ->> 1`,
     );
     this.meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
@@ -179,19 +181,28 @@ class SqliteReader implements StorageReader {
     return wrap('read', () => {
       if (keys.length === 1) {
         const k = keys[0]!;
+        const rows = this.s.loadDoc.all(k.collection, k.id);
         return [
           {
             collection: k.collection,
             id: k.id,
-            cells: this.s.loadDoc.all(k.collection, k.id).map(toStoredCell),
+            cells: rows.length === 0 ? NO_CELLS : rows.map(toStoredCell),
           },
         ];
       }
-      const out = keys.map((k) => ({ collection: k.collection, id: k.id, cells: [] as StoredCell[] }));
-      const byKey = new Map<string, StoredCell[]>();
-      for (const d of out) byKey.set(`${d.collection}\u0000${d.id}`, d.cells);
-      for (const r of this.s.loadMany.all(JSON.stringify(keys.map((k) => [k.collection, k.id]))))
-        byKey.get(`${r.collection}\u0000${r.id}`)?.push(toStoredCell(r));
+      const out: { collection: string; id: string; cells: StoredCell[] }[] = new Array(keys.length);
+      const list: [string, string][] = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const { collection, id } = keys[i]!;
+        out[i] = { collection, id, cells: NO_CELLS };
+        list[i] = [collection, id];
+      }
+      // Each row names the position of its key in the list: no lookup by key.
+      for (const r of this.s.loadMany.all(JSON.stringify(list))) {
+        const d = out[r.i]!;
+        if (d.cells === NO_CELLS) d.cells = [];
+        d.cells.push(toStoredCell(r));
+      }
       return out;
     });
   }
@@ -264,24 +275,18 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
       const cells = w.upsert.sink();
       const changes = w.insertChange.sink();
       for (const d of writes) {
-        if (!(d.version > head))
+        const version = d.version;
+        if (!(version > head))
           throw new StorageError(
-            `Version ${d.version} is not above head ${head}; this is a bug in the engine.`,
+            `Version ${version} is not above head ${head}; this is a bug in the engine.`,
           );
-        head = d.version;
+        head = version;
+        const { collection, id } = d;
         // Each document appears once per batch, so its drop can precede every upsert.
-        if (d.dropOthers) w.dropDoc.run(d.collection, d.id);
-        for (const c of d.cells as readonly Cell[])
-          cells.add(
-            c.collection,
-            c.id,
-            c.field,
-            encodeValue(c.value),
-            objectTypeOf(c.value),
-            c.hlc,
-            d.version,
-          );
-        changes.add(d.version, d.collection, d.id, JSON.stringify(d.prior));
+        if (d.dropOthers) w.dropDoc.run(collection, id);
+        for (const c of d.cells)
+          cells.add(c.collection, c.id, c.field, encodeValue(c.value), objectTypeOf(c.value), c.hlc, version);
+        changes.add(version, collection, id, d.prior === null ? 'null' : JSON.stringify(d.prior));
       }
       cells.flush();
       changes.flush();
