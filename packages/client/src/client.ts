@@ -195,6 +195,7 @@ class OmniSyncClient implements Client<any> {
       clock: this.scheduler,
       ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
     });
+    this.store.restamp = () => this.hlc.now();
     const onError = (e: unknown) => {
       const err = toError(e);
       if (options.onError) options.onError(err);

@@ -147,7 +147,9 @@ function stampFor(
   id: string,
   mayRepeat: boolean,
 ): string {
-  if (mayRepeat && ctx.store.hasPendingFrom(collection, id, tx)) return ctx.hlc.now();
+  // An optimistic write is re-stamped by the store if it finds an earlier write of the same
+  // transaction on the document (ClientStore.applyOptimistic): no second lookup here.
+  if (mayRepeat && !tx.optimistic && ctx.store.hasPendingFrom(collection, id, tx)) return ctx.hlc.now();
   return tx.id;
 }
 

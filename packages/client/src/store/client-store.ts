@@ -90,6 +90,11 @@ export class ClientStore {
   #bumps: Signal<number>[] = [];
   #spareTouched: CollectionView[] | undefined = [];
   #spareBumps: Signal<number>[] | undefined = [];
+  /**
+   * A fresh HLC stamp: given to a prepared write whose transaction already has a pending write
+   * on the same document, so the later write wins over the earlier (set by the client).
+   */
+  restamp: (() => string) | undefined;
   /** Called when a base change lands on a document with pending writes (a conflict, seed 004). */
   onOverlap: ((collection: string, id: string) => void) | undefined;
 
@@ -228,6 +233,11 @@ export class ClientStore {
           continue;
         }
         const before = v.overlay.get(m.key);
+        if (prepared && before !== undefined && this.restamp !== undefined) {
+          const tx = m.tx;
+          if (Array.isArray(before) ? before.some((p) => p.tx === tx) : before.tx === tx)
+            m.hlc = this.restamp();
+        }
         if (before === undefined) v.overlay.set(m.key, m);
         else if (Array.isArray(before)) before.push(m);
         else v.overlay.set(m.key, [before, m]);

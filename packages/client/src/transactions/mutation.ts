@@ -28,7 +28,8 @@ export class MutationRecord implements PendingMutation {
   readonly type: MutationType;
   readonly collection: string;
   readonly key: string;
-  readonly hlc: string;
+  /** The write's HLC. @internal Re-stamped once, before it is visible, when its transaction already wrote the document. */
+  hlc: string;
   readonly original: Record<string, any>;
   readonly modified: Doc;
   readonly changes: Record<string, any>;
