@@ -84,8 +84,8 @@ export class WorkingDoc {
   /** The stored cells as loaded (empty for a new document). */
   readonly #before: readonly StoredCell[];
   readonly #cells = new Map<string, Slot>();
-  /** Value of each changed field before the batch (first change wins). */
-  #prior: Map<string, CellValue> | undefined; // only for documents that existed before
+  /** Each changed field's stored cell before the batch (undefined = absent); first change wins. */
+  #prior: Map<string, Slot | undefined> | undefined; // only for documents that existed before
   /** Fields this batch changed, in the order of their first change; each one's slot is incoming. */
   #changed: string[] = [];
   #dropped = false;
@@ -131,7 +131,7 @@ export class WorkingDoc {
     // batch (incoming slot) already has its prior.
     if (this.#before.length === 0 || isIncoming(slot)) return;
     const prior = (this.#prior ??= new Map());
-    if (!prior.has(field)) prior.set(field, slot?.value);
+    if (!prior.has(field)) prior.set(field, slot);
   }
 
   /** Merge cells of this document (already validated). Returns true when anything changed. */
@@ -178,12 +178,31 @@ export class WorkingDoc {
     const changed = this.#changed;
     const cells: Cell[] = new Array<Cell>(changed.length);
     for (let i = 0; i < changed.length; i++) cells[i] = this.#cells.get(changed[i]!) as Cell;
-    let prior: PriorCell[] | null = null;
-    if (this.#before.length > 0) {
-      prior = [];
-      for (const [f, v] of this.#prior ?? []) prior.push(v === undefined ? [f] : [f, v as JsonValue]);
+    if (this.#before.length === 0)
+      return {
+        collection: this.collection,
+        id: this.id,
+        version,
+        cells,
+        dropOthers: this.#dropped,
+        prior: null,
+      };
+    const prior: PriorCell[] = [];
+    const priorVersions: number[] = [];
+    for (const [f, slot] of this.#prior ?? []) {
+      prior.push(slot === undefined || slot.value === undefined ? [f] : [f, slot.value as JsonValue]);
+      // A remembered slot is never incoming (see #remember): it is the loaded StoredCell.
+      priorVersions.push(slot === undefined ? 0 : (slot as StoredCell).version);
     }
-    return { collection: this.collection, id: this.id, version, cells, dropOthers: this.#dropped, prior };
+    return {
+      collection: this.collection,
+      id: this.id,
+      version,
+      cells,
+      dropOthers: this.#dropped,
+      prior,
+      priorVersions,
+    };
   }
 
   /** The fan-out event for this batch's changes, at `version` (documents materialised lazily). */

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 
-/** Rows per statement: 64 rows × up to 8 columns stays far below SQLite's parameter limit. */
+/** Rows per statement: 64 rows × up to 7 columns stays far below SQLite's parameter limit. */
 const CHUNK_ROWS = 64;
 
 /** Inserts rows given as one flat parameter array. */
@@ -19,7 +19,7 @@ export class BulkInsert {
 
   /** `head` is `INSERT INTO t (a, b)`; `tail` follows the VALUES list (e.g. an ON CONFLICT clause). */
   constructor(db: Database.Database, head: string, cols: number, tail = '') {
-    if (cols < 4 || cols > 7) throw new RangeError(`BulkInsert supports 4 to 7 columns, got ${cols}.`);
+    if (cols < 3 || cols > 7) throw new RangeError(`BulkInsert supports 3 to 7 columns, got ${cols}.`);
     this.#db = db;
     this.#head = head;
     this.#tail = tail;
@@ -66,7 +66,7 @@ export class BulkInsert {
         chunk[n] = v0;
         chunk[n + 1] = v1;
         chunk[n + 2] = v2;
-        chunk[n + 3] = v3;
+        if (cols > 3) chunk[n + 3] = v3;
         if (cols > 4) chunk[n + 4] = v4;
         if (cols > 5) chunk[n + 5] = v5;
         if (cols > 6) chunk[n + 6] = v6;
@@ -80,8 +80,8 @@ export class BulkInsert {
   }
 }
 
-/** Rows (of 4 to 7 columns) added one at a time, written a chunk at a time. */
+/** Rows (of 3 to 7 columns) added one at a time, written a chunk at a time. */
 export interface RowSink {
-  add(v0: unknown, v1: unknown, v2: unknown, v3: unknown, v4?: unknown, v5?: unknown, v6?: unknown): void;
+  add(v0: unknown, v1: unknown, v2: unknown, v3?: unknown, v4?: unknown, v5?: unknown, v6?: unknown): void;
   flush(): void;
 }

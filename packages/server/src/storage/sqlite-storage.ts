@@ -21,13 +21,15 @@ import {
   StorageError,
 } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
-import { BulkInsert } from './bulk-insert.js';
+import { BulkInsert, type RowSink } from './bulk-insert.js';
+import { openSchema, type StoredPrior } from './sqlite-schema.js';
 import type {
   ChangeEntry,
   DeviceCursor,
   DocKey,
   DocWrite,
   GcResult,
+  PriorCell,
   Priors,
   StorageReader,
   StorageWriter,
@@ -47,41 +49,7 @@ export interface SqliteStorageOptions {
   durability?: Durability;
 }
 
-const SCHEMA_VERSION = '1';
 const SCAN_CHUNK_ROWS = 5000;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS triples (
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  field TEXT NOT NULL,
-  value TEXT,                    -- JSON; NULL = unset
-  object_type INTEGER NOT NULL,  -- core ObjectType
-  hlc TEXT NOT NULL,
-  version INTEGER NOT NULL,      -- change-log version of the last write
-  PRIMARY KEY (collection, id, field)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changes (
-  version INTEGER PRIMARY KEY,   -- the cursor
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  prior TEXT NOT NULL            -- JSON [[field, value?], ...] (values before this change) or null (an insert)
-);
-CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (collection, id, version);
-CREATE TABLE IF NOT EXISTS mutations (
-  client_id TEXT NOT NULL,
-  mutation_id TEXT NOT NULL,
-  error TEXT,                    -- NULL = applied; JSON {code, message} = rejected
-  version INTEGER NOT NULL,
-  PRIMARY KEY (client_id, mutation_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS device_cursors (
-  device_id TEXT PRIMARY KEY,
-  cursor INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
 
 interface CellRow {
   field: string;
@@ -127,6 +95,7 @@ class Statements {
   readonly meta;
   readonly changesSince;
   readonly priorsSince;
+  readonly cellVersions;
   readonly scanAll;
   readonly scanCollection;
 
@@ -144,7 +113,10 @@ class Statements {
       'SELECT version, collection, id FROM changes WHERE version > ? ORDER BY version LIMIT ?',
     );
     this.priorsSince = db.prepare<[string, string, number], { prior: string }>(
-      'SELECT prior FROM changes WHERE collection = ? AND id = ? AND version > ? ORDER BY version DESC',
+      'SELECT prior FROM priors WHERE collection = ? AND id = ? AND version > ? ORDER BY version DESC',
+    );
+    this.cellVersions = db.prepare<[string, string], { field: string; version: number }>(
+      'SELECT field, version FROM triples WHERE collection = ? AND id = ?',
     );
     this.scanAll = db.prepare<[string, string, string, number], ScanRow>(
       'SELECT collection, id, field, value, hlc, version FROM triples WHERE (collection, id, field) > (?, ?, ?) ORDER BY collection, id, field LIMIT ?',
@@ -173,9 +145,28 @@ class SqliteReader implements StorageReader {
     return wrap('read', () => this.s.changesSince.all(cursor, limit));
   }
   async priorsSince(key: DocKey, cursor: number): Promise<Priors[]> {
-    return wrap('read', () =>
-      this.s.priorsSince.all(key.collection, key.id, cursor).map((r) => JSON.parse(r.prior) as Priors),
-    );
+    return wrap('read', () => {
+      const rows = this.s.priorsSince.all(key.collection, key.id, cursor);
+      // Undo the logged changes on the cells' versions: a document whose every remaining cell
+      // was written after the cursor was inserted after it (inserts log no priors) → `null`.
+      const versions = new Map<string, number>();
+      for (const c of this.s.cellVersions.all(key.collection, key.id)) versions.set(c.field, c.version);
+      const out: Priors[] = [];
+      for (const r of rows) {
+        const stored = JSON.parse(r.prior) as StoredPrior[];
+        const prior: PriorCell[] = [];
+        for (const [field, version, ...value] of stored) {
+          if (version === 0) versions.delete(field);
+          else versions.set(field, version);
+          prior.push(value.length === 0 ? [field] : [field, value[0] as JsonValue]);
+        }
+        out.push(prior);
+      }
+      let inserted = versions.size > 0;
+      for (const v of versions.values()) if (v <= cursor) inserted = false;
+      if (inserted) out.push(null);
+      return out;
+    });
   }
   async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
     return wrap('read', () => {
@@ -240,6 +231,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
       upsert: BulkInsert;
       dropDoc: Database.Statement<[string, string]>;
       insertChange: BulkInsert;
+      insertPrior: BulkInsert;
       findMutations: Database.Statement<[string, string], { mutation_id: string; error: string | null }>;
       insertMutation: BulkInsert;
       setMeta: Database.Statement<[string, string]>;
@@ -274,6 +266,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
       let head = this.metaNumber('head');
       const cells = w.upsert.sink();
       const changes = w.insertChange.sink();
+      const priors = w.insertPrior.sink();
       for (const d of writes) {
         const version = d.version;
         if (!(version > head))
@@ -282,17 +275,38 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
           );
         head = version;
         const { collection, id } = d;
+        // An update logs the replaced cells with the versions they were written at.
+        if (d.prior !== null) priors.add(collection, id, version, this.#encodePrior(d, cells));
         // Each document appears once per batch, so its drop can precede every upsert.
         if (d.dropOthers) w.dropDoc.run(collection, id);
         for (const c of d.cells)
           cells.add(c.collection, c.id, c.field, encodeValue(c.value), objectTypeOf(c.value), c.hlc, version);
-        changes.add(version, collection, id, d.prior === null ? 'null' : JSON.stringify(d.prior));
+        changes.add(version, collection, id);
       }
       cells.flush();
       changes.flush();
+      priors.flush();
       w.setMeta.run('head', String(head));
     });
   }
+  /** A change's priors as stored: each with the version it was written at (read when not given). */
+  #encodePrior(d: DocWrite, pending: RowSink): string {
+    const prior = d.prior!;
+    let versions = d.priorVersions;
+    if (versions === undefined) {
+      pending.flush(); // the document's own earlier rows must be readable
+      const byField = new Map<string, number>();
+      for (const c of this.s.cellVersions.all(d.collection, d.id)) byField.set(c.field, c.version);
+      versions = prior.map(([field]) => byField.get(field) ?? 0);
+    }
+    const stored: StoredPrior[] = new Array(prior.length);
+    for (let i = 0; i < prior.length; i++) {
+      const p = prior[i]!;
+      stored[i] = p.length < 2 ? [p[0], versions[i] ?? 0] : [p[0], versions[i] ?? 0, p[1]];
+    }
+    return JSON.stringify(stored);
+  }
+
   async recordMutations(
     clientId: string,
     results: readonly MutationResult[],
@@ -329,13 +343,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${pragmaSync}`);
     db.pragma('busy_timeout = 5000');
-    db.exec(SCHEMA);
-    const schema = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
-    if (schema && schema.value !== SCHEMA_VERSION)
-      throw new StorageError(
-        `${options.file} has storage schema ${schema.value}; this server reads schema ${SCHEMA_VERSION}. Upgrade the server.`,
-      );
-    if (!schema) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+    openSchema(db, options.file);
     reader = new Database(options.file, { readonly: true });
     reader.pragma('busy_timeout = 5000');
   } catch (err) {
@@ -354,7 +362,8 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       'ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version',
     ),
     dropDoc: db.prepare('DELETE FROM triples WHERE collection = ? AND id = ?'),
-    insertChange: new BulkInsert(db, 'INSERT INTO changes (version, collection, id, prior)', 4),
+    insertChange: new BulkInsert(db, 'INSERT INTO changes (version, collection, id)', 3),
+    insertPrior: new BulkInsert(db, 'INSERT INTO priors (collection, id, version, prior)', 4),
     findMutations: db.prepare(
       'SELECT mutation_id, error FROM mutations WHERE client_id = ? AND mutation_id IN (SELECT value FROM json_each(?))',
     ),
@@ -445,6 +454,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
             const horizon = Math.max(old, cut - 1);
             if (horizon === old) return { horizon, changesDropped: 0, tombstonesDropped: 0 };
             const changesDropped = db.prepare('DELETE FROM changes WHERE version <= ?').run(horizon).changes;
+            db.prepare('DELETE FROM priors WHERE version <= ?').run(horizon);
             const tombstonesDropped = db
               .prepare("DELETE FROM triples WHERE field = '_deleted' AND version <= ?")
               .run(horizon).changes;

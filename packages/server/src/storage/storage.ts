@@ -50,6 +50,11 @@ export interface DocWrite extends DocKey {
   /** A tombstone: drop every cell of the document before writing `cells`. */
   readonly dropOthers: boolean;
   readonly prior: Priors;
+  /**
+   * The version each prior cell was written at (parallel to `prior`; 0 = it was absent). The
+   * engine knows them from the loaded cells; when absent the storage reads them itself.
+   */
+  readonly priorVersions?: readonly number[];
 }
 
 /** One change-log entry. */
