@@ -57,6 +57,9 @@ function toData(id: string, pairs: readonly (readonly [string, CellValue])[], wi
   return data;
 }
 
+/** Flatten options of a collection without refMany fields (shared: read only). */
+const NO_OPTIONS: { refMany?: ReadonlySet<string> } = Object.freeze({});
+
 const SEPARATORS = /[.[\]]/;
 /** Top-level keys already checked (documents of a collection repeat the same few keys). */
 const simpleKeys = new Set<string>();
@@ -153,9 +156,12 @@ function stampFor(
   return tx.id;
 }
 
-/** A flat patch of primitive values under plain keys, as pairs; undefined for anything else. */
-function simplePairs(patch: Record<string, unknown>): [string, CellValue][] | undefined {
-  const out: [string, CellValue][] = [];
+/**
+ * A flat patch of primitive values under plain keys, as write data (`[field, value, …]`);
+ * undefined for anything else.
+ */
+function simpleData(patch: Record<string, unknown>): unknown[] | undefined {
+  const out: unknown[] = [];
   for (const k in patch) {
     if (!Object.hasOwn(patch, k)) continue;
     const v = patch[k];
@@ -163,7 +169,7 @@ function simplePairs(patch: Record<string, unknown>): [string, CellValue][] | un
     if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null))
       return undefined;
     if (!isSimpleKey(k)) return undefined;
-    out.push([k, v as CellValue]);
+    out.push(k, v);
   }
   return out;
 }
@@ -259,8 +265,9 @@ export function prepareUpdate(
         details: { collection, id },
       },
     );
-  const opts = ctx.refMany ? { refMany: ctx.refMany } : {};
-  let pairs: [string, CellValue][];
+  const opts = ctx.refMany ? { refMany: ctx.refMany } : NO_OPTIONS;
+  let pairs: [string, CellValue][] | undefined;
+  let data: unknown[] | undefined;
   let changes: Record<string, unknown>;
   if (typeof change === 'function') {
     const draft = cloneDeep(current) as Record<string, unknown>;
@@ -300,17 +307,18 @@ export function prepareUpdate(
         },
       );
     changes = { ...change };
-    delete changes[ID_FIELD];
-    pairs = (ctx.refMany === undefined && simplePairs(changes)) || flattenDocument(changes, opts);
-    if (ctx.refMany) pairs = withRemovedMembers(pairs, current, changes, ctx.refMany);
+    if (Object.hasOwn(changes, ID_FIELD)) delete changes[ID_FIELD];
+    if (ctx.refMany === undefined && ctx.def === undefined) data = simpleData(changes);
+    if (data === undefined) pairs = flattenDocument(changes, opts);
+    if (ctx.refMany) pairs = withRemovedMembers(pairs!, current, changes, ctx.refMany);
     if (ctx.def) {
       // Patches merge deeply, as cells do; the schema judges the merged document.
-      const next = applyData(current, toData(id, pairs, false));
+      const next = applyData(current, toData(id, pairs!, false));
       pairs = diffPairs(ctx, current, next, Object.keys(changes), opts);
     }
   }
   const hlc = stampFor(ctx, tx, collection, id, true);
-  const data = toData(id, pairs, false);
+  data ??= toData(id, pairs!, false);
   const modified = applyData(current, data);
   return new MutationRecord(
     tx,
