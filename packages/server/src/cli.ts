@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
- *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]`
+ *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]
+ *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]`
  *
  * Starts the sync server on SQLite files in the data directory (one per app). Settings may
  * also come from the environment: OMNISYNC_PORT, OMNISYNC_HOST, OMNISYNC_DATA,
- * OMNISYNC_AUTH_SECRET, OMNISYNC_JWKS_URL, OMNISYNC_LOG_LEVEL. SIGTERM/SIGINT shut down
+ * OMNISYNC_AUTH_SECRET, OMNISYNC_JWKS_URL, OMNISYNC_LOG_LEVEL, OMNISYNC_RATE_LIMIT. SIGTERM/SIGINT shut down
  * gracefully (stop accepting, close sockets, finish commits, close databases); a second
  * signal exits at once.
  */
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { Mutators } from '@omnisync/core';
 import { createLogger, type LogLevel } from './util/logger.js';
 import { createServer } from './node/create-server.js';
+import type { BucketLimit, RateLimitOptions } from './engine/rate-limit.js';
 import type { Durability } from './storage/sqlite-storage.js';
 
 const USAGE = `Usage: omnisync serve [options]
@@ -27,6 +29,9 @@ const USAGE = `Usage: omnisync serve [options]
   --durability <d>      full (default: fsync every commit) | normal | off
   --log-level <l>       fatal|error|warn|info|debug|trace|silent (default info)
   --mutators <module>   module exporting named mutators (default export or "mutators")
+  --rate-limit <spec>   token buckets, rate per second / burst, e.g. push=200/2000,pull=200/2000,
+                        snapshot=50/500,ws=1000/5000 (ws = messages per WebSocket connection);
+                        name=off turns one off, "off" all; unnamed ones keep their defaults
   -h, --help            this help
 
 Without --auth-secret or --jwks-url the server is open to anyone (development mode).`;
@@ -44,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       durability: { type: 'string' },
       'log-level': { type: 'string' },
       mutators: { type: 'string' },
+      'rate-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -61,6 +67,16 @@ async function main(argv: string[]): Promise<number> {
   if (!['full', 'normal', 'off'].includes(durability)) {
     console.error(`--durability must be full, normal or off, got ${durability}`);
     return 2;
+  }
+  const rateLimitSpec = values['rate-limit'] ?? env.OMNISYNC_RATE_LIMIT;
+  let rateLimit: RateLimitOptions | false | undefined;
+  if (rateLimitSpec !== undefined) {
+    try {
+      rateLimit = parseRateLimit(rateLimitSpec);
+    } catch (err) {
+      console.error(err instanceof Error ? err.message : String(err));
+      return 2;
+    }
   }
   const logger = createLogger((values['log-level'] ?? env.OMNISYNC_LOG_LEVEL) as LogLevel | undefined);
   const secret = values['auth-secret'] ?? env.OMNISYNC_AUTH_SECRET;
@@ -89,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
       ? { auth: { ...(secret ? { secret } : {}), ...(jwksUrl ? { jwksUrl } : {}) } }
       : {}),
     ...(mutators ? { mutators } : {}),
+    ...(rateLimit !== undefined ? { rateLimit } : {}),
   });
   await server.listen(port, values.host ?? env.OMNISYNC_HOST ?? '127.0.0.1');
 
@@ -113,6 +130,34 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+const RATE_LIMIT_NAMES = { push: 'push', pull: 'pull', snapshot: 'snapshot', ws: 'liveMessages' } as const;
+
+/** `push=200/2000,ws=off` → rate limit options; `off` → false. Throws a message saying what is wrong. */
+function parseRateLimit(spec: string): RateLimitOptions | false {
+  if (spec.trim() === 'off') return false;
+  const out: RateLimitOptions = {};
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\w+)\s*=\s*(?:(off)|([\d.]+)\s*(?:\/\s*(\d+))?)\s*$/.exec(part);
+    const name = m?.[1] as keyof typeof RATE_LIMIT_NAMES | undefined;
+    if (!m || !name || !Object.hasOwn(RATE_LIMIT_NAMES, name))
+      throw new Error(
+        `--rate-limit: cannot read ${JSON.stringify(part)}; write name=rate/burst (names push, pull, snapshot, ws; rate per second), name=off, or off.`,
+      );
+    let limit: BucketLimit | false = false;
+    if (!m[2]) {
+      const perSecond = Number(m[3]);
+      const burst = m[4] === undefined ? Math.max(1, Math.ceil(perSecond)) : Number(m[4]);
+      if (!(perSecond > 0) || !Number.isFinite(perSecond) || !(burst >= 1))
+        throw new Error(
+          `--rate-limit: ${name} needs a rate above 0 and a burst of at least 1, got ${JSON.stringify(part)}.`,
+        );
+      limit = { perSecond, burst };
+    }
+    out[RATE_LIMIT_NAMES[name]] = limit;
+  }
+  return out;
 }
 
 main(process.argv.slice(2)).then(

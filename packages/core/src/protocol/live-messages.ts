@@ -39,6 +39,8 @@ export const LIVE_CLOSE_CODES = {
   forbidden: 4003,
   /** The client read too slowly and its send buffer overflowed: reconnect and resume by cursor. */
   slowConsumer: 4008,
+  /** The client kept sending far over its message rate (a flood): reconnect later, with backoff, and send less. */
+  rateLimited: 4029,
 } as const;
 
 const queryIdSchema = z.string().min(1).max(128);

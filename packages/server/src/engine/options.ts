@@ -1,11 +1,12 @@
 /**
  * Options of the sync server (shared by {@link createSyncHandler} and {@link createServer}).
  */
-import type { Mutators } from '@omnisync/core';
+import { type Clock, type Mutators, systemClock } from '@omnisync/core';
 import type { StorageFactory } from '../storage/storage.js';
 import type { Durability } from '../storage/sqlite-storage.js';
 import type { Logger, LogLevel } from '../util/logger.js';
 import type { AuthContext, AuthOptions } from './auth.js';
+import { type BucketLimit, LIVE_BURST_SECONDS, type RateLimitOptions } from './rate-limit.js';
 
 /** What a caller wants to do, as the `authorize` hook sees it. */
 export type AuthorizeRequest =
@@ -40,6 +41,7 @@ export interface LiveOptions {
   /**
    * Messages per second a connection may send (token bucket, bursts up to 5 s worth); past
    * it messages are dropped and answered with `rate_limited` (429). Default 1 000.
+   * `rateLimit.liveMessages` takes precedence.
    */
   maxMessagesPerSecond?: number;
 }
@@ -74,13 +76,28 @@ export interface SyncServerOptions {
   maxClockDriftMs?: number;
   /** WebSocket settings. */
   live?: LiveOptions;
+  /**
+   * Token-bucket limits per caller on push, pull and snapshot, and per WebSocket connection
+   * on messages (429 `rate_limited` with `Retry-After`); `false` turns them all off. The
+   * defaults only stop floods. See {@link RateLimitOptions}.
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
-/** Live options with defaults filled in. */
-export type ResolvedLiveOptions = Required<LiveOptions>;
+/** Live options with defaults filled in, plus what each connection's message bucket needs. */
+export type ResolvedLiveOptions = Required<LiveOptions> & {
+  /** Messages per connection (undefined = unlimited); see `rateLimit.liveMessages`. */
+  readonly messageLimit: BucketLimit | undefined;
+  /** Time of the message buckets. */
+  readonly clock: Clock;
+};
 
-/** Fill in live defaults. */
-export function resolveLiveOptions(o: LiveOptions = {}): ResolvedLiveOptions {
+/** Fill in live defaults; `limiter` (the server's rate limiter) sets the message bucket. */
+export function resolveLiveOptions(
+  o: LiveOptions = {},
+  limiter?: { readonly liveMessages: BucketLimit | undefined; readonly clock: Clock },
+): ResolvedLiveOptions {
+  const maxMessagesPerSecond = o.maxMessagesPerSecond ?? 1000;
   return {
     heartbeatMs: o.heartbeatMs ?? 30_000,
     helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
@@ -88,6 +105,10 @@ export function resolveLiveOptions(o: LiveOptions = {}): ResolvedLiveOptions {
     slowConsumerGraceMs: o.slowConsumerGraceMs ?? 10_000,
     closeDrainMs: o.closeDrainMs ?? 5_000,
     maxSubscriptions: o.maxSubscriptions ?? 100,
-    maxMessagesPerSecond: o.maxMessagesPerSecond ?? 1000,
+    maxMessagesPerSecond,
+    messageLimit: limiter
+      ? limiter.liveMessages
+      : { perSecond: maxMessagesPerSecond, burst: maxMessagesPerSecond * LIVE_BURST_SECONDS },
+    clock: limiter?.clock ?? systemClock,
   };
 }

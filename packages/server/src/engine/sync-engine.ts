@@ -30,6 +30,7 @@ import {
   type SyncServerOptions,
 } from './options.js';
 import { applyPush } from './push.js';
+import { RateLimiter } from './rate-limit.js';
 import { readPull, readSnapshot } from './read.js';
 
 /** The shared core of a sync server. */
@@ -38,6 +39,8 @@ export interface SyncEngine {
   readonly hlc: HlcClock;
   readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
   readonly liveOptions: ResolvedLiveOptions;
+  /** Token buckets per caller and per connection (see `rateLimit` in the options). */
+  readonly rateLimiter: RateLimiter;
   readonly live: LiveServer;
   readonly authRequired: boolean;
   /** Throws unless `app` is a valid, existing app name (400/404); opens nothing. */
@@ -81,7 +84,8 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     maxDepth: options.maxDepth ?? MESSAGE_MAX_DEPTH,
   };
   const authorize = options.authorize;
-  const liveOptions = resolveLiveOptions(options.live);
+  const rateLimiter = new RateLimiter(options.rateLimit, options.live?.maxMessagesPerSecond ?? 1000);
+  const liveOptions = resolveLiveOptions(options.live, rateLimiter);
   let closing = false;
   let closePromise: Promise<void> | undefined;
   const checkOpen = () => {
@@ -95,6 +99,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     hlc,
     limits,
     liveOptions,
+    rateLimiter,
     live: undefined as unknown as LiveServer,
     authRequired: authenticator.required,
     get closing() {

@@ -55,14 +55,13 @@ export function errorResponse(err: unknown, log: Logger): Response {
     e = new OmniSyncError('internal', 'Internal server error (logged on the server); retry later.');
   }
   if (e.status >= 500 && e.code !== 'closed') log.error({ err: e }, 'request failed');
-  return new Response(JSON.stringify(toWireError(e)), {
-    status: e.status,
-    // An oversized body may still be arriving: close rather than read it to reuse the socket.
-    headers:
-      e.code === 'payload_too_large'
-        ? { 'content-type': 'application/json; charset=utf-8', connection: 'close' }
-        : { 'content-type': 'application/json; charset=utf-8' },
-  });
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  // An oversized body may still be arriving: close rather than read it to reuse the socket.
+  if (e.code === 'payload_too_large') headers['connection'] = 'close';
+  const retryAfterMs = e.details?.['retryAfterMs'];
+  if (e.code === 'rate_limited' && typeof retryAfterMs === 'number')
+    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  return new Response(JSON.stringify(toWireError(e)), { status: e.status, headers });
 }
 
 /**
@@ -74,7 +73,7 @@ export function errorResponse(err: unknown, log: Logger): Response {
 export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler {
   const owned = options.engine === undefined;
   const engine = options.engine ?? createSyncEngine(options);
-  const { log, limits } = engine;
+  const { log, limits, rateLimiter } = engine;
 
   const app = new Hono();
   if (options.cors !== false)
@@ -112,21 +111,30 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     const kind = c.req.param('kind');
     const auth = await engine.authenticate(appName, bearerToken(c.req.header('authorization')));
     const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
+    // Rate limits are per app and caller: the token's subject, else the peer address (on Node).
+    const caller = () =>
+      auth.userId !== undefined
+        ? `${appName}\u0000user\u0000${auth.userId}`
+        : `${appName}\u0000addr\u0000${incoming?.socket?.remoteAddress ?? ''}`;
     // The body's byte size is known from reading it: the decoder need not count it again.
     const body = async (): Promise<unknown> => {
       const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
       return parseMessageText(text, limits, bytes);
     };
     switch (kind) {
-      case 'push':
-        return c.json(
-          await engine.push(appName, auth, decodeMessage(pushRequestSchema, await body(), 'push request')),
-        );
+      case 'push': {
+        const req = decodeMessage(pushRequestSchema, await body(), 'push request');
+        // Charged to the pushing client (its idempotency identity); refused before anything applies.
+        rateLimiter.check('push', `${appName}\u0000client\u0000${req.clientId}`);
+        return c.json(await engine.push(appName, auth, req));
+      }
       case 'pull':
+        rateLimiter.check('pull', caller());
         return c.json(
           await engine.pull(appName, auth, decodeMessage(pullRequestSchema, await body(), 'pull request')),
         );
       case 'snapshot':
+        rateLimiter.check('snapshot', caller());
         return c.json(
           await engine.snapshot(
             appName,
@@ -135,6 +143,7 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
           ),
         );
       case 'cursor':
+        rateLimiter.check('pull', caller());
         return c.json(
           await engine.updateCursor(
             appName,

@@ -14,6 +14,8 @@ const tooLarge = (bytes: number, max: number) =>
 /** The Node request behind a Fetch Request, when running on @hono/node-server. */
 export interface NodeIncoming extends AsyncIterable<Buffer> {
   readonly readableEnded?: boolean;
+  /** The peer (rate limits key unauthenticated callers by its address). */
+  readonly socket?: { readonly remoteAddress?: string | undefined };
   destroy?(): void;
 }
 
