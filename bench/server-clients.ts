@@ -25,6 +25,7 @@ port.on(
     url?: string;
     app?: string;
     clients?: number;
+    pinned?: boolean;
     cursor?: number;
     t0?: number;
     bodies?: string[];
@@ -49,7 +50,10 @@ port.on(
         });
         await new Promise((r) => ws.once('open', r));
         ws.send(JSON.stringify({ type: 'hello' }));
-        ws.send(JSON.stringify({ type: 'subscribe', queryId: 'q', query: { collection: 'fan' } }));
+        const query = msg.pinned
+          ? { collection: 'fan', where: { op: 'eq', field: 'ownerId', value: `u${i}` } }
+          : { collection: 'fan' };
+        ws.send(JSON.stringify({ type: 'subscribe', queryId: 'q', query }));
         await new Promise<void>((resolve) => {
           ws.on('message', (data: Buffer) => {
             const text = data.toString();

@@ -136,8 +136,14 @@ export {
   wireErrorBodySchema,
 } from './protocol/wire-schemas.js';
 export type { WireCell, WireQuery, WireMutation, MutationResult } from './protocol/wire-schemas.js';
-export { wireQueryToAst, syncScopeOf, compileSyncQuery, isLegacyWireQuery } from './protocol/sync-query.js';
-export type { LegacyWireQuery, SyncQuery } from './protocol/sync-query.js';
+export {
+  wireQueryToAst,
+  syncScopeOf,
+  compileSyncQuery,
+  isLegacyWireQuery,
+  routeKey,
+} from './protocol/sync-query.js';
+export type { LegacyWireQuery, SyncQuery, SyncRoute } from './protocol/sync-query.js';
 export {
   PUSH_MUTATIONS_MAX,
   PULL_LIMIT_DEFAULT,

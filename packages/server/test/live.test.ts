@@ -168,6 +168,11 @@ describe('targeted fan-out', () => {
     const s = await stale.subscribe('q', { collection: 't' });
     expect(s.type).toBe('subscribed');
     expect(stale.messages.map((m) => m.type)).toEqual(['welcome', 'reset', 'changes', 'subscribed']);
+    // Its answer to the reset, a subscribe without a cursor, gets a snapshot, not the
+    // (compacted) hello cursor's reset again (that was a reset → resubscribe loop).
+    const again = await stale.subscribe('q', { collection: 't' });
+    expect(again.type).toBe('subscribed');
+    expect(stale.messages.filter((m) => m.type === 'reset')).toHaveLength(1);
   });
 
   it('pushes over the socket with an ack after commit, and stops sending after unsubscribe', async () => {

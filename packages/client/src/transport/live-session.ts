@@ -223,8 +223,9 @@ export class LiveSession {
           this.#becomeReady(Math.min(...this.#caughtUp.values()));
         return;
       case 'reset':
-        // Resubscribe without a cursor: the server sends the query's current state instead.
-        // Until it is subscribed again, live cursors say nothing about that query.
+        // Resubscribe from cursor 0: the server sends the query's current state instead (no
+        // cursor would mean the hello cursor, which is the compacted one). Until it is
+        // subscribed again, live cursors say nothing about that query.
         if (this.#phase === 'ready') this.#phase = 'subscribing';
         h.onReset(message.queryId);
         this.#bySnapshot = true;
@@ -232,7 +233,7 @@ export class LiveSession {
         {
           const i = Number(message.queryId.slice(1));
           const query = this.#o.queries[i];
-          if (query) this.#send({ type: 'subscribe', queryId: message.queryId, query });
+          if (query) this.#send({ type: 'subscribe', queryId: message.queryId, query, cursor: 0 });
         }
         return;
       case 'poke':

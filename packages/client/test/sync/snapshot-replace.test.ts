@@ -97,6 +97,9 @@ test('after reset the snapshot replaces the base: deleted-and-compacted document
   await insert.promise;
   await r.source.sync();
   expect(resets(net)).toBeGreaterThan(0); // it went through reset → snapshot
+  // …once: no reset → resubscribe → reset loop on the live socket, no pull storm
+  expect(resets(net)).toBe(1);
+  expect(net.sent.filter((s) => s.url.endsWith('/pull')).length).toBeLessThan(30);
   const expected = await serverDocuments(url, app, 'todos');
   expect(expected.map((d) => d.id)).toEqual(['b', 'c', 'd', 'e', 'r1']);
   // The pending edit of c was pushed (re-creating it: its tombstone was gone) and is not lost;

@@ -100,5 +100,32 @@ describe('wire queries', () => {
     expect(s.whole).toBe(false);
     expect(compileSyncQuery({ collection: 't' }).whole).toBe(true);
     expect(compileSyncQuery(q('t').where(op.or(op.eq('a', 1), op.eq('b', 2))).ast).pins.size).toBe(0);
+    expect(compileSyncQuery(q('t').where(op.or(op.eq('a', 1), op.eq('b', 2))).ast).route).toBeUndefined();
+    expect(s.route?.field).toBe('ownerId'); // an equality routes better than an in-list
+  });
+
+  it('routes exactly: a document matches a pinned query only if its route key is one of the keys', () => {
+    const values = [0, -0, 1, '1', 'u1', true, false, null, undefined, ['u1'], { a: 1 }];
+    const queries = [
+      q('t').where('v', '=', 1),
+      q('t').where('v', '=', '1'),
+      q('t').where('v', '=', 0),
+      q('t').where('v', '=', true),
+      q('t').where('v', 'in', [false, 'u1', 1]),
+      q('t').where(op.and(op.eq('v', 'u1'), op.gt('n', 0))),
+      q('t').where('meta.v', 'in', [1, 2]),
+    ];
+    for (const query of queries) {
+      const s = compileSyncQuery(query.ast);
+      expect(s.route).toBeDefined();
+      for (const v of values)
+        for (const doc of [
+          { id: 'x', v, n: 1 },
+          { id: 'x', meta: { v }, n: 1 },
+        ]) {
+          const key = s.route!.key(doc);
+          if (s.test(doc)) expect(key !== undefined && s.route!.keys.includes(key)).toBe(true);
+        }
+    }
   });
 });

@@ -18,7 +18,7 @@ import type { Predicate, QueryAst, Scalar } from '../query/ast.js';
 import { requiredEqualities, requiredInLists } from '../query/compile.js';
 import { compileQueryFilter } from '../query/matcher.js';
 import { validateQuery } from '../query/validate.js';
-import { isScalar } from '../query/values.js';
+import { fieldGetter, isScalar } from '../query/values.js';
 
 /** A protocol v1 query: equality on (dotted) field paths. Still accepted; see {@link wireQueryToAst}. */
 export interface LegacyWireQuery {
@@ -123,6 +123,43 @@ export interface SyncQuery {
    * a document can only match when its value of the field is one of them. For indexes.
    */
   readonly pins: ReadonlyMap<string, readonly Scalar[]>;
+  /**
+   * One pin to route documents by (an equality preferred over an `in` list), or undefined
+   * when nothing is pinned: a document can only match when `key(doc)` is one of `keys`.
+   */
+  readonly route: SyncRoute | undefined;
+}
+
+/** How to route documents to a pinned query: compare `key(doc)` with `keys`. */
+export interface SyncRoute {
+  readonly field: string;
+  /** The keys of the pinned values (see {@link routeKey}). */
+  readonly keys: readonly string[];
+  /** The key of the document's value of `field` (core's field access), or undefined when it cannot match. */
+  key(doc: Readonly<Record<string, unknown>>): string | undefined;
+}
+
+/** The routing key of a scalar value: equal keys exactly when the values are `===`. */
+export function routeKey(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return `s${value}`;
+    case 'number':
+      return `n${value}`; // -0 and 0 share "n0", as they are ===
+    case 'boolean':
+      return value ? 'T' : 'F';
+    default:
+      return undefined; // null, objects, arrays: pins hold non-null scalars only
+  }
+}
+
+function routeOf(pins: ReadonlyMap<string, readonly Scalar[]>): SyncRoute | undefined {
+  let best: [string, readonly Scalar[]] | undefined;
+  for (const entry of pins) if (best === undefined || entry[1].length < best[1].length) best = entry;
+  if (best === undefined) return undefined;
+  const [field, values] = best;
+  const get = fieldGetter(field);
+  return { field, keys: values.map((v) => routeKey(v)!), key: (doc) => routeKey(get(doc)) };
 }
 
 /**
@@ -140,5 +177,6 @@ export function compileSyncQuery(query: unknown): SyncQuery {
     test: compileQueryFilter(scope),
     whole: scope.where === undefined,
     pins,
+    route: routeOf(pins),
   };
 }

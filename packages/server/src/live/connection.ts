@@ -36,6 +36,7 @@ import type { RoomPeer } from './rooms.js';
 import { type PreparedMessage, prepareMessage, sendPrepared } from './ws-frame.js';
 
 interface Subscription {
+  readonly conn: LiveConnection;
   readonly queryId: string;
   /** As received (pull and snapshot take it again for the catch-up). */
   readonly wire: WireQuery;
@@ -268,11 +269,12 @@ export class LiveConnection implements RoomPeer {
       );
     const compiled = compileSyncQuery(query); // a bad query throws query_invalid; nothing changes
     this.#unsubscribe(queryId);
-    const sub: Subscription = { queryId, wire: query, query: compiled, since: undefined };
+    const sub: Subscription = { conn: this, queryId, wire: query, query: compiled, since: undefined };
     this.#subs.set(queryId, sub);
     let set = this.#byCollection.get(compiled.collection);
     if (!set) this.#byCollection.set(compiled.collection, (set = new Set()));
     set.add(sub);
+    this.#engine.subscriptions(this.app).add(sub);
     this.#enqueue(() => this.#catchUp(sub, from));
   }
 
@@ -280,6 +282,7 @@ export class LiveConnection implements RoomPeer {
     const sub = this.#subs.get(queryId);
     if (!sub) return;
     this.#subs.delete(queryId);
+    this.#engine.subscriptions(this.app).remove(sub);
     const set = this.#byCollection.get(sub.query.collection);
     set?.delete(sub);
     if (set?.size === 0) this.#byCollection.delete(sub.query.collection);
@@ -304,6 +307,9 @@ export class LiveConnection implements RoomPeer {
         });
         if (!current()) return;
         if ('reset' in page) {
+          // The hello cursor is compacted away too: a later subscribe without a cursor (the
+          // client's answer to this reset) gets a snapshot, not another reset.
+          if (this.#helloCursor !== undefined && this.#helloCursor <= from) this.#helloCursor = undefined;
           this.sendRaw(encode({ type: 'reset', queryId: sub.queryId, cursor: page.cursor }));
           break;
         }
@@ -337,14 +343,23 @@ export class LiveConnection implements RoomPeer {
 
   // ── live fan-out ─────────────────────────────────────────────────────────
 
-  /** Called by the hub after each commit, in commit order. `cache` is shared by all connections of this commit. */
-  publish(events: readonly DocChangeEvent[], cursor: number, cache: Map<string, PreparedMessage>): void {
+  /**
+   * Called by the hub after each commit, in commit order, for the connections the commit
+   * may concern: `indices` are the events the subscription index found for this one.
+   * `cache` is shared by all connections of this commit.
+   */
+  publish(
+    events: readonly DocChangeEvent[],
+    indices: readonly number[],
+    cursor: number,
+    cache: Map<string, PreparedMessage>,
+  ): void {
     if (this.#state !== 'open' || this.#subs.size === 0) return;
-    if (this.#queue) return this.#enqueue(() => this.#deliver(events, cursor, cache));
+    if (this.#queue) return this.#enqueue(() => this.#deliver(events, indices, cursor, cache));
     // The common case, nothing queued: deliver now, without a task or a promise.
     let pending: void | Promise<void>;
     try {
-      pending = this.#deliver(events, cursor, cache);
+      pending = this.#deliver(events, indices, cursor, cache);
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -353,11 +368,13 @@ export class LiveConnection implements RoomPeer {
 
   #deliver(
     events: readonly DocChangeEvent[],
+    indices: readonly number[],
     cursor: number,
     cache: Map<string, PreparedMessage>,
   ): void | Promise<void> {
     const picks: Pick[] = [];
-    for (let i = 0; i < events.length; i++) {
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
       const ev = events[i]!;
       const subs = this.#byCollection.get(ev.collection);
       if (!subs) continue;
@@ -401,8 +418,11 @@ export class LiveConnection implements RoomPeer {
 
   #sendLive(picks: Pick[], cursor: number, cache: Map<string, PreparedMessage>): void {
     if (picks.length === 0) return;
-    const key =
-      this.#mode === 'poke' ? 'poke' : picks.map((p) => (p.entering ? 'a' : 'c') + p.index).join(',');
+    let key = 'poke';
+    if (this.#mode !== 'poke') {
+      key = '';
+      for (const p of picks) key += (p.entering ? 'a' : 'c') + p.index;
+    }
     let message = cache.get(key);
     if (!message) {
       if (this.#mode === 'poke') message = prepareMessage(encode({ type: 'poke', cursor }));
@@ -536,6 +556,8 @@ export class LiveConnection implements RoomPeer {
     this.#state = 'closed';
     clearTimeout(this.#helloTimer);
     clearTimeout(this.#expiryTimer);
+    const index = this.#subs.size > 0 ? this.#engine.subscriptions(this.app) : undefined;
+    for (const sub of this.#subs.values()) index!.remove(sub);
     this.#subs.clear();
     this.#byCollection.clear();
     if (this.#rooms.size > 0) {

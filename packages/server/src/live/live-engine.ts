@@ -20,6 +20,7 @@ import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { Logger } from '../util/logger.js';
 import { LiveConnection } from './connection.js';
 import { Rooms } from './rooms.js';
+import { SubscriptionIndex } from './sub-index.js';
 import type { PreparedMessage } from './ws-frame.js';
 
 /** What a live connection needs from the sync engine. */
@@ -39,15 +40,20 @@ export interface LiveEngine {
   register(conn: LiveConnection): void;
   unregister(conn: LiveConnection): void;
   rooms(app: string): Rooms;
+  /** The app's subscription index (fan-out looks changes up in it). */
+  subscriptions(app: string): SubscriptionIndex<LiveConnection>;
 }
 
 /** The sync engine's services a live server is built on. */
-export type LiveServices = Omit<LiveEngine, 'register' | 'unregister' | 'rooms' | 'options'>;
+export type LiveServices = Omit<
+  LiveEngine,
+  'register' | 'unregister' | 'rooms' | 'subscriptions' | 'options'
+>;
 
 /** Accepts and tracks WebSocket connections for every app. */
 export class LiveServer {
   readonly #all = new Set<LiveConnection>();
-  readonly #hubs = new Map<string, Set<LiveConnection>>();
+  readonly #indexes = new Map<string, SubscriptionIndex<LiveConnection>>();
   readonly #rooms = new Map<string, Rooms>();
   readonly #engine: LiveEngine;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -55,23 +61,22 @@ export class LiveServer {
   readonly #prefix = randomId(undefined, 6);
 
   constructor(services: LiveServices, options: ResolvedLiveOptions) {
-    const hubs = this.#hubs;
+    const indexes = this.#indexes;
     const rooms = this.#rooms;
     this.#engine = {
       ...services,
       options,
-      register(conn) {
-        let hub = hubs.get(conn.app);
-        if (!hub) hubs.set(conn.app, (hub = new Set()));
-        hub.add(conn);
-      },
+      register() {},
       unregister: (conn) => {
         this.#all.delete(conn);
-        const hub = hubs.get(conn.app);
-        hub?.delete(conn);
-        if (hub?.size === 0) hubs.delete(conn.app);
+        if (indexes.get(conn.app)?.size === 0) indexes.delete(conn.app);
         const r = rooms.get(conn.app);
         if (r && r.size === 0) rooms.delete(conn.app);
+      },
+      subscriptions(app) {
+        let index = indexes.get(app);
+        if (!index) indexes.set(app, (index = new SubscriptionIndex()));
+        return index;
       },
       rooms(app) {
         let r = rooms.get(app);
@@ -102,14 +107,19 @@ export class LiveServer {
     return conn;
   }
 
-  /** Fan a committed batch out to the app's connections (called in commit order; events built only if someone listens). */
+  /**
+   * Fan a committed batch out (called in commit order; events built only if someone
+   * listens): the subscription index names the connections each change may concern, and
+   * each of those tests its own subscriptions and sends the message, encoded and framed
+   * once per distinct content for the whole commit (`cache`).
+   */
   publish(app: string, changes: () => readonly DocChangeEvent[], cursor: number): void {
-    const hub = this.#hubs.get(app);
-    if (!hub) return;
+    const index = this.#indexes.get(app);
+    if (!index || index.size === 0) return;
     const events = changes();
     if (events.length === 0) return;
     const cache = new Map<string, PreparedMessage>();
-    for (const conn of hub) conn.publish(events, cursor, cache);
+    for (const [conn, indices] of index.candidates(events)) conn.publish(events, indices, cursor, cache);
   }
 
   /** Close every socket with `code`, wait up to `drainMs` for the handshakes, then drop the rest. */
@@ -123,6 +133,6 @@ export class LiveServer {
     clearTimeout(timer);
     for (const c of conns) c.terminate();
     this.#all.clear();
-    this.#hubs.clear();
+    this.#indexes.clear();
   }
 }
