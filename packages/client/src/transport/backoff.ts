@@ -88,3 +88,23 @@ export class Backoff {
     this.#failures = 0;
   }
 }
+
+/** Wait used for a 429 that says nothing about when to come back. */
+export const RETRY_AFTER_DEFAULT_MS = 1_000;
+
+/**
+ * How long a `rate_limited` (429) answer asks the client to wait, in ms: the server's exact
+ * `details.retryAfterMs` when it sent one, else the `Retry-After` header (seconds or an HTTP
+ * date, read against `nowMs`), else {@link RETRY_AFTER_DEFAULT_MS}.
+ */
+export function retryAfterMs(header: string | null | undefined, details: unknown, nowMs: number): number {
+  const exact = (details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof exact === 'number' && Number.isFinite(exact) && exact >= 0) return Math.ceil(exact);
+  if (header) {
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    if (Number.isFinite(at)) return Math.max(0, at - nowMs);
+  }
+  return RETRY_AFTER_DEFAULT_MS;
+}

@@ -7,6 +7,12 @@
  * Failures are typed: a network failure or timeout is a `NetworkError` marked transient, an
  * error answer is rebuilt from its wire form (`{error:{code,message}}`) with the HTTP status
  * in `details.status`, 5xx and 429 marked transient.
+ *
+ * A 429 (`rate_limited`) is waited out here: the request is sent again, unchanged, after the
+ * wait the server asked for (`Retry-After`), up to {@link RATE_LIMIT_RETRIES} times. A push
+ * sent again is safe: the server applies each (clientId, mutation id) once, and refuses a
+ * rate-limited push before applying any of it. A wait over {@link RATE_LIMIT_MAX_WAIT_MS}
+ * (or too many 429s) fails with the error, `details.retryAfterMs` set, for the caller's backoff.
  */
 import {
   type CursorRequest,
@@ -33,6 +39,7 @@ import {
   ValidationError,
   wireErrorSchema,
 } from '@omnisync/core';
+import { retryAfterMs } from './backoff.js';
 import type { FetchLike, FetchResponseLike, TokenFunction } from './types.js';
 
 /** A protocol response schema (zod, from core). */
@@ -40,6 +47,10 @@ type ResponseSchema = Parameters<typeof decodeMessage>[0];
 
 /** Default time a request may take before it counts as lost. */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/** Most 429 answers one request waits out itself before failing to its caller. */
+export const RATE_LIMIT_RETRIES = 5;
+/** Longest Retry-After one request waits out itself; a longer one fails at once for the caller's backoff. */
+export const RATE_LIMIT_MAX_WAIT_MS = 60_000;
 
 /** Options of {@link createHttpTransport}. */
 export interface HttpTransportOptions {
@@ -162,6 +173,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         status: res.status,
         endpoint: kind,
         ...(transient ? { transient: true } : {}),
+        ...(res.status === 429
+          ? { retryAfterMs: retryAfterMs(res.headers?.get('retry-after'), e.details, scheduler.now()) }
+          : {}),
       };
       return e.constructor === OmniSyncErrorClass
         ? new OmniSyncErrorClass(e.code, e.message, { details })
@@ -182,14 +196,26 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     );
   }
 
-  async function call<T>(kind: string, body: unknown, schema: ResponseSchema): Promise<T> {
-    let res = await send(kind, body, false);
-    // One refresh-and-retry per request: a token that is refused twice is an auth problem,
-    // not a stale token, and the caller backs off.
-    if (res.status === 401 && auth) {
-      await res.text().catch(() => '');
-      res = await send(kind, body, true);
+  /** Send, with one token refresh after a 401 and the 429 waits (see the file comment). */
+  async function exchange(kind: string, body: unknown): Promise<FetchResponseLike> {
+    for (let limited = 0; ; limited++) {
+      let res = await send(kind, body, false);
+      // One refresh-and-retry per request: a token that is refused twice is an auth problem,
+      // not a stale token, and the caller backs off.
+      if (res.status === 401 && auth) {
+        await res.text().catch(() => '');
+        res = await send(kind, body, true);
+      }
+      if (res.status !== 429) return res;
+      const err = await readError(kind, res);
+      const wait = err.details?.['retryAfterMs'] as number;
+      if (limited >= RATE_LIMIT_RETRIES || wait > RATE_LIMIT_MAX_WAIT_MS) throw err;
+      await new Promise<void>((resolve) => scheduler.setTimeout(resolve, wait));
     }
+  }
+
+  async function call<T>(kind: string, body: unknown, schema: ResponseSchema): Promise<T> {
+    const res = await exchange(kind, body);
     if (!res.ok) throw await readError(kind, res);
     let text: string;
     try {

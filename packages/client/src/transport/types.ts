@@ -34,6 +34,8 @@ export interface FetchInit {
 export interface FetchResponseLike {
   readonly status: number;
   readonly ok: boolean;
+  /** Response headers (read: `retry-after` of a 429). */
+  readonly headers?: { get(name: string): string | null };
   text(): Promise<string>;
 }
 
