@@ -29,6 +29,7 @@ import {
 } from '@omnisync/core';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../engine/auth.js';
+import { LIVE_FLOOD_BURSTS, TokenBucket } from '../engine/rate-limit.js';
 import { matchesQuery, type SyncQuery } from '../engine/query-adapter.js';
 import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
@@ -55,7 +56,6 @@ interface Pick {
 const CATCH_UP_CHUNK_CELLS = 2000;
 const MAX_QUEUED_BEFORE_HELLO = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const BURST_SECONDS = 5;
 
 const encode = (m: unknown) => Buffer.from(JSON.stringify(m));
 /** Send options for every message: text frames (browsers hand binary ones to onmessage as Blobs). */
@@ -79,9 +79,11 @@ export class LiveConnection implements RoomPeer {
   #queue: Promise<void> | undefined;
   readonly #early: Buffer[] = [];
   #alive = true;
-  #tokens: number;
-  #refilledAt = Date.now();
-  #limitedAt = 0;
+  /** Message rate (undefined = unlimited). */
+  readonly #bucket: TokenBucket | undefined;
+  /** Dropped messages (made at the first one); empty = a flood. */
+  #strikes: TokenBucket | undefined;
+  #limitedAt = -Infinity;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -90,7 +92,8 @@ export class LiveConnection implements RoomPeer {
     this.app = app;
     this.#ws = ws;
     this.id = id;
-    this.#tokens = engine.options.maxMessagesPerSecond * BURST_SECONDS;
+    const limit = engine.options.messageLimit;
+    this.#bucket = limit && new TokenBucket(limit, engine.options.clock.now());
     ws.on('message', (data, isBinary) => this.#onMessage(toBuffer(data), isBinary));
     ws.on('pong', () => (this.#alive = true));
     ws.on('close', () => this.#cleanup());
@@ -462,21 +465,37 @@ export class LiveConnection implements RoomPeer {
     this.#queue = next;
   }
 
-  /** Token bucket: false (and at most one `rate_limited` error per second) when over the rate. */
+  /**
+   * Token bucket: false (and at most one `rate_limited` error per second, with the wait) when
+   * over the rate. Dropped messages drain a second bucket of ten bursts refilling at the same
+   * rate: a connection that empties it (it keeps sending at over twice its rate) is flooding
+   * and is closed with 4029.
+   */
   #take(): boolean {
-    const rate = this.#engine.options.maxMessagesPerSecond;
-    const now = Date.now();
-    this.#tokens = Math.min(rate * BURST_SECONDS, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
-    this.#refilledAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return true;
+    const bucket = this.#bucket;
+    if (!bucket) return true;
+    const now = this.#engine.options.clock.now();
+    const wait = bucket.take(now);
+    if (wait === 0) return true;
+    const { perSecond, burst } = bucket.limit;
+    this.#strikes ??= new TokenBucket({ perSecond, burst: burst * LIVE_FLOOD_BURSTS }, now);
+    if (this.#strikes.take(now) > 0) {
+      this.#engine.log.warn({ conn: this.id, app: this.app }, 'message flood: connection closed');
+      this.#fail(
+        new RateLimitedError(
+          `Far over ${perSecond} messages per second for too long: closing (4029). Reconnect later with backoff, and send fewer messages (batch mutations into fewer pushes).`,
+          { details: { perSecond, burst } },
+        ),
+        LIVE_CLOSE_CODES.rateLimited,
+      );
+      return false;
     }
     if (now - this.#limitedAt >= 1000) {
       this.#limitedAt = now;
       this.#sendError(
         new RateLimitedError(
-          `Over ${rate} messages per second: messages are being dropped. Slow down (batch mutations into fewer pushes).`,
+          `Over ${perSecond} messages per second: messages are being dropped. Retry after ${wait} ms; slow down (batch mutations into fewer pushes).`,
+          { details: { retryAfterMs: wait, perSecond, burst } },
         ),
       );
     }
