@@ -20,6 +20,8 @@ export interface ApplyLedger {
   readonly mutations: Map<string, number>;
   /** (collection, id, field, hlc) → commits that wrote that exact cell. */
   readonly cells: Map<string, number>;
+  /** Ids (collection/id) with a committed tombstone, ever (compaction cannot hide them). */
+  readonly deleted: Set<string>;
   commits: number;
 }
 
@@ -55,7 +57,10 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
       // Counted only once committed: `inner.write` resolved.
       ledger.commits++;
       for (const d of writes)
-        for (const c of d.cells) ledger.cells.set(cellKey(c), (ledger.cells.get(cellKey(c)) ?? 0) + 1);
+        for (const c of d.cells) {
+          ledger.cells.set(cellKey(c), (ledger.cells.get(cellKey(c)) ?? 0) + 1);
+          if (c.field === '_deleted') ledger.deleted.add(`${c.collection}/${c.id}`);
+        }
       for (const [clientId, results] of recorded)
         for (const r of results)
           if (r.status === 'applied') {
@@ -73,7 +78,11 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
 
 /** A restartable server over one SQLite file. */
 export class SimServer {
-  readonly ledger: ApplyLedger = { mutations: new Map(), cells: new Map(), commits: 0 };
+  readonly ledger: ApplyLedger = { mutations: new Map(), cells: new Map(), deleted: new Set(), commits: 0 };
+  /** The compaction horizon: pulls from below it get `reset`. */
+  horizon = 0;
+  /** Compactions run. */
+  gcRuns = 0;
   readonly #dir: string;
   #handler: SyncHandler;
   restarts = 0;
@@ -97,7 +106,11 @@ export class SimServer {
     });
   }
 
+  /** Snapshot requests served (clients after `reset`). */
+  snapshots = 0;
+
   fetch(request: Request): Promise<Response> {
+    if (request.url.endsWith('/snapshot')) this.snapshots++;
     return this.#handler.fetch(request);
   }
 
@@ -118,7 +131,29 @@ export class SimServer {
     await this.#handler.close();
   }
 
-  /** Every stored cell (tombstones included), by paging a pull from cursor 0. */
+  /** Compact (seed 004): drop change-log entries and tombstones below `olderThanVersion`. */
+  async gc(app: string, olderThanVersion: number): Promise<void> {
+    const res = await this.#handler.engine.gc(app, { olderThanVersion });
+    if (res.horizon > this.horizon) {
+      this.horizon = res.horizon;
+      this.gcRuns++;
+    }
+  }
+
+  /** Every live cell of the visible documents (a snapshot; tombstones are in the ledger). */
+  async liveCells(app: string): Promise<Cell[]> {
+    const res = await this.#handler.fetch(
+      new Request(`http://sim/v1/apps/${app}/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    );
+    const snap = (await res.json()) as { cells: Cell[] };
+    return snap.cells.map((c) => ({ ...c, value: c.value }));
+  }
+
+  /** Every stored cell (tombstones included), by paging a pull from cursor 0 (before any compaction). */
   async allCells(app: string): Promise<Cell[]> {
     const cells: Cell[] = [];
     let cursor = 0;

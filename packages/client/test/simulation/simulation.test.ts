@@ -13,6 +13,14 @@
  *   committed server write);
  * - no deleted document comes back anywhere.
  *
+ * A third of the seeds compact the server now and then (change log and tombstones below a
+ * horizon): clients behind it get `reset`, snapshot, and must forget what vanished (seed
+ * 002: a snapshot replaces the base). The horizon never passes the cursor at which a
+ * client's current run of pending writes began (they may touch documents whose deletes are
+ * held back: GC's known hazard), clients behind the horizon catch up before they write,
+ * and ids are not reused. Deletions are checked against the ledger of committed writes, so
+ * a compacted tombstone still counts.
+ *
  * OMNISYNC_SIM_SEEDS runs that many seeds (default 200); OMNISYNC_SIM_SEED=<n> replays one.
  */
 import { type Cell, compareHlc, Replica } from '@omnisync/core';
@@ -42,6 +50,8 @@ test(
       partitions: 0,
       liveChanges: 0,
       socketResets: 0,
+      compactions: 0,
+      snapshots: 0,
     };
     const failures: string[] = [];
     for (const seed of SEEDS) {
@@ -68,6 +78,8 @@ test(
       expect(totals.acked).toBeGreaterThan(SEEDS.length);
       expect(totals.liveChanges).toBeGreaterThan(0);
       expect(totals.socketResets).toBeGreaterThan(0);
+      expect(totals.compactions).toBeGreaterThan(0);
+      expect(totals.snapshots).toBeGreaterThan(0); // clients went through reset → snapshot
     }
   },
 );
@@ -83,8 +95,9 @@ function faultsFor(r: () => number): NetworkFaults {
 }
 
 async function runSeed(seed: number) {
-  // Half the seeds add the live WebSocket (sockets break on partitions and restarts).
-  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0 });
+  // Half the seeds add the live WebSocket (sockets break on partitions and restarts); a
+  // third compact the server now and then (clients behind the horizon reset and snapshot).
+  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0, gc: seed % 3 === 1 });
   const r = world.random;
   world.network.faults = faultsFor(r);
   const log = (...a: unknown[]) =>
@@ -106,6 +119,8 @@ async function runSeed(seed: number) {
     partitions: 0,
     liveChanges: 0,
     socketResets: 0,
+    compactions: 0,
+    snapshots: 0,
   };
   const longPartitions: { client: number; incarnation: number; until: number }[] = [];
   const partitionEnd = [0, 0, 0];
@@ -117,7 +132,7 @@ async function runSeed(seed: number) {
       const c = Math.floor(r() * 3);
       const who = world.clients[c]!;
       if (roll < 0.6) {
-        if (op(who, r, log)) counts.ops++;
+        if (op(world, who, r, log)) counts.ops++;
       } else if (roll < 0.72) {
         if (!world.network.partitioned[c]) {
           // Mostly short partitions; some past the 1-minute mark (seed 003's partition).
@@ -141,6 +156,13 @@ async function runSeed(seed: number) {
         world.network.serverUp = true;
         counts.serverRestarts++;
         log('server restarted');
+      } else if (world.gc && roll < 0.86) {
+        const head = await world.server.head(APP);
+        const upTo = world.safeHorizon(head);
+        if (upTo > world.server.horizon + 1) {
+          await world.server.gc(APP, upTo);
+          log(`compacted below ${upTo} (horizon ${world.server.horizon})`);
+        }
       }
       await world.run(Math.floor(r() * 1200));
       for (let i = 0; i < 3; i++)
@@ -169,6 +191,8 @@ async function runSeed(seed: number) {
     counts.liveChanges = world.sockets?.stats.liveChanges ?? 0;
     if (VERBOSE) log('sockets', world.sockets?.stats, 'network', world.network.stats);
     counts.socketResets = world.sockets?.stats.resets ?? 0;
+    counts.compactions = world.server.gcRuns;
+    counts.snapshots = world.server.snapshots;
     await check(world);
     return counts;
   } finally {
@@ -177,8 +201,13 @@ async function runSeed(seed: number) {
 }
 
 /** One random write on one client; false when there was nothing sensible to do. */
-function op(who: SimClient, r: () => number, log: (...a: unknown[]) => void): boolean {
+function op(world: SimWorld, who: SimClient, r: () => number, log: (...a: unknown[]) => void): boolean {
   const items = who.items;
+  const cursor = who.source.status.get().cursor;
+  // With compaction, a client behind the horizon may hold documents whose tombstones are
+  // gone: it catches up (reset, snapshot) before it writes. And ids are not reused.
+  if (world.gc && (cursor === undefined || cursor < world.server.horizon)) return false;
+  world.noteWrite(who, cursor ?? 0);
   const visible = items.all();
   const kind = r();
   const value = () => Math.floor(r() * 1000);
@@ -186,6 +215,7 @@ function op(who: SimClient, r: () => number, log: (...a: unknown[]) => void): bo
     if (kind < 0.3 || visible.length === 0) {
       const id = IDS[Math.floor(r() * IDS.length)]!;
       if (items.has(id)) return false;
+      if (world.gc && world.server.ledger.deleted.has(`${COLLECTION}/${id}`)) return false;
       items.insert({ id, a: value(), b: value(), c: value() });
       log(`client ${who.index} insert ${id}`);
     } else if (kind < 0.85) {
@@ -234,15 +264,24 @@ async function quiesce(world: SimWorld): Promise<void> {
 }
 
 async function check(world: SimWorld): Promise<void> {
-  const cells = await world.server.allCells(APP);
+  // Visible documents from a snapshot; deletions from the ledger of committed writes (a
+  // compaction drops tombstones, but never what was deleted).
+  const cells = await world.server.liveCells(APP);
   const server = new Replica();
   server.apply(cells);
   const serverDocs = new Map<string, unknown>();
   const deletedOnServer = new Set<string>();
+  for (const key of world.server.ledger.deleted) deletedOnServer.add(key.slice(COLLECTION.length + 1));
   for (const id of new Set(cells.map((c) => c.id))) {
     const d = server.get(COLLECTION, id);
     if (d !== undefined) serverDocs.set(id, d);
-    if (server.isDeleted(COLLECTION, id)) deletedOnServer.add(id);
+  }
+  if (world.server.horizon === 0) {
+    // Nothing compacted: the change log from 0 holds every tombstone; it agrees with the ledger.
+    const all = new Replica();
+    all.apply(await world.server.allCells(APP));
+    for (const id of IDS)
+      expect(all.isDeleted(COLLECTION, id), `tombstone of ${id}`).toBe(deletedOnServer.has(id));
   }
 
   // 1. Every replica shows exactly the server's documents.
@@ -273,8 +312,13 @@ async function check(world: SimWorld): Promise<void> {
   for (const [k, n] of world.server.ledger.cells)
     if (n > 1) throw new Error(`cell ${k} written by ${n} commits`);
 
-  // 4. No resurrected delete: a tombstoned document is visible nowhere, and the server still holds it deleted.
-  for (const id of deletedOnServer) for (const c of world.clients) expect(c.items.has(id)).toBe(false);
+  // 4. No resurrected delete: a deleted document is visible nowhere, on the server included
+  // (after compaction too: a snapshot that no longer has it made every client forget it).
+  for (const id of deletedOnServer) {
+    expect(serverDocs.has(id), `deleted ${id} is back on the server`).toBe(false);
+    for (const c of world.clients)
+      expect(c.items.has(id), `deleted ${id} is back on client ${c.index}`).toBe(false);
+  }
 
   // 5. Nothing the network did may surface as another kind of error.
   expect(world.unexpected.map((e) => `${(e as { code?: string }).code}: ${e.message}`)).toEqual([]);
