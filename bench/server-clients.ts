@@ -1,7 +1,8 @@
 /**
  * Worker thread of bench/server.bench.ts, so the clients use the second core as remote
  * clients would, and the server has the main thread to itself:
- * - `push`: send prepared push bodies one after the other, report the wall time;
+ * - `push`: send prepared push bodies, one after the other from each of `pushers` clients at
+ *   once (default 1), report the wall time;
  * - `connect`/`expect`: N WebSocket clients subscribed to one query; for each write it is
  *   told to expect, report every client's receipt latency.
  */
@@ -29,18 +30,27 @@ port.on(
     cursor?: number;
     t0?: number;
     bodies?: string[];
+    pushers?: number;
   }) => {
     if (msg.type === 'push') {
+      // `pushers` clients at once, each sending the next body as soon as its last one was acknowledged.
+      const bodies = msg.bodies!;
+      let next = 0;
       const t = performance.now();
-      for (const body of msg.bodies!) {
-        const res = await fetch(`${msg.url}/v1/apps/${msg.app}/push`, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-        });
-        if (res.status !== 200) throw new Error(`push failed: ${res.status} ${await res.text()}`);
-        await res.arrayBuffer();
-      }
+      await Promise.all(
+        Array.from({ length: msg.pushers ?? 1 }, async () => {
+          while (next < bodies.length) {
+            const body = bodies[next++]!;
+            const res = await fetch(`${msg.url}/v1/apps/${msg.app}/push`, {
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json' },
+            });
+            if (res.status !== 200) throw new Error(`push failed: ${res.status} ${await res.text()}`);
+            await res.arrayBuffer();
+          }
+        }),
+      );
       port.postMessage({ type: 'pushed', ms: performance.now() - t });
     } else if (msg.type === 'connect') {
       const sockets: WebSocket[] = [];

@@ -103,27 +103,31 @@ function clientsWorker(): { worker: Worker; next: (type: string) => Promise<any>
   return { worker, next };
 }
 
-/** Sequential HTTP pushes from the client thread; returns their wall time. */
+/**
+ * HTTP pushes from the client thread, by `pushers` clients at once (each sequential: its next
+ * push once the last was acknowledged); returns their wall time.
+ */
 async function pushIngest(
   clients: ReturnType<typeof clientsWorker>,
   url: string,
   app: string,
   batches: Cell[][],
+  pushers = 1,
 ): Promise<{ ms: number; bytesPerCell: number }> {
   let bytes = 0;
   let cells = 0;
-  const bodies = batches.map((batch) => {
+  const bodies = batches.map((batch, b) => {
     const mutations = [];
     for (let i = 0; i < batch.length; i += CELLS_PER_DOC)
       // Mutation ids as the OmniSync client makes them: its transaction's HLC stamp.
       mutations.push({ id: batch[i]!.hlc, changes: batch.slice(i, i + CELLS_PER_DOC) });
-    const body = JSON.stringify({ clientId: 'bench', mutations });
+    const body = JSON.stringify({ clientId: `bench${b % pushers}`, mutations });
     bytes += Buffer.byteLength(body);
     cells += batch.length;
     return body;
   });
   const done = clients.next('pushed');
-  clients.worker.postMessage({ type: 'push', url, app, bodies });
+  clients.worker.postMessage({ type: 'push', url, app, bodies, pushers });
   const { ms } = await done;
   return { ms, bytesPerCell: bytes / cells };
 }
@@ -189,9 +193,11 @@ export default async function serverBench(): Promise<BenchSection> {
     const pusher = clientsWorker();
     await pushIngest(pusher, url, 'warmup', makeBatches('w_').slice(0, 4));
     await pushIngest(pusher, normalUrl, 'warmup', makeBatches('w_').slice(0, 4));
-    for (const [label, sync, target] of [
-      ['durability full (default)', 'FULL', url],
-      ['durability normal', 'NORMAL', normalUrl],
+    for (const [label, sync, target, pushers] of [
+      ['durability full (default), 1 client', 'FULL', url, 1],
+      ['durability full (default), 2 clients at once', 'FULL', url, 2],
+      ['durability normal, 1 client', 'NORMAL', normalUrl, 1],
+      ['durability normal, 2 clients at once', 'NORMAL', normalUrl, 2],
     ] as const) {
       const raw: number[] = [];
       const ours: number[] = [];
@@ -201,8 +207,9 @@ export default async function serverBench(): Promise<BenchSection> {
         const runRaw = () => raw.push(rawInsert(dir, makeBatches(`r${r}_`), sync));
         const runOurs = async () => {
           // Open the app's database before the clock starts, as rawInsert does before its own.
-          await openApp(target, `ingest${r}`);
-          const p = await pushIngest(pusher, target, `ingest${r}`, makeBatches(`o${r}_`));
+          const app = `ingest${pushers}_${r}`;
+          await openApp(target, app);
+          const p = await pushIngest(pusher, target, app, makeBatches(`o${r}_`), pushers);
           ours.push(p.ms);
           pushBytes = p.bytesPerCell;
         };
@@ -217,12 +224,12 @@ export default async function serverBench(): Promise<BenchSection> {
         }
         await pause();
       }
-      if (sync === 'NORMAL') await pusher.worker.terminate();
+      if (sync === 'NORMAL' && pushers === 2) await pusher.worker.terminate();
       const rawRate = totalCells / (median(raw) / 1000);
       const ourRate = totalCells / (median(ours) / 1000);
       const pairRatio = median(raw.map((ms, i) => ms / ours[i]!));
       rows.push([
-        `push ingest, ${label} (HTTP, sequential pushes of 500 docs × 6 cells)`,
+        `push ingest, ${label} (HTTP, pushes of 500 docs × 6 cells${pushers === 1 ? ', one after the other' : ''})`,
         `${fmtRate(ourRate)} changes/s`,
         `${fmtRate(rawRate)} rows/s raw better-sqlite3 (synchronous=${sync})`,
         `${(pairRatio * 100).toFixed(0)}% of raw, median of ${RUNS} interleaved pairs${sync === 'FULL' ? ' (goal ≥ 50%)' : ''}`,
@@ -261,7 +268,7 @@ export default async function serverBench(): Promise<BenchSection> {
   return {
     title: 'Sync server: ingest, fan-out, wire size',
     notes:
-      'Loopback; ingest = wall time of sequential HTTP pushes (JSON parse, zod validation, LWW merge, change log, idempotency records, one fsynced WAL commit per push) vs raw better-sqlite3 inserts of the same rows into the same table in transactions of the same size at synchronous=FULL; median of 3 interleaved runs. Fan-out: one HTTP push of a 2-cell document (commit fsynced), time from sending the push until each subscribed client got the change; the ws clients (and the pusher of the ingest test) run in this process on a worker thread (the server has the main thread), so server and clients share the 2 cores of the machine (the 1 000 clients parse every message on the second core while the server writes; on a busy machine both suffer). The server encodes and frames each distinct message once per commit and writes it to each socket in one write (~9 µs of kernel time per loopback socket here, the floor of a single-threaded fan-out); subscriptions are indexed by collection and pinned value, so a write that concerns one of 1 000 connections tests one.',
+      'Loopback; ingest = wall time of HTTP pushes (JSON parse, zod validation, LWW merge, change log, idempotency records, one WAL commit per push, acknowledged after it; fsynced at durability full) vs raw better-sqlite3 inserts of the same rows into the same table in transactions of the same size at the same synchronous level, on the main thread with no network; median of 5 interleaved pairs, each app database opened before its clock starts as raw opens its own. With 1 client every push waits for the previous answer, so the server idles for each HTTP round trip (~3 ms of 460 kB over loopback); 2 clients at once keep it busy, which is what ingest under load is: each push is still its own transaction and commit. Fan-out: one HTTP push of a 2-cell document (commit fsynced), time from sending the push until each subscribed client got the change; the ws clients (and the pusher of the ingest test) run in this process on a worker thread (the server has the main thread), so server and clients share the 2 cores of the machine (the 1 000 clients parse every message on the second core while the server writes; on a busy machine both suffer). The server encodes and frames each distinct message once per commit and writes it to each socket in one write (~9 µs of kernel time per loopback socket here, the floor of a single-threaded fan-out); subscriptions are indexed by collection and pinned value, so a write that concerns one of 1 000 connections tests one.',
     columns: ['measure', 'OmniSync', 'reference', 'note'],
     rows,
   };
