@@ -66,6 +66,23 @@ interface ScanRow extends CellRow {
 const NO_CELLS: StoredCell[] = Object.freeze([]) as unknown as StoredCell[];
 
 const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
+/**
+ * encodeValue for the write path: booleans, null and numbers without a JSON.stringify call
+ * each (a push writes thousands of cells). Valid numbers are finite, and String() of a
+ * finite number is its JSON text.
+ */
+const encodeCell = (v: CellValue): string | null => {
+  switch (typeof v) {
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      return String(v);
+    case 'undefined':
+      return null;
+    default:
+      return v === null ? 'null' : JSON.stringify(v);
+  }
+};
 const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
 const toStoredCell = (r: CellRow): StoredCell => ({
   field: r.field,
@@ -280,7 +297,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
         // Each document appears once per batch, so its drop can precede every upsert.
         if (d.dropOthers) w.dropDoc.run(collection, id);
         for (const c of d.cells)
-          cells.add(c.collection, c.id, c.field, encodeValue(c.value), objectTypeOf(c.value), c.hlc, version);
+          cells.add(c.collection, c.id, c.field, encodeCell(c.value), objectTypeOf(c.value), c.hlc, version);
         changes.add(version, collection, id);
       }
       cells.flush();
