@@ -65,11 +65,10 @@ interface ScanRow extends CellRow {
 /** The cells of a document that has none (shared; never written to). */
 const NO_CELLS: StoredCell[] = Object.freeze([]) as unknown as StoredCell[];
 
-const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
 /**
- * encodeValue for the write path: booleans, null and numbers without a JSON.stringify call
- * each (a push writes thousands of cells). Valid numbers are finite, and String() of a
- * finite number is its JSON text.
+ * A cell value as stored: JSON text, NULL = unset. Booleans, null and numbers without a
+ * JSON.stringify call each (a push writes thousands of cells); valid numbers are finite, and
+ * String() of a finite number is its JSON text.
  */
 const encodeCell = (v: CellValue): string | null => {
   switch (typeof v) {
