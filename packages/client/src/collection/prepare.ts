@@ -86,56 +86,29 @@ function isSimpleKey(k: string): boolean {
  * general path, which decides (and explains) what is allowed.
  */
 function simpleDocument(id: string, doc: Record<string, unknown>): Doc | undefined {
-  // Check first, copy after: a document whose first key is `id` (the usual literal) is copied
-  // by spread, which V8 clones with the source's layout (in-object fields, no growth).
+  // Check first, copy after: a document of own keys whose first key is `id` (the usual
+  // literal) is copied by spread, which V8 clones with the source's layout.
   let first: string | undefined;
+  let inherited = false;
   for (const k in doc) {
-    if (!Object.hasOwn(doc, k)) return simpleDocumentSlow(id, doc);
+    if (!Object.hasOwn(doc, k)) {
+      inherited = true;
+      continue;
+    }
     first ??= k;
     if (k === ID_FIELD) continue;
-    const v = doc[k];
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        break;
-      case 'number':
-        if (!Number.isFinite(v)) return undefined;
-        break;
-      case 'object':
-        if (v !== null) return undefined;
-        break;
-      default:
-        return undefined;
-    }
-    if (!isSimpleKey(k)) return undefined;
+    if (!isSimpleValue(doc[k]) || !isSimpleKey(k)) return undefined;
   }
-  if (first !== ID_FIELD) return simpleDocumentSlow(id, doc);
-  return { ...doc } as Doc;
+  if (first === ID_FIELD && !inherited) return { ...doc } as Doc;
+  const out: Record<string, unknown> = { id };
+  for (const k in doc) if (k !== ID_FIELD && Object.hasOwn(doc, k)) out[k] = doc[k];
+  return out as Doc;
 }
 
-function simpleDocumentSlow(id: string, doc: Record<string, unknown>): Doc | undefined {
-  const out: Record<string, unknown> = { id };
-  for (const k in doc) {
-    if (!Object.hasOwn(doc, k)) continue;
-    if (k === ID_FIELD) continue;
-    const v = doc[k];
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        break;
-      case 'number':
-        if (!Number.isFinite(v)) return undefined;
-        break;
-      case 'object':
-        if (v !== null) return undefined;
-        break;
-      default:
-        return undefined;
-    }
-    if (!isSimpleKey(k)) return undefined;
-    out[k] = v;
-  }
-  return out as Doc;
+/** A string, boolean, finite number or null: a value stored as one cell as it is. */
+function isSimpleValue(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null;
 }
 
 /**
@@ -165,10 +138,7 @@ function simpleData(patch: Record<string, unknown>): unknown[] | undefined {
   for (const k in patch) {
     if (!Object.hasOwn(patch, k)) continue;
     const v = patch[k];
-    const t = typeof v;
-    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || v === null))
-      return undefined;
-    if (!isSimpleKey(k)) return undefined;
+    if (!isSimpleValue(v) || !isSimpleKey(k)) return undefined;
     out.push(k, v);
   }
   return out;
