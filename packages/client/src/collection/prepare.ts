@@ -125,8 +125,16 @@ function stampFor(
 ): string {
   // An optimistic write is re-stamped by the store if it finds an earlier write of the same
   // transaction on the document (ClientStore.applyOptimistic): no second lookup here.
-  if (mayRepeat && !tx.optimistic && ctx.store.hasPendingFrom(collection, id, tx)) return ctx.hlc.now();
+  // A pessimistic write is not in the overlay: look through its transaction's writes.
+  if (mayRepeat && !tx.optimistic && wroteBefore(tx, collection, id)) return ctx.hlc.now();
   return tx.id;
+}
+
+function wroteBefore(tx: Transaction, collection: string, id: string): boolean {
+  const records = tx.records;
+  for (let i = 0; i < records.length; i++)
+    if (records[i]!.key === id && records[i]!.collection === collection) return true;
+  return false;
 }
 
 /**

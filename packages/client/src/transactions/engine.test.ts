@@ -229,6 +229,24 @@ describe('pessimistic writes (optimistic: false)', () => {
     expect(collection.get('c')).toEqual({ id: 'c', n: 1 });
   });
 
+  it('a second write to one document in the same transaction gets a later stamp and wins', async () => {
+    const { collection, syncControl, client } = await started();
+    // 9 then 1: with a shared stamp the tie would go to the larger value, 9.
+    const p = client.write(
+      () => {
+        collection.update('a', { n: 9 });
+        collection.update('a', { n: 1 });
+      },
+      { optimistic: false },
+    );
+    await syncControl.settle();
+    const tx = await p;
+    const [first, second] = tx.mutations;
+    expect(first!.hlc).toBe(tx.id);
+    expect(second!.hlc > first!.hlc).toBe(true);
+    expect(collection.get('a')?.n).toBe(1);
+  });
+
   it('applies the value the backend answered with', async () => {
     const { collection, syncControl } = await started(undefined, {
       mutationFn: {
