@@ -159,15 +159,6 @@ export class ClientStore {
     return asList(this.#views.get(collection)?.overlay.get(id));
   }
 
-  /** Does this document have a pending write of transaction `tx`? */
-  hasPendingFrom(collection: string, id: string, tx: unknown): boolean {
-    const p = this.#views.get(collection)?.overlay.get(id);
-    if (p === undefined) return false;
-    if (!Array.isArray(p)) return p.tx === tx;
-    for (const m of p) if (m.tx === tx) return true;
-    return false;
-  }
-
   /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
   subscribe(listener: StoreListener): () => void {
     this.#listeners.add(listener);
