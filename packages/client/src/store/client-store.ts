@@ -220,6 +220,7 @@ export class ClientStore {
         if (prepared && m.type === 'insert' && v.merge === undefined) {
           // A fresh insert was checked against a free id: no pending write, nothing visible.
           v.overlay.set(m.key, m);
+          m.overlaid = 1;
           this.#set(v, m.key, undefined, v.decode(m.modified), m);
           continue;
         }
@@ -229,9 +230,17 @@ export class ClientStore {
           if (Array.isArray(before) ? before.some((p) => p.tx === tx) : before.tx === tx)
             m.hlc = this.restamp();
         }
-        if (before === undefined) v.overlay.set(m.key, m);
-        else if (Array.isArray(before)) before.push(m);
-        else v.overlay.set(m.key, [before, m]);
+        if (before === undefined) {
+          v.overlay.set(m.key, m);
+          m.overlaid = 1;
+        } else {
+          if (Array.isArray(before)) before.push(m);
+          else {
+            v.overlay.set(m.key, [before, m]);
+            before.overlaid = 2;
+          }
+          m.overlaid = 2;
+        }
         if (m.type === 'delete') {
           v.tombstones = true;
           v.pendingDeletes.add(m.key);
@@ -290,34 +299,71 @@ export class ClientStore {
           this.#applyBase(extraCells, mark);
         }
       }
+      if (confirmed && this.#confirmWhole(records)) return;
       let v: CollectionView | undefined;
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
+        const at = m.overlaid;
+        if (at === 0) continue;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        const cur = v.overlay.get(m.key);
-        if (cur === undefined) continue;
+        // The only pending write of its document is the overlay entry itself: no lookup.
+        const cur = at === 1 ? m : v.overlay.get(m.key)!;
         if (
           cur === m ||
           (confirmed && Array.isArray(cur) && cur.every((p) => p.confirmMark === m.confirmMark))
         ) {
           v.overlay.delete(m.key);
+          if (cur === m) m.overlaid = 0;
+          else for (const p of cur as MutationRecord[]) p.overlaid = 0;
           if (v.pendingDeletes.size > 0) v.pendingDeletes.delete(m.key);
           // Confirmed, nothing else pending, and the base did not move underneath: the base now
           // holds exactly what was visible, so the visible object stays as it is.
           if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) continue;
           v.dirty.delete(m.key);
-        } else if (Array.isArray(cur)) {
-          const at = cur.indexOf(m);
-          if (at < 0) continue;
-          cur.splice(at, 1);
-          if (cur.length === 1) v.overlay.set(m.key, cur[0]!);
-          if (m.type === 'delete' && !cur.some((p) => p.type === 'delete')) v.pendingDeletes.delete(m.key);
-        } else continue;
+        } else {
+          const list = cur as MutationRecord[];
+          list.splice(list.indexOf(m), 1);
+          m.overlaid = 0;
+          if (list.length === 1) {
+            v.overlay.set(m.key, list[0]!);
+            list[0]!.overlaid = 1;
+          }
+          if (m.type === 'delete' && !list.some((p) => p.type === 'delete')) v.pendingDeletes.delete(m.key);
+        }
         this.#recompute(v, m.key);
       }
     } finally {
       if (--this.#depth === 0) this.#flush();
     }
+  }
+
+  /**
+   * Confirm a large batch that is all of its collection's overlay at once (a bulk write that
+   * nothing else overlaps): each record is its document's only pending write, so the overlay
+   * is cleared in one step instead of one delete per document. False when that does not hold.
+   */
+  #confirmWhole(records: readonly MutationRecord[]): boolean {
+    const n = records.length;
+    if (n < 64) return false;
+    const collection = records[0]!.collection;
+    const v = this.#views.get(collection);
+    if (
+      v === undefined ||
+      v.overlay.size !== n ||
+      v.merge !== undefined ||
+      v.dirty.size > 0 ||
+      v.pendingDeletes.size > 0
+    )
+      return false;
+    for (let i = 0; i < n; i++) {
+      const m = records[i]!;
+      if (m.overlaid !== 1 || m.collection !== collection) return false;
+    }
+    // n records, each the sole entry of a distinct document, and the overlay holds n entries:
+    // they are the whole overlay.
+    v.overlay.clear();
+    for (let i = 0; i < n; i++) records[i]!.overlaid = 0;
+    return true;
   }
 
   /** Apply cells to the base (from a source, or recovered): visible where no write is pending. */

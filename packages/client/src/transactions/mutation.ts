@@ -43,6 +43,11 @@ export class MutationRecord implements PendingMutation {
   readonly tx: Transaction;
   /** @internal Set by the store while this write is being confirmed. */
   confirmMark = 0;
+  /**
+   * @internal Where the store keeps this write: 0 not on the overlay, 1 the document's only
+   * pending write (the overlay entry is this record), 2 in the document's list of several.
+   */
+  overlaid: 0 | 1 | 2 = 0;
 
   /** `id`: the mutation id, or its index in the transaction (the id is then `<tx id>:<index>`). */
   constructor(
