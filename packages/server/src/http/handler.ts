@@ -16,7 +16,6 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   pullRequestSchema,
-  pushRequestSchema,
   snapshotRequestSchema,
   toWireError,
   UnknownMessageError,
@@ -27,6 +26,7 @@ import { bearerToken } from '../engine/auth.js';
 import type { SyncServerOptions } from '../engine/options.js';
 import { createSyncEngine, type SyncEngine } from '../engine/sync-engine.js';
 import type { Logger } from '../util/logger.js';
+import { decodePushText } from './push-decode.js';
 import { type NodeIncoming, readBody } from './read-body.js';
 
 /** A Fetch-API sync handler. */
@@ -123,7 +123,8 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     };
     switch (kind) {
       case 'push': {
-        const req = decodeMessage(pushRequestSchema, await body(), 'push request');
+        const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
+        const req = decodePushText(text, limits, bytes);
         // Charged to the pushing client (its idempotency identity); refused before anything applies.
         rateLimiter.check('push', `${appName}\u0000client\u0000${req.clientId}`);
         return c.json(await engine.push(appName, auth, req));
