@@ -271,4 +271,42 @@ describe('Replica change reports and reads', () => {
     expect(r.cellsSince(0)).toHaveLength(4);
     expect(r.get('todos', 'a')).toEqual({ id: 'a', title: 'x', n: 2, done: false });
   });
+
+  it('keeps per-field stamps exact through one differing field, its repeats, a second field and an older write', () => {
+    const r = new Replica();
+    const t0 = hlc.now();
+    r.apply(doc('todos', { id: 'a', title: 'x', n: 1, done: false }).map((c) => ({ ...c, hlc: t0 })));
+    const s0 = r.seq;
+    const t1 = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'n', value: 2, hlc: t1 }]);
+    const s1 = r.seq;
+    const t2 = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'n', value: 3, hlc: t2 }]);
+    expect(r.cell('todos', 'a', 'n')).toEqual({ value: 3, hlc: t2, seq: r.seq });
+    expect(r.cell('todos', 'a', 'title')).toEqual({ value: 'x', hlc: t0, seq: s0 });
+    // An older write to the differing field loses.
+    expect(r.apply([{ collection: 'todos', id: 'a', field: 'n', value: 9, hlc: t1 }])).toEqual([]);
+    expect(r.cellsSince(s1)).toEqual([{ collection: 'todos', id: 'a', field: 'n', value: 3, hlc: t2 }]);
+    // A second field with its own stamp: every field keeps its own.
+    const t3 = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'done', value: true, hlc: t3 }]);
+    expect(r.cell('todos', 'a', 'n')!.hlc).toBe(t2);
+    expect(r.cell('todos', 'a', 'done')!.hlc).toBe(t3);
+    expect(r.cell('todos', 'a', 'title')!.hlc).toBe(t0);
+    // A new field appended at yet another stamp.
+    const t4 = hlc.now();
+    r.apply([{ collection: 'todos', id: 'a', field: 'tag', value: 'k', hlc: t4 }]);
+    expect(r.cellsSince(s1).map((c) => [c.field, c.hlc])).toEqual([
+      ['n', t2],
+      ['done', t3],
+      ['tag', t4],
+    ]);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', title: 'x', n: 3, done: true, tag: 'k' });
+    // A document whose one differing field is appended keeps it apart too.
+    const b = new Replica();
+    b.apply([{ collection: 'todos', id: 'b', field: 'id', value: 'b', hlc: t0 }]);
+    b.apply([{ collection: 'todos', id: 'b', field: 'x', value: 1, hlc: t1 }]);
+    expect(b.cell('todos', 'b', 'id')!.hlc).toBe(t0);
+    expect(b.cell('todos', 'b', 'x')!.hlc).toBe(t1);
+  });
 });

@@ -93,8 +93,9 @@ const EMPTY_VALUES: CellValue[] = [];
 
 /**
  * One document. Fields live in `values`, parallel to `shape.names`. `hlc` and `seq` are one
- * value for all fields until a field diverges, then an array parallel to `values`: a document
- * written once (the common case) stores two primitives instead of a stamp per field.
+ * value for all fields while they agree, with room for one field that differs (`xi`, `xh`,
+ * `xs`: the usual single-field update), then arrays parallel to `values`: a document written
+ * once, or then updated in one field, stores a few primitives instead of a stamp per field.
  */
 interface DocEntry {
   shape: Shape;
@@ -102,6 +103,12 @@ interface DocEntry {
   hlc: string | string[];
   /** Local sequence number of the last change of each field (see `hlc`); for a tombstone, of the delete. */
   seq: number | number[];
+  /** While `hlc` and `seq` are scalars: the index of the one field whose stamp differs, else -1. */
+  xi: number;
+  /** That field's HLC. */
+  xh: string;
+  /** That field's sequence number. */
+  xs: number;
   /** HLC of the winning tombstone, if deleted. */
   deleted: string | undefined;
   /** Number of fields with a defined value: visible iff > 0 and not deleted. */
@@ -117,22 +124,44 @@ const newEntry = (root: Shape): DocEntry => ({
   values: EMPTY_VALUES,
   hlc: '',
   seq: 0,
+  xi: -1,
+  xh: '',
+  xs: 0,
   deleted: undefined,
   live: 0,
   doc: undefined,
   mark: -1,
 });
 
-const hlcAt = (e: DocEntry, i: number): string => (typeof e.hlc === 'string' ? e.hlc : e.hlc[i]!);
-const seqAt = (e: DocEntry, i: number): number => (typeof e.seq === 'number' ? e.seq : e.seq[i]!);
+const hlcAt = (e: DocEntry, i: number): string =>
+  typeof e.hlc === 'string' ? (i === e.xi ? e.xh : e.hlc) : e.hlc[i]!;
+const seqAt = (e: DocEntry, i: number): number =>
+  typeof e.seq === 'number' ? (i === e.xi ? e.xs : e.seq) : e.seq[i]!;
 const maxSeq = (e: DocEntry): number => {
-  if (typeof e.seq === 'number') return e.seq;
+  if (typeof e.seq === 'number') return e.xi >= 0 && e.xs > e.seq ? e.xs : e.seq;
   let m = 0;
   for (const s of e.seq) if (s > m) m = s;
   return m;
 };
 const materialize = (id: string, e: DocEntry): Record<string, unknown> =>
-  unflattenColumns(id, e.shape.names, e.values, e.hlc);
+  unflattenColumns(id, e.shape.names, e.values, e.xi < 0 ? e.hlc : stampArrays(e, e.shape.names.length).hlc);
+
+/** Turn the scalar stamps (and the one differing field) of a document with `n` fields into arrays. */
+function stampArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
+  if (typeof e.hlc !== 'string' || typeof e.seq !== 'number')
+    throw new Error('Replica: stamps are arrays already.');
+  const hlc = new Array<string>(n);
+  const seq = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    hlc[i] = e.hlc;
+    seq[i] = e.seq;
+  }
+  if (e.xi >= 0 && e.xi < n) {
+    hlc[e.xi] = e.xh;
+    seq[e.xi] = e.xs;
+  }
+  return { hlc, seq };
+}
 const visible = (e: DocEntry): boolean => e.deleted === undefined && e.live > 0;
 
 const canonical = (v: CellValue): string => (v === undefined ? '' : JSON.stringify(v));
@@ -156,7 +185,8 @@ function beats(hlc: string, value: CellValue, curHlc: string, curValue: CellValu
 /**
  * Store field `i` of `e` (an existing index) or append it (`i` = the field count). A fresh
  * document's value array is allocated at `size` slots when known. Returns true when an array
- * grew by push (and so carries spare capacity to trim).
+ * grew by push (and so carries spare capacity to trim). `hlc` and `seq` are scalars (with at
+ * most one differing field) or arrays, both alike.
  */
 function writeField(
   e: DocEntry,
@@ -179,6 +209,7 @@ function writeField(
       } else e.values = [value];
       e.hlc = hlc;
       e.seq = seq;
+      e.xi = -1;
       return false;
     }
     let grew = false;
@@ -189,41 +220,53 @@ function writeField(
       grew = true;
     }
     if (typeof e.hlc === 'string') {
-      if (e.hlc !== hlc) e.hlc = spread(e.hlc, n, hlc);
-    } else {
-      e.hlc.push(hlc);
-      grew = true;
+      if (e.hlc === hlc && e.seq === seq) return grew;
+      if (e.xi < 0) {
+        e.xi = n;
+        e.xh = hlc;
+        e.xs = seq;
+        return grew;
+      }
+      const stamps = toArrays(e, n);
+      stamps.hlc.push(hlc);
+      stamps.seq.push(seq);
+      return true;
     }
-    if (typeof e.seq === 'number') {
-      if (e.seq !== seq) e.seq = spread(e.seq, n, seq);
-    } else {
-      e.seq.push(seq);
-      grew = true;
-    }
-    return grew;
+    e.hlc.push(hlc);
+    (e.seq as number[]).push(seq);
+    return true;
   }
   e.values[i] = value;
   if (typeof e.hlc === 'string') {
-    if (e.hlc !== hlc) {
-      if (n === 1) e.hlc = hlc;
-      else (e.hlc = spread(e.hlc, n - 1, e.hlc))[i] = hlc;
+    if (n === 1) {
+      e.hlc = hlc;
+      e.seq = seq;
+      e.xi = -1;
+    } else if (e.hlc === hlc && e.seq === seq) {
+      if (e.xi === i) e.xi = -1; // back in line with the others
+    } else if (e.xi < 0 || e.xi === i) {
+      e.xi = i;
+      e.xh = hlc;
+      e.xs = seq;
+    } else {
+      const stamps = toArrays(e, n);
+      stamps.hlc[i] = hlc;
+      stamps.seq[i] = seq;
     }
-  } else e.hlc[i] = hlc;
-  if (typeof e.seq === 'number') {
-    if (e.seq !== seq) {
-      if (n === 1) e.seq = seq;
-      else (e.seq = spread(e.seq, n - 1, e.seq))[i] = seq;
-    }
-  } else e.seq[i] = seq;
+  } else {
+    e.hlc[i] = hlc;
+    (e.seq as number[])[i] = seq;
+  }
   return false;
 }
 
-/** `n` copies of `fill` followed by `last` (an exact-size array). */
-function spread<T>(fill: T, n: number, last: T): T[] {
-  const a = new Array<T>(n + 1);
-  for (let i = 0; i < n; i++) a[i] = fill;
-  a[n] = last;
-  return a;
+/** Switch a document of `n` fields from scalar stamps to arrays. */
+function toArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
+  const stamps = stampArrays(e, n);
+  e.hlc = stamps.hlc;
+  e.seq = stamps.seq;
+  e.xi = -1;
+  return stamps;
 }
 
 /**
@@ -348,6 +391,7 @@ export class Replica {
           entry.shape = this.#root;
           entry.values = EMPTY_VALUES;
           entry.hlc = '';
+          entry.xi = -1;
           entry.live = 0;
           entry.doc = undefined;
         }

@@ -245,7 +245,8 @@ export class ClientStore {
           v.tombstones = true;
           v.pendingDeletes.add(m.key);
         }
-        const prev = v.docs.get(m.key);
+        // A prepared update or delete was computed from the visible document: it is `original`.
+        const prev = prepared && m.type !== 'insert' ? (m.original as Doc) : v.docs.get(m.key);
         if (v.merge !== undefined) {
           this.#recompute(v, m.key);
           continue;

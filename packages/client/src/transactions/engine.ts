@@ -286,8 +286,13 @@ export class TransactionEngine {
     const txs = this.#localBatch.filter((t) => !t.finished);
     this.#localBatch = [];
     if (txs.length === 0) return;
-    for (const tx of txs) this.#startAttempt(tx);
     const writer = this.#d.writer;
+    // Nothing to write and nobody watching each state: #complete commits each in one step.
+    if (!writer.enabled && !this.#d.events.wants('transaction:stateChange')) {
+      this.#complete(txs);
+      return;
+    }
+    for (const tx of txs) this.#startAttempt(tx);
     if (!writer.enabled) {
       this.#complete(txs);
       return;
@@ -453,7 +458,9 @@ export class TransactionEngine {
           // Listeners see every state of seed 001 on the way.
           if (tx.state === 'persisting') this.#dispatch(tx, { type: 'persisted', at });
           this.#dispatch(tx, { type: 'synced', at });
-        } else this.#dispatch(tx, { type: 'settled', at });
+        } else if (tx.state === 'pending')
+          this.#dispatch(tx, { type: 'committed', at, attemptId: `${tx.id}#${tx.current_attempt + 1}` });
+        else this.#dispatch(tx, { type: 'settled', at });
         this.#finish(tx, toPersist.length > 0 ? toPersist : undefined);
         toPersist.length = 0;
       }

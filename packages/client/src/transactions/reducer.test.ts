@@ -40,6 +40,24 @@ describe('transaction reducer (seed 001 states)', () => {
     );
   });
 
+  it('committed completes a pending local commit in one step, with one closed attempt', () => {
+    const s = reduceTransaction(initialSnapshot('t', 1000), {
+      type: 'committed',
+      at: 1001,
+      attemptId: 't#1',
+    });
+    expect(s).toMatchObject({ state: 'completed', current_attempt: 1, updated_at: new Date(1001) });
+    expect(s.attempts).toEqual([{ id: 't#1', started_at: new Date(1001), completed_at: new Date(1001) }]);
+    const persisting = reduceTransaction(initialSnapshot('u', 0), {
+      type: 'attempt:start',
+      at: 1,
+      attemptId: 'u#1',
+    });
+    expect(() => reduceTransaction(persisting, { type: 'committed', at: 2, attemptId: 'u#2' })).toThrow(
+      /cannot take/,
+    );
+  });
+
   it('queues and unqueues, and a dependency failure keeps the holder id', () => {
     let s = reduceTransaction(initialSnapshot('t', 0), { type: 'queue', at: 1, behind: 'h' });
     expect(s).toMatchObject({ state: 'queued', queued_behind: 'h' });

@@ -40,6 +40,11 @@ export type TransactionAction =
   | { readonly type: 'synced'; readonly at: number }
   /** `persisted` then `synced` at once (a local commit confirms both): one snapshot, not two. */
   | { readonly type: 'settled'; readonly at: number }
+  /**
+   * `attempt:start` then `settled` at once: a local-only commit that nobody watches state by
+   * state (its one attempt starts and completes at `at`).
+   */
+  | { readonly type: 'committed'; readonly at: number; readonly attemptId: string }
   | { readonly type: 'fail'; readonly at: number; readonly error: TransactionError };
 
 // Transactions changing state in the same millisecond share one Date (they are read-only).
@@ -49,7 +54,7 @@ const dateAt = (ms: number): Date => (ms === lastMs ? lastDate : ((lastMs = ms),
 
 /** Which actions each state accepts. */
 const ALLOWED: Record<TransactionState, ReadonlySet<TransactionAction['type']>> = {
-  pending: new Set(['queue', 'attempt:start', 'fail']),
+  pending: new Set(['queue', 'attempt:start', 'committed', 'fail']),
   queued: new Set(['queue', 'unqueue', 'fail']),
   persisting: new Set(['attempt:start', 'attempt:failed', 'persisted', 'settled', 'fail']),
   persisted_awaiting_sync: new Set(['synced', 'settled', 'fail']),
@@ -142,6 +147,14 @@ export function reduceTransaction(s: TransactionSnapshot, action: TransactionAct
       return { ...s, state: 'completed', updated_at: at };
     case 'settled':
       return { ...s, state: 'completed', updated_at: at, attempts: closeLastAttempt(s.attempts, at) };
+    case 'committed':
+      return {
+        ...withoutQueue(s),
+        state: 'completed',
+        updated_at: at,
+        attempts: [...s.attempts, { id: action.attemptId, started_at: at, completed_at: at }],
+        current_attempt: s.current_attempt + 1,
+      };
     case 'fail':
       return {
         ...withoutQueue(s),
