@@ -77,6 +77,9 @@ export function compareHlc(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Counters below this have their encoded tail cached per clock. */
+const TAILS_CACHED = 4096;
+
 /** Options of {@link createHlc}. */
 export interface HlcOptions {
   /** This replica's id (1-64 of A-Z a-z 0-9 _ -). Unique per replica. */
@@ -130,12 +133,17 @@ export function createHlc(options: HlcOptions): HlcClock {
   let prefixWall = -1;
   let prefix = '';
   const suffix = `-${nodeId}`;
+  // The counter with the node id after it, for the small counters of a tight loop (built once
+  // each, so a stamp is one concatenation): `000000-node`, `000001-node`, …
+  const tails: string[] = [];
+  const tail = (c: number): string => c.toString(36).padStart(COUNTER_WIDTH, '0') + suffix;
   const encode = (): string => {
     if (wall !== prefixWall) {
       prefixWall = wall;
       prefix = wall.toString(36).padStart(WALL_WIDTH, '0') + '-';
     }
-    return prefix + counter.toString(36).padStart(COUNTER_WIDTH, '0') + suffix;
+    if (counter >= TAILS_CACHED) return prefix + tail(counter);
+    return prefix + (tails[counter] ??= tail(counter));
   };
   const bump = () => {
     if (counter >= HLC_MAX_COUNTER) {

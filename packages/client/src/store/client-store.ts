@@ -86,10 +86,22 @@ export class ClientStore {
   #depth = 0;
   #confirmMark = 0;
   #changes: DocChange[] = [];
+  /**
+   * Collections and document signals touched in the running batch: arrays used up to a count
+   * (never truncated, so a write a microtask does not reallocate them), swapped with spares at
+   * the flush (a listener or effect that writes starts a fresh batch).
+   */
   #touched: CollectionView[] = [];
+  #nTouched = 0;
   #bumps: Signal<number>[] = [];
+  #nBumps = 0;
   #spareTouched: CollectionView[] | undefined = [];
   #spareBumps: Signal<number>[] | undefined = [];
+  // What the flush's signal batch bumps (set just before it runs).
+  #flushTouched: CollectionView[] = [];
+  #flushNTouched = 0;
+  #flushBumps: Signal<number>[] = [];
+  #flushNBumps = 0;
   /**
    * A fresh HLC stamp: given to a prepared write whose transaction already has a pending write
    * on the same document, so the later write wins over the earlier (set by the client).
@@ -479,11 +491,11 @@ export class ClientStore {
     else v.docs.set(id, next);
     if (!v.changed) {
       v.changed = true;
-      this.#touched.push(v);
+      this.#touched[this.#nTouched++] = v;
     }
     if (v.signals.size > 0) {
       const s = v.signals.get(id);
-      if (s !== undefined) this.#bumps.push(s);
+      if (s !== undefined) this.#bumps[this.#nBumps++] = s;
     }
     if (this.#listeners.size === 0) return;
     if (next === undefined) {
@@ -502,28 +514,43 @@ export class ClientStore {
   }
 
   #flush(): void {
+    const nTouched = this.#nTouched;
+    if (nTouched === 0) return;
     const touched = this.#touched;
-    if (touched.length === 0) return;
     const bumps = this.#bumps;
+    const nBumps = this.#nBumps;
     const changes = this.#changes;
-    // Swap in the spare arrays: a listener or effect that writes starts a fresh batch.
     this.#touched = this.#spareTouched ?? [];
     this.#bumps = this.#spareBumps ?? [];
     this.#spareTouched = this.#spareBumps = undefined;
+    this.#nTouched = this.#nBumps = 0;
     this.#changes = changes.length > 0 ? [] : changes;
-    batch(() => {
-      for (const v of touched) {
-        v.changed = false;
-        v.version.set(v.version.peek() + 1);
-      }
-      for (const s of bumps) s.set(s.peek() + 1);
-    });
-    touched.length = 0;
-    if (bumps.length > 0) bumps.length = 0;
+    this.#flushTouched = touched;
+    this.#flushNTouched = nTouched;
+    this.#flushBumps = bumps;
+    this.#flushNBumps = nBumps;
+    batch(this.#bumpSignals);
+    for (let i = 0; i < nTouched; i++) touched[i] = undefined as unknown as CollectionView;
+    for (let i = 0; i < nBumps; i++) bumps[i] = undefined as unknown as Signal<number>;
     this.#spareTouched = touched;
     this.#spareBumps = bumps;
     if (changes.length > 0) for (const l of [...this.#listeners]) l(changes);
   }
+
+  /** The body of the flush's signal batch (bound once: a flush allocates no closure). */
+  readonly #bumpSignals = (): void => {
+    const touched = this.#flushTouched;
+    const bumps = this.#flushBumps;
+    for (let i = 0, n = this.#flushNTouched; i < n; i++) {
+      const v = touched[i]!;
+      v.changed = false;
+      v.version.set(v.version.peek() + 1);
+    }
+    for (let i = 0, n = this.#flushNBumps; i < n; i++) {
+      const s = bumps[i]!;
+      s.set(s.peek() + 1);
+    }
+  };
 }
 
 function safeFlatten(doc: Doc, opts: { refMany?: ReadonlySet<string> }) {

@@ -459,7 +459,11 @@ export class TransactionEngine {
           if (tx.state === 'persisting') this.#dispatch(tx, { type: 'persisted', at });
           this.#dispatch(tx, { type: 'synced', at });
         } else if (tx.state === 'pending')
-          this.#dispatch(tx, { type: 'committed', at, attemptId: `${tx.id}#${tx.current_attempt + 1}` });
+          this.#dispatch(tx, {
+            type: 'committed',
+            at,
+            attemptId: tx.current_attempt === 0 ? tx.id + '#1' : `${tx.id}#${tx.current_attempt + 1}`,
+          });
         else this.#dispatch(tx, { type: 'settled', at });
         this.#finish(tx, toPersist.length > 0 ? toPersist : undefined);
         toPersist.length = 0;
@@ -487,8 +491,8 @@ export class TransactionEngine {
         this.#releaseHeld(this.locks.unhold(tx));
       }
     }
-    const evicted = this.#history.add(tx);
     const writer = this.#d.writer;
+    const evicted = this.#history.add(tx, writer.enabled);
     if (writer.enabled) {
       const kept = evicted.length === 0 || evicted[evicted.length - 1] !== tx.id;
       writer

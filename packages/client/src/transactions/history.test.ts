@@ -20,8 +20,13 @@ describe('transaction history bounds', () => {
     expect(h.add(tx('f', 2))).toEqual(['c', 'd']); // 12 mutations: the oldest go until it fits
     expect(h.list().map((t) => t.id)).toEqual(['e', 'f']);
     expect(h.add(tx('huge', 11))).toEqual(['huge']);
+    expect(h.add(tx('quiet', 11), false)).toEqual([]); // not reported: nobody stores the history
     expect(h.find('f')?.id).toBe('f');
     expect(h.find('a')).toBeUndefined();
+    // Unreported evictions still evict.
+    expect(h.add(tx('g', 1), false)).toEqual([]);
+    expect(h.add(tx('h', 1), false)).toEqual([]);
+    expect(h.list().map((t) => t.id)).toEqual(['f', 'g', 'h']);
   });
 
   it('refuses bad bounds', () => {

@@ -49,10 +49,13 @@ export class TransactionHistory {
     this.#limit = limit;
   }
 
-  /** Keep `tx`; returns the ids of the transactions it pushed out (possibly itself). */
-  add(tx: Transaction): readonly string[] {
+  /**
+   * Keep `tx`; returns the ids of the transactions it pushed out (possibly itself), or, with
+   * `report` false (nobody stores the history), nothing.
+   */
+  add(tx: Transaction, report = true): readonly string[] {
     const n = tx.records.length;
-    if (this.#limit.transactions === 0 || n > this.#limit.mutations) return [tx.id];
+    if (this.#limit.transactions === 0 || n > this.#limit.mutations) return report ? [tx.id] : NONE;
     const list = this.#list;
     list.push(tx);
     this.#mutations += n;
@@ -61,7 +64,7 @@ export class TransactionHistory {
       const old = list[this.#start]!;
       list[this.#start++] = undefined as unknown as Transaction; // let it go now
       this.#mutations -= old.records.length;
-      (out ??= []).push(old.id);
+      if (report) (out ??= []).push(old.id);
     }
     if (this.#start > 64 && this.#start * 2 > list.length) {
       this.#list = list.slice(this.#start);

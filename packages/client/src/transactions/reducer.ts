@@ -147,14 +147,18 @@ export function reduceTransaction(s: TransactionSnapshot, action: TransactionAct
       return { ...s, state: 'completed', updated_at: at };
     case 'settled':
       return { ...s, state: 'completed', updated_at: at, attempts: closeLastAttempt(s.attempts, at) };
-    case 'committed':
+    case 'committed': {
+      // From pending, which holds no queue mark and no error: the snapshot is built whole.
+      const attempt: Attempt = { id: action.attemptId, started_at: at, completed_at: at };
       return {
-        ...withoutQueue(s),
+        id: s.id,
         state: 'completed',
+        created_at: s.created_at,
         updated_at: at,
-        attempts: [...s.attempts, { id: action.attemptId, started_at: at, completed_at: at }],
+        attempts: s.attempts.length === 0 ? [attempt] : [...s.attempts, attempt],
         current_attempt: s.current_attempt + 1,
       };
+    }
     case 'fail':
       return {
         ...withoutQueue(s),
