@@ -119,6 +119,75 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
       });
     });
 
+    it('writes large mixed batches exactly (runs of alike documents, mixed stamps, collections, widths)', async () => {
+      // Deterministic pseudo-random shapes: long runs of same-width documents with one stamp each
+      // (bulk paths), broken by one-cell, wide, mixed-stamp and other-collection documents.
+      let seed = 7;
+      const rand = (n: number) => {
+        // mulberry32
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) % n;
+      };
+      const expected = new Map<string, Record<string, { value: unknown; hlc: string; version: number }>>();
+      const values: Cell['value'][] = [
+        's',
+        3,
+        2.5,
+        true,
+        false,
+        null,
+        [1, 'a'],
+        { k: 'v' },
+        undefined,
+        'é😀',
+      ];
+      let version = 0;
+      let stamp = 1;
+      for (let batch = 0; batch < 3; batch++) {
+        const writes: DocWrite[] = [];
+        const widths = [6, 2, 3, 40, 1, 6, 2];
+        for (let d = 0; d < 420; d++) {
+          const width = widths[Math.floor(d / 60)]!;
+          const odd = rand(120);
+          const collection = odd === 1 && batch > 0 ? 'u' : 't'; // the first batch: one collection
+          const id = `d${rand(batch === 0 ? 1000 : 200)}`;
+          if (writes.some((w) => w.collection === collection && w.id === id)) continue; // once per batch
+          const n = odd === 2 ? 1 : odd === 3 ? 40 : width;
+          const hlc = hlcAt(stamp++);
+          const cells = Array.from({ length: n }, (_, f) =>
+            cell(
+              collection,
+              id,
+              `f${(f + batch) % 45}`,
+              values[rand(values.length)],
+              odd === 4 && f % 2 ? hlcAt(stamp++) : hlc,
+            ),
+          );
+          writes.push(write(++version, cells, expected.has(`${collection}/${id}`) ? [['f0']] : null));
+          const doc = expected.get(`${collection}/${id}`) ?? {};
+          for (const c of cells) doc[c.field] = { value: c.value, hlc: c.hlc, version };
+          expected.set(`${collection}/${id}`, doc);
+        }
+        await s.write((w) => w.writeDocs(writes));
+      }
+      const keys = [...expected.keys()].map((k) => {
+        const [collection, id] = k.split('/') as [string, string];
+        return { collection, id };
+      });
+      const docs = await s.read(async (r) => {
+        expect(await r.head()).toBe(version);
+        expect((await r.changesSince(0, 10_000)).map((c) => c.version)).toEqual(
+          Array.from({ length: version }, (_, i) => i + 1),
+        );
+        return r.loadDocs(keys);
+      });
+      docs.forEach((d, i) =>
+        expect(asCells(d)).toEqual(expected.get(`${keys[i]!.collection}/${keys[i]!.id}`)),
+      );
+    });
+
     it('a tombstone write drops the other cells of the document', async () => {
       await s.write((w) =>
         w.writeDocs([write(1, [cell('t', 'd', 'a', 1, hlcAt(1)), cell('t', 'e', 'a', 1, hlcAt(1))])]),
@@ -233,6 +302,17 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
         m2: { id: 'm2', status: 'rejected', error: { code: 'mutation_rejected', message: 'no' } },
       });
       expect((await s.write((w) => w.findMutations('c2', ['m1']))).size).toBe(0);
+      // Many at once (several statements' worth), found again among ids never recorded.
+      const many = Array.from({ length: 300 }, (_, i) =>
+        i % 7 === 0
+          ? { id: `b${i}`, status: 'rejected' as const, error: { code: 'forbidden', message: `no ${i}` } }
+          : { id: `b${i}`, status: 'applied' as const },
+      );
+      await s.write((w) => w.recordMutations('c2', many, 1));
+      const ids = many.flatMap((m) => [m.id, `x${m.id}`]);
+      const again = await s.write((w) => w.findMutations('c2', ids));
+      expect([...again.values()]).toEqual(many);
+      expect((await s.write((w) => w.findMutations('c1', ids))).size).toBe(0);
     });
 
     it('keeps the highest cursor per device', async () => {

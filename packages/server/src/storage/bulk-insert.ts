@@ -80,8 +80,75 @@ export class BulkInsert {
   }
 }
 
-/** Rows (of 3 to 7 columns) added one at a time, written a chunk at a time. */
+/** Rows added one at a time, written a chunk at a time. */
 export interface RowSink {
-  add(v0: unknown, v1: unknown, v2: unknown, v3?: unknown, v4?: unknown, v5?: unknown, v6?: unknown): void;
+  add(v0: unknown, v1: unknown, v2?: unknown, v3?: unknown, v4?: unknown, v5?: unknown, v6?: unknown): void;
   flush(): void;
+}
+
+/**
+ * Multi-row INSERT where some columns hold one value for all the rows of a sink (a push's
+ * client id and version): those are bound once per statement, not once per row.
+ */
+export class SharedBulkInsert {
+  readonly #db: Database.Database;
+  readonly #head: string;
+  readonly #select: string;
+  readonly #shared: number;
+  readonly #cols: number;
+  readonly #row: string;
+  readonly #statements = new Map<number, Database.Statement<unknown[]>>();
+
+  /**
+   * `head` is `INSERT INTO t (a, b, c)`; `select` gives each inserted column in order: `?` for
+   * a shared value (`shared` of them), `columnN` for the row's N-th value (`cols` per row).
+   */
+  constructor(db: Database.Database, head: string, select: string, shared: number, cols: number) {
+    this.#db = db;
+    this.#head = head;
+    this.#select = select;
+    this.#shared = shared;
+    this.#cols = cols;
+    this.#row = `(${Array.from({ length: cols }, () => '?').join(', ')})`;
+  }
+
+  #statement(rows: number): Database.Statement<unknown[]> {
+    let s = this.#statements.get(rows);
+    if (!s) {
+      s = this.#db.prepare<unknown[]>(
+        `${this.#head} SELECT ${this.#select} FROM (VALUES ${Array.from({ length: rows }, () => this.#row).join(', ')})`,
+      );
+      this.#statements.set(rows, s);
+    }
+    return s;
+  }
+
+  /** Start collecting rows (of 2 or 3 values) that all share `shared` values. */
+  sink(...shared: unknown[]): RowSink {
+    const first = this.#shared;
+    if (shared.length !== first)
+      throw new RangeError(`Expected ${first} shared values, got ${shared.length}.`);
+    const cols = this.#cols;
+    const full = first + CHUNK_ROWS * 2 * cols;
+    // Shared values first: they come before the VALUES list in the statement's text.
+    const chunk: unknown[] = new Array<unknown>(full);
+    for (let i = 0; i < first; i++) chunk[i] = shared[i];
+    let n = first;
+    const write = () => {
+      this.#statement((n - first) / cols).run(n === full ? chunk : chunk.slice(0, n));
+      n = first;
+    };
+    return {
+      add: (v0, v1, v2) => {
+        chunk[n] = v0;
+        chunk[n + 1] = v1;
+        if (cols > 2) chunk[n + 2] = v2;
+        n += cols;
+        if (n === full) write();
+      },
+      flush: () => {
+        if (n > first) write();
+      },
+    };
+  }
 }

@@ -13,15 +13,10 @@
  * - `'off'`: no fsync at all; for tests and throwaway data.
  */
 import Database from 'better-sqlite3';
-import {
-  type CellValue,
-  type JsonValue,
-  type MutationResult,
-  objectTypeOf,
-  StorageError,
-} from '@omnisync/core';
+import { type CellValue, type JsonValue, type MutationResult, StorageError } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
-import { BulkInsert, type RowSink } from './bulk-insert.js';
+import { BulkInsert, SharedBulkInsert } from './bulk-insert.js';
+import { CellUpsert } from './cell-upsert.js';
 import { openSchema, type StoredPrior } from './sqlite-schema.js';
 import type {
   ChangeEntry,
@@ -65,23 +60,6 @@ interface ScanRow extends CellRow {
 /** The cells of a document that has none (shared; never written to). */
 const NO_CELLS: StoredCell[] = Object.freeze([]) as unknown as StoredCell[];
 
-/**
- * A cell value as stored: JSON text, NULL = unset. Booleans, null and numbers without a
- * JSON.stringify call each (a push writes thousands of cells); valid numbers are finite, and
- * String() of a finite number is its JSON text.
- */
-const encodeCell = (v: CellValue): string | null => {
-  switch (typeof v) {
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'number':
-      return String(v);
-    case 'undefined':
-      return null;
-    default:
-      return v === null ? 'null' : JSON.stringify(v);
-  }
-};
 const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
 const toStoredCell = (r: CellRow): StoredCell => ({
   field: r.field,
@@ -108,6 +86,7 @@ function wrap<T>(what: string, fn: () => T): T {
 class Statements {
   readonly loadDoc;
   readonly loadMany;
+  readonly loadManyIds;
   readonly meta;
   readonly changesSince;
   readonly priorsSince;
@@ -123,6 +102,11 @@ class Statements {
     this.loadMany = db.prepare<[string], CellRow & { i: number }>(
       `SELECT j.key AS i, t.field, t.value, t.hlc, t.version FROM json_each(?) AS j
        CROSS JOIN triples AS t ON t.collection = j.value ->> 0 AND t.id = j.value ->> 1`,
+    );
+    // The usual batch touches one collection: a flat list of ids, no per-key JSON extraction.
+    this.loadManyIds = db.prepare<[string, string], CellRow & { i: number }>(
+      `SELECT j.key AS i, t.field, t.value, t.hlc, t.version FROM json_each(?) AS j
+       CROSS JOIN triples AS t ON t.collection = ? AND t.id = j.value`,
     );
     this.meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     this.changesSince = db.prepare<[number, number], ChangeEntry>(
@@ -186,6 +170,7 @@ class SqliteReader implements StorageReader {
   }
   async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
     return wrap('read', () => {
+      if (keys.length === 0) return [];
       if (keys.length === 1) {
         const k = keys[0]!;
         const rows = this.s.loadDoc.all(k.collection, k.id);
@@ -198,14 +183,18 @@ class SqliteReader implements StorageReader {
         ];
       }
       const out: { collection: string; id: string; cells: StoredCell[] }[] = new Array(keys.length);
-      const list: [string, string][] = new Array(keys.length);
+      const first = keys[0]!.collection;
+      let oneCollection = true;
       for (let i = 0; i < keys.length; i++) {
         const { collection, id } = keys[i]!;
         out[i] = { collection, id, cells: NO_CELLS };
-        list[i] = [collection, id];
+        if (collection !== first) oneCollection = false;
       }
+      const rows = oneCollection
+        ? this.s.loadManyIds.all(JSON.stringify(keys.map((k) => k.id)), first)
+        : this.s.loadMany.all(JSON.stringify(keys.map((k) => [k.collection, k.id])));
       // Each row names the position of its key in the list: no lookup by key.
-      for (const r of this.s.loadMany.all(JSON.stringify(list))) {
+      for (const r of rows) {
         const d = out[r.i]!;
         if (d.cells === NO_CELLS) d.cells = [];
         d.cells.push(toStoredCell(r));
@@ -245,11 +234,13 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     s: Statements,
     w: {
       upsert: BulkInsert;
+      cellUpsert: CellUpsert;
       dropDoc: Database.Statement<[string, string]>;
       insertChange: BulkInsert;
+      insertChangeOf: SharedBulkInsert;
       insertPrior: BulkInsert;
       findMutations: Database.Statement<[string, string], { mutation_id: string; error: string | null }>;
-      insertMutation: BulkInsert;
+      insertMutation: SharedBulkInsert;
       setMeta: Database.Statement<[string, string]>;
     },
   ) {
@@ -263,7 +254,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     return wrap('read', () => {
       const out = new Map<string, MutationResult>();
       if (mutationIds.length === 0) return out;
-      for (const row of this.#w.findMutations.all(clientId, JSON.stringify(mutationIds))) {
+      for (const row of this.#w.findMutations.all(JSON.stringify(mutationIds), clientId)) {
         const id = row.mutation_id;
         out.set(
           id,
@@ -280,8 +271,16 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     wrap('write', () => {
       const w = this.#w;
       let head = this.metaNumber('head');
-      const cells = w.upsert.sink();
-      const changes = w.insertChange.sink();
+      const cells = w.cellUpsert.sink(w.upsert.sink());
+      // The usual batch touches one collection: its change-log rows bind it once per statement.
+      const first = writes[0]!.collection;
+      let oneCollection = true;
+      for (const d of writes)
+        if (d.collection !== first) {
+          oneCollection = false;
+          break;
+        }
+      const changes = oneCollection ? w.insertChangeOf.sink(first) : w.insertChange.sink();
       const priors = w.insertPrior.sink();
       for (const d of writes) {
         const version = d.version;
@@ -293,11 +292,13 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
         const { collection, id } = d;
         // An update logs the replaced cells with the versions they were written at.
         if (d.prior !== null) priors.add(collection, id, version, this.#encodePrior(d, cells));
-        // Each document appears once per batch, so its drop can precede every upsert.
-        if (d.dropOthers) w.dropDoc.run(collection, id);
-        for (const c of d.cells)
-          cells.add(c.collection, c.id, c.field, encodeCell(c.value), objectTypeOf(c.value), c.hlc, version);
-        changes.add(version, collection, id);
+        if (d.dropOthers) {
+          cells.flush(); // the drop follows every earlier write of the batch
+          w.dropDoc.run(collection, id);
+        }
+        cells.add(d);
+        if (oneCollection) changes.add(version, id);
+        else changes.add(version, collection, id);
       }
       cells.flush();
       changes.flush();
@@ -306,7 +307,7 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     });
   }
   /** A change's priors as stored: each with the version it was written at (read when not given). */
-  #encodePrior(d: DocWrite, pending: RowSink): string {
+  #encodePrior(d: DocWrite, pending: { flush(): void }): string {
     const prior = d.prior!;
     let versions = d.priorVersions;
     if (versions === undefined) {
@@ -329,9 +330,8 @@ class SqliteWriter extends SqliteReader implements StorageWriter {
     version: number,
   ): Promise<void> {
     wrap('write', () => {
-      const rows = this.#w.insertMutation.sink();
-      for (const r of results)
-        rows.add(clientId, r.id, r.status === 'applied' ? null : JSON.stringify(r.error), version);
+      const rows = this.#w.insertMutation.sink(clientId, version);
+      for (const r of results) rows.add(r.id, r.status === 'applied' ? null : JSON.stringify(r.error));
       rows.flush();
     });
   }
@@ -344,6 +344,9 @@ export interface SqliteStorage extends SyncStorage {
 }
 
 const SYNC_LEVELS = ['off', 'normal', 'full', 'extra'] as const;
+
+const UPSERT_TAIL =
+  'ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version';
 
 /**
  * Open (or create) the SQLite storage of one app.
@@ -375,15 +378,31 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       db,
       'INSERT INTO triples (collection, id, field, value, object_type, hlc, version)',
       7,
-      'ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, object_type = excluded.object_type, hlc = excluded.hlc, version = excluded.version',
+      UPSERT_TAIL,
     ),
+    cellUpsert: new CellUpsert(db, UPSERT_TAIL),
     dropDoc: db.prepare('DELETE FROM triples WHERE collection = ? AND id = ?'),
     insertChange: new BulkInsert(db, 'INSERT INTO changes (version, collection, id)', 3),
-    insertPrior: new BulkInsert(db, 'INSERT INTO priors (collection, id, version, prior)', 4),
-    findMutations: db.prepare(
-      'SELECT mutation_id, error FROM mutations WHERE client_id = ? AND mutation_id IN (SELECT value FROM json_each(?))',
+    insertChangeOf: new SharedBulkInsert(
+      db,
+      'INSERT INTO changes (version, collection, id)',
+      'column1, ?, column2',
+      1,
+      2,
     ),
-    insertMutation: new BulkInsert(db, 'INSERT INTO mutations (client_id, mutation_id, error, version)', 4),
+    insertPrior: new BulkInsert(db, 'INSERT INTO priors (collection, id, version, prior)', 4),
+    // The id list drives primary-key lookups (CROSS JOIN fixes the loop order; no IN table to build).
+    findMutations: db.prepare(
+      `SELECT m.mutation_id, m.error FROM json_each(?) AS j
+       CROSS JOIN mutations AS m ON m.client_id = ? AND m.mutation_id = j.value`,
+    ),
+    insertMutation: new SharedBulkInsert(
+      db,
+      'INSERT INTO mutations (client_id, mutation_id, error, version)',
+      '?, column1, column2, ?',
+      2,
+      2,
+    ),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),
