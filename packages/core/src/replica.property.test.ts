@@ -284,4 +284,67 @@ describe('Replica merge properties', () => {
       propertyParams(),
     );
   });
+
+  it('writing without a change report (write, and writeDoc for whole flat documents) reaches the same state as apply', () => {
+    const flatDoc = fc
+      .record({
+        t: target,
+        fields: fc.uniqueArray(fc.constantFrom('title', 'n', 'done', 'tag'), { maxLength: 4 }),
+        v: fc.integer({ min: 0, max: 3 }),
+        hlc: stamp,
+      })
+      .map(({ t, fields, v, hlc }) => {
+        const doc: Record<string, string | number> = { id: t.id };
+        for (const f of fields) doc[f] = f === 'n' ? v : `${f}${v}`;
+        return { collection: t.collection, id: t.id, doc, hlc };
+      });
+    const step = fc.oneof(
+      { weight: 2, arbitrary: flatDoc.map((d) => ({ kind: 'doc' as const, ...d })) },
+      { weight: 3, arbitrary: cell.map((c) => ({ kind: 'cell' as const, c })) },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(step, { maxLength: 8 }), { maxLength: 6 }), (batchesOf) => {
+        const viaApply = new Replica();
+        const viaWrite = new Replica();
+        const reported = new Replica();
+        for (const b of batchesOf) {
+          const cells: Cell[] = b.flatMap((s) =>
+            s.kind === 'cell'
+              ? [s.c]
+              : Object.entries(s.doc).map(([field, value]) => ({
+                  collection: s.collection,
+                  id: s.id,
+                  field,
+                  value,
+                  hlc: s.hlc,
+                })),
+          );
+          const changes = viaApply.apply(cells);
+          reported.beginWrite(true);
+          let got: DocChange[];
+          try {
+            for (const s of b) {
+              if (s.kind === 'cell') reported.write(s.c.collection, s.c.id, s.c.field, s.c.value, s.c.hlc);
+              else reported.writeDoc(s.collection, s.id, s.doc, s.hlc);
+            }
+          } finally {
+            got = reported.endWrite();
+          }
+          expect(got).toEqual(changes);
+          viaWrite.beginWrite(false);
+          try {
+            for (const s of b) {
+              if (s.kind === 'cell') viaWrite.write(s.c.collection, s.c.id, s.c.field, s.c.value, s.c.hlc);
+              else viaWrite.writeDoc(s.collection, s.id, s.doc, s.hlc);
+            }
+          } finally {
+            expect(viaWrite.endWrite()).toEqual([]);
+          }
+          expect(snapshot(viaWrite)).toEqual(snapshot(viaApply));
+          expect(viaWrite.cellsSince(0)).toEqual(viaApply.cellsSince(0));
+        }
+      }),
+      propertyParams(),
+    );
+  });
 });

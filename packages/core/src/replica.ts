@@ -45,6 +45,8 @@ class Shape {
   readonly shared: boolean;
   #children: Map<string, Shape> | undefined;
   #index: Map<string, number> | undefined;
+  #lastName: string | undefined;
+  #lastChild: Shape | undefined;
 
   constructor(names: string[], shared: boolean) {
     this.names = names;
@@ -71,13 +73,21 @@ class Shape {
       this.names.push(name);
       return this;
     }
+    // Documents of a collection mostly take the same next field: one comparison, no lookup.
+    if (name === this.#lastName) return this.#lastChild!;
     const hit = this.#children?.get(name);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.#lastName = name;
+      this.#lastChild = hit;
+      return hit;
+    }
     const names = this.names.concat(name);
     const children = (this.#children ??= new Map());
     if (children.size >= SHAPE_FANOUT || names.length > SHAPE_FIELDS) return new Shape(names, false);
     const child = new Shape(names, true);
     children.set(name, child);
+    this.#lastName = name;
+    this.#lastChild = child;
     return child;
   }
 }
@@ -289,6 +299,8 @@ export class Replica {
   #coll: Map<string, DocEntry> | undefined;
   #entry: DocEntry | undefined;
   #mark = -1;
+  /** In a batch without scratch: the current document's arrays grew by push. */
+  #grew = false;
   #n = 0;
   #size = 0;
   // Scratch of the running apply, one slot per touched document (entry.mark indexes them).
@@ -357,33 +369,9 @@ export class Replica {
    */
   write(collection: string, id: string, field: string, value: CellValue, hlc: string): void {
     let entry = this.#entry;
-    let mark = this.#mark;
-    if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined) {
-      let coll = this.#coll;
-      if (collection !== this.#lastCollection || coll === undefined) {
-        coll = this.#collections.get(collection);
-        if (!coll) this.#collections.set(collection, (coll = new Map()));
-        this.#coll = coll;
-        this.#lastCollection = collection;
-      }
-      entry = coll.get(id);
-      if (!entry) coll.set(id, (entry = newEntry(this.#root)));
-      this.#entry = entry;
-      this.#lastId = id;
-      mark = entry.mark;
-      const n = this.#n;
-      if (mark < 0 || mark >= n || this.#tEntry[mark] !== entry) {
-        mark = entry.mark = this.#n++;
-        this.#tEntry[mark] = entry;
-        this.#tCollection[mark] = collection;
-        this.#tId[mark] = id;
-        this.#tWasVisible[mark] = visible(entry);
-        this.#tChanged[mark] = false;
-        this.#tGrew[mark] = false;
-        if (this.#report) this.#tFields[mark] = undefined;
-      }
-      this.#mark = mark;
-    }
+    if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined)
+      entry = this.#enter(collection, id);
+    const mark = this.#mark;
 
     if (field === DELETED_FIELD) {
       if (entry.deleted === undefined || hlc > entry.deleted) {
@@ -397,7 +385,7 @@ export class Replica {
         }
         entry.deleted = hlc;
         entry.seq = this.#batchSeq ||= ++this.#seq;
-        this.#tChanged[mark] = true;
+        if (mark >= 0) this.#tChanged[mark] = true;
       }
       return;
     }
@@ -415,13 +403,107 @@ export class Replica {
       writeField(entry, at, field, value, hlc, seq, 0);
     } else {
       const seq = (this.#batchSeq ||= ++this.#seq);
-      if (writeField(entry, count, field, value, hlc, seq, this.#size)) this.#tGrew[mark] = true;
+      if (writeField(entry, count, field, value, hlc, seq, this.#size)) {
+        if (mark >= 0) this.#tGrew[mark] = true;
+        else this.#grew = true;
+      }
       this.#size = 0; // the hint is for one document
       if (value !== undefined) entry.live++;
       if (this.#report) (this.#tFields[mark] ??= []).push(field);
     }
     entry.doc = undefined;
-    this.#tChanged[mark] = true;
+    if (mark >= 0) this.#tChanged[mark] = true;
+  }
+
+  /**
+   * Merge a whole flat document into the open batch: each own field of `doc` is a cell at
+   * `hlc` (no nested objects, no `_deleted`, no undefined values: the caller checked). A
+   * document this replica does not hold yet is built in one step; otherwise field by field.
+   * @internal
+   */
+  writeDoc(collection: string, id: string, doc: Readonly<Record<string, CellValue>>, hlc: string): void {
+    let entry = this.#entry;
+    if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined)
+      entry = this.#enter(collection, id);
+    if (entry.deleted !== undefined) return;
+    if (entry.shape.names.length > 0) {
+      for (const field in doc) this.write(collection, id, field, doc[field], hlc);
+      return;
+    }
+    let n = 0;
+    for (const _ in doc) n++;
+    const values = new Array<CellValue>(n);
+    let shape = this.#root;
+    let i = 0;
+    let live = 0;
+    for (const field in doc) {
+      shape = shape.with(field);
+      const value = doc[field];
+      values[i++] = value;
+      if (value !== undefined) live++;
+    }
+    entry.shape = shape;
+    entry.values = values;
+    entry.hlc = hlc;
+    entry.seq = this.#batchSeq ||= ++this.#seq;
+    entry.xi = -1;
+    entry.live = live;
+    entry.doc = undefined;
+    const mark = this.#mark;
+    if (mark >= 0) {
+      this.#tChanged[mark] = true;
+      if (this.#report) this.#tFields[mark] = shape.names.slice();
+    }
+  }
+
+  /**
+   * Make `id` the document the next writes go to. A batch that reports changes keeps scratch
+   * per document (whether it was visible, what changed); one that does not keeps none, and
+   * trims a document's arrays as it leaves it.
+   */
+  #enter(collection: string, id: string): DocEntry {
+    let coll = this.#coll;
+    if (collection !== this.#lastCollection || coll === undefined) {
+      coll = this.#collections.get(collection);
+      if (!coll) this.#collections.set(collection, (coll = new Map()));
+      this.#coll = coll;
+      this.#lastCollection = collection;
+    }
+    if (!this.#report) {
+      const left = this.#entry;
+      if (left !== undefined) this.#trim(left);
+    }
+    let entry = coll.get(id);
+    if (!entry) coll.set(id, (entry = newEntry(this.#root)));
+    this.#entry = entry;
+    this.#lastId = id;
+    if (!this.#report) {
+      this.#mark = -1;
+      return entry;
+    }
+    let mark = entry.mark;
+    if (mark < 0 || mark >= this.#n || this.#tEntry[mark] !== entry) {
+      mark = entry.mark = this.#n++;
+      this.#tEntry[mark] = entry;
+      this.#tCollection[mark] = collection;
+      this.#tId[mark] = id;
+      this.#tWasVisible[mark] = visible(entry);
+      this.#tChanged[mark] = false;
+      this.#tGrew[mark] = false;
+      this.#tFields[mark] = undefined;
+    }
+    this.#mark = mark;
+    return entry;
+  }
+
+  /** Copy a document's arrays to size when they grew by push or were allocated generously. */
+  #trim(e: DocEntry, grew = this.#grew): void {
+    this.#grew = false;
+    if (grew || e.values.length !== e.shape.names.length) {
+      e.values = e.values.slice(0, e.shape.names.length);
+      if (typeof e.hlc !== 'string') e.hlc = e.hlc.slice();
+      if (typeof e.seq !== 'number') e.seq = e.seq.slice();
+    }
   }
 
   /**
@@ -443,18 +525,14 @@ export class Replica {
       const changes: DocChange[] = [];
       const n = this.#n;
       const report = this.#report;
+      if (!report && this.#entry !== undefined) this.#trim(this.#entry);
       for (let t = 0; t < n; t++) {
         const e = this.#tEntry[t]!;
         e.mark = -1;
         if (!this.#tChanged[t]) continue;
-        if (this.#tGrew[t] || e.values.length !== e.shape.names.length) {
-          // Arrays grown by push carry spare capacity (16 slots or more), and a size hint may
-          // have been generous: copy them to size.
-          e.values = e.values.slice(0, e.shape.names.length);
-          if (typeof e.hlc !== 'string') e.hlc = e.hlc.slice();
-          if (typeof e.seq !== 'number') e.seq = e.seq.slice();
-        }
-        if (!report) continue;
+        // Arrays grown by push carry spare capacity (16 slots or more), and a size hint may
+        // have been generous: copy them to size.
+        this.#trim(e, this.#tGrew[t]);
         const now = visible(e);
         const was = this.#tWasVisible[t]!;
         if (now) {
@@ -478,6 +556,8 @@ export class Replica {
   #resetScratch(): void {
     this.#writing = false;
     this.#entry = undefined;
+    this.#mark = -1;
+    this.#grew = false;
     this.#coll = undefined;
     this.#lastId = this.#lastCollection = undefined;
     this.#size = 0;

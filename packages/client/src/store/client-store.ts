@@ -48,13 +48,29 @@ const NONE: readonly MutationRecord[] = Object.freeze([]);
 const asList = (p: Pending | undefined): readonly MutationRecord[] =>
   p === undefined ? NONE : Array.isArray(p) ? p : [p];
 
+/**
+ * @internal One document of the visible layer: what is visible and the pending writes on it,
+ * under one key, so a write finds both with one lookup (and its record keeps the slot, so
+ * settling it needs none). A slot with neither is removed.
+ */
+export class Slot {
+  /** The visible document (undefined: not visible). */
+  doc: Doc | undefined = undefined;
+  /** Pending optimistic mutations, in order. */
+  pending: Pending | undefined = undefined;
+}
+
+function* visibleDocs(slots: Map<string, Slot>): IterableIterator<Doc> {
+  for (const s of slots.values()) if (s.doc !== undefined) yield s.doc;
+}
+
 /** @internal Visible state of one collection. */
 class CollectionView {
   readonly name: string;
-  /** The visible documents, by id. */
-  readonly docs = new Map<string, Doc>();
-  /** Pending optimistic mutations per document, in order. */
-  readonly overlay = new Map<string, Pending>();
+  /** The documents that are visible or have pending writes, by id. */
+  readonly slots = new Map<string, Slot>();
+  /** Number of visible documents. */
+  size = 0;
   /** Documents with a pending delete (not visible, but their id is taken). */
   readonly pendingDeletes = new Set<string>();
   /** Documents whose base changed while they had pending writes (their visible doc must be recomputed on confirm). */
@@ -109,6 +125,9 @@ export class ClientStore {
   restamp: (() => string) | undefined;
   /** Called when a base change lands on a document with pending writes (a conflict, seed 004). */
   onOverlap: ((collection: string, id: string) => void) | undefined;
+  /** The id {@link idState} last found free, with no slot (an insert of it then skips a lookup). */
+  #freeId: string | undefined;
+  #freeView: CollectionView | undefined;
 
   /** @internal */
   view(collection: string): CollectionView {
@@ -129,23 +148,23 @@ export class ClientStore {
 
   /** The visible document, or undefined. The same object until it changes. */
   get(collection: string, id: string): Doc | undefined {
-    return this.#views.get(collection)?.docs.get(id);
+    return this.#views.get(collection)?.slots.get(id)?.doc;
   }
 
   /** The visible documents of a collection (live iterator: do not write while iterating). */
   documents(collection: string): IterableIterator<Doc> {
     const v = this.#views.get(collection);
-    return v ? v.docs.values() : [][Symbol.iterator]();
+    return v ? visibleDocs(v.slots) : [][Symbol.iterator]();
   }
 
   /** Number of visible documents. */
   count(collection: string): number {
-    return this.#views.get(collection)?.docs.size ?? 0;
+    return this.#views.get(collection)?.size ?? 0;
   }
 
   /** True when the document is visible. */
   has(collection: string, id: string): boolean {
-    return this.#views.get(collection)?.docs.has(id) ?? false;
+    return this.#views.get(collection)?.slots.get(id)?.doc !== undefined;
   }
 
   /**
@@ -155,8 +174,14 @@ export class ClientStore {
   idState(collection: string, id: string): 'free' | 'taken' | 'deleted' {
     const v = this.#views.get(collection);
     if (v !== undefined) {
-      if (v.docs.has(id) || (v.pendingDeletes.size > 0 && v.pendingDeletes.has(id))) return 'taken';
-      if (!v.tombstones) return 'free';
+      const slot = v.slots.get(id);
+      if (slot !== undefined) {
+        if (slot.doc !== undefined || (v.pendingDeletes.size > 0 && v.pendingDeletes.has(id))) return 'taken';
+      } else if (!v.tombstones || !this.base.isDeleted(collection, id)) {
+        this.#freeId = id;
+        this.#freeView = v;
+        return 'free';
+      }
     }
     return this.base.isDeleted(collection, id) ? 'deleted' : 'free';
   }
@@ -168,7 +193,7 @@ export class ClientStore {
 
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
-    return asList(this.#views.get(collection)?.overlay.get(id));
+    return asList(this.#views.get(collection)?.slots.get(id)?.pending);
   }
 
   /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
@@ -229,38 +254,35 @@ export class ClientStore {
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        if (prepared && m.type === 'insert' && v.merge === undefined) {
+        let slot: Slot | undefined;
+        if (this.#freeId === m.key && this.#freeView === v) {
+          // idState just found this id without a slot (a fresh insert): no lookup.
+          this.#freeId = this.#freeView = undefined;
+        } else slot = v.slots.get(m.key);
+        if (slot === undefined) slot = this.#newSlot(v, m.key);
+        m.slot = slot;
+        const before = slot.pending;
+        if (prepared && m.type === 'insert' && v.merge === undefined && before === undefined) {
           // A fresh insert was checked against a free id: no pending write, nothing visible.
-          v.overlay.set(m.key, m);
-          m.overlaid = 1;
-          this.#set(v, m.key, undefined, v.decode(m.modified), m);
+          slot.pending = m;
+          this.#set(v, m.key, slot, undefined, v.decode(m.modified), m);
           continue;
         }
-        const before = v.overlay.get(m.key);
         if (prepared && before !== undefined && this.restamp !== undefined) {
           const tx = m.tx;
           if (Array.isArray(before) ? before.some((p) => p.tx === tx) : before.tx === tx)
             m.hlc = this.restamp();
         }
-        if (before === undefined) {
-          v.overlay.set(m.key, m);
-          m.overlaid = 1;
-        } else {
-          if (Array.isArray(before)) before.push(m);
-          else {
-            v.overlay.set(m.key, [before, m]);
-            before.overlaid = 2;
-          }
-          m.overlaid = 2;
-        }
+        if (before === undefined) slot.pending = m;
+        else if (Array.isArray(before)) before.push(m);
+        else slot.pending = [before, m];
         if (m.type === 'delete') {
           v.tombstones = true;
           v.pendingDeletes.add(m.key);
         }
-        // A prepared update or delete was computed from the visible document: it is `original`.
-        const prev = prepared && m.type !== 'insert' ? (m.original as Doc) : v.docs.get(m.key);
+        const prev = slot.doc;
         if (v.merge !== undefined) {
-          this.#recompute(v, m.key);
+          this.#recompute(v, m.key, slot);
           continue;
         }
         let next: Doc | undefined;
@@ -275,7 +297,7 @@ export class ClientStore {
               m.type === 'insert' ? materialize(m.key, m.data, m.hlc) : applyData({ id: m.key }, m.data),
             );
         } else next = v.decode(applyData(prev, m.data));
-        this.#set(v, m.key, prev, next, m);
+        this.#set(v, m.key, slot, prev, next, m);
       }
     } finally {
       if (--this.#depth === 0) this.#flush();
@@ -312,71 +334,40 @@ export class ClientStore {
           this.#applyBase(extraCells, mark);
         }
       }
-      if (confirmed && this.#confirmWhole(records)) return;
       let v: CollectionView | undefined;
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
-        const at = m.overlaid;
-        if (at === 0) continue;
+        const slot = m.slot;
+        if (slot === undefined) continue; // not on the overlay (pessimistic, or settled already)
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        // The only pending write of its document is the overlay entry itself: no lookup.
-        const cur = at === 1 ? m : v.overlay.get(m.key)!;
+        const cur = slot.pending!;
         if (
           cur === m ||
           (confirmed && Array.isArray(cur) && cur.every((p) => p.confirmMark === m.confirmMark))
         ) {
-          v.overlay.delete(m.key);
-          if (cur === m) m.overlaid = 0;
-          else for (const p of cur as MutationRecord[]) p.overlaid = 0;
+          slot.pending = undefined;
+          if (cur === m) m.slot = undefined;
+          else for (const p of cur as MutationRecord[]) p.slot = undefined;
           if (v.pendingDeletes.size > 0) v.pendingDeletes.delete(m.key);
           // Confirmed, nothing else pending, and the base did not move underneath: the base now
           // holds exactly what was visible, so the visible object stays as it is.
-          if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) continue;
+          if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) {
+            if (slot.doc === undefined) v.slots.delete(m.key);
+            continue;
+          }
           v.dirty.delete(m.key);
         } else {
           const list = cur as MutationRecord[];
           list.splice(list.indexOf(m), 1);
-          m.overlaid = 0;
-          if (list.length === 1) {
-            v.overlay.set(m.key, list[0]!);
-            list[0]!.overlaid = 1;
-          }
+          m.slot = undefined;
+          if (list.length === 1) slot.pending = list[0]!;
           if (m.type === 'delete' && !list.some((p) => p.type === 'delete')) v.pendingDeletes.delete(m.key);
         }
-        this.#recompute(v, m.key);
+        this.#recompute(v, m.key, slot);
       }
     } finally {
       if (--this.#depth === 0) this.#flush();
     }
-  }
-
-  /**
-   * Confirm a large batch that is all of its collection's overlay at once (a bulk write that
-   * nothing else overlaps): each record is its document's only pending write, so the overlay
-   * is cleared in one step instead of one delete per document. False when that does not hold.
-   */
-  #confirmWhole(records: readonly MutationRecord[]): boolean {
-    const n = records.length;
-    if (n < 64) return false;
-    const collection = records[0]!.collection;
-    const v = this.#views.get(collection);
-    if (
-      v === undefined ||
-      v.overlay.size !== n ||
-      v.merge !== undefined ||
-      v.dirty.size > 0 ||
-      v.pendingDeletes.size > 0
-    )
-      return false;
-    for (let i = 0; i < n; i++) {
-      const m = records[i]!;
-      if (m.overlaid !== 1 || m.collection !== collection) return false;
-    }
-    // n records, each the sole entry of a distinct document, and the overlay holds n entries:
-    // they are the whole overlay.
-    v.overlay.clear();
-    for (let i = 0; i < n; i++) records[i]!.overlaid = 0;
-    return true;
   }
 
   /** Apply cells to the base (from a source, or recovered): visible where no write is pending. */
@@ -403,8 +394,10 @@ export class ClientStore {
       const v = this.view(collection);
       for (const id of ids) {
         this.base.forget(collection, id);
-        if (v.overlay.has(id)) v.dirty.add(id);
-        this.#recompute(v, id);
+        const slot = v.slots.get(id);
+        if (slot === undefined) continue; // neither visible nor pending: nothing to show
+        if (slot.pending !== undefined) v.dirty.add(id);
+        this.#recompute(v, id, slot);
       }
     } finally {
       if (--this.#depth === 0) this.#flush();
@@ -417,7 +410,8 @@ export class ClientStore {
     for (let i = 0; i < changes.length; i++) {
       const ch = changes[i]!;
       if (v === undefined || v.name !== ch.collection) v = this.view(ch.collection);
-      const cur = v.overlay.get(ch.id);
+      const slot = v.slots.get(ch.id);
+      const cur = slot?.pending;
       if (cur !== undefined) {
         // A document with pending writes: confirmed cells of those writes are expected; anything
         // else moved the base underneath them.
@@ -429,15 +423,16 @@ export class ClientStore {
         if (!expected) {
           v.dirty.add(ch.id);
           if (confirming === undefined) this.onOverlap?.(ch.collection, ch.id);
-          this.#recompute(v, ch.id);
+          this.#recompute(v, ch.id, slot!);
         }
         continue;
       }
-      const prev = v.docs.get(ch.id);
+      const prev = slot?.doc;
       const raw = this.base.get(ch.collection, ch.id) as Doc | undefined;
       const next = raw === undefined ? undefined : v.decode(raw);
-      if (next !== undefined && prev !== undefined && deepEqual(prev, next)) continue;
-      this.#set(v, ch.id, prev, next, undefined, ch.fields);
+      if (next === undefined ? prev === undefined : prev !== undefined && deepEqual(prev, next)) continue;
+      const target = slot ?? this.#newSlot(v, ch.id);
+      this.#set(v, ch.id, target, prev, next, undefined, ch.fields);
     }
     return changes;
   }
@@ -453,10 +448,18 @@ export class ClientStore {
     }
   }
 
+  /** A new slot for a document that has none. */
+  #newSlot(v: CollectionView, id: string): Slot {
+    const slot = new Slot();
+    v.slots.set(id, slot);
+    if (this.#freeId === id) this.#freeId = this.#freeView = undefined;
+    return slot;
+  }
+
   /** Rebuild one visible document from the base and its pending writes. */
-  #recompute(v: CollectionView, id: string): void {
-    const prev = v.docs.get(id);
-    const list = asList(v.overlay.get(id));
+  #recompute(v: CollectionView, id: string, slot: Slot): void {
+    const prev = slot.doc;
+    const list = asList(slot.pending);
     let doc = this.base.get(v.name, id) as Doc | undefined;
     let deleted = this.base.isDeleted(v.name, id);
     if (list.length > 0) {
@@ -473,13 +476,17 @@ export class ClientStore {
       }
     }
     const next = doc === undefined ? undefined : v.decode(doc);
-    if (next === prev || (next !== undefined && prev !== undefined && deepEqual(prev, next))) return;
-    this.#set(v, id, prev, next, undefined);
+    if (next === prev || (next !== undefined && prev !== undefined && deepEqual(prev, next))) {
+      if (prev === undefined && slot.pending === undefined) v.slots.delete(id);
+      return;
+    }
+    this.#set(v, id, slot, prev, next, undefined);
   }
 
   #set(
     v: CollectionView,
     id: string,
+    slot: Slot,
     prev: Doc | undefined,
     next: Doc | undefined,
     write: MutationRecord | undefined,
@@ -487,8 +494,11 @@ export class ClientStore {
   ): void {
     if (prev === next) return;
     v.rev++;
-    if (next === undefined) v.docs.delete(id);
-    else v.docs.set(id, next);
+    slot.doc = next;
+    if (next === undefined) {
+      if (prev !== undefined) v.size--;
+      if (slot.pending === undefined) v.slots.delete(id);
+    } else if (prev === undefined) v.size++;
     if (!v.changed) {
       v.changed = true;
       this.#touched[this.#nTouched++] = v;

@@ -8,6 +8,7 @@
  * make the garbage collector copy) 700,000 extra objects. Cells are built when needed.
  */
 import type { Cell, CellValue, Replica } from '@omnisync/core';
+import type { Slot } from '../store/client-store.js';
 import type { Doc, MutationState, MutationType, PendingMutation } from '../types.js';
 import type { Transaction } from './transaction.js';
 
@@ -43,11 +44,8 @@ export class MutationRecord implements PendingMutation {
   readonly tx: Transaction;
   /** @internal Set by the store while this write is being confirmed. */
   confirmMark = 0;
-  /**
-   * @internal Where the store keeps this write: 0 not on the overlay, 1 the document's only
-   * pending write (the overlay entry is this record), 2 in the document's list of several.
-   */
-  overlaid: 0 | 1 | 2 = 0;
+  /** @internal The store's slot of this write's document while the write is on the overlay. */
+  slot: Slot | undefined = undefined;
 
   /** `id`: the mutation id, or its index in the transaction (the id is then `<tx id>:<index>`). */
   constructor(
@@ -128,11 +126,7 @@ export class MutationRecord implements PendingMutation {
     const { collection, key: id, hlc } = this;
     const d = this.#data;
     if (d === FROM_DOC) {
-      const doc = this.modified as Record<string, unknown>;
-      let n = 0;
-      for (const _ in doc) n++;
-      r.sizeHint(n);
-      for (const field in doc) r.write(collection, id, field, doc[field] as CellValue, hlc);
+      r.writeDoc(collection, id, this.modified as Record<string, CellValue>, hlc);
       return;
     }
     if (this.type === 'insert') r.sizeHint(d.length >> 1);
