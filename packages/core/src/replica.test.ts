@@ -309,4 +309,31 @@ describe('Replica change reports and reads', () => {
     expect(b.cell('todos', 'b', 'id')!.hlc).toBe(t0);
     expect(b.cell('todos', 'b', 'x')!.hlc).toBe(t1);
   });
+
+  it('a document reference saves the lookup, and one to a forgotten or cleared document is not used', () => {
+    const r = new Replica();
+    const t = hlc.now();
+    r.beginWrite(false);
+    const ref = r.at('todos', 'a');
+    r.writeDoc('todos', 'a', { id: 'a', n: 1 }, t);
+    r.endWrite();
+    r.beginWrite(false);
+    expect(r.at('todos', 'a', ref)).toBe(ref);
+    r.write('todos', 'a', 'n', 2, hlc.now());
+    r.endWrite();
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', n: 2 });
+    r.forget('todos', 'a');
+    r.beginWrite(false);
+    const fresh = r.at('todos', 'a', ref);
+    r.writeDoc('todos', 'a', { id: 'a', n: 3 }, hlc.now());
+    r.endWrite();
+    expect(fresh).not.toBe(ref);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', n: 3 });
+    r.clear();
+    r.beginWrite(false);
+    expect(r.at('todos', 'a', fresh)).not.toBe(fresh);
+    r.write('todos', 'a', 'id', 'a', hlc.now());
+    r.endWrite();
+    expect(r.get('todos', 'a')).toEqual({ id: 'a' });
+  });
 });

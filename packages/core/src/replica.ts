@@ -129,6 +129,12 @@ interface DocEntry {
   mark: number;
 }
 
+/** `mark` of an entry the replica no longer holds (forgotten or cleared): a stale {@link DocRef}. */
+const GONE = -2;
+
+/** An opaque reference to one document of a replica (see {@link Replica.at}). */
+export type DocRef = object;
+
 const newEntry = (root: Shape): DocEntry => ({
   shape: root,
   values: EMPTY_VALUES,
@@ -416,6 +422,18 @@ export class Replica {
   }
 
   /**
+   * Direct the next writes of the open batch to document `id`, and return a reference to it.
+   * `ref`, one returned earlier for the same document, saves the lookup (a reference to a
+   * document since forgotten is ignored). Writes to the same document need no call.
+   * @internal
+   */
+  at(collection: string, id: string, ref?: DocRef): DocRef {
+    if (id !== this.#lastId || collection !== this.#lastCollection || this.#entry === undefined)
+      return this.#enter(collection, id, ref);
+    return this.#entry;
+  }
+
+  /**
    * Merge a whole flat document into the open batch: each own field of `doc` is a cell at
    * `hlc` (no nested objects, no `_deleted`, no undefined values: the caller checked). A
    * document this replica does not hold yet is built in one step; otherwise field by field.
@@ -461,7 +479,7 @@ export class Replica {
    * per document (whether it was visible, what changed); one that does not keeps none, and
    * trims a document's arrays as it leaves it.
    */
-  #enter(collection: string, id: string): DocEntry {
+  #enter(collection: string, id: string, ref?: DocRef): DocEntry {
     let coll = this.#coll;
     if (collection !== this.#lastCollection || coll === undefined) {
       coll = this.#collections.get(collection);
@@ -473,8 +491,11 @@ export class Replica {
       const left = this.#entry;
       if (left !== undefined) this.#trim(left);
     }
-    let entry = coll.get(id);
-    if (!entry) coll.set(id, (entry = newEntry(this.#root)));
+    let entry = ref as DocEntry | undefined;
+    if (entry === undefined || entry.mark === GONE) {
+      entry = coll.get(id);
+      if (!entry) coll.set(id, (entry = newEntry(this.#root)));
+    }
     this.#entry = entry;
     this.#lastId = id;
     if (!this.#report) {
@@ -677,12 +698,14 @@ export class Replica {
     const entry = coll?.get(id);
     if (!coll || !entry) return undefined;
     coll.delete(id);
+    entry.mark = GONE;
     const wasVisible = entry.deleted === undefined && entry.live > 0;
     return wasVisible ? { collection, id, kind: 'delete', fields: [] } : undefined;
   }
 
   /** Drop everything. */
   clear(): void {
+    for (const coll of this.#collections.values()) for (const e of coll.values()) e.mark = GONE;
     this.#collections.clear();
   }
 }

@@ -17,7 +17,7 @@ import {
   validateDocument,
   ValidationError,
 } from '@omnisync/core';
-import type { ClientStore } from '../store/client-store.js';
+import type { ClientStore, Slot } from '../store/client-store.js';
 import { applyData, changedTopLevel, cloneDeep, diffFlat, materialize } from '../store/doc-ops.js';
 import { EMPTY_DOC, FROM_DOC, MutationRecord } from '../transactions/mutation.js';
 import type { Transaction } from '../transactions/transaction.js';
@@ -142,12 +142,19 @@ function wroteBefore(tx: Transaction, collection: string, id: string): boolean {
  * undefined for anything else.
  */
 function simpleData(patch: Record<string, unknown>): unknown[] | undefined {
-  const out: unknown[] = [];
+  let n = 0;
   for (const k in patch) {
     if (!Object.hasOwn(patch, k)) continue;
-    const v = patch[k];
-    if (!isSimpleValue(v) || !isSimpleKey(k)) return undefined;
-    out.push(k, v);
+    if (!isSimpleValue(patch[k]) || !isSimpleKey(k)) return undefined;
+    n++;
+  }
+  // Sized once: a patch is usually a field or two, and a grown array would carry spare room.
+  const out: unknown[] = new Array(2 * n);
+  let i = 0;
+  for (const k in patch) {
+    if (!Object.hasOwn(patch, k)) continue;
+    out[i++] = k;
+    out[i++] = patch[k];
   }
   return out;
 }
@@ -235,7 +242,8 @@ export function prepareUpdate(
         details: { collection },
       },
     );
-  const current = ctx.store.get(collection, id);
+  const slot = ctx.store.slot(collection, id);
+  const current = slot?.doc;
   if (current === undefined)
     throw new NotFoundError(
       `update of "${collection}": no document with id ${JSON.stringify(id)}; insert it first.`,
@@ -298,20 +306,34 @@ export function prepareUpdate(
   const hlc = stampFor(ctx, tx, collection, id, true);
   data ??= toData(id, pairs!, false);
   const modified = applyData(current, data);
-  return new MutationRecord(
+  return withSlot(
     tx,
-    tx.records.length,
-    'update',
-    collection,
-    id,
-    hlc,
-    current,
-    modified,
-    changes,
-    data,
-    metadata,
-    createdAt,
+    slot!,
+    new MutationRecord(
+      tx,
+      tx.records.length,
+      'update',
+      collection,
+      id,
+      hlc,
+      current,
+      modified,
+      changes,
+      data,
+      metadata,
+      createdAt,
+    ),
   );
+}
+
+/**
+ * An optimistic write is applied right after it is prepared: it carries the store slot of its
+ * document, found here, so applying it needs no second lookup. (A pessimistic one is never on
+ * the overlay, so it carries none.)
+ */
+function withSlot(tx: Transaction, slot: Slot, m: MutationRecord): MutationRecord {
+  if (tx.optimistic) m.slot = slot;
+  return m;
 }
 
 /**
@@ -368,25 +390,30 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown,
         details: { collection },
       },
     );
-  const current = ctx.store.get(collection, id);
+  const slot = ctx.store.slot(collection, id);
+  const current = slot?.doc;
   if (current === undefined)
     throw new NotFoundError(`delete from "${collection}": no document with id ${JSON.stringify(id)}.`, {
       details: { collection, id },
     });
   const hlc = stampFor(ctx, tx, collection, id, true);
   const data: unknown[] = [DELETED_FIELD, true];
-  return new MutationRecord(
+  return withSlot(
     tx,
-    tx.records.length + offset,
-    'delete',
-    collection,
-    id,
-    hlc,
-    current,
-    current,
-    {},
-    data,
-    ctx.metadata,
-    ctx.createdAt,
+    slot!,
+    new MutationRecord(
+      tx,
+      tx.records.length + offset,
+      'delete',
+      collection,
+      id,
+      hlc,
+      current,
+      current,
+      {},
+      data,
+      ctx.metadata,
+      ctx.createdAt,
+    ),
   );
 }

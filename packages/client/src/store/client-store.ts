@@ -17,6 +17,7 @@ import {
   type Cell,
   DELETED_FIELD,
   type DocChange,
+  type DocRef,
   flattenDocument,
   isTracking,
   Replica,
@@ -58,6 +59,8 @@ export class Slot {
   doc: Doc | undefined = undefined;
   /** Pending optimistic mutations, in order. */
   pending: Pending | undefined = undefined;
+  /** The document in the synced base, once a write of it was confirmed here (saves a lookup). */
+  base: DocRef | undefined = undefined;
 }
 
 function* visibleDocs(slots: Map<string, Slot>): IterableIterator<Doc> {
@@ -149,6 +152,14 @@ export class ClientStore {
   /** The visible document, or undefined. The same object until it changes. */
   get(collection: string, id: string): Doc | undefined {
     return this.#views.get(collection)?.slots.get(id)?.doc;
+  }
+
+  /**
+   * @internal The slot of a document (visible, or with pending writes), for a write prepared
+   * from it and applied at once (see {@link applyOptimistic}).
+   */
+  slot(collection: string, id: string): Slot | undefined {
+    return this.#views.get(collection)?.slots.get(id);
   }
 
   /** The visible documents of a collection (live iterator: do not write while iterating). */
@@ -254,12 +265,15 @@ export class ClientStore {
       for (let i = 0; i < records.length; i++) {
         const m = records[i]!;
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
-        let slot: Slot | undefined;
-        if (this.#freeId === m.key && this.#freeView === v) {
-          // idState just found this id without a slot (a fresh insert): no lookup.
-          this.#freeId = this.#freeView = undefined;
-        } else slot = v.slots.get(m.key);
-        if (slot === undefined) slot = this.#newSlot(v, m.key);
+        // A prepared write carries the slot it was prepared from (see prepare.ts).
+        let slot: Slot | undefined = prepared ? m.slot : undefined;
+        if (slot === undefined) {
+          if (this.#freeId === m.key && this.#freeView === v) {
+            // idState just found this id without a slot (a fresh insert): no lookup.
+            this.#freeId = this.#freeView = undefined;
+          } else slot = v.slots.get(m.key);
+          slot ??= this.#newSlot(v, m.key);
+        }
         m.slot = slot;
         const before = slot.pending;
         if (prepared && m.type === 'insert' && v.merge === undefined && before === undefined) {

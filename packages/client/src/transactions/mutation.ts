@@ -125,6 +125,9 @@ export class MutationRecord implements PendingMutation {
   writeTo(r: Replica): void {
     const { collection, key: id, hlc } = this;
     const d = this.#data;
+    const slot = this.slot;
+    const ref = r.at(collection, id, slot?.base);
+    if (slot !== undefined) slot.base = ref;
     if (d === FROM_DOC) {
       r.writeDoc(collection, id, this.modified as Record<string, CellValue>, hlc);
       return;
