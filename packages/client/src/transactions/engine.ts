@@ -254,7 +254,9 @@ export class TransactionEngine {
     let route: 'local' | 'remote' = 'local';
     if (tx.mutator && tx.records.length === 0 && this.#d.mutatorSource?.() !== undefined) route = 'remote';
     let last: string | undefined;
-    for (const m of tx.records) {
+    const records = tx.records;
+    for (let i = 0; i < records.length; i++) {
+      const m = records[i]!;
       if (m.collection === last) continue;
       last = m.collection;
       const s = this.#d.sourceOf(m.collection);
@@ -422,7 +424,7 @@ export class TransactionEngine {
 
   /** Confirm finished transactions: their cells go into the base, their overlay comes off. */
   #complete(txs: readonly Transaction[]): void {
-    const optimistic: MutationRecord[] = [];
+    let optimistic: MutationRecord[] = [];
     const extra: Cell[] = [];
     const toPersist: Cell[] = [];
     const writer = this.#d.writer;
@@ -436,7 +438,9 @@ export class TransactionEngine {
         continue;
       }
       if (tx.optimistic) {
-        for (const m of tx.records) optimistic.push(m);
+        const records = tx.records;
+        if (optimistic.length === 0) optimistic = records.slice();
+        else for (let i = 0; i < records.length; i++) optimistic.push(records[i]!);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) extra.push(c);
       } else {
         // Pessimistic: nothing was visible; now the confirmed value is.
@@ -482,7 +486,8 @@ export class TransactionEngine {
   #finish(tx: Transaction, cells: Cell[] | undefined): void {
     this.#active.delete(tx);
     // A finished transaction is kept for inspection only: its cells (the bulk of it) can go.
-    for (const m of tx.records) m.release();
+    const records = tx.records;
+    for (let i = 0; i < records.length; i++) records[i]!.release();
     this.#durable.delete(tx);
     if (tx.locking) {
       this.locks.release(tx);
