@@ -76,32 +76,16 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
   const { log, limits, rateLimiter } = engine;
 
   const app = new Hono();
-  if (options.cors !== false) {
-    const origin = options.cors ?? '*';
-    const preflight = cors({
-      origin,
-      allowHeaders: ['Authorization', 'Content-Type'],
-      allowMethods: ['GET', 'POST', 'OPTIONS'],
-      maxAge: 600,
-    });
-    // What hono's cors allows, for the Origin a request names.
-    const allowOrigin = (requested: string): string | null => {
-      if (origin === '*') return '*';
-      const listed = typeof origin === 'string' ? origin === requested : origin.includes(requested);
-      return listed ? requested : null;
-    };
-    app.use('/v1/*', async (c, next) => {
-      if (c.req.method === 'OPTIONS') return preflight(c, next);
-      await next();
-      // The same headers hono's cors gives an answer, set on the answer itself: hono's cors
-      // sets them before the route runs, and hono then rebuilds the route's response from its
-      // body stream (on Node, the answer goes out streamed, a timer tick later).
-      const headers = c.res.headers;
-      const allowed = allowOrigin(c.req.header('origin') || '');
-      if (allowed) headers.set('Access-Control-Allow-Origin', allowed);
-      if (origin !== '*') headers.append('Vary', 'Origin');
-    });
-  }
+  if (options.cors !== false)
+    app.use(
+      '/v1/*',
+      cors({
+        origin: options.cors ?? '*',
+        allowHeaders: ['Authorization', 'Content-Type'],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
   app.onError((err) => errorResponse(err, log));
   app.notFound(() =>
     errorResponse(
