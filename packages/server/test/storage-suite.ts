@@ -147,26 +147,34 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
       let stamp = 1;
       for (let batch = 0; batch < 3; batch++) {
         const writes: DocWrite[] = [];
-        const widths = [6, 2, 3, 40, 1, 6, 2];
-        for (let d = 0; d < 420; d++) {
-          const width = widths[Math.floor(d / 60)]!;
-          const odd = rand(120);
+        const widths = [6, 2, 3, 40, 1, 6, 2, 6];
+        for (let d = 0; d < 800; d++) {
+          const width = widths[Math.floor(d / 100)]!;
+          const odd = rand(250);
           const collection = odd === 1 && batch > 0 ? 'u' : 't'; // the first batch: one collection
-          const id = `d${rand(batch === 0 ? 1000 : 200)}`;
+          const id = `d${rand(batch === 0 ? 2000 : 400)}`;
           if (writes.some((w) => w.collection === collection && w.id === id)) continue; // once per batch
           const n = odd === 2 ? 1 : odd === 3 ? 40 : width;
           const hlc = hlcAt(stamp++);
+          // Mostly one list of fields per width; sometimes another list of the same width; one
+          // block with names that are no plain identifiers.
+          const shift = batch + (rand(70) === 0 ? 1 : 0);
+          const prefix = Math.floor(d / 100) === 5 ? "it's f" : 'f';
           const cells = Array.from({ length: n }, (_, f) =>
             cell(
               collection,
               id,
-              `f${(f + batch) % 45}`,
+              `${prefix}${(f + shift) % 45}`,
               values[rand(values.length)],
               odd === 4 && f % 2 ? hlcAt(stamp++) : hlc,
             ),
           );
-          writes.push(write(++version, cells, expected.has(`${collection}/${id}`) ? [['f0']] : null));
           const doc = expected.get(`${collection}/${id}`) ?? {};
+          const update = write(++version, cells, expected.has(`${collection}/${id}`) ? [['f0']] : null);
+          // The engine passes the replaced cells' versions (batch 1); without them (batch 2) the storage reads them.
+          writes.push(
+            update.prior && batch === 1 ? { ...update, priorVersions: [doc['f0']?.version ?? 0] } : update,
+          );
           for (const c of cells) doc[c.field] = { value: c.value, hlc: c.hlc, version };
           expected.set(`${collection}/${id}`, doc);
         }
