@@ -33,13 +33,20 @@ const STATEMENT_PARAMS = 512;
 /** Documents per statement for documents of `n` cells. */
 const docsPerStatement = (n: number) => Math.max(1, Math.min(32, Math.floor(STATEMENT_PARAMS / (4 + 3 * n))));
 
+/** Characters JSON.stringify escapes in a string: quote, backslash, controls, surrogates (lone ones). */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /**
- * A cell value as stored: JSON text, NULL = unset. Booleans, null and numbers without a
- * JSON.stringify call each (a push writes thousands of cells); valid numbers are finite, and
- * String() of a finite number is its JSON text.
+ * A cell value as stored: JSON text, NULL = unset. Booleans, null, numbers and plain strings
+ * without a JSON.stringify call each (a push writes thousands of cells); valid numbers are
+ * finite, and String() of a finite number is its JSON text; a string with nothing to escape
+ * is itself in quotes.
  */
 export const encodeCell = (v: CellValue): string | null => {
   switch (typeof v) {
+    case 'string':
+      return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
