@@ -129,13 +129,25 @@ export class SharedBulkInsert {
     if (shared.length !== first)
       throw new RangeError(`Expected ${first} shared values, got ${shared.length}.`);
     const cols = this.#cols;
-    const full = first + CHUNK_ROWS * 2 * cols;
+    const rowsMax = CHUNK_ROWS * 2; // a power of two
+    const full = first + rowsMax * cols;
     // Shared values first: they come before the VALUES list in the statement's text.
     const chunk: unknown[] = new Array<unknown>(full);
     for (let i = 0; i < first; i++) chunk[i] = shared[i];
     let n = first;
     const write = () => {
-      this.#statement((n - first) / cols).run(n === full ? chunk : chunk.slice(0, n));
+      if (n === full) this.#statement(rowsMax).run(chunk);
+      else {
+        // A partial chunk in power-of-two pieces: at most 8 statements are ever prepared.
+        let at = first;
+        for (let size = rowsMax >> 1; size >= 1; size >>= 1) {
+          if (at + size * cols > n) continue;
+          const piece = chunk.slice(at - first, at + size * cols);
+          for (let i = 0; i < first; i++) piece[i] = shared[i];
+          this.#statement(size).run(piece);
+          at += size * cols;
+        }
+      }
       n = first;
     };
     return {

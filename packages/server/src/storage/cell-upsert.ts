@@ -70,7 +70,7 @@ interface RunStatement {
  */
 const LITERAL_FIELD = /^[A-Za-z0-9_$.[\]-]{1,128}$/;
 /** At most this many field lists get a statement of their own per storage. */
-const LITERAL_STATEMENTS_MAX = 64;
+const LITERAL_STATEMENTS_MAX = 16;
 
 /**
  * The statements (prepared on first use): per cell count n with fields bound, and per list of
