@@ -5,6 +5,7 @@ import {
   flattenDocument,
   OmniSyncError,
   Replica,
+  ReplicaEntry,
   type Cell,
 } from './index.js';
 
@@ -335,5 +336,70 @@ describe('Replica change reports and reads', () => {
     r.write('todos', 'a', 'id', 'a', hlc.now());
     r.endWrite();
     expect(r.get('todos', 'a')).toEqual({ id: 'a' });
+  });
+
+  it('owner entries: entries from a factory carry the state of their owner; release keeps any the replica holds data of', () => {
+    class Owned extends ReplicaEntry {
+      note = '';
+    }
+    const r = new Replica<Owned>({ entry: () => new Owned() });
+    const map = r.entries('todos');
+    expect(r.entries('todos')).toBe(map);
+    // An owner adds a blank entry: to the replica it is a document never seen.
+    const a = r.newEntry();
+    a.note = 'overlay only';
+    map.set('a', a);
+    expect(r.has('todos', 'a')).toBe(false);
+    expect(r.get('todos', 'a')).toBeUndefined();
+    expect(r.fields('todos', 'a')).toBeUndefined();
+    expect(r.cellsSince(0)).toEqual([]);
+    expect(r.count('todos')).toBe(0);
+    // Written through the entry (as a ref): the same object now holds the cells, no new entry.
+    const t = hlc.now();
+    r.beginWrite(false);
+    expect(r.at('todos', 'a', a)).toBe(a);
+    r.writeDoc('todos', 'a', { id: 'a', n: 1 }, t);
+    r.endWrite();
+    expect(map.get('a')).toBe(a);
+    expect(a.note).toBe('overlay only');
+    expect(r.docOf('a', a)).toEqual({ id: 'a', n: 1 });
+    // Not blank: release keeps it.
+    expect(r.release(map, 'a', a)).toBe(false);
+    expect(r.get('todos', 'a')).toEqual({ id: 'a', n: 1 });
+    // Cells from elsewhere create entries from the factory.
+    r.apply([{ collection: 'todos', id: 'b', field: 'id', value: 'b', hlc: hlc.now() }]);
+    expect(map.get('b')).toBeInstanceOf(Owned);
+    // A tombstone is data: kept by release, invisible to docOf.
+    r.apply([{ collection: 'todos', id: 'b', field: '_deleted', value: true, hlc: hlc.now() }]);
+    const b = map.get('b')!;
+    expect(r.release(map, 'b', b)).toBe(false);
+    expect(r.docOf('b', b)).toBeUndefined();
+    expect(r.isDeleted('todos', 'b')).toBe(true);
+    // A blank entry is released and marked stale: a later write through it makes a new entry.
+    const c = r.newEntry();
+    map.set('c', c);
+    expect(r.release(map, 'c', c)).toBe(true);
+    expect(map.has('c')).toBe(false);
+    r.beginWrite(false);
+    expect(r.at('todos', 'c', c)).not.toBe(c);
+    r.endWrite();
+    // forget removes and blanks the entry; readopt puts the same object back, blank.
+    expect(r.forget('todos', 'a')).toEqual({ collection: 'todos', id: 'a', kind: 'delete', fields: [] });
+    expect(map.has('a')).toBe(false);
+    r.readopt('todos', 'a', a);
+    expect(map.get('a')).toBe(a);
+    expect(r.get('todos', 'a')).toBeUndefined();
+    expect(r.fields('todos', 'a')).toBeUndefined();
+    expect(() => r.readopt('todos', 'a', a)).toThrow(/has an entry already/);
+    r.beginWrite(false);
+    expect(r.at('todos', 'a', a)).toBe(a);
+    r.write('todos', 'a', 'id', 'a', hlc.now());
+    r.endWrite();
+    expect(r.get('todos', 'a')).toEqual({ id: 'a' });
+    // clear empties the maps but keeps them.
+    r.clear();
+    expect(r.entries('todos')).toBe(map);
+    expect(map.size).toBe(0);
+    expect(r.isDeleted('todos', 'b')).toBe(false);
   });
 });

@@ -100,34 +100,42 @@ const SHAPE_FANOUT = 64;
 const SHAPE_FIELDS = 256;
 
 const EMPTY_VALUES: CellValue[] = [];
+/** The shape of an entry before its replica sets its own root (never extended). */
+const NO_SHAPE = new Shape([], false);
 
 /**
  * One document. Fields live in `values`, parallel to `shape.names`. `hlc` and `seq` are one
  * value for all fields while they agree, with room for one field that differs (`xi`, `xh`,
  * `xs`: the usual single-field update), then arrays parallel to `values`: a document written
  * once, or then updated in one field, stores a few primitives instead of a stamp per field.
+ *
+ * @internal An owner that keeps its own per-document state (the client store's visible
+ * document and pending writes) extends this class and passes a factory to the replica
+ * (see {@link ReplicaOptions.entry}): one object and one map entry per document serve both.
+ * Owners read and write only their own fields.
  */
-interface DocEntry {
-  shape: Shape;
-  values: CellValue[];
-  hlc: string | string[];
+export class ReplicaEntry {
+  shape: Shape = NO_SHAPE;
+  values: CellValue[] = EMPTY_VALUES;
+  hlc: string | string[] = '';
   /** Local sequence number of the last change of each field (see `hlc`); for a tombstone, of the delete. */
-  seq: number | number[];
+  seq: number | number[] = 0;
   /** While `hlc` and `seq` are scalars: the index of the one field whose stamp differs, else -1. */
-  xi: number;
+  xi = -1;
   /** That field's HLC. */
-  xh: string;
+  xh = '';
   /** That field's sequence number. */
-  xs: number;
+  xs = 0;
   /** HLC of the winning tombstone, if deleted. */
-  deleted: string | undefined;
+  deleted: string | undefined = undefined;
   /** Number of fields with a defined value: visible iff > 0 and not deleted. */
-  live: number;
+  live = 0;
   /** Materialised document, rebuilt lazily after a change. */
-  doc: Record<string, unknown> | undefined;
-  /** Index into the replica's scratch arrays while an apply touches this document, else -1. */
-  mark: number;
+  doc: Record<string, unknown> | undefined = undefined;
+  /** Index into the replica's scratch arrays while an apply touches this document, else -1 (GONE: not held). */
+  mark = -1;
 }
+type DocEntry = ReplicaEntry;
 
 /** `mark` of an entry the replica no longer holds (forgotten or cleared): a stale {@link DocRef}. */
 const GONE = -2;
@@ -135,19 +143,23 @@ const GONE = -2;
 /** An opaque reference to one document of a replica (see {@link Replica.at}). */
 export type DocRef = object;
 
-const newEntry = (root: Shape): DocEntry => ({
-  shape: root,
-  values: EMPTY_VALUES,
-  hlc: '',
-  seq: 0,
-  xi: -1,
-  xh: '',
-  xs: 0,
-  deleted: undefined,
-  live: 0,
-  doc: undefined,
-  mark: -1,
-});
+/** Options of a {@link Replica}. */
+export interface ReplicaOptions<E extends ReplicaEntry> {
+  /** @internal Makes the entry of each new document (a subclass carrying the owner's state). */
+  readonly entry?: () => E;
+}
+
+/** Reset an entry to "never seen" (no fields, no tombstone), keeping the object. */
+function resetEntry(e: DocEntry, root: Shape): void {
+  e.shape = root;
+  e.values = EMPTY_VALUES;
+  e.hlc = '';
+  e.seq = 0;
+  e.xi = -1;
+  e.deleted = undefined;
+  e.live = 0;
+  e.doc = undefined;
+}
 
 const hlcAt = (e: DocEntry, i: number): string =>
   typeof e.hlc === 'string' ? (i === e.xi ? e.xh : e.hlc) : e.hlc[i]!;
@@ -179,6 +191,8 @@ function stampArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
   return { hlc, seq };
 }
 const visible = (e: DocEntry): boolean => e.deleted === undefined && e.live > 0;
+/** Never written: no field and no tombstone (as if the replica had not seen the document). */
+const isBlank = (e: DocEntry): boolean => e.shape.names.length === 0 && e.deleted === undefined;
 
 const canonical = (v: CellValue): string => (v === undefined ? '' : JSON.stringify(v));
 
@@ -292,9 +306,10 @@ function toArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
  * const changes = r.apply([{ collection: 'todos', id: 'a', field: 'id', value: 'a', hlc }]);
  * r.get('todos', 'a'); // { id: 'a' }
  */
-export class Replica {
-  readonly #collections = new Map<string, Map<string, DocEntry>>();
+export class Replica<E extends ReplicaEntry = ReplicaEntry> {
+  readonly #collections = new Map<string, Map<string, E>>();
   readonly #root = new Shape([], true);
+  readonly #newEntry: () => E;
   #seq = 0;
   // The open write batch (beginWrite … endWrite).
   #writing = false;
@@ -302,7 +317,7 @@ export class Replica {
   #batchSeq = 0;
   #lastCollection: string | undefined;
   #lastId: string | undefined;
-  #coll: Map<string, DocEntry> | undefined;
+  #coll: Map<string, E> | undefined;
   #entry: DocEntry | undefined;
   #mark = -1;
   /** In a batch without scratch: the current document's arrays grew by push. */
@@ -317,6 +332,10 @@ export class Replica {
   #tChanged: boolean[] = [];
   #tGrew: boolean[] = [];
   #tFields: (string[] | undefined)[] = [];
+
+  constructor(options: ReplicaOptions<E> = {}) {
+    this.#newEntry = options.entry ?? (() => new ReplicaEntry() as E);
+  }
 
   /** The local sequence number of the last change: pass it to {@link cellsSince} later. */
   get seq(): number {
@@ -479,7 +498,7 @@ export class Replica {
    * per document (whether it was visible, what changed); one that does not keeps none, and
    * trims a document's arrays as it leaves it.
    */
-  #enter(collection: string, id: string, ref?: DocRef): DocEntry {
+  #enter(collection: string, id: string, ref?: DocRef): E {
     let coll = this.#coll;
     if (collection !== this.#lastCollection || coll === undefined) {
       coll = this.#collections.get(collection);
@@ -491,10 +510,10 @@ export class Replica {
       const left = this.#entry;
       if (left !== undefined) this.#trim(left);
     }
-    let entry = ref as DocEntry | undefined;
+    let entry = ref as E | undefined;
     if (entry === undefined || entry.mark === GONE) {
       entry = coll.get(id);
-      if (!entry) coll.set(id, (entry = newEntry(this.#root)));
+      if (!entry) coll.set(id, (entry = this.newEntry()));
     }
     this.#entry = entry;
     this.#lastId = id;
@@ -628,7 +647,7 @@ export class Replica {
   /** The stored cells of one document (field → slot), built on each call; undefined when unknown. */
   fields(collection: string, id: string): ReadonlyMap<string, Readonly<Slot>> | undefined {
     const e = this.#collections.get(collection)?.get(id);
-    if (!e) return undefined;
+    if (!e || isBlank(e)) return undefined;
     const out = new Map<string, Slot>();
     const names = e.shape.names;
     for (let i = 0; i < names.length; i++)
@@ -697,15 +716,69 @@ export class Replica {
     const coll = this.#collections.get(collection);
     const entry = coll?.get(id);
     if (!coll || !entry) return undefined;
+    const wasVisible = entry.deleted === undefined && entry.live > 0;
     coll.delete(id);
     entry.mark = GONE;
-    const wasVisible = entry.deleted === undefined && entry.live > 0;
+    resetEntry(entry, this.#root);
     return wasVisible ? { collection, id, kind: 'delete', fields: [] } : undefined;
   }
 
-  /** Drop everything. */
+  /** Drop everything (the maps of {@link entries} stay, emptied). */
   clear(): void {
-    for (const coll of this.#collections.values()) for (const e of coll.values()) e.mark = GONE;
-    this.#collections.clear();
+    for (const coll of this.#collections.values()) {
+      for (const e of coll.values()) {
+        e.mark = GONE;
+        resetEntry(e, this.#root);
+      }
+      coll.clear();
+    }
+  }
+
+  // ── owner access (@internal: the client store keeps its per-document state in the entries) ──
+
+  /**
+   * @internal The live map of a collection's entries (created if missing; kept for the
+   * replica's life). An owner may look entries up, add one made by {@link newEntry} under an
+   * id it found absent, and remove one only through {@link release}.
+   */
+  entries(collection: string): Map<string, E> {
+    let coll = this.#collections.get(collection);
+    if (!coll) this.#collections.set(collection, (coll = new Map()));
+    return coll;
+  }
+
+  /** @internal A blank entry (no fields, no tombstone) from this replica's factory. */
+  newEntry(): E {
+    const e = this.#newEntry();
+    e.shape = this.#root;
+    return e;
+  }
+
+  /**
+   * @internal Remove an owner's entry from `entries` when the replica holds nothing of its
+   * document (no cell, no tombstone); otherwise keep it. Returns whether it was removed.
+   */
+  release(entries: Map<string, E>, id: string, e: E): boolean {
+    if (!isBlank(e) || this.#writing) return false;
+    if (entries.get(id) === e) entries.delete(id);
+    e.mark = GONE;
+    return true;
+  }
+
+  /**
+   * @internal Put back an entry {@link forget} removed (now blank) because its owner still
+   * uses it: the same object serves the document again.
+   */
+  readopt(collection: string, id: string, e: E): void {
+    const coll = this.entries(collection);
+    if (coll.has(id)) throw new Error(`Replica.readopt: ${collection}/${id} has an entry already.`);
+    e.mark = -1;
+    coll.set(id, e);
+  }
+
+  /** @internal The materialised document of an entry (undefined when not visible): no lookup. */
+  docOf(id: string, e: E): Readonly<Record<string, unknown>> | undefined {
+    if (e.deleted !== undefined || e.live === 0) return undefined;
+    return (e.doc ??= materialize(id, e));
   }
 }

@@ -243,7 +243,7 @@ export function prepareUpdate(
       },
     );
   const slot = ctx.store.slot(collection, id);
-  const current = slot?.doc;
+  const current = slot?.visible;
   if (current === undefined)
     throw new NotFoundError(
       `update of "${collection}": no document with id ${JSON.stringify(id)}; insert it first.`,
@@ -391,7 +391,7 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown,
       },
     );
   const slot = ctx.store.slot(collection, id);
-  const current = slot?.doc;
+  const current = slot?.visible;
   if (current === undefined)
     throw new NotFoundError(`delete from "${collection}": no document with id ${JSON.stringify(id)}.`, {
       details: { collection, id },

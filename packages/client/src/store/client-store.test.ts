@@ -116,4 +116,49 @@ describe('ClientStore: synced base + optimistic overlay (fake backend)', () => {
     expect(client.store.count('test')).toBe(2);
     expect(collection.all()).toBe(collection.all()); // the same array until something changes
   });
+
+  it('base and overlay share one entry per document: a confirmed delete keeps its tombstone, and ids stay taken', async () => {
+    const { collection, client, syncControl } = await started([{ id: 'a', n: 1 }]);
+    const store = client.store;
+    const entries = store.base.entries('test');
+    syncControl.setNetworkDelay(10);
+    // A pending insert: one entry, blank in the base, visible in the overlay.
+    collection.insert({ id: 'b', n: 2 });
+    const b = entries.get('b')!;
+    expect(store.slot('test', 'b')).toBe(b);
+    expect(store.base.has('test', 'b')).toBe(false);
+    expect(store.idState('test', 'b')).toBe('taken');
+    await syncControl.advance(10);
+    // Confirmed into the same object.
+    expect(entries.get('b')).toBe(b);
+    expect(store.base.get('test', 'b')).toEqual({ id: 'b', n: 2 });
+    // A confirmed delete: nothing visible, but the tombstone stays (the entry is kept).
+    collection.delete('b');
+    expect(store.idState('test', 'b')).toBe('taken'); // pending delete
+    await syncControl.advance(10);
+    expect(collection.get('b')).toBeUndefined();
+    expect(entries.get('b')).toBe(b);
+    expect(store.isDeleted('test', 'b')).toBe(true);
+    expect(store.idState('test', 'b')).toBe('deleted');
+    expect(() => collection.insert({ id: 'b', n: 3 })).toThrow(/deleted document/);
+    // A rolled-back insert leaves no entry behind.
+    syncControl.failNextPersist(new (await import('@omnisync/core')).NonRetriableError('no'));
+    const tx = collection.insert({ id: 'c', n: 1 });
+    expect(entries.has('c')).toBe(true);
+    await syncControl.advance(10);
+    await expect(tx.promise).rejects.toThrow('no');
+    expect(entries.has('c')).toBe(false);
+    expect(store.idState('test', 'c')).toBe('free');
+    // A document forgotten while an insert of it is pending keeps its slot (the same object).
+    collection.insert({ id: 'd', n: 4 });
+    const d = entries.get('d')!;
+    store.forgetBase('test', ['d', 'a']);
+    expect(entries.get('d')).toBe(d);
+    expect(collection.get('d')).toEqual({ id: 'd', n: 4 });
+    expect(entries.has('a')).toBe(false);
+    expect(collection.get('a')).toBeUndefined();
+    await syncControl.advance(10);
+    expect(store.base.get('test', 'd')).toEqual({ id: 'd', n: 4 });
+    expect(collection.count()).toBe(1);
+  });
 });

@@ -15,12 +15,11 @@
 import {
   batch,
   type Cell,
-  DELETED_FIELD,
   type DocChange,
-  type DocRef,
   flattenDocument,
   isTracking,
   Replica,
+  ReplicaEntry,
   type Signal,
   signal,
 } from '@omnisync/core';
@@ -50,28 +49,33 @@ const asList = (p: Pending | undefined): readonly MutationRecord[] =>
   p === undefined ? NONE : Array.isArray(p) ? p : [p];
 
 /**
- * @internal One document of the visible layer: what is visible and the pending writes on it,
- * under one key, so a write finds both with one lookup (and its record keeps the slot, so
- * settling it needs none). A slot with neither is removed.
+ * @internal One document: its entry in the synced base (core `ReplicaEntry`: the confirmed
+ * cells) extended with what is visible and the pending writes on it. Base and overlay share
+ * the object and its one map entry, so a write finds all of it with one lookup, an insert
+ * adds one entry, and confirming a write (its record keeps the slot) needs no lookup at all.
+ * A slot the base holds nothing of, with nothing visible or pending, is released.
  */
-export class Slot {
+export class Slot extends ReplicaEntry {
   /** The visible document (undefined: not visible). */
-  doc: Doc | undefined = undefined;
+  visible: Doc | undefined = undefined;
   /** Pending optimistic mutations, in order. */
   pending: Pending | undefined = undefined;
-  /** The document in the synced base, once a write of it was confirmed here (saves a lookup). */
-  base: DocRef | undefined = undefined;
 }
 
+const newSlot = (): Slot => new Slot();
+
 function* visibleDocs(slots: Map<string, Slot>): IterableIterator<Doc> {
-  for (const s of slots.values()) if (s.doc !== undefined) yield s.doc;
+  for (const s of slots.values()) if (s.visible !== undefined) yield s.visible;
 }
 
 /** @internal Visible state of one collection. */
 class CollectionView {
   readonly name: string;
-  /** The documents that are visible or have pending writes, by id. */
-  readonly slots = new Map<string, Slot>();
+  /**
+   * The collection's documents by id: the base replica's entries of the collection, which
+   * include every document that is visible or has pending writes.
+   */
+  readonly slots: Map<string, Slot>;
   /** Number of visible documents. */
   size = 0;
   /** Documents with a pending delete (not visible, but their id is taken). */
@@ -87,19 +91,18 @@ class CollectionView {
   refMany: ReadonlySet<string> | undefined;
   /** Touched in the current batch. */
   changed = false;
-  /** Whether the base may hold tombstones of this collection (else an id check skips the base). */
-  tombstones = false;
   /** Bumped on every visible change, at once (caches key on it; signals wait for the batch end). */
   rev = 0;
-  constructor(name: string) {
+  constructor(name: string, slots: Map<string, Slot>) {
     this.name = name;
+    this.slots = slots;
   }
 }
 
 /** The synced base + optimistic overlay of one client. */
 export class ClientStore {
   /** The synced base: cells confirmed by sources. */
-  readonly base = new Replica();
+  readonly base = new Replica<Slot>({ entry: newSlot });
   readonly #views = new Map<string, CollectionView>();
   readonly #listeners = new Set<StoreListener>();
   #depth = 0;
@@ -135,7 +138,7 @@ export class ClientStore {
   /** @internal */
   view(collection: string): CollectionView {
     let v = this.#views.get(collection);
-    if (!v) this.#views.set(collection, (v = new CollectionView(collection)));
+    if (!v) this.#views.set(collection, (v = new CollectionView(collection, this.base.entries(collection))));
     return v;
   }
 
@@ -151,7 +154,7 @@ export class ClientStore {
 
   /** The visible document, or undefined. The same object until it changes. */
   get(collection: string, id: string): Doc | undefined {
-    return this.#views.get(collection)?.slots.get(id)?.doc;
+    return this.#views.get(collection)?.slots.get(id)?.visible;
   }
 
   /**
@@ -175,7 +178,7 @@ export class ClientStore {
 
   /** True when the document is visible. */
   has(collection: string, id: string): boolean {
-    return this.#views.get(collection)?.slots.get(id)?.doc !== undefined;
+    return this.#views.get(collection)?.slots.get(id)?.visible !== undefined;
   }
 
   /**
@@ -184,17 +187,15 @@ export class ClientStore {
    */
   idState(collection: string, id: string): 'free' | 'taken' | 'deleted' {
     const v = this.#views.get(collection);
-    if (v !== undefined) {
-      const slot = v.slots.get(id);
-      if (slot !== undefined) {
-        if (slot.doc !== undefined || (v.pendingDeletes.size > 0 && v.pendingDeletes.has(id))) return 'taken';
-      } else if (!v.tombstones || !this.base.isDeleted(collection, id)) {
-        this.#freeId = id;
-        this.#freeView = v;
-        return 'free';
-      }
+    if (v === undefined) return this.base.isDeleted(collection, id) ? 'deleted' : 'free';
+    const slot = v.slots.get(id);
+    if (slot === undefined) {
+      this.#freeId = id;
+      this.#freeView = v;
+      return 'free';
     }
-    return this.base.isDeleted(collection, id) ? 'deleted' : 'free';
+    if (slot.visible !== undefined || (v.pendingDeletes.size > 0 && v.pendingDeletes.has(id))) return 'taken';
+    return slot.deleted !== undefined ? 'deleted' : 'free';
   }
 
   /** True when the synced base holds a tombstone for the document (its id can never be used again). */
@@ -290,11 +291,8 @@ export class ClientStore {
         if (before === undefined) slot.pending = m;
         else if (Array.isArray(before)) before.push(m);
         else slot.pending = [before, m];
-        if (m.type === 'delete') {
-          v.tombstones = true;
-          v.pendingDeletes.add(m.key);
-        }
-        const prev = slot.doc;
+        if (m.type === 'delete') v.pendingDeletes.add(m.key);
+        const prev = slot.visible;
         if (v.merge !== undefined) {
           this.#recompute(v, m.key, slot);
           continue;
@@ -304,8 +302,7 @@ export class ClientStore {
         else if (prepared) next = v.decode(m.modified);
         else if (prev === undefined) {
           // A key with an earlier pending delete, or a base tombstone, stays deleted (delete wins).
-          if (asList(before).some((p) => p.type === 'delete') || this.base.isDeleted(m.collection, m.key))
-            next = undefined;
+          if (asList(before).some((p) => p.type === 'delete') || slot.deleted !== undefined) next = undefined;
           else
             next = v.decode(
               m.type === 'insert' ? materialize(m.key, m.data, m.hlc) : applyData({ id: m.key }, m.data),
@@ -343,10 +340,7 @@ export class ClientStore {
         } finally {
           base.endWrite();
         }
-        if (extraCells !== undefined && extraCells.length > 0) {
-          this.#noteTombstones(extraCells);
-          this.#applyBase(extraCells, mark);
-        }
+        if (extraCells !== undefined && extraCells.length > 0) this.#applyBase(extraCells, mark);
       }
       let v: CollectionView | undefined;
       for (let i = 0; i < records.length; i++) {
@@ -366,7 +360,7 @@ export class ClientStore {
           // Confirmed, nothing else pending, and the base did not move underneath: the base now
           // holds exactly what was visible, so the visible object stays as it is.
           if (confirmed && v.merge === undefined && (v.dirty.size === 0 || !v.dirty.has(m.key))) {
-            if (slot.doc === undefined) v.slots.delete(m.key);
+            if (slot.visible === undefined) this.base.release(v.slots, m.key, slot);
             continue;
           }
           v.dirty.delete(m.key);
@@ -388,7 +382,6 @@ export class ClientStore {
   applyBase(cells: readonly Cell[], trusted = false): DocChange[] {
     this.#depth++;
     try {
-      this.#noteTombstones(cells);
       return this.#applyBase(cells, undefined, trusted);
     } finally {
       if (--this.#depth === 0) this.#flush();
@@ -407,9 +400,10 @@ export class ClientStore {
     try {
       const v = this.view(collection);
       for (const id of ids) {
-        this.base.forget(collection, id);
         const slot = v.slots.get(id);
-        if (slot === undefined) continue; // neither visible nor pending: nothing to show
+        this.base.forget(collection, id); // removes the slot from the base, blank
+        if (slot === undefined || (slot.visible === undefined && slot.pending === undefined)) continue;
+        this.base.readopt(collection, id, slot); // visible or pending: the same slot, on an empty base
         if (slot.pending !== undefined) v.dirty.add(id);
         this.#recompute(v, id, slot);
       }
@@ -441,8 +435,10 @@ export class ClientStore {
         }
         continue;
       }
-      const prev = slot?.doc;
-      const raw = this.base.get(ch.collection, ch.id) as Doc | undefined;
+      const prev = slot?.visible;
+      const raw = (
+        slot === undefined ? this.base.get(ch.collection, ch.id) : this.base.docOf(ch.id, slot)
+      ) as Doc | undefined;
       const next = raw === undefined ? undefined : v.decode(raw);
       if (next === undefined ? prev === undefined : prev !== undefined && deepEqual(prev, next)) continue;
       const target = slot ?? this.#newSlot(v, ch.id);
@@ -451,20 +447,9 @@ export class ClientStore {
     return changes;
   }
 
-  #noteTombstones(cells: readonly Cell[]): void {
-    let last: string | undefined;
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i]!;
-      if (c.field === DELETED_FIELD && c.collection !== last) {
-        last = c.collection;
-        this.view(c.collection).tombstones = true;
-      }
-    }
-  }
-
-  /** A new slot for a document that has none. */
+  /** A new slot for a document that has none (blank in the base until a write of it is confirmed). */
   #newSlot(v: CollectionView, id: string): Slot {
-    const slot = new Slot();
+    const slot = this.base.newEntry();
     v.slots.set(id, slot);
     if (this.#freeId === id) this.#freeId = this.#freeView = undefined;
     return slot;
@@ -472,10 +457,10 @@ export class ClientStore {
 
   /** Rebuild one visible document from the base and its pending writes. */
   #recompute(v: CollectionView, id: string, slot: Slot): void {
-    const prev = slot.doc;
+    const prev = slot.visible;
     const list = asList(slot.pending);
-    let doc = this.base.get(v.name, id) as Doc | undefined;
-    let deleted = this.base.isDeleted(v.name, id);
+    let doc = this.base.docOf(id, slot) as Doc | undefined;
+    let deleted = slot.deleted !== undefined;
     if (list.length > 0) {
       if (v.merge !== undefined) {
         doc = v.merge(doc === undefined ? undefined : v.decode(doc), list);
@@ -491,7 +476,7 @@ export class ClientStore {
     }
     const next = doc === undefined ? undefined : v.decode(doc);
     if (next === prev || (next !== undefined && prev !== undefined && deepEqual(prev, next))) {
-      if (prev === undefined && slot.pending === undefined) v.slots.delete(id);
+      if (prev === undefined && slot.pending === undefined) this.base.release(v.slots, id, slot);
       return;
     }
     this.#set(v, id, slot, prev, next, undefined);
@@ -508,10 +493,10 @@ export class ClientStore {
   ): void {
     if (prev === next) return;
     v.rev++;
-    slot.doc = next;
+    slot.visible = next;
     if (next === undefined) {
       if (prev !== undefined) v.size--;
-      if (slot.pending === undefined) v.slots.delete(id);
+      if (slot.pending === undefined) this.base.release(v.slots, id, slot);
     } else if (prev === undefined) v.size++;
     if (!v.changed) {
       v.changed = true;

@@ -125,9 +125,7 @@ export class MutationRecord implements PendingMutation {
   writeTo(r: Replica): void {
     const { collection, key: id, hlc } = this;
     const d = this.#data;
-    const slot = this.slot;
-    const ref = r.at(collection, id, slot?.base);
-    if (slot !== undefined) slot.base = ref;
+    r.at(collection, id, this.slot); // the slot is the document's base entry: no lookup
     if (d === FROM_DOC) {
       r.writeDoc(collection, id, this.modified as Record<string, CellValue>, hlc);
       return;
