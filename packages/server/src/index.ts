@@ -27,6 +27,7 @@ export type {
   Priors,
   ChangeEntry,
   DeviceCursor,
+  GcOptions,
   GcResult,
 } from './storage/storage.js';
 export { createLogger } from './util/logger.js';

@@ -259,6 +259,48 @@ describe('pull', () => {
   });
 });
 
+describe('delete wins after compaction', () => {
+  it('keeps tombstones through gc, and answers a write to a deleted document with its tombstone at a new version', async () => {
+    const api = new HttpClient(t.url, 'gckeep');
+    const a = new CellWriter('keep_a');
+    const b = new CellWriter('keep_b');
+    await api.push('a', [mutation(a.doc('t', 'x', { v: 1 })), mutation(a.doc('t', 'y', { v: 1 }))]);
+    const seenByB = (await api.pull(0)).cursor; // b holds x and y from here, then goes offline
+    const del = a.remove('t', 'x');
+    await api.push('a', [mutation(del)]);
+    const head = (await api.pull(seenByB)).cursor;
+    const gc = await t.server.engine.gc('gckeep', { olderThanVersion: head + 1 });
+    expect(gc).toEqual({ horizon: head, changesDropped: expect.any(Number), tombstonesDropped: 0 });
+    expect(await api.pull(seenByB)).toEqual({ reset: true, cursor: head });
+    // b, back past the horizon, pushes an edit of x written while offline (a newer HLC than the delete).
+    const edit = await api.push('b', [mutation(b.update('t', 'x', { v: 2, note: 'offline edit' }))]);
+    expect(edit.results).toEqual([{ id: expect.any(String), status: 'applied' }]);
+    expect(edit.cursor).toBe(head + 1);
+    // Delete wins: x stays deleted, and the tombstone is announced again at the push's version,
+    // so a pull from just before it (b's cursor after its snapshot) delivers the delete.
+    const snap = docsOf((await api.snapshot()).cells);
+    expect(snap.get('t', 'x')).toBeUndefined();
+    expect(snap.get('t', 'y')).toEqual({ id: 'y', v: 1 });
+    const after = await api.pull(head);
+    expect('changes' in after && after.changes).toEqual([
+      { collection: 't', id: 'x', field: '_deleted', value: true, hlc: del[0]!.hlc },
+    ]);
+    // Scoped to a query the document never matched: the delete still reaches it.
+    const scoped = await api.pull(head, [{ collection: 't', where: { v: 2 } }]);
+    expect('changes' in scoped && scoped.changes.map((c: Cell) => c.field)).toEqual(['_deleted']);
+    // Re-inserting the id is dropped the same way; a second write finds the tombstone written
+    // in this batch and announces nothing more.
+    const again = await api.push('b', [
+      mutation(b.doc('t', 'x', { v: 3 })),
+      mutation(b.update('t', 'x', { v: 4 })),
+    ]);
+    expect(again.cursor).toBe(head + 2);
+    const last = await api.pull(head + 1);
+    expect('changes' in last && last.changes.map((c: Cell) => c.field)).toEqual(['_deleted']);
+    expect(docsOf((await api.snapshot()).cells).get('t', 'x')).toBeUndefined();
+  });
+});
+
 describe('snapshot and cursor', () => {
   it('filters by query with equality on dotted paths', async () => {
     const api = new HttpClient(t.url, 'snap');

@@ -22,6 +22,11 @@ export interface ApplyLedger {
   readonly cells: Map<string, number>;
   /** Ids (collection/id) with a committed tombstone, ever (compaction cannot hide them). */
   readonly deleted: Set<string>;
+  /**
+   * Tombstones written again at a new version: the server's answer to a write that lost to
+   * the delete (an announcement of the same cell, not a second application of it).
+   */
+  reannounced: number;
   commits: number;
 }
 
@@ -58,7 +63,12 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
       ledger.commits++;
       for (const d of writes)
         for (const c of d.cells) {
-          ledger.cells.set(cellKey(c), (ledger.cells.get(cellKey(c)) ?? 0) + 1);
+          const k = cellKey(c);
+          if (c.field === '_deleted' && ledger.cells.has(k)) {
+            ledger.reannounced++;
+            continue;
+          }
+          ledger.cells.set(k, (ledger.cells.get(k) ?? 0) + 1);
           if (c.field === '_deleted') ledger.deleted.add(`${c.collection}/${c.id}`);
         }
       for (const [clientId, results] of recorded)
@@ -78,7 +88,13 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
 
 /** A restartable server over one SQLite file. */
 export class SimServer {
-  readonly ledger: ApplyLedger = { mutations: new Map(), cells: new Map(), deleted: new Set(), commits: 0 };
+  readonly ledger: ApplyLedger = {
+    mutations: new Map(),
+    cells: new Map(),
+    deleted: new Set(),
+    reannounced: 0,
+    commits: 0,
+  };
   /** The compaction horizon: pulls from below it get `reset`. */
   horizon = 0;
   /** Compactions run. */

@@ -84,11 +84,6 @@ export class SimWorld {
   readonly acked: AckedWrite[] = [];
   /** Compaction on. */
   readonly gc: boolean;
-  /**
-   * Per client (across crashes): its cursor when its current run of pending writes began
-   * (undefined while it has none).
-   */
-  readonly pendingSince: (number | undefined)[] = [undefined, undefined, undefined];
   /** Errors nobody should see (anything but the network's own failures). */
   readonly unexpected: Error[] = [];
   readonly #stores: MemoryPersistenceStore[] = [];
@@ -169,27 +164,6 @@ export class SimWorld {
     const code = (e as { code?: string }).code;
     if (code === 'network' || code === 'closed' || code === 'offline') return;
     this.unexpected.push(e);
-  }
-
-  /** Note a write by `client` at `cursor` (call before making it). */
-  noteWrite(client: SimClient, cursor: number): void {
-    if (!client.client.transactions.get().some((t) => !t.finished)) this.pendingSince[client.index] = cursor;
-  }
-
-  /**
-   * The newest version compaction may drop without letting a pending write bring a deleted
-   * document back (the known hazard of tombstone GC; a real deployment picks the horizon
-   * from device cursors). A write only touches a document its client shows alive; while a
-   * client has pending writes, sync updates to their documents (tombstones included) are
-   * held back, so its writes may be blind to any delete after the cursor at which its
-   * current run of pending writes began: those tombstones stay.
-   */
-  safeHorizon(head: number): number {
-    let safe = head;
-    for (const c of this.clients)
-      if (c.client.transactions.get().some((t) => !t.finished))
-        safe = Math.min(safe, this.pendingSince[c.index] ?? 0);
-    return safe;
   }
 
   /** Crash a client process and start a new one on the same persistence. */

@@ -19,7 +19,7 @@ import {
   type SnapshotResponse,
 } from '@omnisync/core';
 import { LiveServer } from '../live/live-engine.js';
-import type { DeviceCursor, GcResult } from '../storage/storage.js';
+import type { DeviceCursor, GcOptions, GcResult } from '../storage/storage.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { AppRegistry } from './app-registry.js';
 import { type AuthContext, type Authenticator, createAuthenticator } from './auth.js';
@@ -57,7 +57,7 @@ export interface SyncEngine {
   /** Every device's reported cursor (to choose a safe compaction version). */
   deviceCursors(app: string): Promise<DeviceCursor[]>;
   /** Compact an app (see SyncStorage.gc). */
-  gc(app: string, options: { olderThanVersion: number }): Promise<GcResult>;
+  gc(app: string, options: GcOptions): Promise<GcResult>;
   /** True once close() began. */
   readonly closing: boolean;
   /** Stop serving, close sockets (1001), finish in-flight commits, close storages. */

@@ -154,7 +154,20 @@ export class WorkingDoc {
         any = true;
         continue;
       }
-      if (this.#cells.has(DELETED_FIELD)) continue; // delete wins
+      const tombstone = this.#cells.get(DELETED_FIELD);
+      if (tombstone !== undefined) {
+        // Delete wins: the write is dropped. Its writer may not know of the delete (it was
+        // offline past the compaction horizon, or never synced the document): the stored
+        // tombstone is written again in this batch, at its new version, so every pull and
+        // subscription from before it (the writer's included) delivers the delete.
+        if (!isIncoming(tombstone)) {
+          this.#remember(DELETED_FIELD, tombstone);
+          this.#changed.push(DELETED_FIELD);
+          this.#cells.set(DELETED_FIELD, this.#cell(DELETED_FIELD, tombstone));
+          any = true;
+        }
+        continue;
+      }
       // cellWins reads only value and hlc of the slot.
       if (!cellWins(c.hlc, c.value, slot as ReplicaSlot | undefined)) continue;
       this.#remember(c.field, slot);

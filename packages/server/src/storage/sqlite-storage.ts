@@ -472,7 +472,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
         );
       });
     },
-    gc({ olderThanVersion }): Promise<GcResult> {
+    gc({ olderThanVersion, dropTombstones = false }): Promise<GcResult> {
       return writeLock.run(() => {
         checkOpen();
         return wrap('gc', () =>
@@ -490,9 +490,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
             if (horizon === old) return { horizon, changesDropped: 0, tombstonesDropped: 0 };
             const changesDropped = db.prepare('DELETE FROM changes WHERE version <= ?').run(horizon).changes;
             db.prepare('DELETE FROM priors WHERE version <= ?').run(horizon);
-            const tombstonesDropped = db
-              .prepare("DELETE FROM triples WHERE field = '_deleted' AND version <= ?")
-              .run(horizon).changes;
+            const tombstonesDropped = dropTombstones
+              ? db.prepare("DELETE FROM triples WHERE field = '_deleted' AND version <= ?").run(horizon)
+                  .changes
+              : 0;
             setMeta.run('horizon', String(horizon));
             return { horizon, changesDropped, tombstonesDropped };
           })(),

@@ -74,7 +74,22 @@ export interface GcResult {
   /** The oldest cursor a pull still serves; older cursors get `reset`. */
   readonly horizon: number;
   readonly changesDropped: number;
+  /** Tombstones dropped: always 0 unless `dropTombstones` was asked for. */
   readonly tombstonesDropped: number;
+}
+
+/** Options of a compaction. */
+export interface GcOptions {
+  /** Drop change-log entries (and their priors) with a version below this one. */
+  readonly olderThanVersion: number;
+  /**
+   * Also drop tombstones below that version (default false: tombstones are kept, one small
+   * row per deleted document). Dropped, a deletion is forgotten: a client offline past the
+   * horizon that still holds writes to the document, or one that reuses its id, brings it
+   * back, and replicas that saw the delete keep it deleted (they diverge). Only for
+   * deployments that choose the horizon below every device's cursor (`deviceCursors()`).
+   */
+  readonly dropTombstones?: boolean;
 }
 
 /** Reads, all from one consistent snapshot. */
@@ -118,12 +133,12 @@ export interface SyncStorage {
   /** Every device's reported cursor. */
   deviceCursors(): Promise<DeviceCursor[]>;
   /**
-   * Compaction (seed 004): drop change-log entries and tombstones with version below
-   * `olderThanVersion`; pulls from a cursor below the new horizon get `reset`.
-   * Note: a client offline past the horizon that still holds writes to a dropped
-   * tombstone's document can bring it back; pick the horizon from `deviceCursors()`.
+   * Compaction (seed 004): drop change-log entries with version below `olderThanVersion`;
+   * pulls from a cursor below the new horizon get `reset` (and snapshot). Tombstones stay
+   * unless `dropTombstones` (see {@link GcOptions}): delete wins on every replica, whenever
+   * a write to the deleted document arrives (the server answers it with the tombstone).
    */
-  gc(options: { olderThanVersion: number }): Promise<GcResult>;
+  gc(options: GcOptions): Promise<GcResult>;
   /** Finish in-flight transactions and release the database. */
   close(): Promise<void>;
 }
