@@ -12,6 +12,8 @@ import type { ServerSyncStatus } from './sync-status.js';
 export const PUSH_BATCH_SIZE = 100;
 /** Default pause between pulls when there is no live connection. */
 export const POLL_INTERVAL_MS = 10_000;
+/** Default least interval between two reports of the synced cursor to the server. */
+export const CURSOR_REPORT_MS = 30_000;
 /** Default heartbeat of the live connection. */
 export const HEARTBEAT_MS = 20_000;
 /** Meta key (in the client's persistence) of the cursor: every change up to it is applied. */
@@ -62,6 +64,12 @@ export interface ServerSourceOptions {
   readonly pullLimit?: number;
   /** Pause between pulls without a live connection, in ms (default 10 000). */
   readonly pollIntervalMs?: number;
+  /**
+   * Tell the server how far this device has synced (seed 004 `updateCursor`; `POST cursor`,
+   * what `deviceCursors()` lists for choosing a compaction horizon): the persisted cursor,
+   * at most once per this many ms (default 30 000); `false` never reports.
+   */
+  readonly cursorReportMs?: number | false;
   /** A request or connect not answered within this many ms counts as lost (default 30 000). */
   readonly requestTimeoutMs?: number;
   /** Live heartbeat, in ms (default 20 000): a socket silent for two beats is replaced. */

@@ -35,6 +35,7 @@ import {
   HEARTBEAT_MS,
   META_CLIENT_ID,
   META_CURSOR,
+  CURSOR_REPORT_MS,
   POLL_INTERVAL_MS,
   PUSH_BATCH_SIZE,
   type ServerSource,
@@ -96,6 +97,12 @@ class ServerSourceImpl implements ServerSource {
   readonly #partitionMs: number;
   readonly #heartbeatMs: number;
   readonly #timeoutMs: number;
+  /** Cursor reports at most this often (0: never). */
+  readonly #reportMs: number;
+  /** The cursor last reported to the server, and when (scheduler time). */
+  #reportedCursor: number | undefined;
+  #reportedAt = -Infinity;
+  #reportTimer: { cancel(): void } | undefined;
   readonly #status = signal<ServerSyncStatus>(publicStatus(initialStatus()));
   #state: StatusState = initialStatus();
   readonly #outbox = new Outbox();
@@ -142,6 +149,10 @@ class ServerSourceImpl implements ServerSource {
     this.#partitionMs = positive('partitionTimeoutMs', options.partitionTimeoutMs, PARTITION_TIMEOUT_MS);
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs, HEARTBEAT_MS);
     this.#timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, REQUEST_TIMEOUT_MS);
+    this.#reportMs =
+      options.cursorReportMs === false
+        ? 0
+        : positive('cursorReportMs', options.cursorReportMs, CURSOR_REPORT_MS);
     const limit = options.pullLimit;
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= PULL_LIMIT_MAX))
       throw new ValidationError(
@@ -358,7 +369,14 @@ class ServerSourceImpl implements ServerSource {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const t of [this.#retryTimer, this.#pollTimer, this.#kickTimer, this.#partitionTimer]) t?.cancel();
+    for (const t of [
+      this.#retryTimer,
+      this.#pollTimer,
+      this.#kickTimer,
+      this.#partitionTimer,
+      this.#reportTimer,
+    ])
+      t?.cancel();
     this.#live?.stop();
     // Outbox entries stay unsettled: they are the client's persisted transactions, sent again
     // when it restarts (settling them would fail or complete them here). sync() callers learn.
@@ -403,6 +421,7 @@ class ServerSourceImpl implements ServerSource {
           else await this.#catchUpNew();
         } else if (this.#outbox.size > 0) await this.#push();
         else if (this.#needPull) await this.#pull();
+        else if (this.#reportDue()) await this.#reportCursor();
         else break;
         this.#reached();
       }
@@ -671,6 +690,40 @@ class ServerSourceImpl implements ServerSource {
       }
     })();
     return this.#checkpointing;
+  }
+
+  /**
+   * Whether to report the cursor now: it moved since the last report and is persisted (a
+   * restart resumes from it). Too soon after the last report, a timer wakes the loop later.
+   */
+  #reportDue(): boolean {
+    const cursor = this.#cursor;
+    if (
+      this.#reportMs === 0 ||
+      cursor === undefined ||
+      cursor === this.#reportedCursor ||
+      this.#cursorUnsaved
+    )
+      return false;
+    const wait = this.#reportedAt + this.#reportMs - this.#scheduler.now();
+    if (wait <= 0) return true;
+    this.#reportTimer ??= this.#scheduler.setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#wake();
+    }, wait);
+    return false;
+  }
+
+  /** `POST cursor`. Advisory: a failure is not a sync failure; it is tried again after the interval. */
+  async #reportCursor(): Promise<void> {
+    const cursor = this.#cursor!;
+    this.#reportedAt = this.#scheduler.now();
+    try {
+      await this.#http.cursor({ clientId: this.#clientId!, cursor });
+      this.#reportedCursor = cursor;
+    } catch {
+      // Offline, or refused: the next report, an interval from now, says it again.
+    }
   }
 
   #dispatch(action: StatusAction): void {
