@@ -111,7 +111,7 @@ export { validateDocument, validatePatch, coerceFromStorage, toSchemaIssue } fro
 export type { SchemaIssue } from './schema/validate.js';
 
 // Protocol v1 (sync server owner): message schemas, codec, version history, named mutators.
-export { PROTOCOL_VERSION, PROTOCOL_HISTORY } from './protocol/version.js';
+export { PROTOCOL_HEADER, PROTOCOL_VERSION, PROTOCOL_HISTORY } from './protocol/version.js';
 export {
   MESSAGE_MAX_BYTES,
   MESSAGE_MAX_DEPTH,

@@ -46,7 +46,7 @@ describe('CORS, any origin (default)', () => {
     expect(cors).toEqual({
       'access-control-allow-origin': '*',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type',
+      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol',
       'access-control-max-age': '600',
       vary: 'Access-Control-Request-Headers',
     });
@@ -124,7 +124,7 @@ describe('CORS, listed origins', () => {
     expect(preflight.cors).toEqual({
       'access-control-allow-origin': 'http://a.test',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type',
+      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol',
       'access-control-max-age': '600',
       vary: 'Origin, Access-Control-Request-Headers',
     });

@@ -1,6 +1,13 @@
 /** HTTP protocol v1 against a real server on loopback: push, pull, snapshot, cursor, gc, mutators. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineMutators, MutationRejectedError, PROTOCOL_VERSION, Replica, type Cell } from '@omnisync/core';
+import {
+  defineMutators,
+  MutationRejectedError,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  Replica,
+  type Cell,
+} from '@omnisync/core';
 import { CellWriter, HttpClient, mutation } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
 
@@ -298,6 +305,46 @@ describe('delete wins after compaction', () => {
     const last = await api.pull(head + 1);
     expect('changes' in last && last.changes.map((c: Cell) => c.field)).toEqual(['_deleted']);
     expect(docsOf((await api.snapshot()).cells).get('t', 'x')).toBeUndefined();
+  });
+});
+
+describe('protocol version header', () => {
+  const post = (headers: Record<string, string>, body: unknown) =>
+    fetch(`${t.url}/v1/apps/proto/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const push = (id: string) => {
+    const pw = new CellWriter(`proto_${id}`);
+    return { clientId: `proto-${id}`, mutations: [mutation(pw.doc('t', id, { v: 1 }))] };
+  };
+
+  it('accepts this version, an older one and none; refuses a newer or malformed one before applying anything', async () => {
+    for (const [id, headers] of [
+      ['cur', { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) }],
+      ['old', { [PROTOCOL_HEADER]: '1' }],
+      ['none', {}],
+    ] as const) {
+      const res = await post(headers, push(id));
+      expect(res.status, id).toBe(200);
+      expect((await res.json()).results).toEqual([{ id: expect.any(String), status: 'applied' }]);
+    }
+    const newer = await post({ [PROTOCOL_HEADER]: String(PROTOCOL_VERSION + 1) }, push('newer'));
+    expect(newer.status).toBe(400);
+    const body = await newer.json();
+    expect(body.error).toMatchObject({
+      code: 'protocol_invalid',
+      details: { clientVersion: PROTOCOL_VERSION + 1, serverVersion: PROTOCOL_VERSION },
+    });
+    expect(body.error.message).toMatch(/Upgrade the server first/);
+    for (const bad of ['abc', '0', '-1', '2.5', ''.padEnd(40, '9')]) {
+      const res = await post({ [PROTOCOL_HEADER]: bad }, push(`bad${bad.length}`));
+      expect(res.status, bad).toBe(400);
+      expect((await res.json()).error.code).toBe('protocol_invalid');
+    }
+    const ids = docsOf((await new HttpClient(t.url, 'proto').snapshot()).cells);
+    expect([...ids.ids('t')].sort()).toEqual(['cur', 'none', 'old']);
   });
 });
 

@@ -21,6 +21,8 @@ import {
   decodeMessage,
   fromWireError,
   NetworkError,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
   type OmniSyncError,
   OmniSyncError as OmniSyncErrorClass,
   ProtocolError,
@@ -41,6 +43,9 @@ import {
 } from '@omnisync/core';
 import { retryAfterMs } from './backoff.js';
 import type { FetchLike, FetchResponseLike, TokenFunction } from './types.js';
+
+/** Sent with every request: the server refuses a newer protocol than its own. */
+const PROTOCOL_VERSION_TEXT = String(PROTOCOL_VERSION);
 
 /** A protocol response schema (zod, from core). */
 type ResponseSchema = Parameters<typeof decodeMessage>[0];
@@ -123,7 +128,10 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         );
       }
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [PROTOCOL_HEADER]: PROTOCOL_VERSION_TEXT,
+    };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     const url = endpointUrl(server, app, kind);
     const abort = typeof AbortController === 'function' ? new AbortController() : undefined;

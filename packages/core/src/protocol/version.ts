@@ -7,6 +7,13 @@
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 2;
 
+/**
+ * The HTTP request header a client names its protocol version in. A server refuses a
+ * request from a newer version (it could misread it) with `protocol_invalid`; without the
+ * header a request is read as version 1.
+ */
+export const PROTOCOL_HEADER = 'omnisync-protocol';
+
 /** One line per protocol version, oldest first. */
 export const PROTOCOL_HISTORY: readonly { readonly version: number; readonly summary: string }[] = [
   {

@@ -13,6 +13,7 @@ import {
   NotFoundError,
   OmniSyncError,
   parseMessageText,
+  PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   ProtocolError,
   pullRequestSchema,
@@ -81,7 +82,7 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
       '/v1/*',
       cors({
         origin: options.cors ?? '*',
-        allowHeaders: ['Authorization', 'Content-Type'],
+        allowHeaders: ['Authorization', 'Content-Type', 'OmniSync-Protocol'],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
         maxAge: 600,
       }),
@@ -109,6 +110,7 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
   app.post('/v1/apps/:app/:kind', async (c) => {
     const appName = c.req.param('app');
     const kind = c.req.param('kind');
+    checkProtocol(c.req.header(PROTOCOL_HEADER));
     const auth = await engine.authenticate(appName, bearerToken(c.req.header('authorization')));
     const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
     // Rate limits are per app and caller: the token's subject, else the peer address (on Node).
@@ -170,4 +172,24 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     },
     close: () => (owned ? engine.close() : Promise.resolve()),
   };
+}
+
+/**
+ * The client's protocol version (the `OmniSync-Protocol` header; absent: version 1). A newer
+ * one than this server speaks is refused before anything is read or applied: its requests
+ * may mean what this server would misread (see PROTOCOL_HISTORY).
+ */
+function checkProtocol(header: string | undefined): void {
+  if (header === undefined) return;
+  const version = /^[0-9]{1,6}$/.test(header.trim()) ? Number(header.trim()) : Number.NaN;
+  if (!(version >= 1))
+    throw new ProtocolError(
+      `The ${PROTOCOL_HEADER} header must be a protocol version (a positive integer), got ${JSON.stringify(header.slice(0, 32))}.`,
+      { details: { header: PROTOCOL_HEADER } },
+    );
+  if (version > PROTOCOL_VERSION)
+    throw new ProtocolError(
+      `This client speaks sync protocol v${version}; this server speaks v${PROTOCOL_VERSION}. Upgrade the server first (servers read older clients, not newer ones).`,
+      { details: { clientVersion: version, serverVersion: PROTOCOL_VERSION } },
+    );
 }
