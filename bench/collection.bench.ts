@@ -176,7 +176,7 @@ async function measure(
 }
 
 export default async function collectionBench(): Promise<BenchSection> {
-  const runs = Number(process.env.OMNISYNC_BENCH_RUNS ?? 3);
+  const runs = Number(process.env.OMNISYNC_BENCH_RUNS ?? 5);
   const omni = await measure(omnisyncBatch, omnisyncRows, omnisyncHeap, runs);
   const ts = await measure(tanstackBatch, tanstackRows, tanstackHeap, Math.max(1, runs - 1));
   const row = (name: string, r: Rates): (string | number)[] => [

@@ -333,47 +333,37 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
       ]);
     });
 
-    it('compacts the change log below a version and keeps tombstones by default', async () => {
-      await s.write((w) =>
+    /** Version 1: a live document `a`; 2 and 3: tombstones of `b` and `c`. */
+    const writeLiveAndTwoTombstones = () =>
+      s.write((w) =>
         w.writeDocs([
           write(1, [cell('t', 'a', 'x', 1, hlcAt(1))]),
           write(2, [cell('t', 'b', DELETED_FIELD, true, hlcAt(1))], [], true),
           write(3, [cell('t', 'c', DELETED_FIELD, true, hlcAt(1))], [], true),
         ]),
       );
-      const res = await s.gc({ olderThanVersion: 3 });
-      expect(res).toEqual({ horizon: 2, changesDropped: 2, tombstonesDropped: 0 });
-      await s.read(async (r) => {
-        expect(await r.horizon()).toBe(2);
-        expect(await r.changesSince(0, 10)).toEqual([{ version: 3, collection: 't', id: 'c' }]);
-        const [a, b, c] = await r.loadDocs(['a', 'b', 'c'].map((id) => ({ collection: 't', id })));
-        expect(a!.cells).toHaveLength(1);
-        expect(b!.cells.map((x) => [x.field, x.value])).toEqual([[DELETED_FIELD, true]]);
-        expect(c!.cells).toHaveLength(1);
-      });
-    });
 
-    it('drops old tombstones too when asked (dropTombstones)', async () => {
-      await s.write((w) =>
-        w.writeDocs([
-          write(1, [cell('t', 'a', 'x', 1, hlcAt(1))]),
-          write(2, [cell('t', 'b', DELETED_FIELD, true, hlcAt(1))], [], true),
-          write(3, [cell('t', 'c', DELETED_FIELD, true, hlcAt(1))], [], true),
-        ]),
-      );
-      const res = await s.gc({ olderThanVersion: 3, dropTombstones: true });
-      expect(res).toEqual({ horizon: 2, changesDropped: 2, tombstonesDropped: 1 });
-      await s.read(async (r) => {
-        expect(await r.horizon()).toBe(2);
-        expect(await r.changesSince(0, 10)).toEqual([{ version: 3, collection: 't', id: 'c' }]);
-        const [a, b, c] = await r.loadDocs(['a', 'b', 'c'].map((id) => ({ collection: 't', id })));
-        expect(a!.cells).toHaveLength(1);
-        expect(b!.cells).toHaveLength(0);
-        expect(c!.cells).toHaveLength(1);
-      });
-      expect(await s.gc({ olderThanVersion: 1 })).toMatchObject({ horizon: 2, changesDropped: 0 });
-      expect((await s.gc({ olderThanVersion: 99 })).horizon).toBe(3); // never past head
-    });
+    it.each([
+      { dropTombstones: undefined, kept: true },
+      { dropTombstones: true, kept: false },
+    ])(
+      'compacts the change log below a version; tombstones stay unless dropTombstones ($dropTombstones)',
+      async ({ dropTombstones, kept }) => {
+        await writeLiveAndTwoTombstones();
+        const res = await s.gc({ olderThanVersion: 3, ...(dropTombstones ? { dropTombstones } : {}) });
+        expect(res).toEqual({ horizon: 2, changesDropped: 2, tombstonesDropped: kept ? 0 : 1 });
+        await s.read(async (r) => {
+          expect(await r.horizon()).toBe(2);
+          expect(await r.changesSince(0, 10)).toEqual([{ version: 3, collection: 't', id: 'c' }]);
+          const [a, b, c] = await r.loadDocs(['a', 'b', 'c'].map((id) => ({ collection: 't', id })));
+          expect(a!.cells).toHaveLength(1);
+          expect(b!.cells.map((x) => [x.field, x.value])).toEqual(kept ? [[DELETED_FIELD, true]] : []);
+          expect(c!.cells).toHaveLength(1);
+        });
+        expect(await s.gc({ olderThanVersion: 1 })).toMatchObject({ horizon: 2, changesDropped: 0 });
+        expect((await s.gc({ olderThanVersion: 99 })).horizon).toBe(3); // never past head
+      },
+    );
 
     it('scans documents in (collection, id) order across many rows', async () => {
       const writes: DocWrite[] = [];

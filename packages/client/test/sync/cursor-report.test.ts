@@ -3,27 +3,11 @@
  * which `engine.deviceCursors()` lists for choosing a compaction horizon. Real server in this
  * process, live off, so only `sync()` moves the cursor.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createServer } from '@omnisync/server';
+import { expect, test } from 'vitest';
 import { createClient, createServerSource, type ServerSourceOptions } from '@omnisync/client';
-import { eventually } from './helpers.js';
+import { eventually, inProcessServer } from './helpers.js';
 
-let dir: string;
-let server: ReturnType<typeof createServer>;
-let url: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'omni-cursor-'));
-  server = createServer({ dataDir: join(dir, 'server'), durability: 'off', logLevel: 'silent' });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const srv = inProcessServer('omni-cursor-');
 
 type Todo = { id: string; n: number };
 const APP = 'cursors';
@@ -32,7 +16,7 @@ function open(options: Partial<ServerSourceOptions> = {}) {
   const client = createClient({ onError: () => {} });
   const source = createServerSource({
     app: APP,
-    server: url,
+    server: srv.url,
     WebSocket: null,
     pollIntervalMs: 60_000,
     ...options,
@@ -42,7 +26,7 @@ function open(options: Partial<ServerSourceOptions> = {}) {
 }
 
 const reported = async (clientId: string | undefined) =>
-  (await server.engine.deviceCursors(APP)).find((d) => d.deviceId === clientId)?.cursor;
+  (await srv.server.engine.deviceCursors(APP)).find((d) => d.deviceId === clientId)?.cursor;
 
 test('a device reports its synced cursor, again once it moved and the interval passed; false never reports', async () => {
   const writer = open({ cursorReportMs: false });
@@ -51,20 +35,20 @@ test('a device reports its synced cursor, again once it moved and the interval p
   await Promise.all([writer.todos.ready, fast.todos.ready, slow.todos.ready]);
 
   // Each reports the cursor of its first sync at once.
-  const head0 = await server.engine.head(APP);
+  const head0 = await srv.server.engine.head(APP);
   await eventually(async () => (await reported(fast.source.clientId)) === head0, 'fast reported head0');
   await eventually(async () => (await reported(slow.source.clientId)) === head0, 'slow reported head0');
 
   await writer.todos.insert({ id: 'a', n: 1 }).promise;
   await Promise.all([fast.client.sync(), slow.client.sync()]);
-  const head1 = await server.engine.head(APP);
+  const head1 = await srv.server.engine.head(APP);
   expect(head1).toBeGreaterThan(head0);
   expect(fast.todos.get('a')).toEqual({ id: 'a', n: 1 });
   await eventually(async () => (await reported(fast.source.clientId)) === head1, 'fast reported head1');
 
   await writer.todos.update('a', { n: 2 }).promise;
   await Promise.all([fast.client.sync(), slow.client.sync()]);
-  const head2 = await server.engine.head(APP);
+  const head2 = await srv.server.engine.head(APP);
   expect(head2).toBeGreaterThan(head1);
   await eventually(async () => (await reported(fast.source.clientId)) === head2, 'fast reported head2');
   // The slow one synced head2 too, but its next report is an hour after its first.
@@ -79,7 +63,7 @@ test('a device reports its synced cursor, again once it moved and the interval p
 
 test('a bad cursorReportMs is refused with a typed error', () => {
   for (const bad of [0, -5, Number.NaN, Infinity])
-    expect(() => createServerSource({ app: APP, server: url, cursorReportMs: bad })).toThrow(
+    expect(() => createServerSource({ app: APP, server: srv.url, cursorReportMs: bad })).toThrow(
       expect.objectContaining({ code: 'invalid_input', message: expect.stringContaining('cursorReportMs') }),
     );
 });

@@ -4,7 +4,12 @@
  * comparing what every replica shows with the server's snapshot.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { createServer } from '@omnisync/server';
 import { createInterface } from 'node:readline';
 import { type Cell, Replica } from '@omnisync/core';
 import WebSocket from 'ws';
@@ -162,4 +167,30 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A sync server in this test process (see {@link inProcessServer}); fields set before the tests run. */
+export interface InProcessServer {
+  /** A fresh temporary directory (the server's data is under `server/`), removed afterwards. */
+  dir: string;
+  server: ReturnType<typeof createServer>;
+  url: string;
+}
+
+/**
+ * For the calling test file: a real server (`createServer`, SQLite, durability off) on a
+ * random loopback port, started before its tests and closed (its directory removed) after.
+ */
+export function inProcessServer(prefix: string): InProcessServer {
+  const s = {} as InProcessServer;
+  beforeAll(async () => {
+    s.dir = mkdtempSync(join(tmpdir(), prefix));
+    s.server = createServer({ dataDir: join(s.dir, 'server'), durability: 'off', logLevel: 'silent' });
+    s.url = (await s.server.listen(0)).url;
+  });
+  afterAll(async () => {
+    await s.server.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+  return s;
 }

@@ -4,27 +4,12 @@
  * once (no retry loop). Real server in this process; the second case rewrites the header on
  * the way out to play a client newer than the server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '@omnisync/core';
-import { createServer } from '@omnisync/server';
 import { createClient, createServerSource, type FetchLike } from '@omnisync/client';
+import { inProcessServer } from './helpers.js';
 
-let dir: string;
-let server: ReturnType<typeof createServer>;
-let url: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'omni-proto-'));
-  server = createServer({ dataDir: join(dir, 'server'), durability: 'off', logLevel: 'silent' });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const srv = inProcessServer('omni-proto-');
 
 function open(version?: number) {
   const seen: string[] = [];
@@ -35,7 +20,7 @@ function open(version?: number) {
     return fetch(input, { ...init, headers });
   };
   const client = createClient({ onError: () => {} });
-  const source = createServerSource({ app: 'proto', server: url, WebSocket: null, fetch: fetchVia });
+  const source = createServerSource({ app: 'proto', server: srv.url, WebSocket: null, fetch: fetchVia });
   const todos = client.collection<{ id: string; n: number }>({ id: 'todos', source });
   return { client, todos, seen };
 }
