@@ -375,6 +375,7 @@ class OmniSyncClient implements Client<any> {
       applyCells: (cells) => this.#applyCells(s, cells),
       forgetAbsent: (queries, present) => this.#forgetAbsent(queries, present),
       forgetUnmatched: (queries, cells) => this.#forgetUnmatched(queries, cells),
+      forgetScope: (dropped, remaining) => this.#forgetScope(dropped, remaining),
       setStatus: (status) => this.#setStatus(entry, status),
       reportError: (e) => this.#reportError(e, s.id),
       getMeta: (key) => this.#meta[metaKey(key)],
@@ -516,6 +517,25 @@ class OmniSyncClient implements Client<any> {
       }
       this.#forgetBase(collection, gone);
     }
+  }
+
+  /** Synced documents `dropped` matches and none of `remaining` does: forget them (not those with pending writes). */
+  #forgetScope(dropped: QueryAst, remaining: readonly QueryAst[]): boolean {
+    if (this.#closed) return true;
+    const drop = compileSyncQuery(dropped);
+    const keep = syncTests(remaining).get(drop.collection) ?? [];
+    const base = this.store.base;
+    const gone: string[] = [];
+    let keptBack = false;
+    for (const id of base.ids(drop.collection)) {
+      const doc = base.get(drop.collection, id)!;
+      if (!drop.test(doc) || keep.some((test) => test(doc))) continue;
+      // A pending write would confirm onto an empty base (a partial document): not yet.
+      if (this.store.pending(drop.collection, id).length > 0) keptBack = true;
+      else gone.push(id);
+    }
+    if (gone.length > 0) this.#forgetBase(drop.collection, gone);
+    return !keptBack;
   }
 
   /** Documents touched by `cells` that match none of `queries` of their collection left the scope: forget them. */

@@ -58,6 +58,13 @@ export interface SourceContext {
    * tombstones stay.
    */
   forgetUnmatched?(queries: readonly QueryAst[], cells: readonly Cell[]): void;
+  /**
+   * The source stopped syncing `dropped` (a query nobody used for a while): forget every
+   * synced document it matches that matches none of `remaining` (what the source still
+   * syncs), in memory and in persistence. Documents with pending writes, and tombstones, stay:
+   * returns false when some were kept back for their writes (call again once they settled).
+   */
+  forgetScope?(dropped: QueryAst, remaining: readonly QueryAst[]): boolean;
   /** Report a connection status change (emits `sync.subscription:action:statusChange`). */
   setStatus(status: SubscriptionStatus): void;
   /** Report a background failure (emits `sync.error:action`). */

@@ -16,6 +16,8 @@ export const ENGINE_GC_TIME_MS = 1_000;
 
 const engines = new WeakMap<Client, QueryEngine>();
 const watched = new WeakSet<LiveQuery<unknown>>();
+/** Live queries holding their sync scope on a query-scoped source (want called, release not yet). */
+const holding = new WeakSet<LiveQuery<unknown>>();
 
 /** The query engine of `client` (created on first use, then shared). */
 export function queryEngineOf(client: Client): QueryEngine {
@@ -24,6 +26,28 @@ export function queryEngineOf(client: Client): QueryEngine {
     const engine = createQueryEngine(client.store, {
       scheduler: client.scheduler,
       gcTimeMs: ENGINE_GC_TIME_MS,
+      // A query-scoped source syncs a query while a live query of it is in use: released when
+      // it stops, wanted again when it restarts (after a long pause, its data syncs anew).
+      onActivate: (lq) => {
+        if (holding.has(lq)) return;
+        const source = scopedSourceOf(client, lq);
+        if (source === undefined) return;
+        holding.add(lq);
+        const covered = source.isSynced(lq.ast);
+        const synced = source.want(lq.ast);
+        if (!covered) {
+          lq.setCompleteness('optimistic');
+          synced.then(
+            () => lq.setCompleteness('complete'),
+            () => {},
+          );
+        }
+      },
+      onDeactivate: (lq) => {
+        if (!holding.has(lq)) return;
+        holding.delete(lq);
+        scopedSourceOf(client, lq)?.release(lq.ast);
+      },
     });
     client.store.subscribe((changes) => engine.applyChanges(changes));
     engines.set(client, (e = engine));
@@ -51,6 +75,7 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
     const byQuery = collection !== undefined ? queryScoped(collection.source) : undefined;
     const synced = byQuery?.want(lq.ast);
     if (synced !== undefined) {
+      holding.add(lq as LiveQuery<unknown>);
       lq.setCompleteness('optimistic');
       synced.then(
         () => lq.setCompleteness('complete'),
@@ -115,6 +140,11 @@ export function liveQuery<T>(client: Client, query: Query<T, any>): LiveQuery<T>
     }
   }
   return lq;
+}
+
+function scopedSourceOf(client: Client, lq: LiveQuery): ServerSource | undefined {
+  const collection = client.getCollection(lq.ast.collection);
+  return collection !== undefined ? queryScoped(collection.source) : undefined;
 }
 
 /** The server source of a collection when it syncs by query (else undefined). */

@@ -3,7 +3,8 @@
  * client that syncs `q('todos').where('ownerId', '=', me)` holds exactly those documents —
  * by pull, live, when documents move in and out, and across a restart; a client syncing by
  * its live queries (`scope: 'queries'`) gets every document matching a live query's filter
- * (a top-1 window included: limit does not filter), and the result says when it is complete.
+ * (a top-1 window included: limit does not filter), and the result says when it is complete;
+ * a query nobody uses stops syncing after `queryTtlMs` and only its documents are forgotten.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -162,6 +163,82 @@ test('scope "queries": live queries decide what syncs; a limit-ed query syncs ev
   expect(pulls[0]!.queries).toHaveLength(2);
 
   expect(() => open('wrong', { scope: 'queries', collections: ['todos'] })).toThrow(/scope "queries"/);
+  await r.client.close();
+  await w.client.close();
+});
+
+test('scope "queries": a query nobody uses stops syncing after queryTtlMs and only its documents are forgotten; used again, it syncs anew', async () => {
+  const app = 'ttl';
+  const w = open('writer-ttl', {}, undefined, app);
+  await w.todos.insert([
+    { id: 'a1', ownerId: 'u1', priority: 1 },
+    { id: 'a2', ownerId: 'u1', priority: 2 },
+    { id: 'b1', ownerId: 'u2', priority: 1 },
+    { id: 'b2', ownerId: 'u2', priority: 9 },
+    { id: 'b3', ownerId: 'u2', priority: 3 },
+  ]).promise;
+  await w.client.sync();
+
+  const ttl = { scope: 'queries' as const, queryTtlMs: 150 };
+  const net = createNetworkSwitch();
+  let r = open('reader-ttl', { ...ttl, WebSocket: net.WebSocket }, net.fetch, app);
+  await r.todos.ready;
+  const mineQ = q<Todo>('todos').where('ownerId', '=', 'u1');
+  const theirsQ = q<Todo>('todos').where('ownerId', '=', 'u2');
+  const highQ = q<Todo>('todos').where('priority', '>=', 9);
+  const mine = liveQuery(r.client, mineQ);
+  const theirs = liveQuery(r.client, theirsQ);
+  const high = liveQuery(r.client, highQ);
+  const stops = [mine, theirs, high].map((lq) => lq.subscribe(() => {}));
+  await eventually(
+    () => [mine, theirs, high].every((lq) => lq.completeness === 'complete'),
+    'the three queries caught up',
+  );
+  expect(ids(r.todos.all())).toEqual(['a1', 'a2', 'b1', 'b2', 'b3']);
+  // Offline, nobody uses "theirs" any more, and one of its documents gets a write that stays
+  // pending: after the engine lets the live query go (1 s) and the TTL, the scope stops
+  // syncing and its documents go, except b2 (high still syncs it) and b3 (a pending write
+  // would confirm onto an empty base), which goes a TTL after its write settled.
+  net.online = false;
+  stops[1]!();
+  const pendingEdit = r.todos.update('b3', { title: 'edited while released' });
+  await eventually(() => !r.todos.has('b1'), 'the released scope was dropped');
+  expect(r.todos.get('b2')).toEqual({ id: 'b2', ownerId: 'u2', priority: 9 });
+  expect(r.todos.get('b3')).toEqual({ id: 'b3', ownerId: 'u2', priority: 3, title: 'edited while released' });
+  net.online = true;
+  await pendingEdit.promise;
+  await eventually(() => !r.todos.has('b3'), 'the document kept for its write went after it settled');
+  expect(ids(mine.value)).toEqual(['a1', 'a2']);
+  // Not synced any more: a change there does not arrive; mine still does.
+  await w.todos.update('b1', { priority: 7 }).promise;
+  await w.todos.update('a1', { priority: 8 }).promise;
+  await eventually(() => r.todos.get('a1')?.priority === 8, 'mine still syncs');
+  await r.client.sync();
+  expect(r.todos.has('b1')).toBe(false);
+
+  // Restart: the dropped scope is not in the persisted list; the others are, and a
+  // remembered scope nobody wants again (high, now unused) is dropped after the TTL too.
+  for (const stop of stops) stop();
+  await r.client.close();
+  r = open('reader-ttl', ttl, undefined, app);
+  await r.todos.ready;
+  const mine2 = liveQuery(r.client, mineQ);
+  const stopMine2 = mine2.subscribe(() => {});
+  await eventually(() => !r.todos.has('b2'), 'the remembered, unwanted scope was dropped');
+  expect(ids(r.todos.all())).toEqual(['a1', 'a2']);
+
+  // Used again: its documents sync anew (a catch-up), and the result says when it is complete.
+  const theirs2 = liveQuery(r.client, theirsQ);
+  const stopTheirs2 = theirs2.subscribe(() => {});
+  await eventually(() => theirs2.completeness === 'complete', 'the re-wanted query caught up');
+  expect(ids(theirs2.value)).toEqual(['b1', 'b2', 'b3']);
+  expect(r.todos.get('b1')).toEqual({ id: 'b1', ownerId: 'u2', priority: 7 });
+  expect(r.todos.get('b3')?.title).toBe('edited while released');
+  stopMine2();
+  stopTheirs2();
+
+  // queryTtlMs false keeps queries for good; a bad value is refused.
+  expect(() => open('bad-ttl', { scope: 'queries', queryTtlMs: -1 })).toThrow(/queryTtlMs/);
   await r.client.close();
   await w.client.close();
 });

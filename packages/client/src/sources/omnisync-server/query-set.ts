@@ -11,7 +11,9 @@
  *   the app gave.
  * - `queries`: the fixed `queries`, plus the scope of every live query the app opens on the
  *   source's collections ({@link want}). A wanted query stays synced (and is remembered in
- *   the persisted list, so it is synced again after a restart without a catch-up from 0).
+ *   the persisted list, so it is synced again after a restart without a catch-up from 0)
+ *   while held; once every holder released it ({@link release}; scopes loaded from the
+ *   persisted list start released) the source may {@link drop} it.
  *
  * The cursor says "every change up to here is applied" for the queries synced so far. A
  * query added later has history before the cursor: it gets a pull of its own from cursor 0
@@ -45,6 +47,9 @@ export function scopeOf(query: SyncQueryInput): QueryAst {
 
 const keyOf = (q: QueryAst): string => JSON.stringify(q);
 
+/** The key of an app query's sync scope (queries differing in order, window or includes share it). */
+export const scopeKey = (query: SyncQueryInput): string => keyOf(scopeOf(query));
+
 interface Waiter {
   readonly promise: Promise<void>;
   readonly resolve: () => void;
@@ -59,6 +64,8 @@ export class QuerySet {
   #synced: Set<string>;
   #dirty = false;
   readonly #waiters = new Map<string, Waiter>();
+  /** Holders of each wanted scope (`queries` mode); at 0 it may be dropped. Fixed ones are not here. */
+  readonly #holders = new Map<string, number>();
 
   constructor(
     ctx: SourceContext,
@@ -81,7 +88,7 @@ export class QuerySet {
     if (this.#mode === 'queries')
       for (const k of storedKeys) {
         const q = parseScope(k);
-        if (q) this.#add(q);
+        if (q && this.#add(q)) this.#holders.set(keyOf(q), 0);
       }
     // Without a saved list every query starts covered: a first start pulls from cursor 0, and
     // a cursor saved without a list covers every query it was saved with.
@@ -124,7 +131,8 @@ export class QuerySet {
       throw new ValidationError(
         `Query on ${JSON.stringify(q.collection)}: that collection does not use this server source.`,
       );
-    this.#add(q);
+    const key = keyOf(q);
+    if (this.#add(q) || this.#holders.has(key)) this.#holders.set(key, (this.#holders.get(key) ?? 0) + 1);
     const covering = this.#keys.has(keyOf({ collection: q.collection }))
       ? keyOf({ collection: q.collection })
       : keyOf(q);
@@ -136,6 +144,55 @@ export class QuerySet {
       this.#waiters.set(covering, (w = { promise, resolve }));
     }
     return w.promise;
+  }
+
+  /**
+   * One holder of `query`'s scope let go (a live query stopped). True when it has no holder
+   * left: the source may {@link drop} it after a while. Fixed scopes never count.
+   */
+  release(query: SyncQueryInput): boolean {
+    const key = scopeKey(query);
+    const n = this.#holders.get(key);
+    if (n === undefined || n === 0) return false;
+    this.#holders.set(key, n - 1);
+    return n === 1;
+  }
+
+  /** True when the cursor covers `query`'s scope (itself, or its whole collection). */
+  covers(query: SyncQueryInput): boolean {
+    const q = scopeOf(query);
+    const whole = keyOf({ collection: q.collection });
+    return this.#synced.has(this.#keys.has(whole) ? whole : keyOf(q));
+  }
+
+  /** True when the scope `key` is in the set. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /** Wanted scopes without a holder (those loaded from the persisted list, at start). */
+  idle(): string[] {
+    return [...this.#holders].filter(([, n]) => n === 0).map(([k]) => k);
+  }
+
+  /**
+   * Stop syncing the scope `key` if nobody holds it: it leaves the set and the persisted
+   * list (wanted again later, it catches up from 0). Returns the dropped scope.
+   */
+  drop(key: string): QueryAst | undefined {
+    if (this.#holders.get(key) !== 0) return undefined;
+    this.#holders.delete(key);
+    const i = this.#all.findIndex((q) => keyOf(q) === key);
+    if (i < 0) return undefined;
+    const [q] = this.#all.splice(i, 1);
+    this.#keys.delete(key);
+    if (this.#synced.delete(key)) this.#dirty = true;
+    const w = this.#waiters.get(key);
+    if (w) {
+      this.#waiters.delete(key);
+      w.resolve();
+    }
+    return q;
   }
 
   /** Every query. */

@@ -14,6 +14,8 @@ export const PUSH_BATCH_SIZE = 100;
 export const POLL_INTERVAL_MS = 10_000;
 /** Default least interval between two reports of the synced cursor to the server. */
 export const CURSOR_REPORT_MS = 30_000;
+/** Default time a query nobody uses stays synced (`scope: 'queries'`). */
+export const QUERY_TTL_MS = 300_000;
 /** Default heartbeat of the live connection. */
 export const HEARTBEAT_MS = 20_000;
 /** Meta key (in the client's persistence) of the cursor: every change up to it is applied. */
@@ -54,10 +56,16 @@ export interface ServerSourceOptions {
    * What syncs: `collections` (default), every document of the collections using this
    * source (or the fixed `queries`); `queries`, only what the app's live queries on those
    * collections ask for (their `where`/`get`; a live query's results are complete once its
-   * query caught up), plus the fixed `queries`. A query once used stays synced on this
-   * device (it is remembered across restarts).
+   * query caught up), plus the fixed `queries`. A query stays synced while a live query
+   * uses it and `queryTtlMs` after the last one stopped (remembered across restarts).
    */
   readonly scope?: 'collections' | 'queries';
+  /**
+   * `scope: 'queries'`: how long a query nobody uses stays synced, in ms (default 300 000;
+   * `false`: for good). Then it stops syncing and its documents that no other synced query
+   * matches are forgotten (not those with pending writes); used again, it catches up anew.
+   */
+  readonly queryTtlMs?: number | false;
   /** Largest number of transactions in one push (default 100). */
   readonly batchSize?: number;
   /** Pull page size in change-log entries (default: the server's, 1000). */
@@ -111,6 +119,13 @@ export interface ServerSource extends Source {
    * query, ValidationError in `collections` scope or for a collection of another source.
    */
   want(query: SyncQueryInput): Promise<void>;
+  /**
+   * One user of `query` (a live query, which called {@link want}) stopped. When none is
+   * left, the query stops syncing after `queryTtlMs`, unless wanted again before.
+   */
+  release(query: SyncQueryInput): void;
+  /** True when the documents of `query` are here (its sync scope caught up), else false. */
+  isSynced(query: SyncQueryInput): boolean;
   /**
    * Queue one transaction's cells (and, for a named mutation, its name and args) for the
    * server; resolves with its acknowledgement.

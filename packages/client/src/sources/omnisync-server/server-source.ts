@@ -7,6 +7,7 @@ import {
   type Cell,
   type OmniSyncError,
   PULL_LIMIT_MAX,
+  type QueryAst,
   type Random,
   type ReadonlySignal,
   type Scheduler,
@@ -30,12 +31,13 @@ import type { PersistRequest, SourceContext } from '../types.js';
 import { LiveLink } from './live-link.js';
 import { Outbox } from './outbox.js';
 import { pushHead } from './push-head.js';
-import { QuerySet, scopeOf, type SyncQueryInput } from './query-set.js';
+import { QuerySet, scopeKey, scopeOf, type SyncQueryInput } from './query-set.js';
 import {
   HEARTBEAT_MS,
   META_CLIENT_ID,
   META_CURSOR,
   CURSOR_REPORT_MS,
+  QUERY_TTL_MS,
   POLL_INTERVAL_MS,
   PUSH_BATCH_SIZE,
   type ServerSource,
@@ -64,6 +66,9 @@ interface SyncWaiter {
   /** Resolve on a failure too (the first sync of `start`: offline first). */
   settleOnFailure: boolean;
 }
+
+/** Key prefix of the timers retrying a dropped scope's documents kept back for pending writes. */
+const LEFTOVER = 'leftover:';
 
 const positive = (name: string, v: number | undefined, dflt: number): number => {
   const n = v ?? dflt;
@@ -103,6 +108,10 @@ class ServerSourceImpl implements ServerSource {
   #reportedCursor: number | undefined;
   #reportedAt = -Infinity;
   #reportTimer: { cancel(): void } | undefined;
+  /** A query nobody uses stays synced this long (0: for good). */
+  readonly #queryTtlMs: number;
+  /** Scopes without users, by key: the timer that drops them. */
+  readonly #dropTimers = new Map<string, { cancel(): void }>();
   readonly #status = signal<ServerSyncStatus>(publicStatus(initialStatus()));
   #state: StatusState = initialStatus();
   readonly #outbox = new Outbox();
@@ -149,6 +158,8 @@ class ServerSourceImpl implements ServerSource {
     this.#partitionMs = positive('partitionTimeoutMs', options.partitionTimeoutMs, PARTITION_TIMEOUT_MS);
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs, HEARTBEAT_MS);
     this.#timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, REQUEST_TIMEOUT_MS);
+    this.#queryTtlMs =
+      options.queryTtlMs === false ? 0 : positive('queryTtlMs', options.queryTtlMs, QUERY_TTL_MS);
     this.#reportMs =
       options.cursorReportMs === false
         ? 0
@@ -208,6 +219,8 @@ class ServerSourceImpl implements ServerSource {
         e.reject(err);
       }
     }
+    // Scopes remembered from an earlier run that no live query wants again in time stop syncing.
+    for (const key of this.#queries.idle()) this.#scheduleDrop(key);
     const storedId = ctx.getMeta(META_CLIENT_ID);
     // Default: the client's replica id, which its persistence keeps; push idempotency needs an
     // id that survives restarts exactly as long as the outbox does.
@@ -284,8 +297,59 @@ class ServerSourceImpl implements ServerSource {
       return new Promise<void>((resolve, reject) => this.#early.push({ query, resolve, reject }));
     }
     const done = this.#queries.want(query);
+    const key = scopeKey(query);
+    for (const k of [key, LEFTOVER + key]) {
+      this.#dropTimers.get(k)?.cancel();
+      this.#dropTimers.delete(k);
+    }
     if (this.#queries.unsynced().length > 0) this.#wake();
     return done;
+  }
+
+  isSynced(query: SyncQueryInput): boolean {
+    return this.#queries?.covers(query) ?? false;
+  }
+
+  release(query: SyncQueryInput): void {
+    if (this.scope !== 'queries' || this.#stopped) return;
+    if (this.#queries === undefined) {
+      // Not started: the want is still queued; take it back.
+      const key = scopeKey(query);
+      const i = this.#early.findIndex((e) => scopeKey(e.query) === key);
+      if (i >= 0) this.#early.splice(i, 1)[0]!.resolve();
+      return;
+    }
+    if (this.#queries.release(query)) this.#scheduleDrop(scopeKey(query));
+  }
+
+  /** In `queryTtlMs`, stop syncing the scope `key` if still nobody uses it, and forget what only it synced. */
+  #scheduleDrop(key: string): void {
+    if (this.#queryTtlMs === 0 || this.#dropTimers.has(key)) return;
+    this.#dropTimers.set(
+      key,
+      this.#scheduler.setTimeout(() => {
+        this.#dropTimers.delete(key);
+        if (this.#stopped) return;
+        const dropped = this.#queries.drop(key);
+        if (dropped === undefined) return;
+        this.#forgetLeftovers(key, dropped);
+        this.#live?.restart(); // subscribe the remaining queries only
+        this.#checkpoint().catch((e: unknown) => this.#ctx?.reportError(toOmniSyncError(e)));
+      }, this.#queryTtlMs),
+    );
+  }
+
+  /** Forget what only the dropped scope synced; documents kept back for pending writes, a TTL later. */
+  #forgetLeftovers(key: string, dropped: QueryAst): void {
+    if (this.#stopped || this.#queries.has(key)) return; // wanted again
+    if (this.#ctx!.forgetScope?.(dropped, this.#queries.all()) !== false) return;
+    this.#dropTimers.set(
+      LEFTOVER + key,
+      this.#scheduler.setTimeout(() => {
+        this.#dropTimers.delete(LEFTOVER + key);
+        this.#forgetLeftovers(key, dropped);
+      }, this.#queryTtlMs),
+    );
   }
 
   persist(request: PersistRequest): Promise<void> {
@@ -377,6 +441,8 @@ class ServerSourceImpl implements ServerSource {
       this.#reportTimer,
     ])
       t?.cancel();
+    for (const t of this.#dropTimers.values()) t.cancel();
+    this.#dropTimers.clear();
     this.#live?.stop();
     // Outbox entries stay unsettled: they are the client's persisted transactions, sent again
     // when it restarts (settling them would fail or complete them here). sync() callers learn.
