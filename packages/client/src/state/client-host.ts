@@ -103,10 +103,14 @@ export function clientHost(client: Client): StateHost {
     collection,
     peek: (node, id) => client.store.get(node.name, id),
     pending(node, id) {
-      collection(node).get(id); // subscribe to the document: a new write to it changes its pending list
-      // A confirmation can leave the document as it was: subscribe to transaction states too,
-      // or `isDirty` would stay true after the write synced.
-      client.transactions.get();
+      collection(node).get(id); // subscribe to the document
+      // And to its pending writes: a confirmation can leave the document as it was, and
+      // `isDirty` must turn false then. Only this document's writes re-run the reader.
+      client.store.trackPending(node.name, id);
+      return client.store.pending(node.name, id);
+    },
+    pendingInList(node, id) {
+      client.store.trackAnyPending(node.name);
       return client.store.pending(node.name, id);
     },
     lastUpdated: (node, id) => updated.get(id === undefined ? node.name : `${node.name}/${id}`) ?? 0,

@@ -35,8 +35,13 @@ export interface StateHost {
   collection(node: CollectionNodeDef): Collection<any>;
   /** The visible document without subscribing (the store's object: a new one after each change). */
   peek(node: CollectionNodeDef, id: string): object | undefined;
-  /** Pending (unconfirmed) writes to a document. Reading subscribes to the document. */
+  /** Pending (unconfirmed) writes to a document. Reading subscribes to the document and its writes. */
   pending(node: CollectionNodeDef, id: string): readonly { readonly tx: Transaction }[];
+  /**
+   * Pending writes to a document, subscribing only to the collection's writes as a whole
+   * (one subscription for a list that checks every row).
+   */
+  pendingInList(node: CollectionNodeDef, id: string): readonly { readonly tx: Transaction }[];
   /** When the host last saw a change of a document (or, without id, of the collection); 0: never. */
   lastUpdated(node: CollectionNodeDef, id?: string): number;
   /** A live query over the visible state, shared per query hash. */

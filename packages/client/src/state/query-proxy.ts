@@ -107,7 +107,11 @@ function buildQueryNode(
       const l = live();
       let dirty = false;
       if (l.status === 'ready')
-        for (const row of l.value) if (host.pending(node, row.id as string).length > 0) dirty = true;
+        for (const row of l.value)
+          if (host.pendingInList(node, row.id as string).length > 0) {
+            dirty = true;
+            break;
+          }
       return {
         status: l.status,
         error: l.status === 'error' ? (l.error ?? null) : null,

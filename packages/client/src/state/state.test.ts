@@ -11,7 +11,7 @@ import { StateObserver } from './observer.js';
 import { Omni } from './omni-write.js';
 import { observeNode } from './state-runtime.js';
 import { liveQuery } from './live.js';
-import { q } from '@omnisync/core';
+import { effect, q } from '@omnisync/core';
 
 type Todo = {
   id: string;
@@ -430,6 +430,42 @@ describe('observers (what UI adapters sit on)', () => {
     expect(meta(observeNode(state, obs).todos[0]!).isDirty).toBe(false);
     obs.end();
     obs.dispose();
+  });
+
+  it('meta(row).isDirty re-runs only for writes to that row; meta(list) for writes to the collection', async () => {
+    const m = manualSource();
+    const { state, scheduler } = setup(m.source);
+    await scheduler.settle();
+    m.start([todo('t1'), todo('t2')]);
+    await scheduler.settle();
+    const runs = { t1: 0, t2: 0, list: 0 };
+    const dirty = { t1: false, t2: false, list: false };
+    const stops = [
+      effect(() => {
+        runs.t1++;
+        dirty.t1 = meta(state.todos.get('t1')!).isDirty;
+      }),
+      effect(() => {
+        runs.t2++;
+        dirty.t2 = meta(state.todos.get('t2')!).isDirty;
+      }),
+      effect(() => {
+        runs.list++;
+        dirty.list = meta(state.todos).isDirty;
+      }),
+    ];
+    expect(runs).toEqual({ t1: 1, t2: 1, list: 1 });
+    state.todos.get('t1')!.completed = true;
+    await scheduler.settle();
+    expect(dirty).toEqual({ t1: true, t2: false, list: true });
+    const t2Runs = runs.t2;
+    const t1Runs = runs.t1;
+    m.persists[0]!.resolve(); // confirmed: t1 stays as it was shown, but is no longer dirty
+    await scheduler.settle();
+    expect(dirty).toEqual({ t1: false, t2: false, list: false });
+    expect(runs.t1).toBeGreaterThan(t1Runs);
+    expect(runs.t2).toBe(t2Runs); // the write and its states never touched t2's reader
+    for (const stop of stops) stop.stop();
   });
 
   it('a change between render and commit is caught when watching starts', () => {

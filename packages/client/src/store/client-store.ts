@@ -84,6 +84,12 @@ class CollectionView {
   readonly dirty = new Set<string>();
   /** Per-document signals, created on the first tracked read. */
   readonly signals = new Map<string, Signal<number>>();
+  /** Per-document signals of the pending-write list (isDirty), created on the first tracked read. */
+  readonly pendingSignals = new Map<string, Signal<number>>();
+  /** Bumped once per batch that changes any document's pending writes (created when tracked). */
+  pendingVersion: Signal<number> | undefined;
+  /** `pendingVersion` is queued for this batch's flush. */
+  pendingQueued = false;
   /** Bumped once per batch that changes this collection. */
   readonly version: Signal<number> = signal(0);
   decode: (doc: Doc) => Doc = identity;
@@ -131,6 +137,8 @@ export class ClientStore {
   restamp: (() => string) | undefined;
   /** Called when a base change lands on a document with pending writes (a conflict, seed 004). */
   onOverlap: ((collection: string, id: string) => void) | undefined;
+  /** Collections whose `pendingVersion` is queued in the running batch. */
+  #pendingViews: CollectionView[] = [];
   /** The id {@link idState} last found free, with no slot (an insert of it then skips a lookup). */
   #freeId: string | undefined;
   #freeView: CollectionView | undefined;
@@ -223,6 +231,37 @@ export class ClientStore {
     s.get();
   }
 
+  /**
+   * Subscribe the running computed/effect to one document's pending writes: it re-runs when
+   * a write to the document is added, confirmed or rolled back (not on other documents').
+   */
+  trackPending(collection: string, id: string): void {
+    if (!isTracking()) return;
+    const v = this.view(collection);
+    let s = v.pendingSignals.get(id);
+    if (!s) v.pendingSignals.set(id, (s = signal(0)));
+    s.get();
+  }
+
+  /** Subscribe the running computed/effect to the pending writes of every document of a collection. */
+  trackAnyPending(collection: string): void {
+    if (!isTracking()) return;
+    const v = this.view(collection);
+    (v.pendingVersion ??= signal(0)).get();
+  }
+
+  /** Bump the pending-list signals of a document (and its collection's) at the end of the batch, if tracked. */
+  #pendingChanged(v: CollectionView, id: string): void {
+    if (v.pendingVersion !== undefined && !v.pendingQueued) {
+      v.pendingQueued = true;
+      this.#bumps[this.#nBumps++] = v.pendingVersion;
+      this.#pendingViews.push(v);
+    }
+    if (v.pendingSignals.size === 0) return;
+    const s = v.pendingSignals.get(id);
+    if (s !== undefined) this.#bumps[this.#nBumps++] = s;
+  }
+
   /** A number that changes whenever the collection's visible documents change (for caches). */
   revision(collection: string): number {
     return this.#views.get(collection)?.rev ?? 0;
@@ -277,6 +316,7 @@ export class ClientStore {
         }
         m.slot = slot;
         const before = slot.pending;
+        this.#pendingChanged(v, m.key);
         if (prepared && m.type === 'insert' && v.merge === undefined && before === undefined) {
           // A fresh insert was checked against a free id: no pending write, nothing visible.
           slot.pending = m;
@@ -348,6 +388,7 @@ export class ClientStore {
         const slot = m.slot;
         if (slot === undefined) continue; // not on the overlay (pessimistic, or settled already)
         if (v === undefined || v.name !== m.collection) v = this.view(m.collection);
+        this.#pendingChanged(v, m.key);
         const cur = slot.pending!;
         if (
           cur === m ||
@@ -524,7 +565,7 @@ export class ClientStore {
 
   #flush(): void {
     const nTouched = this.#nTouched;
-    if (nTouched === 0) return;
+    if (nTouched === 0 && this.#nBumps === 0) return;
     const touched = this.#touched;
     const bumps = this.#bumps;
     const nBumps = this.#nBumps;
@@ -534,6 +575,10 @@ export class ClientStore {
     this.#spareTouched = this.#spareBumps = undefined;
     this.#nTouched = this.#nBumps = 0;
     this.#changes = changes.length > 0 ? [] : changes;
+    if (this.#pendingViews.length > 0) {
+      for (const v of this.#pendingViews) v.pendingQueued = false;
+      this.#pendingViews = [];
+    }
     this.#flushTouched = touched;
     this.#flushNTouched = nTouched;
     this.#flushBumps = bumps;
