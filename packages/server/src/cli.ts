@@ -2,7 +2,8 @@
 /**
  * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
  *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]
- *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]`
+ *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]
+ *  [--compact-keep <n> [--compact-every-ms <ms>]]`
  *
  * Starts the sync server on SQLite files in the data directory (one per app). Settings may
  * also come from the environment: OMNISYNC_PORT, OMNISYNC_HOST, OMNISYNC_DATA,
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { Mutators } from '@omnisync/core';
 import { createLogger, type LogLevel } from './util/logger.js';
 import { createServer } from './node/create-server.js';
+import { type CompactionOptions, resolveCompaction } from './engine/compaction.js';
 import type { BucketLimit, RateLimitOptions } from './engine/rate-limit.js';
 import type { Durability } from './storage/sqlite-storage.js';
 
@@ -32,6 +34,9 @@ const USAGE = `Usage: omnisync serve [options]
   --rate-limit <spec>   token buckets, rate per second / burst, e.g. push=200/2000,pull=200/2000,
                         snapshot=50/500,ws=1000/5000 (ws = messages per WebSocket connection);
                         name=off turns one off, "off" all; unnamed ones keep their defaults
+  --compact-keep <n>    compact each app's change log on a timer, keeping its newest n entries
+                        (clients further behind snapshot; tombstones stay); default: never
+  --compact-every-ms <ms>  how often (default 60000)
   -h, --help            this help
 
 Without --auth-secret or --jwks-url the server is open to anyone (development mode).`;
@@ -50,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
       mutators: { type: 'string' },
       'rate-limit': { type: 'string' },
+      'compact-keep': { type: 'string' },
+      'compact-every-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,6 +82,26 @@ async function main(argv: string[]): Promise<number> {
       rateLimit = parseRateLimit(rateLimitSpec);
     } catch (err) {
       console.error(err instanceof Error ? err.message : String(err));
+      return 2;
+    }
+  }
+  const keep = values['compact-keep'] ?? env.OMNISYNC_COMPACT_KEEP;
+  const every = values['compact-every-ms'] ?? env.OMNISYNC_COMPACT_EVERY_MS;
+  if (every !== undefined && keep === undefined) {
+    console.error(
+      '--compact-every-ms needs --compact-keep <n> (how many change-log entries each app keeps).',
+    );
+    return 2;
+  }
+  let compaction: CompactionOptions | undefined;
+  if (keep !== undefined) {
+    try {
+      compaction = resolveCompaction({
+        keepChanges: Number(keep),
+        ...(every !== undefined ? { everyMs: Number(every) } : {}),
+      });
+    } catch (err) {
+      console.error(`--compact-keep/--compact-every-ms: ${err instanceof Error ? err.message : String(err)}`);
       return 2;
     }
   }
@@ -106,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
       : {}),
     ...(mutators ? { mutators } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
+    ...(compaction ? { compaction } : {}),
   });
   await server.listen(port, values.host ?? env.OMNISYNC_HOST ?? '127.0.0.1');
 

@@ -76,6 +76,11 @@ export class AppRegistry {
     return p;
   }
 
+  /** The apps opened (or opening) so far. */
+  opened(): Iterable<Promise<AppState>> {
+    return this.#open.values();
+  }
+
   /** Wait for in-flight commits, then close every storage. */
   async closeAll(): Promise<void> {
     this.#closed = true;

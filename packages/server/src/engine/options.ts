@@ -6,6 +6,7 @@ import type { StorageFactory } from '../storage/storage.js';
 import type { Durability } from '../storage/sqlite-storage.js';
 import type { Logger, LogLevel } from '../util/logger.js';
 import type { AuthContext, AuthOptions } from './auth.js';
+import type { CompactionOptions } from './compaction.js';
 import { type BucketLimit, LIVE_BURST_SECONDS, type RateLimitOptions } from './rate-limit.js';
 
 /** What a caller wants to do, as the `authorize` hook sees it. */
@@ -82,6 +83,11 @@ export interface SyncServerOptions {
    * defaults only stop floods. See {@link RateLimitOptions}.
    */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Compact each open app's change log on a timer, keeping its newest `keepChanges` entries
+   * (clients further behind snapshot). Default off: `engine.gc()` compacts on demand.
+   */
+  compaction?: CompactionOptions | false;
 }
 
 /** Live options with defaults filled in, plus what each connection's message bucket needs. */

@@ -22,6 +22,7 @@ import { LiveServer } from '../live/live-engine.js';
 import type { DeviceCursor, GcOptions, GcResult } from '../storage/storage.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { AppRegistry } from './app-registry.js';
+import { Compactor, resolveCompaction } from './compaction.js';
 import { type AuthContext, type Authenticator, createAuthenticator } from './auth.js';
 import {
   type AuthorizeRequest,
@@ -74,6 +75,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     log.warn(
       'auth is not configured: every app is open to anyone (development mode). Pass --auth-secret or --jwks-url in production.',
     );
+  const compaction = resolveCompaction(options.compaction);
   const registry = new AppRegistry(options);
   const hlc = createHlc({
     nodeId: options.nodeId ?? `srv_${randomId(undefined, 10)}`,
@@ -160,6 +162,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     close() {
       closePromise ??= (async () => {
         closing = true;
+        await compactor?.stop();
         await engine.live.close(1001, 'server shutting down', liveOptions.closeDrainMs);
         await registry.closeAll();
         log.info('sync engine closed');
@@ -167,6 +170,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return closePromise;
     },
   };
+  const compactor = compaction ? new Compactor(compaction, () => registry.opened(), log) : undefined;
   (engine as { live: LiveServer }).live = new LiveServer(
     {
       log,
