@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cell } from '@omnisync/core';
 import { createServer } from '@omnisync/server';
 import { CellWriter, HttpClient, mutation } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
@@ -41,7 +42,13 @@ describe('automatic compaction', () => {
     await until(async () => 'changes' in (await api.pull(head - 3)), 'horizon at head - 3');
     expect(await api.pull(head - 4)).toEqual({ reset: true, cursor: head });
     const served = await api.pull(head - 3);
-    expect('changes' in served && served.changes.map((c) => c.id)).toEqual(['d6', 'd6', 'd7', 'd7', 'd0']);
+    expect('changes' in served && served.changes.map((c: Cell) => c.id)).toEqual([
+      'd6',
+      'd6',
+      'd7',
+      'd7',
+      'd0',
+    ]);
     // Tombstones stay: d0 is still deleted, and a write to it still loses.
     await api.push('late', [mutation(new CellWriter('late_1').update('t', 'd0', { n: 99 }))]);
     const snap = (await api.snapshot()).cells;
