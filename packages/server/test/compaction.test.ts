@@ -37,10 +37,10 @@ describe('automatic compaction', () => {
     await api.push('c', [mutation(del)]);
     const head = await t.server.engine.head('compact');
     expect(head).toBe(9);
-    await until(async () => 'reset' in (await api.pull(0)), 'the change log was compacted');
-    // The newest 3 entries stay: a cursor at head - 3 is served, one below it resets.
-    await until(async () => 'changes' in (await api.pull(head - 3)), 'horizon at head - 3');
-    expect(await api.pull(head - 4)).toEqual({ reset: true, cursor: head });
+    // Compacted to the newest 3 entries (a tick may first have cut at a lower head): a cursor
+    // below head - 3 resets, one at it is served.
+    await until(async () => 'reset' in (await api.pull(head - 4)), 'horizon at head - 3');
+    expect(await api.pull(0)).toEqual({ reset: true, cursor: head });
     const served = await api.pull(head - 3);
     expect('changes' in served && served.changes.map((c: Cell) => c.id)).toEqual([
       'd6',
