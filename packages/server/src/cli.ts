@@ -3,7 +3,7 @@
  * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
  *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]
  *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]
- *  [--compact-keep <n> [--compact-every-ms <ms>]]`
+ *  [--compact-keep <n> [--compact-every-ms <ms>]] [--postgres <url> [--pg-schema-prefix omnisync_]]`
  *
  * Starts the sync server on SQLite files in the data directory (one per app). Settings may
  * also come from the environment: OMNISYNC_PORT, OMNISYNC_HOST, OMNISYNC_DATA,
@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { Mutators } from '@omnisync/core';
 import { createLogger, type LogLevel } from './util/logger.js';
 import { createServer } from './node/create-server.js';
+import { createPostgresStorageFactory } from './storage/postgres-storage.js';
 import { type CompactionOptions, resolveCompaction } from './engine/compaction.js';
 import type { BucketLimit, RateLimitOptions } from './engine/rate-limit.js';
 import type { Durability } from './storage/sqlite-storage.js';
@@ -26,6 +27,9 @@ const USAGE = `Usage: omnisync serve [options]
   --port <n>            port to listen on (default 8787; 0 = any free port)
   --host <addr>         address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
   --data <dir>          directory of the per-app SQLite files (default ./data)
+  --postgres <url>      store apps in this Postgres database instead (one schema per app),
+                        e.g. postgres://user@127.0.0.1:5432/db (env OMNISYNC_PG_URL)
+  --pg-schema-prefix <p>  schema of an app = prefix + app name (default omnisync_)
   --auth-secret <s>     accept HS256 JWTs signed with this secret
   --jwks-url <url>      accept JWTs signed by a key of this JWKS
   --durability <d>      full (default: fsync every commit) | normal | off
@@ -56,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       mutators: { type: 'string' },
       'rate-limit': { type: 'string' },
       'compact-keep': { type: 'string' },
+      postgres: { type: 'string' },
+      'pg-schema-prefix': { type: 'string' },
       'compact-every-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -124,8 +130,27 @@ async function main(argv: string[]): Promise<number> {
     logger.info({ mutators: Object.keys(mutators) }, 'mutators loaded');
   }
 
+  const pgUrl = values.postgres ?? env.OMNISYNC_PG_URL;
+  const pgPrefix = values['pg-schema-prefix'] ?? env.OMNISYNC_PG_SCHEMA_PREFIX;
+  if (pgPrefix !== undefined && pgUrl === undefined) {
+    console.error('--pg-schema-prefix needs --postgres <url>.');
+    return 2;
+  }
+  if (pgUrl !== undefined && !/^postgres(ql)?:\/\//.test(pgUrl)) {
+    console.error(`--postgres must be a postgres:// connection string, got ${JSON.stringify(pgUrl)}.`);
+    return 2;
+  }
   const server = createServer({
     dataDir: values.data ?? env.OMNISYNC_DATA ?? './data',
+    ...(pgUrl !== undefined
+      ? {
+          storage: createPostgresStorageFactory({
+            connectionString: pgUrl,
+            durability,
+            ...(pgPrefix !== undefined ? { schemaPrefix: pgPrefix } : {}),
+          }),
+        }
+      : {}),
     durability,
     logger,
     ...(secret || jwksUrl

@@ -14,6 +14,8 @@ export { createAuthenticator, bearerToken } from './engine/auth.js';
 export type { AuthContext, AuthOptions, Authenticator } from './engine/auth.js';
 export { matchesQuery } from './engine/query-adapter.js';
 export { createSqliteStorage } from './storage/sqlite-storage.js';
+export { createPostgresStorage, createPostgresStorageFactory } from './storage/postgres-storage.js';
+export type { PostgresStorageOptions, PostgresStorageFactoryOptions } from './storage/postgres-storage.js';
 export type { SqliteStorage, SqliteStorageOptions, Durability } from './storage/sqlite-storage.js';
 export type {
   SyncStorage,

@@ -1,5 +1,5 @@
 /**
- * The shared storage suite: every SyncStorage (SQLite today, Postgres next) must pass it.
+ * The shared storage suite: every SyncStorage (SQLite, Postgres) must pass it.
  * It checks the contract itself (round trips, atomicity, isolation, ordering, paging,
  * idempotency records, cursors, compaction, persistence across reopen) and then the
  * engine's merge rules on top of the storage against core's Replica as the oracle.

@@ -1,6 +1,6 @@
 /**
- * The storage contract of the sync server. Every storage (SQLite embedded today; Postgres
- * next) must pass the shared suite in `test/storage-suite.ts`. The interface is async so a networked
+ * The storage contract of the sync server. Every storage (SQLite embedded, Postgres) must
+ * pass the shared suite in `test/storage-suite.ts`. The interface is async so a networked
  * database fits; the merge rules (LWW per cell, delete wins) live above it, in the engine,
  * so every storage applies them identically.
  *

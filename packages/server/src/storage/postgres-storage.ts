@@ -1,0 +1,564 @@
+/**
+ * The Postgres storage: one schema per app in a shared database (node-postgres, a small pool
+ * per app), the same contract and layout as the SQLite storage (`sqlite-schema.ts`, schema 2).
+ *
+ * - Reads run in a `REPEATABLE READ READ ONLY` transaction: one consistent snapshot that never
+ *   sees an uncommitted write.
+ * - Writes are serialized per app twice over: in this process (a mutex, so a push waits its
+ *   turn without holding a connection) and across processes (a transaction-scoped advisory
+ *   lock on the app's schema), so several servers may share one database.
+ * - Durability: `full` and `normal` commit with `synchronous_commit = on` (Postgres makes no
+ *   weaker promise that still survives a killed process); `off` sets it off (the last commits
+ *   before a crash of the database server may be lost; never corruption).
+ *
+ * Text columns use the "C" collation, so documents scan in code-point order (as SQLite's).
+ * Values are JSON text (`NULL` = unset); versions are `bigint`, read as numbers.
+ */
+import pg from 'pg';
+import { type CellValue, type JsonValue, type MutationResult, StorageError } from '@omnisync/core';
+import { Mutex } from '../util/mutex.js';
+import type { Durability } from './sqlite-storage.js';
+import type {
+  ChangeEntry,
+  DeviceCursor,
+  DocKey,
+  DocWrite,
+  GcResult,
+  PriorCell,
+  Priors,
+  StorageReader,
+  StorageWriter,
+  StoredCell,
+  StoredDoc,
+  SyncStorage,
+  StorageFactory,
+} from './storage.js';
+
+/** The schema layout this server writes (the same history as the SQLite one). */
+const SCHEMA_VERSION = 2;
+const SCAN_CHUNK_ROWS = 5000;
+
+/** Options of {@link createPostgresStorage}. */
+export interface PostgresStorageOptions {
+  /** A node-postgres connection string, e.g. `postgres://user@127.0.0.1:5432/db`. */
+  connectionString: string;
+  /** The Postgres schema holding this app's tables (created when missing). */
+  schema: string;
+  /** Default `'full'`; see the file comment. */
+  durability?: Durability;
+  /** Connections of this app's pool (default 4). */
+  maxConnections?: number;
+}
+
+/** Options of {@link createPostgresStorageFactory}. */
+export interface PostgresStorageFactoryOptions extends Omit<PostgresStorageOptions, 'schema'> {
+  /** Each app's schema is this prefix followed by the app name (default `omnisync_`). */
+  schemaPrefix?: string;
+}
+
+type Row = Record<string, unknown>;
+interface CellRow {
+  field: string;
+  value: string | null;
+  hlc: string;
+  version: number;
+}
+
+/** Each stored prior: `[field, version, value?]` (version 0 = absent, no value = unset). */
+type StoredPrior = [field: string, version: number, value?: JsonValue];
+
+const INT8_OID = 20;
+/** bigint columns (versions, cursors, times) as numbers: they stay far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID
+      ? Number
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
+const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
+const toStoredCell = (r: CellRow): StoredCell => ({
+  field: r.field,
+  value: decodeValue(r.value),
+  hlc: r.hlc,
+  version: r.version,
+});
+
+/** A quoted SQL identifier. */
+const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+function storageError(what: string, err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  return new StorageError(
+    `Postgres ${what} failed: ${err instanceof Error ? err.message : String(err)}. Nothing was acknowledged; retry.`,
+    { cause: err },
+  );
+}
+
+async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw storageError(what, err);
+  }
+}
+
+const tables = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.triples (
+  collection TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  field TEXT COLLATE "C" NOT NULL,
+  value TEXT,
+  hlc TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (collection, id, field)
+);
+CREATE TABLE IF NOT EXISTS ${s}.changes (
+  version BIGINT PRIMARY KEY,
+  collection TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.priors (
+  collection TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  prior TEXT NOT NULL,
+  PRIMARY KEY (collection, id, version)
+);
+CREATE INDEX IF NOT EXISTS priors_by_version ON ${s}.priors (version);
+CREATE TABLE IF NOT EXISTS ${s}.mutations (
+  client_id TEXT COLLATE "C" NOT NULL,
+  mutation_id TEXT COLLATE "C" NOT NULL,
+  error TEXT,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)
+);
+CREATE TABLE IF NOT EXISTS ${s}.device_cursors (
+  device_id TEXT COLLATE "C" PRIMARY KEY,
+  cursor BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/** Reads over one connection inside a transaction. */
+class PgReader implements StorageReader {
+  constructor(
+    protected readonly c: pg.PoolClient,
+    protected readonly s: string,
+  ) {}
+
+  protected async q<R>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    return wrap(what, async () => (await this.c.query(sql, params)).rows as R[]);
+  }
+  protected async metaNumber(key: string): Promise<number> {
+    const rows = await this.q<{ value: string }>('read', `SELECT value FROM ${this.s}.meta WHERE key = $1`, [
+      key,
+    ]);
+    return rows.length === 0 ? 0 : Number(rows[0]!.value);
+  }
+  head(): Promise<number> {
+    return this.metaNumber('head');
+  }
+  horizon(): Promise<number> {
+    return this.metaNumber('horizon');
+  }
+  changesSince(cursor: number, limit: number): Promise<ChangeEntry[]> {
+    return this.q<ChangeEntry>(
+      'read',
+      `SELECT version, collection, id FROM ${this.s}.changes WHERE version > $1 ORDER BY version LIMIT $2`,
+      [cursor, limit],
+    );
+  }
+  async priorsSince(key: DocKey, cursor: number): Promise<Priors[]> {
+    const rows = await this.q<{ prior: string }>(
+      'read',
+      `SELECT prior FROM ${this.s}.priors WHERE collection = $1 AND id = $2 AND version > $3 ORDER BY version DESC`,
+      [key.collection, key.id, cursor],
+    );
+    // As the SQLite storage: undo the logged changes on the cells' versions; a document whose
+    // every remaining cell was written after the cursor was inserted after it → `null`.
+    const versions = new Map<string, number>();
+    for (const c of await this.cellVersions(key)) versions.set(c.field, c.version);
+    const out: Priors[] = [];
+    for (const r of rows) {
+      const prior: PriorCell[] = [];
+      for (const [field, version, ...value] of JSON.parse(r.prior) as StoredPrior[]) {
+        if (version === 0) versions.delete(field);
+        else versions.set(field, version);
+        prior.push(value.length === 0 ? [field] : [field, value[0] as JsonValue]);
+      }
+      out.push(prior);
+    }
+    let inserted = versions.size > 0;
+    for (const v of versions.values()) if (v <= cursor) inserted = false;
+    if (inserted) out.push(null);
+    return out;
+  }
+  protected cellVersions(key: DocKey): Promise<{ field: string; version: number }[]> {
+    return this.q<{ field: string; version: number }>(
+      'read',
+      `SELECT field, version FROM ${this.s}.triples WHERE collection = $1 AND id = $2`,
+      [key.collection, key.id],
+    );
+  }
+  async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
+    if (keys.length === 0) return [];
+    const out: { collection: string; id: string; cells: StoredCell[] }[] = keys.map((k) => ({
+      collection: k.collection,
+      id: k.id,
+      cells: [],
+    }));
+    // The key list drives primary-key lookups; each row names its key's position.
+    const rows = await this.q<CellRow & { i: number }>(
+      'read',
+      `SELECT k.i, t.field, t.value, t.hlc, t.version
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, id, i)
+       JOIN ${this.s}.triples AS t ON t.collection = k.collection AND t.id = k.id`,
+      [keys.map((k) => k.collection), keys.map((k) => k.id)],
+    );
+    for (const r of rows) out[r.i - 1]!.cells.push(toStoredCell(r));
+    return out;
+  }
+  async *scan(collection?: string): AsyncIterable<StoredDoc> {
+    // Keyset-paged: no cursor stays open across the caller's awaits.
+    let after: [string, string, string] = [collection ?? '', '', ''];
+    let pending: { collection: string; id: string; cells: StoredCell[] } | undefined;
+    for (;;) {
+      const rows = await this.q<CellRow & { collection: string; id: string }>(
+        'scan',
+        collection === undefined
+          ? `SELECT collection, id, field, value, hlc, version FROM ${this.s}.triples
+             WHERE (collection, id, field) > ($1, $2, $3) ORDER BY collection, id, field LIMIT $4`
+          : `SELECT collection, id, field, value, hlc, version FROM ${this.s}.triples
+             WHERE collection = $1 AND (id, field) > ($2, $3) ORDER BY id, field LIMIT $4`,
+        [after[0], after[1], after[2], SCAN_CHUNK_ROWS],
+      );
+      for (const r of rows) {
+        if (pending && (pending.collection !== r.collection || pending.id !== r.id)) {
+          yield pending;
+          pending = undefined;
+        }
+        pending ??= { collection: r.collection, id: r.id, cells: [] };
+        pending.cells.push(toStoredCell(r));
+      }
+      if (rows.length < SCAN_CHUNK_ROWS) break;
+      const last = rows[rows.length - 1]!;
+      after = [last.collection, last.id, last.field];
+    }
+    if (pending) yield pending;
+  }
+}
+
+/** Cell upserts of a batch, sent in one statement each run (a drop flushes what came before). */
+class CellBatch {
+  readonly cols: [string[], string[], string[], (string | null)[], string[], number[]] = [
+    [],
+    [],
+    [],
+    [],
+    [],
+    [],
+  ];
+  /** Row of each key in this batch: a later write of the same cell replaces it (one statement may not upsert a row twice). */
+  readonly #at = new Map<string, number>();
+
+  add(collection: string, id: string, field: string, value: CellValue, hlc: string, version: number): void {
+    const key = `${collection}\u0000${id}\u0000${field}`;
+    const at = this.#at.get(key);
+    const row = [collection, id, field, encodeValue(value), hlc, version] as const;
+    const i = at ?? this.cols[0].length;
+    if (at === undefined) this.#at.set(key, i);
+    for (let c = 0; c < 6; c++) (this.cols[c] as unknown[])[i] = row[c];
+  }
+  get size(): number {
+    return this.cols[0].length;
+  }
+  clear(): void {
+    for (const c of this.cols) c.length = 0;
+    this.#at.clear();
+  }
+}
+
+class PgWriter extends PgReader implements StorageWriter {
+  async findMutations(
+    clientId: string,
+    mutationIds: readonly string[],
+  ): Promise<Map<string, MutationResult>> {
+    const out = new Map<string, MutationResult>();
+    if (mutationIds.length === 0) return out;
+    const rows = await this.q<{ mutation_id: string; error: string | null }>(
+      'read',
+      `SELECT mutation_id, error FROM ${this.s}.mutations WHERE client_id = $1 AND mutation_id = ANY($2::text[])`,
+      [clientId, [...mutationIds]],
+    );
+    for (const { mutation_id: id, error } of rows)
+      out.set(
+        id,
+        error === null
+          ? { id, status: 'applied' }
+          : { id, status: 'rejected', error: JSON.parse(error) as { code: string; message: string } },
+      );
+    return out;
+  }
+
+  async writeDocs(writes: readonly DocWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    let head = await this.metaNumber('head');
+    const cells = new CellBatch();
+    const changes: [number[], string[], string[]] = [[], [], []];
+    const priors: [string[], string[], number[], string[]] = [[], [], [], []];
+    for (const d of writes) {
+      const version = d.version;
+      if (!(version > head))
+        throw new StorageError(`Version ${version} is not above head ${head}; this is a bug in the engine.`);
+      head = version;
+      const { collection, id } = d;
+      if (d.prior !== null) {
+        let versions = d.priorVersions;
+        if (versions === undefined) {
+          await this.#flushCells(cells); // the document's own earlier rows must be readable
+          const byField = new Map<string, number>();
+          for (const c of await this.cellVersions(d)) byField.set(c.field, c.version);
+          versions = d.prior.map(([field]) => byField.get(field) ?? 0);
+        }
+        const stored: StoredPrior[] = d.prior.map((p, i) =>
+          p.length < 2 ? [p[0], versions[i] ?? 0] : [p[0], versions[i] ?? 0, p[1] as JsonValue],
+        );
+        priors[0].push(collection);
+        priors[1].push(id);
+        priors[2].push(version);
+        priors[3].push(JSON.stringify(stored));
+      }
+      if (d.dropOthers) {
+        await this.#flushCells(cells); // the drop follows every earlier write of the batch
+        await this.q('write', `DELETE FROM ${this.s}.triples WHERE collection = $1 AND id = $2`, [
+          collection,
+          id,
+        ]);
+      }
+      for (const c of d.cells) cells.add(c.collection, c.id, c.field, c.value, c.hlc, version);
+      changes[0].push(version);
+      changes[1].push(collection);
+      changes[2].push(id);
+    }
+    await this.#flushCells(cells);
+    await this.q(
+      'write',
+      `INSERT INTO ${this.s}.changes (version, collection, id) SELECT * FROM unnest($1::int8[], $2::text[], $3::text[])`,
+      changes,
+    );
+    if (priors[0].length > 0)
+      await this.q(
+        'write',
+        `INSERT INTO ${this.s}.priors (collection, id, version, prior)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[])`,
+        priors,
+      );
+    await this.setMeta('head', String(head));
+  }
+
+  async #flushCells(cells: CellBatch): Promise<void> {
+    if (cells.size === 0) return;
+    await this.q(
+      'write',
+      `INSERT INTO ${this.s}.triples (collection, id, field, value, hlc, version)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+       ON CONFLICT (collection, id, field) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, version = excluded.version`,
+      cells.cols,
+    );
+    cells.clear();
+  }
+
+  async recordMutations(
+    clientId: string,
+    results: readonly MutationResult[],
+    version: number,
+  ): Promise<void> {
+    if (results.length === 0) return;
+    await this.q(
+      'write',
+      `INSERT INTO ${this.s}.mutations (client_id, mutation_id, error, version)
+       SELECT $1, m, e, $2 FROM unnest($3::text[], $4::text[]) AS r(m, e)`,
+      [
+        clientId,
+        version,
+        results.map((r) => r.id),
+        results.map((r) => (r.status === 'applied' ? null : JSON.stringify(r.error))),
+      ],
+    );
+  }
+
+  setMeta(key: string, value: string): Promise<unknown> {
+    return this.q(
+      'write',
+      `INSERT INTO ${this.s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [key, value],
+    );
+  }
+}
+
+/**
+ * Open (or create) the Postgres storage of one app.
+ * @example
+ * const storage = await createPostgresStorage({ connectionString: 'postgres://127.0.0.1/app', schema: 'omnisync_todo' });
+ */
+export async function createPostgresStorage(options: PostgresStorageOptions): Promise<SyncStorage> {
+  const durability = options.durability ?? 'full';
+  if (!['full', 'normal', 'off'].includes(durability))
+    throw new StorageError(`durability must be full, normal or off, got ${String(durability)}.`);
+  if (typeof options.schema !== 'string' || options.schema.length === 0 || options.schema.length > 63)
+    throw new StorageError(
+      `The Postgres schema name must be 1-63 characters, got ${JSON.stringify(options.schema)}.`,
+    );
+  const s = ident(options.schema);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 4,
+    types,
+  });
+  // An idle client's error (the server went away) must not crash the process: the next query reports it.
+  pool.on('error', () => {});
+  const syncCommit = durability === 'off' ? 'off' : 'on';
+  // One advisory-lock key per app schema (across every process sharing the database).
+  let lockKey: string;
+  try {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      // Two servers creating the same app at once: one creates, the other waits and finds it.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`omnisync-create:${options.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await c.query(tables(s));
+      const found = await c.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'schema'`);
+      const version = found.rows.length === 0 ? undefined : Number(found.rows[0]!.value);
+      if (version === undefined)
+        await c.query(`INSERT INTO ${s}.meta (key, value) VALUES ('schema', $1)`, [String(SCHEMA_VERSION)]);
+      else if (version > SCHEMA_VERSION)
+        throw new StorageError(
+          `The Postgres schema ${options.schema} was written by a newer OmniSync server (schema ${version}; this one knows ${SCHEMA_VERSION}). Run the newer server, or point this one at another schema.`,
+        );
+      await c.query('COMMIT');
+      lockKey = String(
+        (await c.query<{ k: number }>('SELECT hashtext($1) AS k', [`omnisync:${options.schema}`])).rows[0]!.k,
+      );
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err instanceof StorageError
+      ? err
+      : new StorageError(
+          `Cannot open the Postgres storage (schema ${options.schema}): ${err instanceof Error ? err.message : String(err)}. Check the connection string and that the database is up.`,
+          { cause: err },
+        );
+  }
+
+  const writeLock = new Mutex();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const checkOpen = () => {
+    if (closed) throw new StorageError(`The Postgres storage (schema ${options.schema}) is closed.`);
+  };
+  const connect = () => wrap('connect', () => pool.connect());
+
+  /** Run `fn` in a transaction on a pooled connection; roll back when it throws. */
+  async function transaction<T>(begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await connect();
+    try {
+      await wrap('begin', () => c.query(begin));
+      try {
+        const result = await fn(c);
+        await wrap('commit', () => c.query('COMMIT'));
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    } finally {
+      c.release();
+    }
+  }
+  const beginWrite = `BEGIN; SET LOCAL synchronous_commit = ${syncCommit}; SELECT pg_advisory_xact_lock(${lockKey})`;
+
+  return {
+    async read(fn) {
+      checkOpen();
+      return transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => fn(new PgReader(c, s)));
+    },
+    write(fn) {
+      return writeLock.run(() => {
+        checkOpen();
+        return transaction(beginWrite, (c) => fn(new PgWriter(c, s)));
+      });
+    },
+    async updateCursor(deviceId, cursor) {
+      await writeLock.run(() => {
+        checkOpen();
+        return wrap('write', () =>
+          pool.query(
+            `INSERT INTO ${s}.device_cursors (device_id, cursor, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET cursor = GREATEST(${s}.device_cursors.cursor, excluded.cursor), updated_at = excluded.updated_at`,
+            [deviceId, cursor, Date.now()],
+          ),
+        );
+      });
+    },
+    async deviceCursors(): Promise<DeviceCursor[]> {
+      checkOpen();
+      return wrap(
+        'read',
+        async () =>
+          (
+            await pool.query<DeviceCursor & Row>(
+              `SELECT device_id AS "deviceId", cursor, updated_at AS "updatedAt" FROM ${s}.device_cursors ORDER BY device_id`,
+            )
+          ).rows,
+      );
+    },
+    gc({ olderThanVersion, dropTombstones = false }): Promise<GcResult> {
+      return writeLock.run(() => {
+        checkOpen();
+        return transaction(beginWrite, async (c) => {
+          const w = new PgWriter(c, s);
+          const head = await w.head();
+          const old = await w.horizon();
+          const cut = Math.min(Math.max(0, Math.floor(olderThanVersion)), head + 1);
+          const horizon = Math.max(old, cut - 1);
+          if (horizon === old) return { horizon, changesDropped: 0, tombstonesDropped: 0 };
+          const run = (sql: string) => wrap('gc', async () => (await c.query(sql, [horizon])).rowCount ?? 0);
+          const changesDropped = await run(`DELETE FROM ${s}.changes WHERE version <= $1`);
+          await run(`DELETE FROM ${s}.priors WHERE version <= $1`);
+          const tombstonesDropped = dropTombstones
+            ? await run(`DELETE FROM ${s}.triples WHERE field = '_deleted' AND version <= $1`)
+            : 0;
+          await w.setMeta('horizon', String(horizon));
+          return { horizon, changesDropped, tombstonesDropped };
+        });
+      });
+    },
+    close() {
+      closing ??= writeLock.run(async () => {
+        closed = true;
+        await pool.end();
+      });
+      return closing;
+    },
+  };
+}
+
+/**
+ * A storage factory for the server: each app in its own schema (`<schemaPrefix><app>`) of one
+ * Postgres database.
+ * @example
+ * createServer({ storage: createPostgresStorageFactory({ connectionString: process.env.DATABASE_URL! }) });
+ */
+export function createPostgresStorageFactory(options: PostgresStorageFactoryOptions): StorageFactory {
+  const { schemaPrefix = 'omnisync_', ...rest } = options;
+  return (app) => createPostgresStorage({ ...rest, schema: `${schemaPrefix}${app}` });
+}

@@ -1,0 +1,157 @@
+/**
+ * The shared storage suite on the real Postgres of this machine (127.0.0.1:5432, database
+ * `test`; OMNISYNC_PG_URL overrides), each case in a schema of its own, dropped afterwards;
+ * plus Postgres-only checks and a server running on it end to end. Skips, saying why, only
+ * when no Postgres answers (CI starts it, so there it never skips).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPostgresStorage, createPostgresStorageFactory, createServer } from '@omnisync/server';
+import { CellWriter, HttpClient, mutation } from './helpers/protocol-client.js';
+import { storageSuite } from './storage-suite.js';
+
+// Trust auth: the user is this process's OS user (as psql would use), unless given.
+const ROOT = fileURLToPath(new globalThis.URL('../../../', import.meta.url));
+const cli = ['--import', 'tsx', 'packages/server/src/cli.ts', 'serve', '--port', '0'];
+
+const URL =
+  process.env.OMNISYNC_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
+
+async function reachable(): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+const unreachable = await reachable();
+if (unreachable) console.warn(`postgres-storage tests skipped: no Postgres at ${URL} (${unreachable})`);
+
+const admin = unreachable ? undefined : new pg.Pool({ connectionString: URL, max: 2 });
+afterAll(async () => {
+  await admin?.end();
+});
+const freshSchema = () => `omnisync_t_${randomBytes(6).toString('hex')}`;
+const dropSchema = async (schema: string) => {
+  await admin!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+};
+
+if (!unreachable) {
+  storageSuite('postgres (synchronous_commit on)', () => {
+    const schema = freshSchema();
+    return {
+      create: () => createPostgresStorage({ connectionString: URL, schema }),
+      reopen: () => createPostgresStorage({ connectionString: URL, schema }),
+      cleanup: () => dropSchema(schema),
+    };
+  });
+}
+
+describe.skipIf(unreachable !== undefined)('postgres storage', () => {
+  it('refuses a schema written by a newer storage, and an unreachable database, with storage_failed', async () => {
+    const schema = freshSchema();
+    try {
+      await (await createPostgresStorage({ connectionString: URL, schema })).close();
+      await admin!.query(`UPDATE "${schema}".meta SET value = '99' WHERE key = 'schema'`);
+      await expect(createPostgresStorage({ connectionString: URL, schema })).rejects.toMatchObject({
+        code: 'storage_failed',
+        message: expect.stringMatching(/schema 99/),
+      });
+      await expect(
+        createPostgresStorage({ connectionString: 'postgres://127.0.0.1:1/none', schema }),
+      ).rejects.toMatchObject({
+        code: 'storage_failed',
+        message: expect.stringMatching(/connection string/),
+      });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('serves a sync server end to end: push, pull, snapshot, restart on the same database', async () => {
+    const prefix = `${freshSchema()}_`;
+    const storage = createPostgresStorageFactory({ connectionString: URL, schemaPrefix: prefix });
+    let server = createServer({ storage, logLevel: 'silent' });
+    try {
+      let url = (await server.listen(0)).url;
+      let api = new HttpClient(url, 'todo');
+      const w = new CellWriter('pg_1');
+      const res = await api.push('c1', [mutation(w.doc('todos', 'a', { title: 'on postgres', n: 1 }))]);
+      expect(res.results).toEqual([{ id: expect.any(String), status: 'applied' }]);
+      await api.push('c1', [mutation(w.update('todos', 'a', { n: 2 }))]);
+      const pulled = await api.pull(0);
+      expect('changes' in pulled && pulled.cursor).toBe(2);
+      await server.close();
+      server = createServer({ storage, logLevel: 'silent' });
+      url = (await server.listen(0)).url;
+      api = new HttpClient(url, 'todo');
+      const snap = await api.snapshot();
+      const doc = Object.fromEntries(snap.cells.filter((c) => c.id === 'a').map((c) => [c.field, c.value]));
+      expect(doc).toEqual({ id: 'a', title: 'on postgres', n: 2 });
+      expect(snap.cursor).toBe(2);
+    } finally {
+      await server.close();
+      const { rows } = await admin!.query<{ nspname: string }>(
+        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
+        [`${prefix}%`],
+      );
+      for (const r of rows) await dropSchema(r.nspname);
+    }
+  });
+
+  it('omnisync serve --postgres runs the server on it (a real process); bad flags exit 2', async () => {
+    const prefix = `${freshSchema()}_`;
+    const child = spawn(
+      process.execPath,
+      [...cli, '--postgres', URL, '--pg-schema-prefix', prefix, '--log-level', 'info', '--durability', 'off'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the server did not start')), 30_000);
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          try {
+            const rec = JSON.parse(line) as { msg?: string; url?: string };
+            if (rec.msg === 'listening' && rec.url) {
+              clearTimeout(timer);
+              resolve(rec.url);
+            }
+          } catch {
+            // not a log line
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+      });
+      const api = new HttpClient(url, 'cliapp');
+      const w = new CellWriter('pgcli_1');
+      await api.push('c1', [mutation(w.doc('todos', 'x', { v: 1 }))]);
+      const { rows } = await admin!.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${prefix}cliapp".triples`,
+      );
+      expect(rows[0]!.n).toBe(2); // id and v, stored in the app's schema
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await dropSchema(`${prefix}cliapp`);
+    }
+    const bad = (...flags: string[]) =>
+      spawnSync(process.execPath, [...cli, ...flags], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const prefixAlone = bad('--pg-schema-prefix', 'x_');
+    expect(prefixAlone.status).toBe(2);
+    expect(prefixAlone.stderr).toMatch(/needs --postgres/);
+    const notPg = bad('--postgres', 'mysql://127.0.0.1/x');
+    expect(notPg.status).toBe(2);
+    expect(notPg.stderr).toMatch(/postgres:\/\/ connection string/);
+  });
+});
