@@ -6,12 +6,13 @@
  * of raw; fan-out p99 < 50 ms at 1 000 clients.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { createHlc, objectTypeOf } from '../packages/core/src/index.ts';
-import { createServer } from '../packages/server/src/index.ts';
+import { createPostgresStorageFactory, createServer } from '../packages/server/src/index.ts';
 import { type BenchSection, fmtMs, fmtRate, median, percentile, performance } from './lib.ts';
 
 const DOCS = 20_000;
@@ -73,6 +74,59 @@ function rawInsert(dir: string, batches: Cell[][], synchronous: 'FULL' | 'NORMAL
   return ms;
 }
 
+/** The machine's Postgres (trust auth, database `test`; OMNISYNC_PG_URL overrides). */
+const PG_URL =
+  process.env.OMNISYNC_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
+
+/**
+ * Raw node-postgres: the same rows into the same table shape in a schema of its own, one
+ * transaction per batch with one multi-row INSERT (unnest arrays), synchronous_commit on.
+ */
+async function rawPgInsert(batches: Cell[][]): Promise<number> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  const schema = `omnisync_bench_raw_${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.query(`CREATE TABLE ${schema}.triples (collection TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL,
+      field TEXT COLLATE "C" NOT NULL, value TEXT, hlc TEXT COLLATE "C" NOT NULL, version BIGINT NOT NULL,
+      PRIMARY KEY (collection, id, field))`);
+    const t0 = performance.now();
+    for (let b = 0; b < batches.length; b++) {
+      const cells = batches[b]!;
+      await c.query('BEGIN');
+      await c.query(
+        `INSERT INTO ${schema}.triples SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])`,
+        [
+          cells.map((x) => x.collection),
+          cells.map((x) => x.id),
+          cells.map((x) => x.field),
+          cells.map((x) => JSON.stringify(x.value)),
+          cells.map((x) => x.hlc),
+          cells.map(() => b + 1),
+        ],
+      );
+      await c.query('COMMIT');
+    }
+    return performance.now() - t0;
+  } finally {
+    await c.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
+    await c.end();
+  }
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
 const pause = () => new Promise((r) => setTimeout(r, 300));
 
 /** Open an app's storage (creating its database file) with a pull, so no timed push pays for it. */
@@ -130,6 +184,62 @@ async function pushIngest(
   clients.worker.postMessage({ type: 'push', url, app, bodies, pushers });
   const { ms } = await done;
   return { ms, bytesPerCell: bytes / cells };
+}
+
+/** Push ingest on the Postgres storage next to raw node-postgres inserts of the same rows (interleaved pairs). */
+async function postgresIngest(): Promise<(string | number)[]> {
+  const label =
+    'push ingest on Postgres storage, 1 client (HTTP, pushes of 500 docs × 6 cells, one after the other)';
+  if (!(await pgReachable())) return [label, 'skipped: no Postgres at ' + PG_URL, '', ''];
+  const prefix = `omnisync_bench_${Math.random().toString(36).slice(2, 8)}_`;
+  const server = createServer({
+    storage: createPostgresStorageFactory({ connectionString: PG_URL, schemaPrefix: prefix }),
+    logLevel: 'silent',
+  });
+  const { url } = await server.listen(0);
+  const pusher = clientsWorker();
+  const raw: number[] = [];
+  const ours: number[] = [];
+  try {
+    await openApp(url, 'warmup');
+    await pushIngest(pusher, url, 'warmup', makeBatches('w_').slice(0, 4));
+    for (let r = 0; r < RUNS; r++) {
+      const runRaw = async () => raw.push(await rawPgInsert(makeBatches(`r${r}_`)));
+      const runOurs = async () => {
+        const app = `pg${r}`;
+        await openApp(url, app);
+        ours.push((await pushIngest(pusher, url, app, makeBatches(`o${r}_`))).ms);
+      };
+      if (r % 2 === 0) {
+        await runRaw();
+        await pause();
+        await runOurs();
+      } else {
+        await runOurs();
+        await pause();
+        await runRaw();
+      }
+      await pause();
+    }
+  } finally {
+    await pusher.worker.terminate();
+    await server.close();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    const { rows } = await c.query<{ nspname: string }>(
+      'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
+      [`${prefix}%`],
+    );
+    for (const { nspname } of rows) await c.query(`DROP SCHEMA "${nspname}" CASCADE`);
+    await c.end();
+  }
+  const totalCells = DOCS * CELLS_PER_DOC;
+  return [
+    label,
+    `${fmtRate(totalCells / (median(ours) / 1000))} changes/s`,
+    `${fmtRate(totalCells / (median(raw) / 1000))} rows/s raw node-postgres (one unnest INSERT per batch, synchronous_commit on)`,
+    `${(median(raw.map((ms, i) => ms / ours[i]!)) * 100).toFixed(0)}% of raw, median of ${RUNS} interleaved pairs (no goal)`,
+  ];
 }
 
 /** Write → receipt latency at every client; the clients live on a worker thread (see server-fanout-clients.ts). */
@@ -235,6 +345,7 @@ export default async function serverBench(): Promise<BenchSection> {
         `${(pairRatio * 100).toFixed(0)}% of raw, median of ${RUNS} interleaved pairs${sync === 'FULL' ? ' (goal ≥ 50%)' : ''}`,
       ]);
     }
+    rows.push(await postgresIngest());
     for (const n of [100, 1000]) {
       const f = await fanOut(url, n);
       rows.push([

@@ -213,9 +213,11 @@ class PgReader implements StorageReader {
     // The key list drives primary-key lookups; each row names its key's position.
     const rows = await this.q<CellRow & { i: number }>(
       'read',
+      // One primary-key range scan per key (see the pool's planner settings); the keys compare
+      // in the columns' "C" collation, or the index could not serve them.
       `SELECT k.i, t.field, t.value, t.hlc, t.version
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, id, i)
-       JOIN ${this.s}.triples AS t ON t.collection = k.collection AND t.id = k.id`,
+       JOIN ${this.s}.triples AS t ON t.collection = k.collection COLLATE "C" AND t.id = k.id COLLATE "C"`,
       [keys.map((k) => k.collection), keys.map((k) => k.id)],
     );
     for (const r of rows) out[r.i - 1]!.cells.push(toStoredCell(r));
@@ -417,6 +419,9 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     connectionString: options.connectionString,
     max: options.maxConnections ?? 4,
     types,
+    // Every statement here is a primary-key lookup or range: a planner with stale statistics
+    // (a table that just grew) would scan and sort the whole table for a batch of keys instead.
+    options: '-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off',
   });
   // An idle client's error (the server went away) must not crash the process: the next query reports it.
   pool.on('error', () => {});
