@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Cell, Replica } from '@omnisync/core';
 import { createPostgresStorage, createPostgresStorageFactory, createServer } from '@omnisync/server';
-import { CellWriter, HttpClient, mutation } from './helpers/protocol-client.js';
+import { CellWriter, HttpClient, LiveClient, mutation } from './helpers/protocol-client.js';
 import { storageSuite } from './storage-suite.js';
 
 // Trust auth: the user is this process's OS user (as psql would use), unless given.
@@ -102,6 +103,113 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       expect(snap.cursor).toBe(2);
     } finally {
       await server.close();
+      const { rows } = await admin!.query<{ nspname: string }>(
+        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
+        [`${prefix}%`],
+      );
+      for (const r of rows) await dropSchema(r.nspname);
+    }
+  });
+
+  it('two servers on one database: live clients of each hear every commit of both, in order, without a gap', async () => {
+    const prefix = `${freshSchema()}_`;
+    // Two engines with their own pools and notification connections: the database is all they share.
+    const open = () =>
+      createServer({
+        storage: createPostgresStorageFactory({
+          connectionString: URL,
+          schemaPrefix: prefix,
+          durability: 'off',
+        }),
+        logLevel: 'silent',
+      });
+    const a = open();
+    const b = open();
+    const clients: LiveClient[] = [];
+    try {
+      const urls = [(await a.listen(0)).url, (await b.listen(0)).url];
+      for (const url of urls) {
+        const c = await LiveClient.open(url, 'todo');
+        clients.push(c);
+        expect((await c.hello({ clientId: `l${clients.length}` })).type).toBe('welcome');
+        expect((await c.subscribe('all', { collection: 'todos' })).type).toBe('subscribed');
+      }
+      const apis = urls.map((url) => new HttpClient(url, 'todo'));
+      const w = new CellWriter('pg2_1');
+      let last = 0;
+      for (let i = 0; i < 12; i++) {
+        // Alternating servers, some pushes of the two at once.
+        const pushes = [apis[i % 2]!.push(`c${i % 2}`, [mutation(w.doc('todos', `d${i}`, { n: i }))])];
+        if (i % 3 === 0)
+          pushes.push(apis[(i + 1) % 2]!.push('x', [mutation(w.update('todos', `d${i}`, { n: -i }))]));
+        for (const r of await Promise.all(pushes)) last = Math.max(last, r.cursor);
+      }
+      const del = await apis[0]!.push('c0', [mutation(w.remove('todos', 'd1'))]);
+      last = Math.max(last, del.cursor);
+      for (const c of clients) {
+        await c.next((m) => m.type === 'changes' && m.cursor === last);
+        const changes = c.messages.filter((m) => m.type === 'changes');
+        const cursors = changes.map((m) => m.cursor as number);
+        // In order, each batch past the one before, up to the last commit of either server.
+        expect(cursors).toEqual([...cursors].sort((x, y) => x - y));
+        expect(new Set(cursors).size).toBe(cursors.length);
+        expect(cursors.at(-1)).toBe(last);
+        // Nothing missing: the merged cells are the server's state.
+        const r = new Replica();
+        r.apply(changes.flatMap((m) => m.cells));
+        const snap = new Replica();
+        snap.apply((await apis[1]!.snapshot()).cells as Cell[]);
+        expect([...r.ids('todos')].sort()).toEqual([...snap.ids('todos')].sort());
+        for (const id of snap.ids('todos')) expect(r.get('todos', id)).toEqual(snap.get('todos', id));
+        expect(r.isDeleted('todos', 'd1')).toBe(true);
+      }
+    } finally {
+      for (const c of clients) c.ws.close();
+      await a.close();
+      await b.close();
+      const { rows } = await admin!.query<{ nspname: string }>(
+        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
+        [`${prefix}%`],
+      );
+      for (const r of rows) await dropSchema(r.nspname);
+    }
+  });
+
+  it('a server that loses its notification connection listens again and sends what it missed', async () => {
+    const prefix = `${freshSchema()}_`;
+    const open = () =>
+      createServer({
+        storage: createPostgresStorageFactory({
+          connectionString: URL,
+          schemaPrefix: prefix,
+          durability: 'off',
+        }),
+        logLevel: 'silent',
+      });
+    const a = open();
+    const b = open();
+    let c: LiveClient | undefined;
+    try {
+      const [aUrl, bUrl] = [(await a.listen(0)).url, (await b.listen(0)).url];
+      c = await LiveClient.open(bUrl, 'todo');
+      await c.hello({ clientId: 'lr' });
+      await c.subscribe('all', { collection: 'todos' });
+      const api = new HttpClient(aUrl, 'todo');
+      const w = new CellWriter('pg3_1');
+      const first = await api.push('c', [mutation(w.doc('todos', 'x1', { n: 1 }))]);
+      await c.next((m) => m.type === 'changes' && m.cursor === first.cursor);
+      // Cut every LISTEN connection of this database (both servers'), then commit on A at once.
+      const cut = await admin!.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN omnisync_commits' AND pid <> pg_backend_pid()`,
+      );
+      expect(cut.rowCount).toBeGreaterThan(0);
+      const missed = await api.push('c', [mutation(w.doc('todos', 'x2', { n: 2 }))]);
+      const got = await c.next((m) => m.type === 'changes' && m.cursor === missed.cursor, 15_000);
+      expect(got.cells.map((x: Cell) => x.id)).toContain('x2');
+    } finally {
+      c?.ws.close();
+      await a.close();
+      await b.close();
       const { rows } = await admin!.query<{ nspname: string }>(
         'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
         [`${prefix}%`],

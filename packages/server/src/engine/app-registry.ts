@@ -8,6 +8,7 @@ import { NotFoundError, OmniSyncError, ValidationError } from '@omnisync/core';
 import { createSqliteStorage } from '../storage/sqlite-storage.js';
 import type { StorageFactory, SyncStorage } from '../storage/storage.js';
 import { Mutex } from '../util/mutex.js';
+import type { CommitFeed } from './commit-feed.js';
 import type { SyncServerOptions } from './options.js';
 
 const APP_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -28,10 +29,17 @@ export interface AppState {
   readonly storage: SyncStorage;
   /** Serializes push (commit + fan-out), so fan-out follows commit order. */
   readonly lock: Mutex;
+  /**
+   * On a storage other processes write too: the ordered fan-out of every process's commits
+   * (see commit-feed.ts). Absent: this process's commits are published as they commit.
+   */
+  readonly feed: CommitFeed | undefined;
 }
 
 /** Lazily opened apps. */
 export class AppRegistry {
+  /** Makes the commit feed of an app whose storage other processes write too. */
+  onShared: ((app: string, storage: SyncStorage) => CommitFeed) | undefined;
   readonly #open = new Map<string, Promise<AppState>>();
   readonly #factory: StorageFactory;
   readonly #allow: ReadonlySet<string> | undefined;
@@ -68,7 +76,12 @@ export class AppRegistry {
       return Promise.reject(new OmniSyncError('closed', 'The server is shutting down; retry in a moment.'));
     let p = this.#open.get(app);
     if (!p) {
-      p = (async () => ({ app, storage: await this.#factory(app), lock: new Mutex() }))();
+      p = (async () => {
+        const storage = await this.#factory(app);
+        const feed = storage.watchCommits ? this.onShared?.(app, storage) : undefined;
+        await feed?.ready;
+        return { app, storage, lock: new Mutex(), feed };
+      })();
       this.#open.set(app, p);
       // A failed open is retried by the next request rather than cached.
       p.catch(() => this.#open.delete(app));

@@ -36,6 +36,8 @@ import { type DocChangeEvent, WorkingDoc } from './working-doc.js';
 /** What a push produced. */
 export interface PushOutcome {
   readonly results: MutationResult[];
+  /** Head version before the commit (its changes are the versions after it, up to `cursor`). */
+  readonly from: number;
   /** Head version after the commit. */
   readonly cursor: number;
   /** Committed document changes, in version order (for fan-out; built only when asked). */
@@ -153,7 +155,8 @@ export async function applyPush(
     fresh.push(result);
   }
 
-  let version = await w.head();
+  const from = await w.head();
+  let version = from;
   const writes: DocWrite[] = [];
   const changed: WorkingDoc[] = [];
   for (const doc of docs.order) {
@@ -165,6 +168,7 @@ export async function applyPush(
   if (fresh.length > 0) await w.recordMutations(req.clientId, fresh, version);
   return {
     results,
+    from,
     cursor: version,
     events: () => changed.map((doc, i) => doc.toEvent(writes[i]!.version, writes[i]!)),
   };

@@ -22,6 +22,7 @@ import { LiveServer } from '../live/live-engine.js';
 import type { DeviceCursor, GcOptions, GcResult } from '../storage/storage.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { AppRegistry } from './app-registry.js';
+import { CommitFeed } from './commit-feed.js';
 import { Compactor, resolveCompaction } from './compaction.js';
 import { type AuthContext, type Authenticator, createAuthenticator } from './auth.js';
 import {
@@ -127,7 +128,10 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
         const outcome = await state.storage.write((w) =>
           applyPush({ hlc, mutators: options.mutators, authorize, log }, w, auth, req),
         );
-        engine.live.publish(app, outcome.events, outcome.cursor);
+        // In commit order (under this lock); on a shared storage through the app's feed, which
+        // sends other processes' commits before this one (never awaited: the push is committed).
+        if (state.feed) void state.feed.own(outcome.from, outcome.cursor, outcome.events).catch(feedFailed);
+        else engine.live.publish(app, outcome.events, outcome.cursor);
         return { results: outcome.results, cursor: outcome.cursor };
       });
     },
@@ -163,6 +167,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       closePromise ??= (async () => {
         closing = true;
         await compactor?.stop();
+        for (const feed of feeds) feed.close();
         await engine.live.close(1001, 'server shutting down', liveOptions.closeDrainMs);
         await registry.closeAll();
         log.info('sync engine closed');
@@ -171,6 +176,14 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     },
   };
   const compactor = compaction ? new Compactor(compaction, () => registry.opened(), log) : undefined;
+  const feeds = new Set<CommitFeed>();
+  const feedFailed = (err: unknown) =>
+    log.warn({ err }, 'live fan-out of a commit failed; its changes reach clients at their next pull');
+  registry.onShared = (app, storage) => {
+    const feed = new CommitFeed(storage, (changes, cursor) => engine.live.publish(app, changes, cursor), log);
+    feeds.add(feed);
+    return feed;
+  };
   (engine as { live: LiveServer }).live = new LiveServer(
     {
       log,

@@ -37,6 +37,10 @@ import type {
 /** The schema layout this server writes (the same history as the SQLite one). */
 const SCHEMA_VERSION = 2;
 const SCAN_CHUNK_ROWS = 5000;
+/** The channel commits are announced on (payload `<schema>\n<head>`), for the other processes. */
+const COMMIT_CHANNEL = 'omnisync_commits';
+/** Delay before a lost notification connection is opened again. */
+const RELISTEN_MS = 1000;
 
 /** Options of {@link createPostgresStorage}. */
 export interface PostgresStorageOptions {
@@ -284,6 +288,9 @@ class CellBatch {
 }
 
 class PgWriter extends PgReader implements StorageWriter {
+  /** The head this transaction wrote up to (0: it wrote no document). */
+  wroteHead = 0;
+
   async findMutations(
     clientId: string,
     mutationIds: readonly string[],
@@ -359,6 +366,7 @@ class PgWriter extends PgReader implements StorageWriter {
         priors,
       );
     await this.setMeta('head', String(head));
+    this.wroteHead = head;
   }
 
   async #flushCells(cells: CellBatch): Promise<void> {
@@ -491,6 +499,45 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   }
   const beginWrite = `BEGIN; SET LOCAL synchronous_commit = ${syncCommit}; SELECT pg_advisory_xact_lock(${lockKey})`;
 
+  // Commits of every process, announced by NOTIFY (delivered at commit), heard on one
+  // connection of its own while anybody watches.
+  const watchers = new Set<(head: number) => void>();
+  let listener: pg.Client | undefined;
+  let relisten: ReturnType<typeof setTimeout> | undefined;
+  const tell = (head: number) => {
+    for (const w of [...watchers]) w(head);
+  };
+  const listen = async (): Promise<void> => {
+    if (closed || watchers.size === 0 || listener !== undefined) return;
+    const c = new pg.Client({ connectionString: options.connectionString, types });
+    listener = c;
+    const lost = () => {
+      if (listener !== c) return;
+      listener = undefined;
+      c.end().catch(() => {});
+      if (!closed && watchers.size > 0)
+        relisten ??= setTimeout(() => ((relisten = undefined), void listen()), RELISTEN_MS);
+    };
+    c.on('error', lost);
+    c.on('end', lost);
+    c.on('notification', (n) => {
+      const payload = n.payload ?? '';
+      const at = payload.lastIndexOf('\n');
+      if (at < 0 || payload.slice(0, at) !== options.schema) return;
+      const head = Number(payload.slice(at + 1));
+      if (Number.isSafeInteger(head)) tell(head);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${COMMIT_CHANNEL}`);
+      // Anything committed while nobody listened: the current head.
+      const { rows } = await pool.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'head'`);
+      tell(rows.length === 0 ? 0 : Number(rows[0]!.value));
+    } catch {
+      lost();
+    }
+  };
+
   return {
     async read(fn) {
       checkOpen();
@@ -499,8 +546,32 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     write(fn) {
       return writeLock.run(() => {
         checkOpen();
-        return transaction(beginWrite, (c) => fn(new PgWriter(c, s)));
+        return transaction(beginWrite, async (c) => {
+          const w = new PgWriter(c, s);
+          const result = await fn(w);
+          // Delivered to every listening process when (and only if) this transaction commits.
+          if (w.wroteHead > 0)
+            await wrap('write', () =>
+              c.query('SELECT pg_notify($1, $2)', [COMMIT_CHANNEL, `${options.schema}\n${w.wroteHead}`]),
+            );
+          return result;
+        });
       });
+    },
+    watchCommits(fn) {
+      checkOpen();
+      watchers.add(fn);
+      void listen();
+      return () => {
+        watchers.delete(fn);
+        if (watchers.size === 0) {
+          if (relisten) clearTimeout(relisten);
+          relisten = undefined;
+          const c = listener;
+          listener = undefined;
+          c?.end().catch(() => {});
+        }
+      };
     },
     async updateCursor(deviceId, cursor) {
       await writeLock.run(() => {
@@ -550,6 +621,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     close() {
       closing ??= writeLock.run(async () => {
         closed = true;
+        watchers.clear();
+        if (relisten) clearTimeout(relisten);
+        const c = listener;
+        listener = undefined;
+        await c?.end().catch(() => {});
         await pool.end();
       });
       return closing;

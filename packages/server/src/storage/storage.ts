@@ -139,6 +139,14 @@ export interface SyncStorage {
    * a write to the deleted document arrives (the server answers it with the tombstone).
    */
   gc(options: GcOptions): Promise<GcResult>;
+  /**
+   * A storage that other server processes write too (Postgres) reports their commits: it
+   * calls `listener` with a head the storage reached (any process's commit; once at the start,
+   * and again after losing and regaining its notification channel, with the current head).
+   * Returns a function that stops. Absent: this process is the only writer, and its own
+   * commits are all there is to fan out.
+   */
+  watchCommits?(listener: (head: number) => void): () => void;
   /** Finish in-flight transactions and release the database. */
   close(): Promise<void>;
 }
