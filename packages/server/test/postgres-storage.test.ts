@@ -101,6 +101,17 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       const doc = Object.fromEntries(snap.cells.filter((c) => c.id === 'a').map((c) => [c.field, c.value]));
       expect(doc).toEqual({ id: 'a', title: 'on postgres', n: 2 });
       expect(snap.cursor).toBe(2);
+      // U+0000 in an id: Postgres text cannot hold it; refused as bad input, nothing written.
+      const nul = await fetch(`${url}/v1/apps/todo/push`, {
+        method: 'POST',
+        body: JSON.stringify({ clientId: 'c1', mutations: [mutation(w.doc('todos', 'a\u0000b', { n: 1 }))] }),
+      });
+      expect(nul.status).toBe(400);
+      expect(((await nul.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'invalid_input',
+        message: expect.stringMatching(/cannot store U\+0000/),
+      });
+      expect((await api.snapshot()).cursor).toBe(2);
     } finally {
       await server.close();
       const { rows } = await admin!.query<{ nspname: string }>(

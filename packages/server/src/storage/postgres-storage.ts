@@ -15,7 +15,13 @@
  * Values are JSON text (`NULL` = unset); versions are `bigint`, read as numbers.
  */
 import pg from 'pg';
-import { type CellValue, type JsonValue, type MutationResult, StorageError } from '@omnisync/core';
+import {
+  type CellValue,
+  type JsonValue,
+  type MutationResult,
+  StorageError,
+  ValidationError,
+} from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
 import type { Durability } from './sqlite-storage.js';
 import type {
@@ -88,6 +94,15 @@ const toStoredCell = (r: CellRow): StoredCell => ({
   hlc: r.hlc,
   version: r.version,
 });
+
+const hasNul = (s: string) => s.includes('\u0000');
+/** Postgres text cannot hold U+0000 (SQLite can): refused before anything is written. */
+function refuseNul(c: { collection: string; id: string; field: string }): never {
+  throw new ValidationError(
+    `The Postgres storage cannot store U+0000 in a document id or field name (${c.collection}/${JSON.stringify(c.id)}.${JSON.stringify(c.field)}); use ids and field names without it, or the SQLite storage.`,
+    { details: { collection: c.collection } },
+  );
+}
 
 /** A quoted SQL identifier. */
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -214,6 +229,9 @@ class PgReader implements StorageReader {
       id: k.id,
       cells: [],
     }));
+    // A key holding U+0000 cannot be stored here, so it has no cells (and Postgres would refuse
+    // the query): it is asked as an empty id, which no document has.
+    const ids = keys.map((k) => (hasNul(k.id) ? '' : k.id));
     // The key list drives primary-key lookups; each row names its key's position.
     const rows = await this.q<CellRow & { i: number }>(
       'read',
@@ -222,7 +240,7 @@ class PgReader implements StorageReader {
       `SELECT k.i, t.field, t.value, t.hlc, t.version
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, id, i)
        JOIN ${this.s}.triples AS t ON t.collection = k.collection COLLATE "C" AND t.id = k.id COLLATE "C"`,
-      [keys.map((k) => k.collection), keys.map((k) => k.id)],
+      [keys.map((k) => k.collection), ids],
     );
     for (const r of rows) out[r.i - 1]!.cells.push(toStoredCell(r));
     return out;
@@ -318,6 +336,7 @@ class PgWriter extends PgReader implements StorageWriter {
     const cells = new CellBatch();
     const changes: [number[], string[], string[]] = [[], [], []];
     const priors: [string[], string[], number[], string[]] = [[], [], [], []];
+    for (const d of writes) for (const c of d.cells) if (hasNul(c.id) || hasNul(c.field)) refuseNul(c);
     for (const d of writes) {
       const version = d.version;
       if (!(version > head))
