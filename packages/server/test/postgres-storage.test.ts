@@ -4,49 +4,21 @@
  * plus Postgres-only checks and a server running on it end to end. Skips, saying why, only
  * when no Postgres answers (CI starts it, so there it never skips).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { userInfo } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Cell, Replica } from '@omnisync/core';
 import { createPostgresStorage, createPostgresStorageFactory, createServer } from '@omnisync/server';
+import { dropSchemas, freshSchema, PG_URL as URL, pgUnreachable, serversOn } from './helpers/postgres.js';
 import { CellWriter, HttpClient, LiveClient, mutation } from './helpers/protocol-client.js';
+import { ROOT, SERVE, startServe } from './helpers/serve-process.js';
 import { storageSuite } from './storage-suite.js';
 
-// Trust auth: the user is this process's OS user (as psql would use), unless given.
-const ROOT = fileURLToPath(new globalThis.URL('../../../', import.meta.url));
-const cli = ['--import', 'tsx', 'packages/server/src/cli.ts', 'serve', '--port', '0'];
-
-const URL =
-  process.env.OMNISYNC_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
-
-async function reachable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-if (unreachable) console.warn(`postgres-storage tests skipped: no Postgres at ${URL} (${unreachable})`);
-
+const unreachable = await pgUnreachable('postgres-storage tests');
 const admin = unreachable ? undefined : new pg.Pool({ connectionString: URL, max: 2 });
 afterAll(async () => {
   await admin?.end();
 });
-const freshSchema = () => `omnisync_t_${randomBytes(6).toString('hex')}`;
-const dropSchema = async (schema: string) => {
-  await admin!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-};
 
 if (!unreachable) {
   storageSuite('postgres (synchronous_commit on)', () => {
@@ -54,7 +26,7 @@ if (!unreachable) {
     return {
       create: () => createPostgresStorage({ connectionString: URL, schema }),
       reopen: () => createPostgresStorage({ connectionString: URL, schema }),
-      cleanup: () => dropSchema(schema),
+      cleanup: () => dropSchemas(schema),
     };
   });
 }
@@ -76,7 +48,7 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
         message: expect.stringMatching(/connection string/),
       });
     } finally {
-      await dropSchema(schema);
+      await dropSchemas(schema);
     }
   });
 
@@ -114,38 +86,21 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       expect((await api.snapshot()).cursor).toBe(2);
     } finally {
       await server.close();
-      const { rows } = await admin!.query<{ nspname: string }>(
-        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
-        [`${prefix}%`],
-      );
-      for (const r of rows) await dropSchema(r.nspname);
+      await dropSchemas(prefix);
     }
   });
 
   it('two servers on one database: live clients of each hear every commit of both, in order, without a gap', async () => {
-    const prefix = `${freshSchema()}_`;
-    // Two engines with their own pools and notification connections: the database is all they share.
-    const open = () =>
-      createServer({
-        storage: createPostgresStorageFactory({
-          connectionString: URL,
-          schemaPrefix: prefix,
-          durability: 'off',
-        }),
-        logLevel: 'silent',
-      });
-    const a = open();
-    const b = open();
+    const two = await serversOn(`${freshSchema()}_`, 2);
     const clients: LiveClient[] = [];
     try {
-      const urls = [(await a.listen(0)).url, (await b.listen(0)).url];
-      for (const url of urls) {
+      for (const url of two.urls) {
         const c = await LiveClient.open(url, 'todo');
         clients.push(c);
         expect((await c.hello({ clientId: `l${clients.length}` })).type).toBe('welcome');
         expect((await c.subscribe('all', { collection: 'todos' })).type).toBe('subscribed');
       }
-      const apis = urls.map((url) => new HttpClient(url, 'todo'));
+      const apis = two.urls.map((url) => new HttpClient(url, 'todo'));
       const w = new CellWriter('pg2_1');
       let last = 0;
       for (let i = 0; i < 12; i++) {
@@ -176,32 +131,15 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       }
     } finally {
       for (const c of clients) c.ws.close();
-      await a.close();
-      await b.close();
-      const { rows } = await admin!.query<{ nspname: string }>(
-        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
-        [`${prefix}%`],
-      );
-      for (const r of rows) await dropSchema(r.nspname);
+      await two.close();
     }
   });
 
   it('a server that loses its notification connection listens again and sends what it missed', async () => {
-    const prefix = `${freshSchema()}_`;
-    const open = () =>
-      createServer({
-        storage: createPostgresStorageFactory({
-          connectionString: URL,
-          schemaPrefix: prefix,
-          durability: 'off',
-        }),
-        logLevel: 'silent',
-      });
-    const a = open();
-    const b = open();
+    const two = await serversOn(`${freshSchema()}_`, 2);
     let c: LiveClient | undefined;
     try {
-      const [aUrl, bUrl] = [(await a.listen(0)).url, (await b.listen(0)).url];
+      const [aUrl, bUrl] = two.urls as [string, string];
       c = await LiveClient.open(bUrl, 'todo');
       await c.hello({ clientId: 'lr' });
       await c.subscribe('all', { collection: 'todos' });
@@ -219,40 +157,26 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       expect(got.cells.map((x: Cell) => x.id)).toContain('x2');
     } finally {
       c?.ws.close();
-      await a.close();
-      await b.close();
-      const { rows } = await admin!.query<{ nspname: string }>(
-        'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
-        [`${prefix}%`],
-      );
-      for (const r of rows) await dropSchema(r.nspname);
+      await two.close();
     }
   });
 
   it('omnisync serve --postgres runs the server on it (a real process); bad flags exit 2', async () => {
     const prefix = `${freshSchema()}_`;
-    const child = spawn(
-      process.execPath,
-      [...cli, '--postgres', URL, '--pg-schema-prefix', prefix, '--log-level', 'info', '--durability', 'off'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const server = await startServe([
+      '--port',
+      '0',
+      '--postgres',
+      URL,
+      '--pg-schema-prefix',
+      prefix,
+      '--log-level',
+      'info',
+      '--durability',
+      'off',
+    ]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the server did not start')), 30_000);
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          try {
-            const rec = JSON.parse(line) as { msg?: string; url?: string };
-            if (rec.msg === 'listening' && rec.url) {
-              clearTimeout(timer);
-              resolve(rec.url);
-            }
-          } catch {
-            // not a log line
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-      });
-      const api = new HttpClient(url, 'cliapp');
+      const api = new HttpClient(server.url, 'cliapp');
       const w = new CellWriter('pgcli_1');
       await api.push('c1', [mutation(w.doc('todos', 'x', { v: 1 }))]);
       const { rows } = await admin!.query<{ n: number }>(
@@ -260,12 +184,15 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       );
       expect(rows[0]!.n).toBe(2); // id and v, stored in the app's schema
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      await dropSchema(`${prefix}cliapp`);
+      await server.stop();
+      await dropSchemas(prefix);
     }
     const bad = (...flags: string[]) =>
-      spawnSync(process.execPath, [...cli, ...flags], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      spawnSync(process.execPath, [...SERVE, '--port', '0', ...flags], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
     const prefixAlone = bad('--pg-schema-prefix', 'x_');
     expect(prefixAlone.status).toBe(2);
     expect(prefixAlone.stderr).toMatch(/needs --postgres/);

@@ -224,11 +224,7 @@ export class ClientStore {
 
   /** Subscribe the running computed/effect to one document. */
   trackDocument(collection: string, id: string): void {
-    if (!isTracking()) return;
-    const v = this.view(collection);
-    let s = v.signals.get(id);
-    if (!s) v.signals.set(id, (s = signal(0)));
-    s.get();
+    if (isTracking()) track(this.view(collection).signals, id);
   }
 
   /**
@@ -236,11 +232,7 @@ export class ClientStore {
    * a write to the document is added, confirmed or rolled back (not on other documents').
    */
   trackPending(collection: string, id: string): void {
-    if (!isTracking()) return;
-    const v = this.view(collection);
-    let s = v.pendingSignals.get(id);
-    if (!s) v.pendingSignals.set(id, (s = signal(0)));
-    s.get();
+    if (isTracking()) track(this.view(collection).pendingSignals, id);
   }
 
   /** Subscribe the running computed/effect to the pending writes of every document of a collection. */
@@ -605,6 +597,13 @@ export class ClientStore {
       s.set(s.peek() + 1);
     }
   };
+}
+
+/** Read (subscribing to) the signal of `id` in `signals`, made on first use. */
+function track(signals: Map<string, Signal<number>>, id: string): void {
+  let s = signals.get(id);
+  if (!s) signals.set(id, (s = signal(0)));
+  s.get();
 }
 
 function safeFlatten(doc: Doc, opts: { refMany?: ReadonlySet<string> }) {

@@ -3,88 +3,29 @@
  * process (the CLI), a switch that cuts a client's real network (fetch and WebSocket), and
  * comparing what every replica shows with the server's snapshot.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { createServer } from '@omnisync/server';
-import { createInterface } from 'node:readline';
+import { type ServerProcess, startServe } from '../../../server/test/helpers/serve-process.js';
 import { type Cell, Replica } from '@omnisync/core';
 import WebSocket from 'ws';
 import type { FetchLike, WebSocketConstructor } from '../../src/transport/types.js';
 import { createHttpTransport } from '../../src/transport/http-transport.js';
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-
-/** A sync server running as its own process (`omnisync serve`). */
-export interface ServerProcess {
-  readonly url: string;
-  readonly port: number;
-  readonly child: ChildProcess;
-  /** SIGTERM and wait for exit. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait for exit. */
-  kill(): Promise<void>;
-}
+export type { ServerProcess } from '../../../server/test/helpers/serve-process.js';
 
 /** Start `omnisync serve` on a random loopback port (or `port`) and wait until it listens. */
-export async function startServerProcess(options: {
+export function startServerProcess(options: {
   dataDir: string;
   port?: number;
   authSecret?: string;
 }): Promise<ServerProcess> {
-  const args = [
-    '--import',
-    'tsx',
-    'packages/server/src/cli.ts',
-    'serve',
-    '--port',
-    String(options.port ?? 0),
-  ];
-  args.push('--data', options.dataDir, '--durability', 'normal', '--log-level', 'info');
+  const args = ['--port', String(options.port ?? 0), '--data', options.dataDir, '--durability', 'normal'];
+  args.push('--log-level', 'info');
   if (options.authSecret) args.push('--auth-secret', options.authSecret);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A test process that dies must not leave its server behind.
-  const reap = () => child.kill('SIGKILL');
-  process.once('exit', reap);
-  void exited.then(() => process.off('exit', reap));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
-    lines.on('line', (line) => {
-      try {
-        const rec = JSON.parse(line) as { msg?: string; url?: string };
-        if (rec.msg === 'listening' && rec.url) {
-          clearTimeout(timer);
-          resolve(rec.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
-    });
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    child,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-    kill: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  return startServe(args);
 }
 
 /**

@@ -5,61 +5,20 @@
  * offline edits converge field by field and a delete wins. Skips, saying why, only when no
  * Postgres answers (CI starts it).
  */
-import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import pg from 'pg';
-import { afterAll, expect, test } from 'vitest';
-import { createPostgresStorageFactory, createServer } from '@omnisync/server';
+import { expect, test } from 'vitest';
 import { createClient, createServerSource } from '@omnisync/client';
+import { freshSchema, pgUnreachable, serversOn } from '../../../server/test/helpers/postgres.js';
 import { byId, createNetworkSwitch, eventually } from './helpers.js';
 
-const URL =
-  process.env.OMNISYNC_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
-
-async function reachable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-const unreachable = await reachable();
-if (unreachable) console.warn(`postgres scale-out test skipped: no Postgres at ${URL} (${unreachable})`);
-
-const prefix = `omnisync_so_${randomBytes(5).toString('hex')}_`;
-afterAll(async () => {
-  if (unreachable) return;
-  const c = new pg.Client({ connectionString: URL });
-  await c.connect();
-  const { rows } = await c.query<{ nspname: string }>(
-    'SELECT nspname FROM pg_namespace WHERE nspname LIKE $1',
-    [`${prefix}%`],
-  );
-  for (const r of rows) await c.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
-  await c.end();
-});
-
+const unreachable = await pgUnreachable('postgres scale-out test');
 type Todo = { id: string; title: string; done: boolean; n?: number };
 
 test.skipIf(unreachable !== undefined)(
   'two servers on one Postgres: clients on each see the other’s edits live and converge after offline edits',
   async () => {
-    const servers = [0, 1].map(() =>
-      createServer({
-        storage: createPostgresStorageFactory({
-          connectionString: URL,
-          schemaPrefix: prefix,
-          durability: 'off',
-        }),
-        logLevel: 'silent',
-      }),
-    );
-    const urls = await Promise.all(servers.map(async (s) => (await s.listen(0)).url));
+    const two = await serversOn(`${freshSchema('so')}_`, 2);
+    const urls = two.urls;
     const nets = [createNetworkSwitch(), createNetworkSwitch()];
     const sides = urls.map((url, i) => {
       const client = createClient({ onError: () => {} });
@@ -107,7 +66,7 @@ test.skipIf(unreachable !== undefined)(
       expect(byId(a.todos.all())).toEqual(byId(b.todos.all()));
     } finally {
       for (const s of sides) await s.client.close();
-      for (const s of servers) await s.close();
+      await two.close();
     }
   },
 );

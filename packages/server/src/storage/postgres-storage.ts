@@ -23,6 +23,7 @@ import {
   ValidationError,
 } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
+import { type CellRow, DocGrouper, type StoredPrior, toStoredCell, undoPriors } from './stored-rows.js';
 import type { Durability } from './sqlite-storage.js';
 import type {
   ChangeEntry,
@@ -30,7 +31,6 @@ import type {
   DocKey,
   DocWrite,
   GcResult,
-  PriorCell,
   Priors,
   StorageReader,
   StorageWriter,
@@ -67,15 +67,6 @@ export interface PostgresStorageFactoryOptions extends Omit<PostgresStorageOptio
 }
 
 type Row = Record<string, unknown>;
-interface CellRow {
-  field: string;
-  value: string | null;
-  hlc: string;
-  version: number;
-}
-
-/** Each stored prior: `[field, version, value?]` (version 0 = absent, no value = unset). */
-type StoredPrior = [field: string, version: number, value?: JsonValue];
 
 const INT8_OID = 20;
 /** bigint columns (versions, cursors, times) as numbers: they stay far below 2^53. */
@@ -86,14 +77,7 @@ const types = {
       : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
 const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
-const toStoredCell = (r: CellRow): StoredCell => ({
-  field: r.field,
-  value: decodeValue(r.value),
-  hlc: r.hlc,
-  version: r.version,
-});
 
 const hasNul = (s: string) => s.includes('\u0000');
 /** Postgres text cannot hold U+0000 (SQLite can): refused before anything is written. */
@@ -196,24 +180,11 @@ class PgReader implements StorageReader {
       `SELECT prior FROM ${this.s}.priors WHERE collection = $1 AND id = $2 AND version > $3 ORDER BY version DESC`,
       [key.collection, key.id, cursor],
     );
-    // As the SQLite storage: undo the logged changes on the cells' versions; a document whose
-    // every remaining cell was written after the cursor was inserted after it → `null`.
-    const versions = new Map<string, number>();
-    for (const c of await this.cellVersions(key)) versions.set(c.field, c.version);
-    const out: Priors[] = [];
-    for (const r of rows) {
-      const prior: PriorCell[] = [];
-      for (const [field, version, ...value] of JSON.parse(r.prior) as StoredPrior[]) {
-        if (version === 0) versions.delete(field);
-        else versions.set(field, version);
-        prior.push(value.length === 0 ? [field] : [field, value[0] as JsonValue]);
-      }
-      out.push(prior);
-    }
-    let inserted = versions.size > 0;
-    for (const v of versions.values()) if (v <= cursor) inserted = false;
-    if (inserted) out.push(null);
-    return out;
+    return undoPriors(
+      rows.map((r) => r.prior),
+      await this.cellVersions(key),
+      cursor,
+    );
   }
   protected cellVersions(key: DocKey): Promise<{ field: string; version: number }[]> {
     return this.q<{ field: string; version: number }>(
@@ -248,7 +219,7 @@ class PgReader implements StorageReader {
   async *scan(collection?: string): AsyncIterable<StoredDoc> {
     // Keyset-paged: no cursor stays open across the caller's awaits.
     let after: [string, string, string] = [collection ?? '', '', ''];
-    let pending: { collection: string; id: string; cells: StoredCell[] } | undefined;
+    const docs = new DocGrouper();
     for (;;) {
       const rows = await this.q<CellRow & { collection: string; id: string }>(
         'scan',
@@ -260,18 +231,15 @@ class PgReader implements StorageReader {
         [after[0], after[1], after[2], SCAN_CHUNK_ROWS],
       );
       for (const r of rows) {
-        if (pending && (pending.collection !== r.collection || pending.id !== r.id)) {
-          yield pending;
-          pending = undefined;
-        }
-        pending ??= { collection: r.collection, id: r.id, cells: [] };
-        pending.cells.push(toStoredCell(r));
+        const done = docs.add(r);
+        if (done) yield done;
       }
       if (rows.length < SCAN_CHUNK_ROWS) break;
       const last = rows[rows.length - 1]!;
       after = [last.collection, last.id, last.field];
     }
-    if (pending) yield pending;
+    const last = docs.end();
+    if (last) yield last;
   }
 }
 

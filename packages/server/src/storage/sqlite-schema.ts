@@ -14,6 +14,7 @@
  */
 import type Database from 'better-sqlite3';
 import { StorageError } from '@omnisync/core';
+import type { StoredPrior } from './stored-rows.js';
 
 /** The schema this server writes. */
 export const SCHEMA_VERSION = 2;
@@ -57,9 +58,6 @@ CREATE TABLE IF NOT EXISTS device_cursors (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
-
-/** A stored prior cell (schema 2): field, the version it was written at (0 = absent), value (none = unset). */
-export type StoredPrior = [field: string, version: number, value?: unknown];
 
 /** The schema version of an open database: 0 = empty (new file). */
 function schemaOf(db: Database.Database, file: string): number {

@@ -13,18 +13,18 @@
  * - `'off'`: no fsync at all; for tests and throwaway data.
  */
 import Database from 'better-sqlite3';
-import { type CellValue, type JsonValue, type MutationResult, StorageError } from '@omnisync/core';
+import { type MutationResult, StorageError } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
 import { BulkInsert, SharedBulkInsert } from './bulk-insert.js';
 import { CellUpsert } from './cell-upsert.js';
-import { openSchema, type StoredPrior } from './sqlite-schema.js';
+import { openSchema } from './sqlite-schema.js';
+import { type CellRow, DocGrouper, type StoredPrior, toStoredCell, undoPriors } from './stored-rows.js';
 import type {
   ChangeEntry,
   DeviceCursor,
   DocKey,
   DocWrite,
   GcResult,
-  PriorCell,
   Priors,
   StorageReader,
   StorageWriter,
@@ -46,12 +46,6 @@ export interface SqliteStorageOptions {
 
 const SCAN_CHUNK_ROWS = 5000;
 
-interface CellRow {
-  field: string;
-  value: string | null;
-  hlc: string;
-  version: number;
-}
 interface ScanRow extends CellRow {
   collection: string;
   id: string;
@@ -59,14 +53,6 @@ interface ScanRow extends CellRow {
 
 /** The cells of a document that has none (shared; never written to). */
 const NO_CELLS: StoredCell[] = Object.freeze([]) as unknown as StoredCell[];
-
-const decodeValue = (v: string | null): CellValue => (v === null ? undefined : (JSON.parse(v) as JsonValue));
-const toStoredCell = (r: CellRow): StoredCell => ({
-  field: r.field,
-  value: decodeValue(r.value),
-  hlc: r.hlc,
-  version: r.version,
-});
 
 function wrap<T>(what: string, fn: () => T): T {
   try {
@@ -145,28 +131,13 @@ class SqliteReader implements StorageReader {
     return wrap('read', () => this.s.changesSince.all(cursor, limit));
   }
   async priorsSince(key: DocKey, cursor: number): Promise<Priors[]> {
-    return wrap('read', () => {
-      const rows = this.s.priorsSince.all(key.collection, key.id, cursor);
-      // Undo the logged changes on the cells' versions: a document whose every remaining cell
-      // was written after the cursor was inserted after it (inserts log no priors) → `null`.
-      const versions = new Map<string, number>();
-      for (const c of this.s.cellVersions.all(key.collection, key.id)) versions.set(c.field, c.version);
-      const out: Priors[] = [];
-      for (const r of rows) {
-        const stored = JSON.parse(r.prior) as StoredPrior[];
-        const prior: PriorCell[] = [];
-        for (const [field, version, ...value] of stored) {
-          if (version === 0) versions.delete(field);
-          else versions.set(field, version);
-          prior.push(value.length === 0 ? [field] : [field, value[0] as JsonValue]);
-        }
-        out.push(prior);
-      }
-      let inserted = versions.size > 0;
-      for (const v of versions.values()) if (v <= cursor) inserted = false;
-      if (inserted) out.push(null);
-      return out;
-    });
+    return wrap('read', () =>
+      undoPriors(
+        this.s.priorsSince.all(key.collection, key.id, cursor).map((r) => r.prior),
+        this.s.cellVersions.all(key.collection, key.id),
+        cursor,
+      ),
+    );
   }
   async loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]> {
     return wrap('read', () => {
@@ -205,7 +176,7 @@ class SqliteReader implements StorageReader {
   async *scan(collection?: string): AsyncIterable<StoredDoc> {
     // Keyset-paged so no statement stays open across the caller's awaits.
     let after: [string, string, string] = [collection ?? '', '', ''];
-    let pending: { collection: string; id: string; cells: StoredCell[] } | undefined;
+    const docs = new DocGrouper();
     for (;;) {
       const rows = wrap('scan', () =>
         collection === undefined
@@ -213,18 +184,15 @@ class SqliteReader implements StorageReader {
           : this.s.scanCollection.all(collection, after[1], after[2], SCAN_CHUNK_ROWS),
       );
       for (const r of rows) {
-        if (pending && (pending.collection !== r.collection || pending.id !== r.id)) {
-          yield pending;
-          pending = undefined;
-        }
-        pending ??= { collection: r.collection, id: r.id, cells: [] };
-        pending.cells.push(toStoredCell(r));
+        const done = docs.add(r);
+        if (done) yield done;
       }
       if (rows.length < SCAN_CHUNK_ROWS) break;
       const last = rows[rows.length - 1]!;
       after = [last.collection, last.id, last.field];
     }
-    if (pending) yield pending;
+    const last = docs.end();
+    if (last) yield last;
   }
 }
 
