@@ -161,6 +161,54 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
     }
   });
 
+  it('a server whose missed commits were compacted before it read them drops its live clients, to resume by cursor', async () => {
+    const two = await serversOn(`${freshSchema()}_`, 2);
+    let c: LiveClient | undefined;
+    try {
+      const [aUrl, bUrl] = two.urls as [string, string];
+      c = await LiveClient.open(bUrl, 'todo');
+      await c.hello({ clientId: 'lc' });
+      await c.subscribe('all', { collection: 'todos' });
+      const api = new HttpClient(aUrl, 'todo');
+      const w = new CellWriter('pg4_1');
+      const first = await api.push('c', [mutation(w.doc('todos', 'y1', { n: 1 }))]);
+      await c.next((m) => m.type === 'changes' && m.cursor === first.cursor);
+      // B stops hearing commits; while it listens again, A commits and compacts them away.
+      await admin!.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN omnisync_commits' AND pid <> pg_backend_pid()`,
+      );
+      let head = 0;
+      for (let i = 2; i <= 4; i++)
+        head = (await api.push('c', [mutation(w.doc('todos', `y${i}`, { n: i }))])).cursor;
+      const gc = await two.servers[0]!.engine.gc('todo', { olderThanVersion: head + 1 });
+      expect(gc.horizon).toBe(head);
+      // B cannot read what it missed: its live client is told to reconnect and resume by cursor.
+      const closed = await c.closed;
+      expect(closed.code).toBe(1001);
+      expect(closed.reason).toMatch(/compacted/);
+      expect(c.messages.some((m) => m.type === 'changes' && m.cells.some((x: Cell) => x.id === 'y2'))).toBe(
+        false,
+      );
+      // Resuming from its cursor, it is told to reset (and would snapshot).
+      const again = await LiveClient.open(bUrl, 'todo');
+      try {
+        await again.hello({ clientId: 'lc', cursor: first.cursor });
+        again.send({
+          type: 'subscribe',
+          queryId: 'all',
+          query: { collection: 'todos' },
+          cursor: first.cursor,
+        });
+        expect((await again.next((m) => m.type === 'reset')).cursor).toBe(head);
+      } finally {
+        again.ws.close();
+      }
+    } finally {
+      c?.ws.close();
+      await two.close();
+    }
+  });
+
   it('omnisync serve --postgres runs the server on it (a real process); bad flags exit 2', async () => {
     const prefix = `${freshSchema()}_`;
     const server = await startServe([

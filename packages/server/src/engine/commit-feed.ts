@@ -22,11 +22,24 @@ import { type DocChangeEvent, materialize, stateBefore } from './working-doc.js'
 
 /** What the feed sends to: the live server's publish. */
 export type Publish = (changes: () => readonly DocChangeEvent[], cursor: number) => void;
+/**
+ * Commits this process never sent were compacted away before it could read them: every live
+ * connection of the app must drop and resume by cursor (a pull, a reset, a snapshot).
+ */
+export type Resync = () => void;
 
 const PAGE = 1000;
 
-/** Events of the commits in (from, to], read from the storage (one per document). */
-export async function readCommits(r: StorageReader, from: number, to: number): Promise<DocChangeEvent[]> {
+/**
+ * Events of the commits in (from, to], read from the storage (one per document); undefined
+ * when compaction already dropped part of that range from the change log (it cannot be read).
+ */
+export async function readCommits(
+  r: StorageReader,
+  from: number,
+  to: number,
+): Promise<DocChangeEvent[] | undefined> {
+  if (from < (await r.horizon())) return undefined;
   const keys: { collection: string; id: string }[] = [];
   const seen = new Set<string>();
   for (let cursor = from; cursor < to;) {
@@ -77,6 +90,7 @@ export async function readCommits(r: StorageReader, from: number, to: number): P
 export class CommitFeed {
   readonly #storage: SyncStorage;
   readonly #publish: Publish;
+  readonly #resync: Resync;
   readonly #log: Logger;
   readonly #queue = new Mutex();
   /** Every commit up to here was sent. */
@@ -84,9 +98,10 @@ export class CommitFeed {
   readonly ready: Promise<void>;
   #stop: (() => void) | undefined;
 
-  constructor(storage: SyncStorage, publish: Publish, log: Logger) {
+  constructor(storage: SyncStorage, publish: Publish, resync: Resync, log: Logger) {
     this.#storage = storage;
     this.#publish = publish;
+    this.#resync = resync;
     this.#log = log;
     this.ready = this.#queue.run(async () => {
       this.#published = await storage.read((r) => r.head());
@@ -120,7 +135,13 @@ export class CommitFeed {
   async #catchUp(to: number): Promise<void> {
     const from = this.#published;
     const events = await this.#storage.read((r) => readCommits(r, from, to));
-    this.#publish(() => events, to);
+    if (events === undefined) {
+      this.#log.warn(
+        { from, to },
+        'commits of other processes were compacted before this one sent them: its live clients resume by cursor',
+      );
+      this.#resync();
+    } else this.#publish(() => events, to);
     this.#published = to;
   }
 

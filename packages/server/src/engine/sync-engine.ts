@@ -7,6 +7,7 @@ import {
   type CursorRequest,
   type CursorResponse,
   type HlcClock,
+  LIVE_CLOSE_CODES,
   MESSAGE_MAX_BYTES,
   MESSAGE_MAX_DEPTH,
   OmniSyncError,
@@ -180,7 +181,17 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
   const feedFailed = (err: unknown) =>
     log.warn({ err }, 'live fan-out of a commit failed; its changes reach clients at their next pull');
   registry.onShared = (app, storage) => {
-    const feed = new CommitFeed(storage, (changes, cursor) => engine.live.publish(app, changes, cursor), log);
+    const feed = new CommitFeed(
+      storage,
+      (changes, cursor) => engine.live.publish(app, changes, cursor),
+      () =>
+        engine.live.closeApp(
+          app,
+          LIVE_CLOSE_CODES.goingAway,
+          'missed commits were compacted: resume by cursor',
+        ),
+      log,
+    );
     feeds.add(feed);
     return feed;
   };

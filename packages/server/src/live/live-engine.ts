@@ -122,6 +122,11 @@ export class LiveServer {
     for (const [conn, indices] of index.candidates(events)) conn.publish(events, indices, cursor, cache);
   }
 
+  /** Close every socket of one app with `code` (its clients reconnect as the code says). */
+  closeApp(app: string, code: number, reason: string): void {
+    for (const conn of [...this.#all]) if (conn.app === app) conn.close(code, reason);
+  }
+
   /** Close every socket with `code`, wait up to `drainMs` for the handshakes, then drop the rest. */
   async close(code: number, reason: string, drainMs: number): Promise<void> {
     clearInterval(this.#timer);

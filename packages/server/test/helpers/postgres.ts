@@ -50,7 +50,7 @@ export async function dropSchemas(prefix: string): Promise<void> {
 export async function serversOn(
   prefix: string,
   n: number,
-): Promise<{ urls: string[]; close(): Promise<void> }> {
+): Promise<{ urls: string[]; servers: ReturnType<typeof createServer>[]; close(): Promise<void> }> {
   const servers = Array.from({ length: n }, () =>
     createServer({
       storage: createPostgresStorageFactory({
@@ -64,6 +64,7 @@ export async function serversOn(
   const urls = await Promise.all(servers.map(async (s) => (await s.listen(0)).url));
   return {
     urls,
+    servers,
     async close() {
       for (const s of servers) await s.close();
       await dropSchemas(prefix);
