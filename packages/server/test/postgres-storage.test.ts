@@ -209,6 +209,37 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
     }
   });
 
+  it('the apps of one server share one pool and one notification connection', async () => {
+    const prefix = `${freshSchema()}_`;
+    const applicationName = `omnisync_${prefix.slice(-13, -1)}`;
+    const server = createServer({
+      storage: createPostgresStorageFactory({ connectionString: URL, schemaPrefix: prefix, applicationName }),
+      logLevel: 'silent',
+    });
+    try {
+      const url = (await server.listen(0)).url;
+      const w = new CellWriter('pgshare_1');
+      for (let i = 0; i < 8; i++)
+        await new HttpClient(url, `app${i}`).push('c', [mutation(w.doc('todos', `a${i}`, { n: i }))]);
+      const count = async () =>
+        (
+          await admin!.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+            [applicationName],
+          )
+        ).rows[0]!.n;
+      // 8 apps, each watched by the server's fan-out: at most the pool's 10 plus one LISTEN
+      // connection (one pool and one listener per app would be 16 or more).
+      const n = await count();
+      expect(n).toBeGreaterThanOrEqual(2);
+      expect(n).toBeLessThanOrEqual(11);
+      expect(n).toBeLessThan(16);
+    } finally {
+      await server.close();
+      await dropSchemas(prefix);
+    }
+  });
+
   it('omnisync serve --postgres runs the server on it (a real process); bad flags exit 2', async () => {
     const prefix = `${freshSchema()}_`;
     const server = await startServe([

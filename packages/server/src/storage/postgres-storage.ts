@@ -56,8 +56,15 @@ export interface PostgresStorageOptions {
   schema: string;
   /** Default `'full'`; see the file comment. */
   durability?: Durability;
-  /** Connections of this app's pool (default 4). */
+  /** Connections of the pool (default 4 for one storage, 10 for a factory's apps together). */
   maxConnections?: number;
+  /** `application_name` of its connections, as `pg_stat_activity` shows them (default `omnisync`). */
+  applicationName?: string;
+}
+
+/** @internal Options of {@link createPostgresStorage} given by a factory: the database its apps share. */
+interface SharedDatabaseOption {
+  database?: PgDatabase;
 }
 
 /** Options of {@link createPostgresStorageFactory}. */
@@ -397,11 +404,127 @@ class PgWriter extends PgReader implements StorageWriter {
 }
 
 /**
+ * One database as the storages of its apps share it: a pool (with the planner settings every
+ * statement here wants) and one LISTEN connection for the commit announcements of all of
+ * them, open while anybody watches, opened again when lost (each watcher then hears its
+ * app's current head, covering what was announced meanwhile). Ended with its last storage.
+ */
+class PgDatabase {
+  readonly pool: pg.Pool;
+  readonly #connectionString: string;
+  #refs = 0;
+  ended = false;
+  readonly #watchers = new Map<
+    string,
+    { readHead: () => Promise<number>; fns: Set<(head: number) => void> }
+  >();
+  #listener: pg.Client | undefined;
+  #relisten: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #applicationName: string;
+
+  constructor(connectionString: string, max: number, applicationName = 'omnisync') {
+    this.#connectionString = connectionString;
+    this.#applicationName = applicationName;
+    this.pool = new pg.Pool({
+      connectionString,
+      max,
+      types,
+      application_name: applicationName,
+      // Every statement here is a primary-key lookup or range: a planner with stale statistics
+      // (a table that just grew) would scan and sort the whole table for a batch of keys instead.
+      options: '-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off',
+    });
+    // An idle client's error (the server went away) must not crash the process: the next query reports it.
+    this.pool.on('error', () => {});
+  }
+
+  acquire(): void {
+    this.#refs++;
+  }
+
+  async release(): Promise<void> {
+    if (--this.#refs > 0) return;
+    this.ended = true;
+    this.#watchers.clear();
+    this.#unlisten();
+    await this.pool.end();
+  }
+
+  /** Call `fn` with each head `schema` reaches (announced commits, and its head after every (re)listen). */
+  watch(schema: string, readHead: () => Promise<number>, fn: (head: number) => void): () => void {
+    let w = this.#watchers.get(schema);
+    if (!w) this.#watchers.set(schema, (w = { readHead, fns: new Set() }));
+    w.fns.add(fn);
+    if (this.#listener)
+      void readHead().then(fn, () => {}); // listening already: catch up now
+    else void this.#listen();
+    return () => {
+      const cur = this.#watchers.get(schema);
+      cur?.fns.delete(fn);
+      if (cur?.fns.size === 0) this.#watchers.delete(schema);
+      if (this.#watchers.size === 0) this.#unlisten();
+    };
+  }
+
+  #unlisten(): void {
+    if (this.#relisten) clearTimeout(this.#relisten);
+    this.#relisten = undefined;
+    const c = this.#listener;
+    this.#listener = undefined;
+    c?.end().catch(() => {});
+  }
+
+  async #listen(): Promise<void> {
+    if (this.ended || this.#watchers.size === 0 || this.#listener !== undefined) return;
+    const c = new pg.Client({
+      connectionString: this.#connectionString,
+      types,
+      application_name: this.#applicationName,
+    });
+    this.#listener = c;
+    const lost = () => {
+      if (this.#listener !== c) return;
+      this.#listener = undefined;
+      c.end().catch(() => {});
+      if (!this.ended && this.#watchers.size > 0)
+        this.#relisten ??= setTimeout(() => {
+          this.#relisten = undefined;
+          void this.#listen();
+        }, RELISTEN_MS);
+    };
+    c.on('error', lost);
+    c.on('end', lost);
+    c.on('notification', (n) => {
+      const payload = n.payload ?? '';
+      const at = payload.lastIndexOf('\n');
+      if (at < 0) return;
+      const w = this.#watchers.get(payload.slice(0, at));
+      const head = Number(payload.slice(at + 1));
+      if (w && Number.isSafeInteger(head)) for (const fn of [...w.fns]) fn(head);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${COMMIT_CHANNEL}`);
+      // Anything committed while nobody listened: each app's current head.
+      for (const w of [...this.#watchers.values()]) {
+        const head = await w.readHead();
+        for (const fn of [...w.fns]) fn(head);
+      }
+    } catch {
+      lost();
+    }
+  }
+}
+
+/**
  * Open (or create) the Postgres storage of one app.
  * @example
  * const storage = await createPostgresStorage({ connectionString: 'postgres://127.0.0.1/app', schema: 'omnisync_todo' });
  */
-export async function createPostgresStorage(options: PostgresStorageOptions): Promise<SyncStorage> {
+export async function createPostgresStorage(
+  options: PostgresStorageOptions & SharedDatabaseOption,
+): Promise<SyncStorage> {
   const durability = options.durability ?? 'full';
   if (!['full', 'normal', 'off'].includes(durability))
     throw new StorageError(`durability must be full, normal or off, got ${String(durability)}.`);
@@ -410,16 +533,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       `The Postgres schema name must be 1-63 characters, got ${JSON.stringify(options.schema)}.`,
     );
   const s = ident(options.schema);
-  const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.maxConnections ?? 4,
-    types,
-    // Every statement here is a primary-key lookup or range: a planner with stale statistics
-    // (a table that just grew) would scan and sort the whole table for a batch of keys instead.
-    options: '-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off',
-  });
-  // An idle client's error (the server went away) must not crash the process: the next query reports it.
-  pool.on('error', () => {});
+  const db =
+    options.database ??
+    new PgDatabase(options.connectionString, options.maxConnections ?? 4, options.applicationName);
+  db.acquire();
+  const pool = db.pool;
   const syncCommit = durability === 'off' ? 'off' : 'on';
   // One advisory-lock key per app schema (across every process sharing the database).
   let lockKey: string;
@@ -450,7 +568,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       c.release();
     }
   } catch (err) {
-    await pool.end().catch(() => {});
+    await db.release().catch(() => {});
     throw err instanceof StorageError
       ? err
       : new StorageError(
@@ -486,44 +604,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   }
   const beginWrite = `BEGIN; SET LOCAL synchronous_commit = ${syncCommit}; SELECT pg_advisory_xact_lock(${lockKey})`;
 
-  // Commits of every process, announced by NOTIFY (delivered at commit), heard on one
-  // connection of its own while anybody watches.
-  const watchers = new Set<(head: number) => void>();
-  let listener: pg.Client | undefined;
-  let relisten: ReturnType<typeof setTimeout> | undefined;
-  const tell = (head: number) => {
-    for (const w of [...watchers]) w(head);
+  const readHead = async (): Promise<number> => {
+    const { rows } = await pool.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'head'`);
+    return rows.length === 0 ? 0 : Number(rows[0]!.value);
   };
-  const listen = async (): Promise<void> => {
-    if (closed || watchers.size === 0 || listener !== undefined) return;
-    const c = new pg.Client({ connectionString: options.connectionString, types });
-    listener = c;
-    const lost = () => {
-      if (listener !== c) return;
-      listener = undefined;
-      c.end().catch(() => {});
-      if (!closed && watchers.size > 0)
-        relisten ??= setTimeout(() => ((relisten = undefined), void listen()), RELISTEN_MS);
-    };
-    c.on('error', lost);
-    c.on('end', lost);
-    c.on('notification', (n) => {
-      const payload = n.payload ?? '';
-      const at = payload.lastIndexOf('\n');
-      if (at < 0 || payload.slice(0, at) !== options.schema) return;
-      const head = Number(payload.slice(at + 1));
-      if (Number.isSafeInteger(head)) tell(head);
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${COMMIT_CHANNEL}`);
-      // Anything committed while nobody listened: the current head.
-      const { rows } = await pool.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'head'`);
-      tell(rows.length === 0 ? 0 : Number(rows[0]!.value));
-    } catch {
-      lost();
-    }
-  };
+  let unwatch: (() => void)[] = [];
 
   return {
     async read(fn) {
@@ -547,17 +632,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     },
     watchCommits(fn) {
       checkOpen();
-      watchers.add(fn);
-      void listen();
+      const stop = db.watch(options.schema, readHead, fn);
+      unwatch.push(stop);
       return () => {
-        watchers.delete(fn);
-        if (watchers.size === 0) {
-          if (relisten) clearTimeout(relisten);
-          relisten = undefined;
-          const c = listener;
-          listener = undefined;
-          c?.end().catch(() => {});
-        }
+        unwatch = unwatch.filter((u) => u !== stop);
+        stop();
       };
     },
     async updateCursor(deviceId, cursor) {
@@ -608,12 +687,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     close() {
       closing ??= writeLock.run(async () => {
         closed = true;
-        watchers.clear();
-        if (relisten) clearTimeout(relisten);
-        const c = listener;
-        listener = undefined;
-        await c?.end().catch(() => {});
-        await pool.end();
+        for (const stop of unwatch.splice(0)) stop();
+        await db.release();
       });
       return closing;
     },
@@ -628,5 +703,16 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
  */
 export function createPostgresStorageFactory(options: PostgresStorageFactoryOptions): StorageFactory {
   const { schemaPrefix = 'omnisync_', ...rest } = options;
-  return (app) => createPostgresStorage({ ...rest, schema: `${schemaPrefix}${app}` });
+  // One pool and one notification connection for every app of the server (made again after
+  // every app was closed, for a server that is restarted on the same factory).
+  let database: PgDatabase | undefined;
+  return (app) => {
+    if (database === undefined || database.ended)
+      database = new PgDatabase(
+        options.connectionString,
+        options.maxConnections ?? 10,
+        options.applicationName,
+      );
+    return createPostgresStorage({ ...rest, database, schema: `${schemaPrefix}${app}` });
+  };
 }
