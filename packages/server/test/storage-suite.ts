@@ -234,6 +234,14 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
         expect(await r.priorsSince({ collection: 't', id: 'a' }, 0)).toEqual([[['x', 1]], [['x']]]);
         expect(await r.priorsSince({ collection: 't', id: 'a' }, 1)).toEqual([[['x', 1]]]);
         expect(await r.priorsSince({ collection: 't', id: 'b' }, 0)).toEqual([null]);
+        // Many at once, where the storage offers it: the same answers, in the order asked.
+        if (r.priorsSinceMany) {
+          const keys = ['b', 'zz', 'a'].map((id) => ({ collection: 't', id }));
+          for (const cursor of [0, 1, 2, 3])
+            expect(await r.priorsSinceMany(keys, cursor)).toEqual(
+              await Promise.all(keys.map((k) => r.priorsSince(k, cursor))),
+            );
+        }
       });
     });
 

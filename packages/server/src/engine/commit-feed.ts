@@ -15,7 +15,7 @@
  * back that way too).
  */
 import { type Cell, DELETED_FIELD } from '@omnisync/core';
-import type { StorageReader, SyncStorage } from '../storage/storage.js';
+import type { Priors, StorageReader, SyncStorage } from '../storage/storage.js';
 import { Mutex } from '../util/mutex.js';
 import type { Logger } from '../util/logger.js';
 import { type DocChangeEvent, materialize, stateBefore } from './working-doc.js';
@@ -55,8 +55,17 @@ export async function readCommits(
     if (page.length < PAGE || page[page.length - 1]!.version >= to) break;
     cursor = page[page.length - 1]!.version;
   }
+  const docs = await r.loadDocs(keys);
+  // The documents before and after the range, from their logged priors (in a few round trips
+  // when the storage can answer for many documents at once).
+  const priorsOf = async (cursor: number): Promise<Priors[][]> =>
+    r.priorsSinceMany
+      ? r.priorsSinceMany(keys, cursor)
+      : Promise.all(keys.map((k) => r.priorsSince(k, cursor)));
+  const [sinceFrom, sinceTo] = [await priorsOf(from), await priorsOf(to)];
   const events: DocChangeEvent[] = [];
-  for (const doc of await r.loadDocs(keys)) {
+  for (let d = 0; d < docs.length; d++) {
+    const doc = docs[d]!;
     // Cells written later than `to` belong to a later batch (with their newer value).
     const inRange = doc.cells.filter((c) => c.version > from && c.version <= to);
     if (inRange.length === 0) continue;
@@ -69,8 +78,8 @@ export async function readCommits(
     });
     const deleted = inRange.find((c) => c.field === DELETED_FIELD);
     const changed = deleted ? [wire(deleted)] : inRange.map(wire);
-    const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, from)));
-    const after = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, to)));
+    const before = materialize(doc.id, stateBefore(doc.cells, sinceFrom[d]!));
+    const after = materialize(doc.id, stateBefore(doc.cells, sinceTo[d]!));
     let version = 0;
     for (const c of inRange) if (c.version > version) version = c.version;
     events.push({

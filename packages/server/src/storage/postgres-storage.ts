@@ -193,6 +193,29 @@ class PgReader implements StorageReader {
       cursor,
     );
   }
+  async priorsSinceMany(keys: readonly DocKey[], cursor: number): Promise<Priors[][]> {
+    if (keys.length === 0) return [];
+    const ids = keys.map((k) => (hasNul(k.id) ? '' : k.id));
+    const args = [keys.map((k) => k.collection), ids];
+    const join = (table: string) =>
+      `FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, id, i)
+       JOIN ${this.s}.${table} AS t ON t.collection = k.collection COLLATE "C" AND t.id = k.id COLLATE "C"`;
+    const priors = await this.q<{ i: number; prior: string }>(
+      'read',
+      `SELECT k.i, t.prior ${join('priors')} AND t.version > $3 ORDER BY k.i, t.version DESC`,
+      [...args, cursor],
+    );
+    const versions = await this.q<{ i: number; field: string; version: number }>(
+      'read',
+      `SELECT k.i, t.field, t.version ${join('triples')}`,
+      args,
+    );
+    const rowsOf: string[][] = keys.map(() => []);
+    const versionsOf: { field: string; version: number }[][] = keys.map(() => []);
+    for (const r of priors) rowsOf[r.i - 1]!.push(r.prior);
+    for (const r of versions) versionsOf[r.i - 1]!.push(r);
+    return keys.map((_, i) => undoPriors(rowsOf[i]!, versionsOf[i]!, cursor));
+  }
   protected cellVersions(key: DocKey): Promise<{ field: string; version: number }[]> {
     return this.q<{ field: string; version: number }>(
       'read',

@@ -102,6 +102,11 @@ export interface StorageReader {
   changesSince(cursor: number, limit: number): Promise<ChangeEntry[]>;
   /** Priors of the document's changes with version > cursor, newest first. */
   priorsSince(key: DocKey, cursor: number): Promise<Priors[]>;
+  /**
+   * {@link priorsSince} of many documents at once, in the order asked (optional: a networked
+   * storage answers in a few round trips instead of one per document).
+   */
+  priorsSinceMany?(keys: readonly DocKey[], cursor: number): Promise<Priors[][]>;
   /** Stored cells of each document, in the order asked (no cells = unknown). */
   loadDocs(keys: readonly DocKey[]): Promise<StoredDoc[]>;
   /** Every document with cells (of one collection, or all), ordered by collection then id. */
