@@ -135,48 +135,49 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
     }
   });
 
-  it('a server that loses its notification connection listens again and sends what it missed', async () => {
-    const two = await serversOn(`${freshSchema()}_`, 2);
-    let c: LiveClient | undefined;
+  /**
+   * Two servers; a live client of B subscribed to every todo; A's first push seen by it. The
+   * test then cuts every LISTEN connection of the database (`cut`) and goes on.
+   */
+  async function heardAcross(tag: string, test: (t: Awaited<ReturnType<typeof setUp>>) => Promise<void>) {
+    const t = await setUp(tag);
     try {
-      const [aUrl, bUrl] = two.urls as [string, string];
-      c = await LiveClient.open(bUrl, 'todo');
-      await c.hello({ clientId: 'lr' });
-      await c.subscribe('all', { collection: 'todos' });
-      const api = new HttpClient(aUrl, 'todo');
-      const w = new CellWriter('pg3_1');
-      const first = await api.push('c', [mutation(w.doc('todos', 'x1', { n: 1 }))]);
-      await c.next((m) => m.type === 'changes' && m.cursor === first.cursor);
-      // Cut every LISTEN connection of this database (both servers'), then commit on A at once.
-      const cut = await admin!.query(
+      await test(t);
+    } finally {
+      t.c.ws.close();
+      await t.two.close();
+    }
+  }
+  async function setUp(tag: string) {
+    const two = await serversOn(`${freshSchema()}_`, 2);
+    const [aUrl, bUrl] = two.urls as [string, string];
+    const c = await LiveClient.open(bUrl, 'todo');
+    await c.hello({ clientId: tag });
+    await c.subscribe('all', { collection: 'todos' });
+    const api = new HttpClient(aUrl, 'todo');
+    const w = new CellWriter(`${tag}_1`);
+    const first = await api.push('c', [mutation(w.doc('todos', `${tag}1`, { n: 1 }))]);
+    await c.next((m) => m.type === 'changes' && m.cursor === first.cursor);
+    const cut = () =>
+      admin!.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN omnisync_commits' AND pid <> pg_backend_pid()`,
       );
-      expect(cut.rowCount).toBeGreaterThan(0);
+    return { two, bUrl, c, api, w, first, cut };
+  }
+
+  it('a server that loses its notification connection listens again and sends what it missed', () =>
+    heardAcross('x', async ({ c, api, w, cut }) => {
+      // Cut every LISTEN connection of this database (both servers'), then commit on A at once.
+      expect((await cut()).rowCount).toBeGreaterThan(0);
       const missed = await api.push('c', [mutation(w.doc('todos', 'x2', { n: 2 }))]);
       const got = await c.next((m) => m.type === 'changes' && m.cursor === missed.cursor, 15_000);
       expect(got.cells.map((x: Cell) => x.id)).toContain('x2');
-    } finally {
-      c?.ws.close();
-      await two.close();
-    }
-  });
+    }));
 
-  it('a server whose missed commits were compacted before it read them drops its live clients, to resume by cursor', async () => {
-    const two = await serversOn(`${freshSchema()}_`, 2);
-    let c: LiveClient | undefined;
-    try {
-      const [aUrl, bUrl] = two.urls as [string, string];
-      c = await LiveClient.open(bUrl, 'todo');
-      await c.hello({ clientId: 'lc' });
-      await c.subscribe('all', { collection: 'todos' });
-      const api = new HttpClient(aUrl, 'todo');
-      const w = new CellWriter('pg4_1');
-      const first = await api.push('c', [mutation(w.doc('todos', 'y1', { n: 1 }))]);
-      await c.next((m) => m.type === 'changes' && m.cursor === first.cursor);
+  it('a server whose missed commits were compacted before it read them drops its live clients, to resume by cursor', () =>
+    heardAcross('y', async ({ two, bUrl, c, api, w, first, cut }) => {
       // B stops hearing commits; while it listens again, A commits and compacts them away.
-      await admin!.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN omnisync_commits' AND pid <> pg_backend_pid()`,
-      );
+      await cut();
       let head = 0;
       for (let i = 2; i <= 4; i++)
         head = (await api.push('c', [mutation(w.doc('todos', `y${i}`, { n: i }))])).cursor;
@@ -192,7 +193,7 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       // Resuming from its cursor, it is told to reset (and would snapshot).
       const again = await LiveClient.open(bUrl, 'todo');
       try {
-        await again.hello({ clientId: 'lc', cursor: first.cursor });
+        await again.hello({ clientId: 'y', cursor: first.cursor });
         again.send({
           type: 'subscribe',
           queryId: 'all',
@@ -203,11 +204,7 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       } finally {
         again.ws.close();
       }
-    } finally {
-      c?.ws.close();
-      await two.close();
-    }
-  });
+    }));
 
   it('the apps of one server share one pool and one notification connection', async () => {
     const prefix = `${freshSchema()}_`;
