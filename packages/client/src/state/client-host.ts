@@ -10,7 +10,7 @@ import { createLocalOnlySource } from '../sources/local-only.js';
 import type { Source } from '../sources/types.js';
 import type { CollectionNodeDef, LiveQueryPort, LocalCell, StateHost } from './context.js';
 import type { NodeDef } from './define-state.js';
-import { type BindingSource, createBindingSource } from './binding-source.js';
+import { type BindingSource, createBindingSource } from '../sources/bindings/binding-source.js';
 import { liveQuery } from './live.js';
 import { initialLocal } from './local-proxy.js';
 

@@ -9,7 +9,7 @@
 import { type CollectionDef, type InferDocument, SchemaError, isValidCollectionName } from '@omnisync/core';
 import type { Source } from '../sources/types.js';
 import type { MutationStrategy } from '../types.js';
-import type { BackendBinding } from './binding.js';
+import type { BackendBinding } from '../sources/bindings/binding.js';
 import type { CollectionNode, LocalNode } from './node-types.js';
 
 /** Options of a synced collection (seed 000 §9, §10). */

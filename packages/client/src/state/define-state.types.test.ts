@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Client } from '../client.js';
 import type { Transaction } from '../transactions/transaction.js';
-import type { BackendBinding } from './binding.js';
+import type { BackendBinding } from '../sources/bindings/binding.js';
 import { createState } from './create-state.js';
 import { defineState, type StateOf } from './define-state.js';
 import { META, type MetaState, meta } from './meta.js';

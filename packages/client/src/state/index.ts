@@ -25,7 +25,7 @@ export { isStateNode, observeNode } from './state-runtime.js';
 export { liveQuery, queryEngineOf } from './live.js';
 export { dehydrate, hydrate } from './hydration.js';
 export type { DehydratedState } from './hydration.js';
-export { resolveHeaders } from './binding.js';
+export { resolveHeaders } from '../sources/bindings/binding.js';
 export type {
   BackendBinding,
   HeadersOption,
@@ -33,10 +33,10 @@ export type {
   QueryOptions,
   QueryRequest,
   UnsubscribeFn,
-} from './binding.js';
-export { toQueryOptions } from './binding-source.js';
-export { GraphQLBinding } from './graphql-binding.js';
-export type { GraphQLBindingOptions } from './graphql-binding.js';
-export { SQLBinding } from './sql-binding.js';
-export type { SQLBindingOptions } from './sql-binding.js';
-export type { HttpBindingOptions } from './http-binding.js';
+} from '../sources/bindings/binding.js';
+export { toQueryOptions } from '../sources/bindings/binding-source.js';
+export { GraphQLBinding } from '../sources/bindings/graphql-binding.js';
+export type { GraphQLBindingOptions } from '../sources/bindings/graphql-binding.js';
+export { SQLBinding } from '../sources/bindings/sql-binding.js';
+export type { SQLBindingOptions } from '../sources/bindings/sql-binding.js';
+export type { HttpBindingOptions } from '../sources/bindings/http-binding.js';

@@ -9,15 +9,15 @@ import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import { NonRetriableError } from '@omnisync/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient } from '../client.js';
-import { createTestScheduler } from '../testing/test-scheduler.js';
-import { createState } from './create-state.js';
-import { defineState } from './define-state.js';
+import { createClient } from '../../client.js';
+import { createTestScheduler } from '../../testing/test-scheduler.js';
+import { createState } from '../../state/create-state.js';
+import { defineState } from '../../state/define-state.js';
 import { GraphQLBinding } from './graphql-binding.js';
-import { meta } from './meta.js';
-import { StateObserver } from './observer.js';
+import { meta } from '../../state/meta.js';
+import { StateObserver } from '../../state/observer.js';
 import { SQLBinding } from './sql-binding.js';
-import { observeNode } from './state-runtime.js';
+import { observeNode } from '../../state/state-runtime.js';
 
 type Todo = { id: string; title: string; completed: boolean; n: number };
 

@@ -13,9 +13,9 @@
  * fails the transaction and rolls it back).
  */
 import { type Predicate, type Query, type QueryAst, type Scheduler, toError } from '@omnisync/core';
-import type { PersistRequest, Source, SourceContext } from '../sources/types.js';
+import type { PersistRequest, Source, SourceContext } from '../types.js';
 import type { BackendBinding, QueryOptions } from './binding.js';
-import type { SyncedOptions } from './define-state.js';
+import type { SyncedOptions } from '../../state/define-state.js';
 
 interface QueryEntry {
   status: 'loading' | 'ready' | 'error';
