@@ -45,7 +45,7 @@ describe('protocol v1 fixtures', () => {
     const live = Object.values(files).find((f) => f.schema === 'liveClientMessage')!;
     const types = new Set(live.examples.map((e) => (e as { type: string }).type));
     expect([...types].sort()).toEqual(
-      PROTOCOL_SCHEMAS.liveClientMessage.options.map((o) => o.shape.type.value).sort(),
+      PROTOCOL_SCHEMAS.liveClientMessage.def.options.map((o) => o.shape.type.def.values[0]).sort(),
     );
   });
 });

@@ -2,7 +2,7 @@
  * HTTP messages of protocol v1, one schema each (bodies of `POST /v1/apps/:app/<kind>`).
  * Requests are validated on arrival; responses are what the server sends back.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   cellSchema,
   clientIdSchema,
@@ -21,7 +21,7 @@ export const PULL_LIMIT_MAX = 10_000;
 /** `POST push`: apply mutations; idempotent by (clientId, mutation id). */
 export const pushRequestSchema = z.object({
   clientId: clientIdSchema,
-  mutations: z.array(mutationSchema).max(PUSH_MUTATIONS_MAX),
+  mutations: z.array(mutationSchema).check(z.maxLength(PUSH_MUTATIONS_MAX)),
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 
@@ -35,9 +35,9 @@ export type PushResponse = z.infer<typeof pushResponseSchema>;
 /** `POST pull`: changes after `cursor` that concern `queries` (all when absent), one page. */
 export const pullRequestSchema = z.object({
   cursor: cursorSchema,
-  queries: queriesSchema.optional(),
+  queries: z.optional(queriesSchema),
   /** Change-log entries (document changes) to scan in this page; default 1000, at most 10 000. */
-  limit: z.int().min(1).max(PULL_LIMIT_MAX).optional(),
+  limit: z.optional(z.int().check(z.minimum(1), z.maximum(PULL_LIMIT_MAX))),
 });
 export type PullRequest = z.infer<typeof pullRequestSchema>;
 
@@ -53,7 +53,7 @@ export const pullResponseSchema = z.union([pullChangesSchema, pullResetSchema]);
 export type PullResponse = z.infer<typeof pullResponseSchema>;
 
 /** `POST snapshot`: every live cell of the documents matching `queries` (all when absent). */
-export const snapshotRequestSchema = z.object({ queries: queriesSchema.optional() });
+export const snapshotRequestSchema = z.object({ queries: z.optional(queriesSchema) });
 export type SnapshotRequest = z.infer<typeof snapshotRequestSchema>;
 export const snapshotResponseSchema = z.object({ cells: z.array(cellSchema), cursor: cursorSchema });
 export type SnapshotResponse = z.infer<typeof snapshotResponseSchema>;

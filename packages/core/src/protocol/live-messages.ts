@@ -14,7 +14,7 @@
  *                                  ◀──     ack {requestId, results, cursor}
  *     ping ──▶ ◀── pong;  join/leave/presence/event ⇄ room/presence/event
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   cellSchema,
   clientIdSchema,
@@ -43,26 +43,26 @@ export const LIVE_CLOSE_CODES = {
   rateLimited: 4029,
 } as const;
 
-const queryIdSchema = z.string().min(1).max(128);
-const roomSchema = z.string().min(1).max(256);
-const requestIdSchema = z.string().min(1).max(128);
+const queryIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
+const roomSchema = z.string().check(z.minLength(1), z.maxLength(256));
+const requestIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
 
 /** First message: authenticate and say where the client is. */
 export const helloMessageSchema = z.object({
   type: z.literal('hello'),
-  protocolVersion: z.int().positive().optional(),
-  token: z.string().max(16_384).optional(),
-  cursor: cursorSchema.optional(),
-  clientId: clientIdSchema.optional(),
+  protocolVersion: z.optional(z.int().check(z.positive())),
+  token: z.optional(z.string().check(z.maxLength(16_384))),
+  cursor: z.optional(cursorSchema),
+  clientId: z.optional(clientIdSchema),
   /** `changes` (default): the server sends matching cells; `poke`: only `{type:'poke', cursor}`, the client pulls. */
-  mode: z.enum(['changes', 'poke']).optional(),
+  mode: z.optional(z.enum(['changes', 'poke'])),
 });
 /** Start receiving a query's changes; with `cursor`, first the catch-up since it, else a snapshot of the query. */
 export const subscribeMessageSchema = z.object({
   type: z.literal('subscribe'),
   queryId: queryIdSchema,
   query: querySchema,
-  cursor: cursorSchema.optional(),
+  cursor: z.optional(cursorSchema),
 });
 export const unsubscribeMessageSchema = z.object({ type: z.literal('unsubscribe'), queryId: queryIdSchema });
 /** A push riding the socket; answered by `ack` with the same requestId. */
@@ -70,13 +70,16 @@ export const pushMessageSchema = z.object({
   type: z.literal('push'),
   requestId: requestIdSchema,
   clientId: clientIdSchema,
-  mutations: z.array(mutationSchema).max(PUSH_MUTATIONS_MAX),
+  mutations: z.array(mutationSchema).check(z.maxLength(PUSH_MUTATIONS_MAX)),
 });
-export const pingMessageSchema = z.object({ type: z.literal('ping'), id: z.string().max(128).optional() });
+export const pingMessageSchema = z.object({
+  type: z.literal('ping'),
+  id: z.optional(z.string().check(z.maxLength(128))),
+});
 export const joinMessageSchema = z.object({
   type: z.literal('join'),
   room: roomSchema,
-  presence: jsonValueSchema.optional(),
+  presence: z.optional(jsonValueSchema),
 });
 export const leaveMessageSchema = z.object({ type: z.literal('leave'), room: roomSchema });
 /** Set this user's presence in a room (null clears it); broadcast to the other members. */
@@ -89,12 +92,11 @@ export const presenceMessageSchema = z.object({
 export const eventMessageSchema = z.object({
   type: z.literal('event'),
   room: roomSchema,
-  name: z.string().min(1).max(256),
-  payload: jsonValueSchema.optional(),
+  name: z.string().check(z.minLength(1), z.maxLength(256)),
+  payload: z.optional(jsonValueSchema),
 });
 
-/** Every message a client may send. */
-export const liveClientMessageSchema = z.discriminatedUnion('type', [
+const liveClientMessages = [
   helloMessageSchema,
   subscribeMessageSchema,
   unsubscribeMessageSchema,
@@ -104,22 +106,24 @@ export const liveClientMessageSchema = z.discriminatedUnion('type', [
   leaveMessageSchema,
   presenceMessageSchema,
   eventMessageSchema,
-]);
+] as const;
+/** Every message a client may send. */
+export const liveClientMessageSchema = z.discriminatedUnion('type', liveClientMessages);
 export type LiveClientMessage = z.infer<typeof liveClientMessageSchema>;
 /** The `type`s a client may send. */
-export const LIVE_CLIENT_MESSAGE_TYPES = liveClientMessageSchema.options.map((o) => o.shape.type.value);
+export const LIVE_CLIENT_MESSAGE_TYPES = liveClientMessages.map((o) => o.shape.type.def.values[0]!);
 
 /** Answer to hello: the server's current cursor. */
 export const welcomeMessageSchema = z.object({
   type: z.literal('welcome'),
-  protocolVersion: z.int().positive(),
+  protocolVersion: z.int().check(z.positive()),
   connectionId: z.string(),
   cursor: cursorSchema,
 });
 /** Cells for this connection. With `queryId`: catch-up of that subscription; without: live. */
 export const changesMessageSchema = z.object({
   type: z.literal('changes'),
-  queryId: queryIdSchema.optional(),
+  queryId: z.optional(queryIdSchema),
   cells: z.array(cellSchema),
   cursor: cursorSchema,
 });
@@ -137,14 +141,17 @@ export const resetMessageSchema = z.object({
 });
 /** Something matching changed at `cursor`: pull (poke mode). */
 export const pokeMessageSchema = z.object({ type: z.literal('poke'), cursor: cursorSchema });
-export const pongMessageSchema = z.object({ type: z.literal('pong'), id: z.string().max(128).optional() });
+export const pongMessageSchema = z.object({
+  type: z.literal('pong'),
+  id: z.optional(z.string().check(z.maxLength(128))),
+});
 export const ackMessageSchema = z.object({
   type: z.literal('ack'),
   requestId: requestIdSchema,
   results: z.array(mutationResultSchema),
   cursor: cursorSchema,
 });
-const memberSchema = z.object({ user: z.string(), state: jsonValueSchema.optional() });
+const memberSchema = z.object({ user: z.string(), state: z.optional(jsonValueSchema) });
 /** Answer to join: the room's members and their presence. */
 export const roomMessageSchema = z.object({
   type: z.literal('room'),
@@ -163,13 +170,13 @@ export const roomEventMessageSchema = z.object({
   room: roomSchema,
   from: z.string(),
   name: z.string(),
-  payload: jsonValueSchema.optional(),
+  payload: z.optional(jsonValueSchema),
   hlc: z.string(),
 });
 /** A refused message (the connection stays open unless a close follows). */
 export const errorMessageSchema = z.object({
   type: z.literal('error'),
-  requestId: requestIdSchema.optional(),
+  requestId: z.optional(requestIdSchema),
   error: wireErrorBodySchema,
 });
 

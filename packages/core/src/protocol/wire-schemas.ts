@@ -2,7 +2,7 @@
  * The building blocks every protocol message shares: cells, queries, mutations and their
  * results, wire errors. One zod schema each; the TypeScript types are inferred from them.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type JsonValue, validateCell } from '../cells.js';
 import { OmniSyncError } from '../errors.js';
 import { type WireQuery, wireQueryToAst } from './sync-query.js';
@@ -16,19 +16,19 @@ export const jsonValueSchema = z.custom<JsonValue>((v) => v !== undefined, {
 });
 
 /** A non-negative safe integer: a server change-log version. */
-export const cursorSchema = z.int().nonnegative();
+export const cursorSchema = z.int().check(z.nonnegative());
 
 /** Client and mutation ids: 1-128 characters. */
-export const clientIdSchema = z.string().min(1).max(128);
+export const clientIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
 /** A mutation id, unique per client; the push idempotency key is (clientId, id). */
-export const mutationIdSchema = z.string().min(1).max(128);
+export const mutationIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
 
 /** The shape of a cell on the wire (documentation and type source; see {@link cellSchema}). */
 export const cellShapeSchema = z.object({
   collection: z.string(),
   id: z.string(),
   field: z.string(),
-  value: jsonValueSchema.optional(),
+  value: z.optional(jsonValueSchema),
   hlc: z.string(),
 });
 /** A cell as sent and received: `{collection, id, field, value?, hlc}`; a missing `value` unsets the field. */
@@ -39,17 +39,19 @@ export type WireCell = z.infer<typeof cellShapeSchema>;
  * typed error (invalid_cell, invalid_value) is what the decoder throws. The cell object is
  * passed through as received, not copied: pushes carry many thousands of cells.
  */
-export const cellSchema = z.custom<WireCell>().superRefine((cell, ctx) => {
-  try {
-    validateCell(cell);
-  } catch (err) {
-    ctx.addIssue({
-      code: 'custom',
-      message: err instanceof Error ? err.message : String(err),
-      params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
-    });
-  }
-});
+export const cellSchema = z.custom<WireCell>().check(
+  z.superRefine((cell, ctx) => {
+    try {
+      validateCell(cell);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: err instanceof Error ? err.message : String(err),
+        params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
+      });
+    }
+  }),
+);
 
 /**
  * A query as the protocol carries it: a core query AST (protocol v2, what `q(…)` builds),
@@ -61,35 +63,37 @@ export const querySchema = z
   .custom<WireQuery>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
     message: 'expected a query object {collection, where?, …}',
   })
-  .superRefine((query, ctx) => {
-    const collection = (query as { collection?: unknown }).collection;
-    if (typeof collection !== 'string' || collection.length === 0 || collection.length > 256) {
-      ctx.addIssue({ code: 'custom', path: ['collection'], message: 'expected a collection name' });
-      return;
-    }
-    try {
-      wireQueryToAst(query);
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        message: err instanceof Error ? err.message : String(err),
-        params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
-      });
-    }
-  });
+  .check(
+    z.superRefine((query, ctx) => {
+      const collection = (query as { collection?: unknown }).collection;
+      if (typeof collection !== 'string' || collection.length === 0 || collection.length > 256) {
+        ctx.addIssue({ code: 'custom', path: ['collection'], message: 'expected a collection name' });
+        return;
+      }
+      try {
+        wireQueryToAst(query);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: err instanceof Error ? err.message : String(err),
+          params: err instanceof OmniSyncError ? { [TYPED_ERROR_PARAM]: err } : {},
+        });
+      }
+    }),
+  );
 export type { WireQuery };
 
 /** At most this many queries in one pull or snapshot. */
 export const QUERIES_MAX = 100;
 /** Queries of a pull or snapshot; absent means "everything the caller may read". */
-export const queriesSchema = z.array(querySchema).max(QUERIES_MAX);
+export const queriesSchema = z.array(querySchema).check(z.maxLength(QUERIES_MAX));
 
 /** One mutation of a push: an optional named mutator call plus the cells it wrote locally. */
 export const mutationSchema = z.object({
   id: mutationIdSchema,
   /** Named mutation (seed 002 `mutate(name, args)`): the server runs its mutator instead of trusting `changes`. */
-  name: z.string().min(1).max(256).optional(),
-  args: jsonValueSchema.optional(),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  args: z.optional(jsonValueSchema),
   /** The cells the client wrote optimistically (applied as-is for unnamed mutations). */
   changes: z.array(cellSchema),
 });
@@ -100,7 +104,7 @@ export type WireMutation = z.infer<typeof mutationSchema>;
 export const wireErrorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
-  details: z.record(z.string(), jsonValueSchema).optional(),
+  details: z.optional(z.record(z.string(), jsonValueSchema)),
 });
 /** The `{error:{code,message}}` envelope every failed request answers with. */
 export const wireErrorSchema = z.object({ error: wireErrorBodySchema });
