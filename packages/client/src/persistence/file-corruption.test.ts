@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFilePersistence } from './file.js';
-import { encodeHeader, FRAME_HEADER_SIZE, HEADER_SIZE, RecordKind, scanFile } from './file-format.js';
+import {
+  encodeHeader,
+  FILE_VERSION,
+  FRAME_HEADER_SIZE,
+  HEADER_SIZE,
+  RecordKind,
+  scanFile,
+} from './file-format.js';
 import { cell } from './suite-support.js';
 import type { PersistenceBatch } from './types.js';
 
@@ -133,7 +140,7 @@ describe('file persistence: damage in the middle is reported, never dropped', ()
   it('a file from a newer format version, or with a damaged header, is PersistenceCorruptError', async () => {
     const { path } = await fileWith(batches);
     const buf = readFileSync(path);
-    buf.writeUInt32BE(2, 8);
+    buf.writeUInt32BE(FILE_VERSION + 1, 8);
     buf.writeUInt32BE(crc32(buf.subarray(0, 12)), 12);
     writeFileSync(path, buf);
     await expectCorrupt(path, 8, /newer OmniSync/);
@@ -238,5 +245,111 @@ describe('file persistence: a torn final record (a commit never acknowledged) is
     writeFileSync(path, '');
     expect(await loadState(path)).toEqual({ cells: [], transactions: [], meta: {} });
     expect(readFileSync(path).length).toBe(HEADER_SIZE);
+  });
+});
+
+describe('file persistence: the columnar snapshot (format v2) and v1 files', () => {
+  /** A file of the header and the given raw records. */
+  const fileOf = (version: number, ...records: Buffer[]) => {
+    const path = freshPath();
+    const header = encodeHeader();
+    header.writeUInt32BE(version, 8);
+    header.writeUInt32BE(crc32(header.subarray(0, 12)), 12);
+    writeFileSync(path, Buffer.concat([header, ...records]));
+    return path;
+  };
+  const commit = rawRecord(kindAndJson(RecordKind.commit, '{"m": [["after", 1]]}'));
+
+  it('a malformed columnar snapshot is PersistenceCorruptError at offset 16, naming what is wrong', async () => {
+    const good = { h: ['h1'], g: [['todos', ['title'], ['a'], [[0]], [['x']]]] };
+    for (const [body, pattern] of [
+      [{ ...good, h: 'h1' }, /HLC table is not an array/],
+      [{ ...good, g: {} }, /groups are not an array/],
+      [
+        { ...good, g: [['todos', ['title'], ['a'], [[0]]]] },
+        /not \[collection, fields, ids, stamps, values\]/,
+      ],
+      [{ ...good, g: [['todos', [], ['a'], [], []]] }, /bad collection, field list or id list/],
+      [{ ...good, g: [['todos', ['t', 't'], ['a'], [[0], [0]], [['x'], ['y']]]] }, /names a field twice/],
+      [{ ...good, g: [['todos', ['title'], ['a'], [], []]] }, /no column per field/],
+      [{ ...good, g: [['todos', ['title'], ['a', 'b'], [[0]], [['x']]]] }, /one cell per document/],
+      [{ ...good, g: [['todos', ['title'], ['a'], [[5]], [['x']]]] }, /not in the HLC table/],
+      [{ ...good, g: [['todos', ['title'], ['a'], [[0.5]], [['x']]]] }, /not in the HLC table/],
+    ] as const) {
+      const path = fileOf(
+        FILE_VERSION,
+        rawRecord(kindAndJson(RecordKind.columns, JSON.stringify(body))),
+        commit,
+      );
+      await expectCorrupt(path, HEADER_SIZE, pattern);
+    }
+  });
+
+  it('a columnar snapshot holds values, unset fields and tombstones exactly, and commits after it apply on top', async () => {
+    const body = {
+      h: ['h1', 'h2'],
+      g: [
+        [
+          'todos',
+          ['title', 'done'],
+          ['a', 'b'],
+          [
+            [0, 1],
+            [-1, 0],
+          ],
+          [
+            ['one', 'two'],
+            [0, true],
+          ],
+        ],
+        ['todos', ['_deleted'], ['c'], [[1]], [[true]]],
+      ],
+      m: [['n', 7]],
+    };
+    const path = fileOf(
+      FILE_VERSION,
+      rawRecord(kindAndJson(RecordKind.columns, JSON.stringify(body))),
+      rawRecord(kindAndJson(RecordKind.commit, '{"c": [["todos", "a", "title", "h3", "uno"]]}')),
+    );
+    const s = await loadState(path);
+    const cells = s.cells
+      .map((c) => [c.id, c.field, c.hlc, c.value])
+      .sort((x, y) => `${x[0]}${x[1]}`.localeCompare(`${y[0]}${y[1]}`));
+    expect(cells).toEqual([
+      ['a', 'done', 'h1', undefined],
+      ['a', 'title', 'h3', 'uno'],
+      ['b', 'done', 'h1', true],
+      ['b', 'title', 'h2', 'two'],
+      ['c', '_deleted', 'h2', true],
+    ]);
+    expect(s.cells.find((c) => c.id === 'a' && c.field === 'done')).toHaveProperty('value', undefined);
+    expect(s.meta).toEqual({ n: 7 });
+  });
+
+  it('a v1 file (tuple snapshot) still loads, and compaction rewrites it as v2 with a columnar snapshot', async () => {
+    const v1 = {
+      c: [
+        ['todos', 'a', 'title', 'h1', 'one'],
+        ['todos', 'b', 'title', 'h2'],
+      ],
+      t: [{ id: 't1', state: 'pending' }],
+      m: [['n', 1]],
+    };
+    const path = fileOf(1, rawRecord(kindAndJson(RecordKind.snapshot, JSON.stringify(v1))), commit);
+    const before = await loadState(path);
+    expect(before.cells.map((c) => [c.id, c.value])).toEqual([
+      ['a', 'one'],
+      ['b', undefined],
+    ]);
+    expect(before.meta).toEqual({ n: 1, after: 1 });
+    const p = createFilePersistence({ path });
+    await p.compact();
+    await p.close();
+    const buf = readFileSync(path);
+    expect(buf.readUInt32BE(8)).toBe(FILE_VERSION);
+    expect(buf[HEADER_SIZE + FRAME_HEADER_SIZE]).toBe(RecordKind.columns);
+    expect(scanFile(buf, path).records).toBe(1);
+    const after = await loadState(path);
+    expect(after).toEqual(before);
   });
 });

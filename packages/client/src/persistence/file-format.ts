@@ -2,12 +2,15 @@
  * The on-disk format of file persistence (Node only).
  *
  *     file    := header record*
- *     header  := "OMNISYNC" (8 bytes ASCII) | version u32 BE (= 1) | crc32(first 12 bytes) u32 BE
+ *     header  := "OMNISYNC" (8 bytes ASCII) | version u32 BE (= 2; 1 is read) | crc32(first 12 bytes) u32 BE
  *     record  := length u32 BE | ~length u32 BE | crc32(payload) u32 BE | payload (length bytes)
  *     payload := kind u8 | UTF-8 JSON
  *
- * kind 1 = snapshot, only as the first record (written by compaction):
+ * kind 1 = snapshot, only as the first record (written by compaction up to v1; still read):
  *     { "c": [cell…], "t": [transaction…], "m": [[key, value]…] }
+ * kind 4 = columnar snapshot, only as the first record (written by compaction since v2):
+ *     documents grouped by collection and field list, one column per field, each HLC once
+ *     (see file-columns.ts)
  * kind 2 = commit, one per `commit()`:
  *     { "f": [[collection, id]…], "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
  *     ("f": forgotten documents, applied first)
@@ -25,19 +28,22 @@
 import { crc32 } from 'node:zlib';
 import { type Cell, type JsonValue, PersistenceCorruptError } from '@omnisync/core';
 import type { NormalizedBatch } from './batch.js';
+import { applyColumnarDocuments, encodeColumnarSnapshot } from './file-columns.js';
 import { StateModel } from './state.js';
 import type { PersistedTransaction } from './types.js';
 
 /** The 8 ASCII bytes every persistence file starts with. */
 export const FILE_MAGIC = 'OMNISYNC';
-/** The format version this code reads and writes. */
-export const FILE_VERSION = 1;
+/** The format version this code writes (v2: columnar snapshots). */
+export const FILE_VERSION = 2;
+/** The oldest format version this code reads (v1 files are read, and rewritten as v2 by compaction). */
+export const FILE_VERSION_MIN = 1;
 /** Bytes in the file header. */
 export const HEADER_SIZE = 16;
 /** Bytes before each record's payload. */
 export const FRAME_HEADER_SIZE = 12;
 /** Record kinds. */
-export const RecordKind = { snapshot: 1, commit: 2, group: 3 } as const;
+export const RecordKind = { snapshot: 1, commit: 2, group: 3, columns: 4 } as const;
 /** A record kind byte. */
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -88,15 +94,9 @@ export function encodeCommits(bodies: readonly string[]): Buffer {
     : encodeRecord(RecordKind.group, `[${bodies.join(',')}]`);
 }
 
-/** The snapshot record for a whole state. */
+/** The snapshot record for a whole state (columnar, record kind 4). */
 export function encodeSnapshot(model: StateModel): Buffer {
-  const state = model.toState(false);
-  const body: Record<string, unknown> = {};
-  if (state.cells.length) body.c = state.cells.map(cellTuple);
-  if (state.transactions.length) body.t = state.transactions;
-  const meta = Object.entries(state.meta);
-  if (meta.length) body.m = meta;
-  return encodeRecord(RecordKind.snapshot, JSON.stringify(body));
+  return encodeRecord(RecordKind.columns, encodeColumnarSnapshot(model));
 }
 
 /** What reading a file found. */
@@ -136,10 +136,10 @@ export function scanFile(buf: Buffer, file: string): FileScan {
   if (buf.readUInt32BE(12) !== crc32(buf.subarray(0, 12)))
     throw corrupt(8, 'the header checksum does not match');
   const version = buf.readUInt32BE(8);
-  if (version !== FILE_VERSION)
+  if (version < FILE_VERSION_MIN || version > FILE_VERSION)
     throw corrupt(
       8,
-      `format version ${version} is not ${FILE_VERSION}${version > FILE_VERSION ? '; it was written by a newer OmniSync, so upgrade to read it' : ''}`,
+      `format version ${version} is not one this OmniSync reads (${FILE_VERSION_MIN} to ${FILE_VERSION})${version > FILE_VERSION ? '; it was written by a newer OmniSync, so upgrade to read it' : ''}`,
     );
 
   const model = new StateModel();
@@ -170,9 +170,9 @@ export function scanFile(buf: Buffer, file: string): FileScan {
       throw corrupt(pos, 'a record does not hold valid JSON', err);
     }
     try {
-      if (kind === RecordKind.snapshot) {
+      if (kind === RecordKind.snapshot || kind === RecordKind.columns) {
         if (records !== 0) throw new Error('a snapshot record appears after the first record');
-        applySnapshot(model, body);
+        applySnapshot(model, body, kind === RecordKind.columns);
         baseEnd = payloadEnd;
       } else if (kind === RecordKind.commit) {
         model.apply(decodeCommit(body));
@@ -260,9 +260,10 @@ function decodeCommit(body: unknown): NormalizedBatch {
   };
 }
 
-function applySnapshot(model: StateModel, body: unknown): void {
+function applySnapshot(model: StateModel, body: unknown, columnar: boolean): void {
   const o = asObject(body, 'the snapshot record');
-  model.applyCells(asArray(o.c, 'the cells').map(decodeCell));
+  if (columnar) applyColumnarDocuments(model, o);
+  else model.applyCells(asArray(o.c, 'the cells').map(decodeCell));
   model.setTransactions(asArray(o.t, 'the transactions').map(decodeTransaction));
   for (const m of asArray(o.m, 'the meta entries')) {
     const [key, value] = decodeMeta(m, false);

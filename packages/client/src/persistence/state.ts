@@ -54,6 +54,22 @@ export class StateModel {
     }
   }
 
+  /**
+   * Set one document's cells whole (snapshot load: each document appears once, its cells
+   * distinct by field and, for a tombstone, only the `_deleted` cell). Owns `cells`.
+   */
+  putDocument(collection: string, id: string, cells: Cell[]): void {
+    this.#docs.set(
+      docKey(collection, id),
+      cells.length <= SMALL_DOC ? cells : new Map(cells.map((c) => [c.field, c])),
+    );
+  }
+
+  /** Each document's cells (the model's own objects; do not modify). */
+  *documents(): IterableIterator<readonly Cell[]> {
+    for (const doc of this.#docs.values()) yield Array.isArray(doc) ? doc : [...doc.values()];
+  }
+
   /** Replace the transaction list (snapshot load), keeping the given order. */
   setTransactions(transactions: readonly PersistedTransaction[]): void {
     this.#transactions.clear();
