@@ -73,6 +73,8 @@ export interface WorldOptions {
   readonly live?: boolean;
   /** The server compacts its change log and tombstones now and then (clients behind get `reset`). */
   readonly gc?: boolean;
+  /** Number of clients (default 3). */
+  readonly clients?: number;
 }
 
 export class SimWorld {
@@ -101,13 +103,13 @@ export class SimWorld {
       this.scheduler,
       seededRandom(options.seed ^ 0x5eed),
       this.server,
-      3,
+      options.clients ?? 3,
       options.faults,
     );
     this.sockets = options.live
       ? new SimSockets(this.scheduler, this.network, this.server, seededRandom(options.seed ^ 0x50c7))
       : undefined;
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < (options.clients ?? 3); i++) {
       this.#stores.push(createMemoryPersistenceStore());
       this.clients.push(this.#spawn(i, 0));
     }

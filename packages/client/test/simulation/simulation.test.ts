@@ -20,53 +20,49 @@
  * reusing a deleted id lose to the delete (the server answers them with the tombstone).
  * Deletions are checked against the ledger of committed writes.
  *
- * OMNISYNC_SIM_SEEDS runs that many seeds (default 200); OMNISYNC_SIM_SEED=<n> replays one.
+ * OMNISYNC_SIM_SEEDS runs that many seeds (default 200); OMNISYNC_SIM_SEED=<n> replays one
+ * (OMNISYNC_SIM_CLIENTS sets the client count, OMNISYNC_SIM_TRACE traces the network). Every
+ * seed of the regression corpus (regressions.json, written by `npm run sim` when a seed
+ * fails) is replayed too. The seed itself runs in sim-run.ts.
  */
-import { type Cell, compareHlc, Replica } from '@omnisync/core';
 import { expect, test } from 'vitest';
-import { HEALED, type NetworkFaults } from './sim-network.js';
-import { APP, COLLECTION, FIELDS, IDS, type SimClient, SimWorld } from './sim-world.js';
+import { readCorpus } from './corpus.js';
+import { COUNT_KEYS, runSeed, type SeedCounts } from './sim-run.js';
 
 const ONE = process.env.OMNISYNC_SIM_SEED;
+const CORPUS = ONE !== undefined ? [] : readCorpus();
 const SEEDS = ONE !== undefined ? [Number(ONE)] : range(Number(process.env.OMNISYNC_SIM_SEEDS ?? 200));
 const VERBOSE = ONE !== undefined;
+const CLIENTS = Number(process.env.OMNISYNC_SIM_CLIENTS ?? 3);
+const TRACE = process.env.OMNISYNC_SIM_TRACE !== undefined;
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
 test(
-  `simulation: ${SEEDS.length} seeds converge with nothing lost, doubled or resurrected`,
+  `simulation: ${SEEDS.length} seeds and ${CORPUS.length} regression seeds converge with nothing lost, doubled or resurrected`,
   { timeout: 600_000 },
   async () => {
-    const totals = {
-      ops: 0,
-      acked: 0,
-      clientRestarts: 0,
-      serverRestarts: 0,
-      dropped: 0,
-      duplicated: 0,
-      partitions: 0,
-      liveChanges: 0,
-      socketResets: 0,
-      compactions: 0,
-      snapshots: 0,
-      reannounced: 0,
-    };
+    const totals = Object.fromEntries(COUNT_KEYS.map((k) => [k, 0])) as SeedCounts;
     const failures: string[] = [];
-    for (const seed of SEEDS) {
+    const runs = [
+      ...SEEDS.map((seed) => ({ seed, clients: CLIENTS })),
+      ...CORPUS.map((e) => ({ seed: e.seed, clients: e.clients })),
+    ];
+    for (const { seed, clients } of runs) {
       try {
-        const t = await runSeed(seed);
-        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += t[k];
+        const t = await runSeed(seed, { clients, verbose: VERBOSE, trace: TRACE });
+        for (const k of COUNT_KEYS) totals[k] += t[k];
       } catch (err) {
         if (VERBOSE) throw err;
         // Keep going: every failing seed is listed, each with its replay command.
         failures.push(
-          `seed ${seed} (replay: OMNISYNC_SIM_SEED=${seed}): ${(err as Error).message.split('\n')[0]}`,
+          `seed ${seed}, ${clients} clients (replay: npm run sim -- --seed ${seed} --clients ${clients}): ${(err as Error).message.split('\n')[0]}`,
         );
       }
     }
-    expect(failures, `${failures.length} of ${SEEDS.length} seeds failed`).toEqual([]);
+    expect(failures, `${failures.length} of ${runs.length} seeds failed`).toEqual([]);
     if (VERBOSE) console.log(totals);
     // The runs must actually have been hostile, or they prove nothing.
     if (SEEDS.length >= 20) {
@@ -84,239 +80,3 @@ test(
     }
   },
 );
-
-function faultsFor(r: () => number): NetworkFaults {
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
-  return {
-    dropRequest: pick([0, 0.05, 0.15, 0.3]),
-    dropResponse: pick([0, 0.05, 0.15, 0.3]),
-    duplicate: pick([0, 0.05, 0.2]),
-    maxDelayMs: pick([5, 60, 400]),
-  };
-}
-
-async function runSeed(seed: number) {
-  // Half the seeds add the live WebSocket (sockets break on partitions and restarts); a
-  // third compact the server now and then (clients behind the horizon reset and snapshot).
-  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0, gc: seed % 3 === 1 });
-  const r = world.random;
-  world.network.faults = faultsFor(r);
-  const log = (...a: unknown[]) =>
-    VERBOSE && console.log(`[${world.scheduler.now() - 1_700_000_000_000}ms]`, ...a);
-  if (VERBOSE && process.env.OMNISYNC_SIM_TRACE && world.sockets)
-    world.sockets.trace = (client, dir, text) => log(`  ws c${client} ${dir} ${text.slice(0, 3000)}`);
-  if (VERBOSE && process.env.OMNISYNC_SIM_TRACE)
-    world.network.trace = (client, url, body, status, answer, delivered) =>
-      log(
-        `  net c${client} ${url.split('/').pop()} ${body.slice(0, 3000)} → ${status} ${answer.slice(0, 6000)}${delivered ? '' : ' (LOST)'}`,
-      );
-  const counts = {
-    ops: 0,
-    acked: 0,
-    clientRestarts: 0,
-    serverRestarts: 0,
-    dropped: 0,
-    duplicated: 0,
-    partitions: 0,
-    liveChanges: 0,
-    socketResets: 0,
-    compactions: 0,
-    snapshots: 0,
-    reannounced: 0,
-  };
-  const longPartitions: { client: number; incarnation: number; until: number }[] = [];
-  const partitionEnd = [0, 0, 0];
-  try {
-    await world.run(50);
-    const rounds = 30 + Math.floor(r() * 40);
-    for (let round = 0; round < rounds; round++) {
-      const roll = r();
-      const c = Math.floor(r() * 3);
-      const who = world.clients[c]!;
-      if (roll < 0.6) {
-        if (op(world, who, r, log)) counts.ops++;
-      } else if (roll < 0.72) {
-        if (!world.network.partitioned[c]) {
-          // Mostly short partitions; some past the 1-minute mark (seed 003's partition).
-          // (A long one leaves 5 s for the client to notice: a poll plus a request timeout.)
-          const ms = r() < 0.2 ? 65_000 + Math.floor(r() * 20_000) : 200 + Math.floor(r() * 8000);
-          world.network.partitioned[c] = true;
-          partitionEnd[c] = world.scheduler.now() + ms;
-          if (ms > 61_000)
-            longPartitions.push({ client: c, incarnation: who.incarnation, until: partitionEnd[c]! });
-          counts.partitions++;
-          log(`partition client ${c} for ${ms}ms`);
-        }
-      } else if (roll < 0.77) {
-        world.restartClient(c);
-        counts.clientRestarts++;
-        log(`restart client ${c}`);
-      } else if (roll < 0.8) {
-        world.network.serverUp = false;
-        await world.server.restart();
-        await world.run(Math.floor(r() * 1500));
-        world.network.serverUp = true;
-        counts.serverRestarts++;
-        log('server restarted');
-      } else if (world.gc && roll < 0.86) {
-        const head = await world.server.head(APP);
-        const upTo = head + 1; // everything so far: any horizon is safe while tombstones stay
-        if (upTo > world.server.horizon + 1) {
-          await world.server.gc(APP, upTo);
-          log(`compacted below ${upTo} (horizon ${world.server.horizon})`);
-        }
-      }
-      await world.run(Math.floor(r() * 1200));
-      for (let i = 0; i < 3; i++)
-        if (world.network.partitioned[i] && world.scheduler.now() >= partitionEnd[i]!) {
-          world.network.partitioned[i] = false;
-          log(`heal client ${i}`);
-        }
-    }
-
-    // A client cut off for over a minute must have said so in its status (seed 003).
-    for (const p of longPartitions) {
-      while (world.scheduler.now() < p.until && world.network.partitioned[p.client]) await world.run(1000);
-      const cl = world.clients[p.client]!;
-      if (cl.incarnation === p.incarnation)
-        expect(cl.sawPartitioned, `client ${p.client} partitioned for over 65 s`).toBe(true);
-    }
-
-    // Heal everything and sync to quiescence.
-    world.network.faults = HEALED;
-    world.network.serverUp = true;
-    for (let i = 0; i < 3; i++) world.network.partitioned[i] = false;
-    await quiesce(world);
-    counts.acked = world.acked.length;
-    counts.dropped = world.network.stats.droppedRequests + world.network.stats.droppedResponses;
-    counts.duplicated = world.network.stats.duplicated;
-    counts.liveChanges = world.sockets?.stats.liveChanges ?? 0;
-    if (VERBOSE) log('sockets', world.sockets?.stats, 'network', world.network.stats);
-    counts.socketResets = world.sockets?.stats.resets ?? 0;
-    counts.compactions = world.server.gcRuns;
-    counts.snapshots = world.server.snapshots;
-    counts.reannounced = world.server.ledger.reannounced;
-    await check(world);
-    return counts;
-  } finally {
-    await world.dispose();
-  }
-}
-
-/** One random write on one client; false when there was nothing sensible to do. */
-function op(world: SimWorld, who: SimClient, r: () => number, log: (...a: unknown[]) => void): boolean {
-  const items = who.items;
-  const visible = items.all();
-  const kind = r();
-  const value = () => Math.floor(r() * 1000);
-  try {
-    if (kind < 0.3 || visible.length === 0) {
-      const id = IDS[Math.floor(r() * IDS.length)]!;
-      if (items.has(id)) return false;
-      items.insert({ id, a: value(), b: value(), c: value() });
-      log(`client ${who.index} insert ${id}`);
-    } else if (kind < 0.85) {
-      const doc = visible[Math.floor(r() * visible.length)]!;
-      const patch: Record<string, number> = {};
-      for (const f of FIELDS) if (r() < 0.5) patch[f] = value();
-      if (Object.keys(patch).length === 0) patch.a = value();
-      items.update(doc.id, patch);
-      log(`client ${who.index} update ${doc.id}`, patch);
-    } else {
-      const doc = visible[Math.floor(r() * visible.length)]!;
-      items.delete(doc.id);
-      log(`client ${who.index} delete ${doc.id}`);
-    }
-    return true;
-  } catch (err) {
-    // An insert of an id the client knows as deleted (ids are never reused): refused, fine.
-    if ((err as { code?: string }).code === 'duplicate_key') return false;
-    throw err;
-  }
-}
-
-/** Sync every client until no transaction is pending and everyone holds the server's head. */
-async function quiesce(world: SimWorld): Promise<void> {
-  for (let round = 0; round < 20; round++) {
-    const head = await world.server.head(APP);
-    for (const c of world.clients) {
-      const res = await world.until(c.source.sync());
-      if (!res.ok)
-        throw new Error(`client ${c.index} could not sync on a healed network: ${String(res.error)}`);
-    }
-    await world.run(200);
-    const busy = world.clients.some((c) => c.client.transactions.get().some((t) => !t.finished));
-    const same = (await world.server.head(APP)) === head;
-    const caughtUp = world.clients.every((c) => c.source.status.get().cursor === head);
-    if (!busy && same && caughtUp) return;
-  }
-  const states = world.clients.map((c) => ({
-    status: c.source.status.get(),
-    active: c.client.transactions
-      .get()
-      .filter((t) => !t.finished)
-      .map((t) => `${t.id}:${t.state}`),
-  }));
-  throw new Error(`no quiescence after 20 rounds on a healed network: ${JSON.stringify(states)}`);
-}
-
-async function check(world: SimWorld): Promise<void> {
-  // Visible documents from a snapshot; deletions from the ledger of committed writes (a
-  // compaction drops tombstones, but never what was deleted).
-  const cells = await world.server.liveCells(APP);
-  const server = new Replica();
-  server.apply(cells);
-  const serverDocs = new Map<string, unknown>();
-  const deletedOnServer = new Set<string>();
-  for (const key of world.server.ledger.deleted) deletedOnServer.add(key.slice(COLLECTION.length + 1));
-  for (const id of new Set(cells.map((c) => c.id))) {
-    const d = server.get(COLLECTION, id);
-    if (d !== undefined) serverDocs.set(id, d);
-  }
-  if (world.server.horizon === 0) {
-    // Nothing compacted: the change log from 0 holds every tombstone; it agrees with the ledger.
-    const all = new Replica();
-    all.apply(await world.server.allCells(APP));
-    for (const id of IDS)
-      expect(all.isDeleted(COLLECTION, id), `tombstone of ${id}`).toBe(deletedOnServer.has(id));
-  }
-
-  // 1. Every replica shows exactly the server's documents.
-  const expected = [...serverDocs.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, d]) => d);
-  for (const c of world.clients) {
-    const shown = [...c.items.all()].sort((a, b) => a.id.localeCompare(b.id));
-    expect(shown, `client ${c.index} equals the server`).toEqual(expected);
-  }
-
-  // 2. No acknowledged write lost.
-  const winner = new Map<string, Cell>();
-  for (const c of cells) winner.set(`${c.id}/${c.field}`, c);
-  for (const w of world.acked)
-    for (const c of w.cells) {
-      if (deletedOnServer.has(c.id)) continue; // a delete wins over every write
-      if (c.field === '_deleted')
-        throw new Error(`acknowledged delete of ${c.id} (tx ${w.tx}) is not on the server`);
-      const onServer = winner.get(`${c.id}/${c.field}`);
-      if (!onServer || compareHlc(onServer.hlc, c.hlc) < 0)
-        throw new Error(
-          `acknowledged write lost: client ${w.client} tx ${w.tx} set ${c.id}.${c.field}@${c.hlc}, server has ${onServer ? `@${onServer.hlc}` : 'nothing'}`,
-        );
-    }
-
-  // 3. Nothing applied twice.
-  for (const [k, n] of world.server.ledger.mutations)
-    if (n > 1) throw new Error(`mutation ${k} applied ${n} times`);
-  for (const [k, n] of world.server.ledger.cells)
-    if (n > 1) throw new Error(`cell ${k} written by ${n} commits`);
-
-  // 4. No resurrected delete: a deleted document is visible nowhere, on the server included
-  // (after compaction too: a snapshot that no longer has it made every client forget it).
-  for (const id of deletedOnServer) {
-    expect(serverDocs.has(id), `deleted ${id} is back on the server`).toBe(false);
-    for (const c of world.clients)
-      expect(c.items.has(id), `deleted ${id} is back on client ${c.index}`).toBe(false);
-  }
-
-  // 5. Nothing the network did may surface as another kind of error.
-  expect(world.unexpected.map((e) => `${(e as { code?: string }).code}: ${e.message}`)).toEqual([]);
-}
