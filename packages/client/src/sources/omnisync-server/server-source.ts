@@ -105,6 +105,8 @@ class ServerSourceImpl implements ServerSource {
   /** Cursor reports at most this often (0: never). */
   readonly #reportMs: number;
   /** The cursor last reported to the server, and when (scheduler time). */
+  /** Live batches applied while a snapshot request is in flight (see #snapshot). */
+  #duringSnapshot: { cells: readonly Cell[]; cursor: number | undefined }[] | undefined;
   #reportedCursor: number | undefined;
   #reportedAt = -Infinity;
   #reportTimer: { cancel(): void } | undefined;
@@ -509,7 +511,17 @@ class ServerSourceImpl implements ServerSource {
    */
   async #snapshot(): Promise<void> {
     const queries = this.#queries.all();
-    const res = await this.#http.snapshot(this.#queriesBody(queries));
+    // Live changes keep arriving while the snapshot is in flight; those committed after the
+    // snapshot's cursor are not in it, and forgetting what the snapshot lacks would drop them
+    // (a document inserted meanwhile would vanish from this client for good).
+    const during: { cells: readonly Cell[]; cursor: number | undefined }[] = [];
+    this.#duringSnapshot = during;
+    let res: Awaited<ReturnType<HttpTransport['snapshot']>>;
+    try {
+      res = await this.#http.snapshot(this.#queriesBody(queries));
+    } finally {
+      this.#duringSnapshot = undefined;
+    }
     const cells = fromWireCells(res.cells);
     // The snapshot replaces what this client holds of these queries (seed 002): documents
     // gone from the server (deleted, their tombstones compacted) or out of the queries go,
@@ -517,6 +529,10 @@ class ServerSourceImpl implements ServerSource {
     const scope = queries.length > 0 ? queries : this.#ctx!.collections.map((collection) => ({ collection }));
     this.#ctx!.forgetAbsent?.(scope, cells);
     this.#apply(cells);
+    // Then what is newer than the snapshot again, on top (LWW: applying it twice changes nothing).
+    const snapshotCursor = res.cursor;
+    for (const batch of during)
+      if (batch.cursor === undefined || batch.cursor > snapshotCursor) this.#apply(batch.cells);
     this.#needSnapshot = false;
     this.#needPull = true;
     this.#cursor = res.cursor;
@@ -697,6 +713,7 @@ class ServerSourceImpl implements ServerSource {
     if (this.#stopped) return;
     try {
       this.#apply(cells);
+      this.#duringSnapshot?.push({ cells, cursor });
     } catch (err) {
       this.#ctx?.reportError(err);
       return;
