@@ -120,6 +120,7 @@ export {
   utf8Length,
 } from './protocol/json-text.js';
 export type { MessageLimits } from './protocol/json-text.js';
+export { checkExactJson } from './protocol/exact-json.js';
 export {
   jsonValueSchema,
   cursorSchema,

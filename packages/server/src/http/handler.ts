@@ -8,6 +8,7 @@
  * Every failure answers `{error:{code, message}}` with the code's HTTP status.
  */
 import {
+  checkExactJson,
   cursorRequestSchema,
   decodeMessage,
   NotFoundError,
@@ -121,12 +122,16 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
     // The body's byte size is known from reading it: the decoder need not count it again.
     const body = async (): Promise<unknown> => {
       const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
-      return parseMessageText(text, limits, bytes);
+      const value = parseMessageText(text, limits, bytes);
+      checkExactJson(text, value);
+      return value;
     };
     switch (kind) {
       case 'push': {
         const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
         const req = decodePushText(text, limits, bytes);
+        // Lone surrogates and numbers a double cannot hold are refused before anything applies.
+        checkExactJson(text, req);
         // Charged to the pushing client (its idempotency identity); refused before anything applies.
         rateLimiter.check('push', `${appName}\u0000client\u0000${req.clientId}`);
         return c.json(await engine.push(appName, auth, req));

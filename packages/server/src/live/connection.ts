@@ -12,6 +12,7 @@ import {
   LIVE_CLOSE_CODES,
   type LiveClientMessage,
   OmniSyncError,
+  checkExactJson,
   parseMessageText,
   PayloadTooLargeError,
   PROTOCOL_VERSION,
@@ -144,9 +145,12 @@ export class LiveConnection implements RoomPeer {
         );
       if (isBinary && data.length > 0 && data[0] !== 0x7b /* { */)
         throw new ValidationError('Send text (JSON) messages, not binary.');
-      const value = parseMessageText(data.toString('utf8'), { maxBytes, maxDepth }, data.length);
+      const text = data.toString('utf8');
+      const value = parseMessageText(text, { maxBytes, maxDepth }, data.length);
       const rid = (value as { requestId?: unknown } | null)?.requestId;
       if (typeof rid === 'string' && rid.length <= 128) requestId = rid;
+      // Lone surrogates and numbers a double cannot hold are refused before anything applies.
+      checkExactJson(text, value);
       const msg = decodeLiveClientMessage(value);
       if (this.#state === 'new' && msg.type !== 'hello')
         throw new UnauthorizedError(

@@ -1,0 +1,200 @@
+/**
+ * Input that would not be stored exactly is refused up front, on SQLite and on Postgres:
+ * a lone UTF-16 surrogate in an id, a collection or field name, a value, a query or a
+ * mutator's args (storage would turn it into U+FFFD or refuse it: the document lands
+ * under another id, and a retry used to answer 500 forever), and numbers a double cannot
+ * hold (`1e-400`, `9007199254740993`, `-0`). Over HTTP and WebSocket, each refusal is a
+ * 400 `invalid_input` naming the field or the number, nothing is applied, and a retry
+ * answers the same; what is accepted is read back exactly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineMutators } from '@omnisync/core';
+import { createPostgresStorageFactory, type SyncHandlerOptions } from '@omnisync/server';
+import { dropSchemas, freshSchema, PG_URL, pgUnreachable } from './helpers/postgres.js';
+import { CellWriter, HttpClient, LiveClient, mutation, post } from './helpers/protocol-client.js';
+import { startServer, type TestServer } from './helpers/servers.js';
+
+const APP = 'exact';
+const mutators = defineMutators({
+  async put(tx, args: { id: string; n: unknown }) {
+    await tx.set('t', args.id, { n: args.n as number });
+  },
+});
+
+const unreachable = await pgUnreachable('exact-input tests on Postgres');
+const prefix = freshSchema('exact');
+afterAll(async () => {
+  if (!unreachable) await dropSchemas(prefix);
+});
+
+const storages: [name: string, options: () => SyncHandlerOptions][] = [['SQLite', () => ({})]];
+if (!unreachable)
+  storages.push([
+    'Postgres',
+    () => ({
+      storage: createPostgresStorageFactory({
+        connectionString: PG_URL,
+        schemaPrefix: prefix,
+        durability: 'off',
+      }),
+    }),
+  ]);
+
+/** A push body as raw text: `cell` is spliced in verbatim (escapes and number literals survive). */
+const pushText = (clientId: string, mutationId: string, cell: string) =>
+  `{"clientId":"${clientId}","mutations":[{"id":"${mutationId}","changes":[${cell}]}]}`;
+
+for (const [storageName, options] of storages) {
+  describe(`exact input on ${storageName}`, () => {
+    let t: TestServer;
+    let http: HttpClient;
+    const w = new CellWriter('exact_1');
+    const head = () => t.server.engine.head(APP);
+    const hlc = () => w.hlc.now();
+
+    beforeAll(async () => {
+      t = await startServer({ ...options(), mutators });
+      http = new HttpClient(t.url, APP);
+      await http.push('seed', [mutation(w.doc('t', 'seed', { n: 1 }))]);
+    });
+    afterAll(() => t?.close());
+
+    const refusedCells: [what: string, cell: () => string, names: string][] = [
+      [
+        'a lone surrogate in a document id',
+        () => `{"collection":"t","id":"doc-\\ud800","field":"n","value":1,"hlc":"${hlc()}"}`,
+        'mutations[0].changes[0].id',
+      ],
+      [
+        'a lone surrogate in a field name',
+        () => `{"collection":"t","id":"d1","field":"n\\udfff","value":1,"hlc":"${hlc()}"}`,
+        'mutations[0].changes[0].field',
+      ],
+      [
+        'a lone surrogate in a string value',
+        () => `{"collection":"t","id":"d1","field":"s","value":"x\\ud83d","hlc":"${hlc()}"}`,
+        'mutations[0].changes[0].value',
+      ],
+      [
+        'a lone surrogate in a key of an object value',
+        () => `{"collection":"t","id":"d1","field":"o","value":{"\\udc00":1},"hlc":"${hlc()}"}`,
+        'the key "\\udc00" in mutations[0].changes[0].value',
+      ],
+      [
+        'an unsafe integer',
+        () => `{"collection":"t","id":"d1","field":"n","value":9007199254740993,"hlc":"${hlc()}"}`,
+        'The number 9007199254740993',
+      ],
+      [
+        'an underflow to zero',
+        () => `{"collection":"t","id":"d1","field":"n","value":1e-400,"hlc":"${hlc()}"}`,
+        'The number 1e-400',
+      ],
+      [
+        'negative zero',
+        () => `{"collection":"t","id":"d1","field":"n","value":-0,"hlc":"${hlc()}"}`,
+        'The number -0',
+      ],
+    ];
+
+    for (const [what, cell, names] of refusedCells) {
+      it(`HTTP push of ${what} → 400 invalid_input naming it, nothing applied, the retry answers the same`, async () => {
+        const before = await head();
+        const body = pushText('c-http', `m-${what}`, cell());
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const res = await post(t.url, `/v1/apps/${APP}/push`, body, { raw: true });
+          expect(res.status).toBe(400);
+          expect(res.body.error.code).toBe('invalid_input');
+          expect(res.body.error.message).toContain(names);
+        }
+        expect(await head()).toBe(before);
+      });
+
+      it(`WebSocket push of ${what} → error invalid_input naming it, nothing applied`, async () => {
+        const c = await LiveClient.open(t.url, APP);
+        try {
+          await c.hello();
+          const before = await head();
+          const body = pushText('c-ws', `w-${what}`, cell());
+          c.send(`{"type":"push","requestId":"r1",${body.slice(1)}`);
+          const err = await c.next((m) => m.type === 'error');
+          expect(err.requestId).toBe('r1');
+          expect(err.error.code).toBe('invalid_input');
+          expect(err.error.message).toContain(names);
+          await c.ping();
+          expect(await head()).toBe(before);
+        } finally {
+          c.close();
+        }
+      });
+    }
+
+    it('a collection name with a lone surrogate, in a push and in a pull query → 400 invalid_input', async () => {
+      const before = await head();
+      const push = await post(
+        t.url,
+        `/v1/apps/${APP}/push`,
+        pushText('c', 'm-coll', `{"collection":"t\\ud800","id":"d","field":"n","value":1,"hlc":"${hlc()}"}`),
+        { raw: true },
+      );
+      expect(push.status).toBe(400);
+      // Collection names are identifiers: the cell check refuses it first.
+      expect(push.body.error.code).toMatch(/^invalid_(input|cell)$/);
+      expect(push.body.error.message).toContain('mutations[0].changes[0]');
+      expect(push.body.error.message).toContain('collection');
+      const pull = await post(
+        t.url,
+        `/v1/apps/${APP}/pull`,
+        '{"cursor":0,"queries":[{"collection":"t","where":{"op":"eq","field":"s","value":"\\udbff"}}]}',
+        { raw: true },
+      );
+      expect(pull.status).toBe(400);
+      expect(pull.body.error.code).toBe('invalid_input');
+      expect(pull.body.error.message).toContain('queries[0].where.value');
+      expect(await head()).toBe(before);
+    });
+
+    it('named mutator args with an inexact number or a lone surrogate → 400 invalid_input, nothing applied', async () => {
+      const before = await head();
+      for (const args of ['{"id":"n1","n":9007199254740993}', '{"id":"n\\ud800","n":1}']) {
+        const res = await post(
+          t.url,
+          `/v1/apps/${APP}/push`,
+          `{"clientId":"c-named","mutations":[{"id":"named-${args.length}","name":"put","args":${args},"changes":[]}]}`,
+          { raw: true },
+        );
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_input');
+      }
+      expect(await head()).toBe(before);
+    });
+
+    it('well-formed text and exact numbers are stored and read back exactly; a retried push answers its stored result, never a 5xx', async () => {
+      const values = [
+        'doc-\u{1F600}',
+        0.1,
+        5e-324,
+        Number.MAX_SAFE_INTEGER,
+        -Number.MAX_SAFE_INTEGER,
+        1e21,
+        0,
+      ];
+      const cells = w.doc('t', 'pair-\u{1F600}', Object.fromEntries(values.map((v, i) => [`f${i}`, v])));
+      // `1.0` and `1e2` are other spellings of exact numbers: accepted as 1 and 100.
+      const raw = `{"clientId":"c-ok","mutations":[{"id":"ok-1","changes":${JSON.stringify(cells).replace(/\]$/, '')},{"collection":"t","id":"pair-\\ud83d\\ude00","field":"g","value":[1.0,1e2],"hlc":"${hlc()}"}]}]}`;
+      const first = await post(t.url, `/v1/apps/${APP}/push`, raw, { raw: true });
+      expect(first.status).toBe(200);
+      expect(first.body.results[0].status).toBe('applied');
+      const headAfter = await head();
+      const again = await post(t.url, `/v1/apps/${APP}/push`, raw, { raw: true });
+      expect(again.status).toBe(200);
+      expect(again.body.results[0].status).toBe('applied'); // its stored result
+      expect(await head()).toBe(headAfter); // applied once
+      const snap = await http.snapshot([{ collection: 't' }]);
+      const doc = snap.cells.filter((c) => c.id === 'pair-\u{1F600}');
+      const byField = Object.fromEntries(doc.map((c) => [c.field, c.value]));
+      values.forEach((v, i) => expect(Object.is(byField[`f${i}`], v)).toBe(true));
+      expect(byField['g']).toEqual([1, 100]);
+    });
+  });
+}
