@@ -70,6 +70,24 @@ export type {
   SubscriptionStatus,
 } from './sources/types.js';
 
+// Seed 004 SyncProvider source (conformance suite in @omnisync/client/testing)
+export { createSyncProviderSource } from './sources/bindings/sync-provider-source.js';
+export type { SyncProviderSource } from './sources/bindings/sync-provider-source.js';
+export { SYNC_PROVIDER_PAGE_SIZE } from './sources/bindings/sync-provider-types.js';
+export type {
+  PendingOp,
+  PullRequest,
+  PullResponse,
+  PushBatch,
+  PushOpResult,
+  PushResult,
+  SyncChange,
+  SyncProvider,
+  SyncProviderSourceOptions,
+  SyncScope,
+  SyncStamp,
+} from './sources/bindings/sync-provider-types.js';
+
 // OmniSync server source and its transport (protocol v1 over HTTP + WebSocket)
 export { createServerSource } from './sources/omnisync-server/server-source.js';
 export {
@@ -133,6 +151,8 @@ export {
   SchemaError,
   PersistenceCorruptError,
   OmniSyncError,
+  ProviderError,
+  ProtocolError,
 } from '@omnisync/core';
 
 // State API (seed 000): defineState, the state proxy, META/meta, Omni.write, bindings, SSR

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   persistence_failed: 500,
   storage_failed: 500,
   network: 503,
+  provider_failed: 503,
   offline: 503,
   closed: 503,
   invalid_state: 409,
@@ -112,6 +113,8 @@ export class PersistenceError extends subclass('PersistenceError', 'persistence_
 export class StorageError extends subclass('StorageError', 'storage_failed') {}
 /** The network failed or the server could not be reached; retried automatically. */
 export class NetworkError extends subclass('NetworkError', 'network') {}
+/** A sync provider (seed 004 SyncProvider) threw or refused for a reason worth retrying. */
+export class ProviderError extends subclass('ProviderError', 'provider_failed') {}
 /** An operation on something in the wrong state (closed client, finished transaction…). */
 export class InvalidStateError extends subclass('InvalidStateError', 'invalid_state') {}
 /** A server-side named mutation refused the change; the reason is in the message. */
@@ -148,6 +151,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   persistence_failed: PersistenceError,
   storage_failed: StorageError,
   network: NetworkError,
+  provider_failed: ProviderError,
   invalid_state: InvalidStateError,
   mutation_rejected: MutationRejectedError,
   non_retriable: NonRetriableError,

@@ -22,6 +22,7 @@ export {
   PersistenceError,
   StorageError,
   NetworkError,
+  ProviderError,
   InvalidStateError,
   MutationRejectedError,
   NonRetriableError,

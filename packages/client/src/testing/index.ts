@@ -15,6 +15,20 @@ export { createTestScheduler } from './test-scheduler.js';
 // (added by the React/Todo helper: the browser tests run the persistence suite in a page)
 export { persistenceSuite, runPersistenceCases, persistenceCases } from '../persistence/testing.js';
 export type { TestScheduler } from './test-scheduler.js';
+// The provider conformance suite (seed 004 SyncProvider) and the in-memory reference backend.
+export {
+  providerConformanceSuite,
+  providerCases,
+  CONFORMANCE_REJECT_FIELD,
+} from '../sources/bindings/provider-suite.js';
+export type {
+  ProviderCase,
+  ProviderFixture,
+  ProviderFixtureFactory,
+  ProviderSuiteOptions,
+} from '../sources/bindings/provider-suite.js';
+export { createMemorySyncBackend } from '../sources/bindings/memory-sync-provider.js';
+export type { MemorySyncBackend, OpRule } from '../sources/bindings/memory-sync-provider.js';
 
 /** One call the harness's backend received. */
 export interface PersistCall {
