@@ -101,6 +101,8 @@ export const wireErrorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
   details: z.record(z.string(), jsonValueSchema).optional(),
+  /** The server's id of the HTTP request that failed (its `x-request-id`), to find its log lines. */
+  requestId: z.string().optional(),
 });
 /** The `{error:{code,message}}` envelope every failed request answers with. */
 export const wireErrorSchema = z.object({ error: wireErrorBodySchema });

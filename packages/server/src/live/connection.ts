@@ -524,6 +524,7 @@ export class LiveConnection implements RoomPeer {
       { conn: this.id, app: this.app, buffered: this.#ws.bufferedAmount },
       'slow consumer closed',
     );
+    this.#engine.metrics.slowConsumerClosed();
     this.close(LIVE_CLOSE_CODES.slowConsumer, 'slow consumer, resume by cursor');
     const t = setTimeout(() => this.#ws.terminate(), this.#engine.options.slowConsumerGraceMs);
     t.unref?.();
