@@ -190,7 +190,9 @@ export class LiveConnection implements RoomPeer {
         const rooms = this.#engine.rooms(this.app);
         this.#rooms.add(msg.room);
         rooms.join(msg.room, this.user, this, msg.presence);
-        return this.sendRaw(encode({ type: 'room', room: msg.room, members: rooms.members(msg.room) }));
+        return this.sendRaw(
+          encode({ type: 'room', room: msg.room, user: this.user, members: rooms.members(msg.room) }),
+        );
       }
       case 'leave':
         this.#rooms.delete(msg.room);
