@@ -31,7 +31,7 @@ import {
 } from './server.bench.ts';
 
 const RUNS = 6; // interleaved ingest pairs per comparison
-const FAN_ROUNDS = 3; // fan-out rounds per configuration (fresh servers each)
+const FAN_ROUNDS = 5; // fan-out rounds per configuration (fresh servers each)
 const FAN_CLIENTS = 100;
 
 type Config = 'off' | 'on';
@@ -56,30 +56,40 @@ function serverOf(dir: string, config: Config, name: string): OmniSyncServer {
   });
 }
 
-/** Interleaved ingest pairs (order alternating); returns the median changes/s of each and the median ratio on/off. */
+/**
+ * Interleaved ingest pairs (order alternating), each pair on a fresh pair of servers made in
+ * alternating order, so neither configuration keeps a warmer process state; returns the
+ * median changes/s of each and the median ratio on/off.
+ */
 async function ingest(
   dir: string,
   tag: string,
 ): Promise<{ off: number; on: number; cost: number; pushMsOff: number }> {
-  const servers = { off: serverOf(dir, 'off', `${tag}-off`), on: serverOf(dir, 'on', `${tag}-on`) };
-  const urls = { off: (await servers.off.listen(0)).url, on: (await servers.on.listen(0)).url };
   const pusher = clientsWorker();
   const ms: Record<Config, number[]> = { off: [], on: [] };
   try {
-    for (const c of ['off', 'on'] as const)
-      await pushIngest(pusher, urls[c], 'warmup', makeBatches('w_').slice(0, 4));
     for (let r = 0; r < RUNS; r++) {
       const order: Config[] = r % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+      const servers = new Map<Config, { server: OmniSyncServer; url: string }>();
       for (const c of order) {
-        const app = `ingest_${r}`;
-        await openApp(urls[c], app);
-        ms[c].push((await pushIngest(pusher, urls[c], app, makeBatches(`${c}${r}_`))).ms);
-        await pause();
+        const server = serverOf(dir, c, `${tag}-${c}-${r}`);
+        servers.set(c, { server, url: (await server.listen(0)).url });
+      }
+      try {
+        for (const c of order)
+          await pushIngest(pusher, servers.get(c)!.url, 'warmup', makeBatches('w_').slice(0, 4));
+        for (const c of order) {
+          const { url } = servers.get(c)!;
+          await openApp(url, 'ingest');
+          await pause();
+          ms[c].push((await pushIngest(pusher, url, 'ingest', makeBatches(`${c}${r}_`))).ms);
+        }
+      } finally {
+        for (const { server } of servers.values()) await server.close();
       }
     }
   } finally {
     await pusher.worker.terminate();
-    await Promise.all([servers.off.close(), servers.on.close()]);
   }
   const cells = DOCS * CELLS_PER_DOC;
   return {
@@ -142,7 +152,7 @@ async function perPushBookkeepingUs(): Promise<number> {
   return ((performance.now() - t0) * 1000) / N;
 }
 
-const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+const pct = (x: number, digits = 1) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(digits)} %`;
 
 export default async function observabilityBench(): Promise<BenchSection> {
   const dir = mkdtempSync(join(tmpdir(), 'omnisync-bench-obs-'));
@@ -170,7 +180,7 @@ export default async function observabilityBench(): Promise<BenchSection> {
             'bookkeeping of one push alone (counters, ack histogram, 3 no-op spans; no I/O, no noise)',
             '0',
             `${us.toFixed(2)} µs per push`,
-            `${pct(us / 1000 / i.pushMsOff)} of one 500-document push (${fmtMs(i.pushMsOff)} ms)`,
+            `${pct(us / 1000 / i.pushMsOff, 3)} of one 500-document push (${fmtMs(i.pushMsOff)} ms)`,
           ]);
         const f = await fan(dir, sdk ? 'sdk' : 'api');
         rows.push([
