@@ -15,7 +15,7 @@ import { createHlc, objectTypeOf } from '../packages/core/src/index.ts';
 import { createPostgresStorageFactory, createServer } from '../packages/server/src/index.ts';
 import { type BenchSection, fmtMs, fmtRate, median, percentile, performance } from './lib.ts';
 
-const DOCS = 20_000;
+export const DOCS = 20_000;
 const BATCH = 500; // mutations (documents) per push
 const FIELDS = {
   title: 'Buy milk and bread',
@@ -29,7 +29,7 @@ const WRITES = 40; // fan-out samples per client count
 
 type Cell = { collection: string; id: string; field: string; value: unknown; hlc: string };
 
-function makeBatches(prefix: string): Cell[][] {
+export function makeBatches(prefix: string): Cell[][] {
   const hlc = createHlc({ nodeId: 'bench_client' });
   const batches: Cell[][] = [];
   for (let b = 0; b < DOCS / BATCH; b++) {
@@ -45,7 +45,7 @@ function makeBatches(prefix: string): Cell[][] {
   }
   return batches;
 }
-const CELLS_PER_DOC = 1 + Object.keys(FIELDS).length;
+export const CELLS_PER_DOC = 1 + Object.keys(FIELDS).length;
 
 /** Raw better-sqlite3: the same rows into the same table shape, one transaction per batch, same durability. */
 function rawInsert(dir: string, batches: Cell[][], synchronous: 'FULL' | 'NORMAL'): number {
@@ -130,14 +130,14 @@ async function pgReachable(): Promise<boolean> {
 const pause = () => new Promise((r) => setTimeout(r, 300));
 
 /** Open an app's storage (creating its database file) with a pull, so no timed push pays for it. */
-async function openApp(url: string, app: string): Promise<void> {
+export async function openApp(url: string, app: string): Promise<void> {
   const res = await fetch(`${url}/v1/apps/${app}/pull`, { method: 'POST', body: '{"cursor":0}' });
   if (res.status !== 200) throw new Error(`pull failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 }
 
 /** A worker thread running bench/server-clients.ts, with a way to await its replies. */
-function clientsWorker(): { worker: Worker; next: (type: string) => Promise<any> } {
+export function clientsWorker(): { worker: Worker; next: (type: string) => Promise<any> } {
   // A TypeScript worker: register tsx inside it, then load the client script.
   const script = new URL('./server-clients.ts', import.meta.url).href;
   const worker = new Worker(
@@ -161,7 +161,7 @@ function clientsWorker(): { worker: Worker; next: (type: string) => Promise<any>
  * HTTP pushes from the client thread, by `pushers` clients at once (each sequential: its next
  * push once the last was acknowledged); returns their wall time.
  */
-async function pushIngest(
+export async function pushIngest(
   clients: ReturnType<typeof clientsWorker>,
   url: string,
   app: string,
@@ -243,7 +243,7 @@ async function postgresIngest(): Promise<(string | number)[]> {
 }
 
 /** Write → receipt latency at every client; the clients live on a worker thread (see server-fanout-clients.ts). */
-async function fanOut(
+export async function fanOut(
   url: string,
   clients: number,
   pinned = false,

@@ -4,9 +4,9 @@
  * the one row it changed.
  */
 import { type Entity, meta } from '@omnisync/client';
-import { OmniErrorBoundary, useOmni, useSignal } from '@omnisync/react';
+import { OmniErrorBoundary, useOmni, usePresence, useRoom, useSignal } from '@omnisync/react';
 import { type KeyboardEvent, memo, Suspense, useState } from 'react';
-import { type Filter, server, state, type Todo } from './omnisync.js';
+import { type Filter, ME, server, state, type Todo } from './omnisync.js';
 
 const newId = (): string =>
   typeof crypto.randomUUID === 'function'
@@ -154,6 +154,22 @@ function StatusLine() {
   );
 }
 
+/** Who else has the list open: the members of the list's room and the names they share. */
+function WhoIsOnline() {
+  const room = useRoom<{ name: string }>('todo-list', ME);
+  const { others, status } = usePresence(room);
+  const names = others.map((o) => o.state?.name ?? o.user);
+  return (
+    <p className="online" data-testid="online" data-status={status} data-count={others.length}>
+      {status !== 'joined'
+        ? `${ME.name} · presence ${status}`
+        : names.length === 0
+          ? `${ME.name} · nobody else here`
+          : `${ME.name} · also here: ${names.join(', ')}`}
+    </p>
+  );
+}
+
 /** The whole app. */
 export function App() {
   return (
@@ -169,6 +185,7 @@ export function App() {
         </Suspense>
       </OmniErrorBoundary>
       <StatusLine />
+      <WhoIsOnline />
     </section>
   );
 }

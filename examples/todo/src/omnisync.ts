@@ -2,13 +2,7 @@
  * The app's OmniSync setup: one client persisted in IndexedDB, synced with the OmniSync
  * server that serves this page (same origin), and the app's state.
  */
-import {
-  createClient,
-  createIndexedDbPersistence,
-  createServerSource,
-  createState,
-  defineState,
-} from '@omnisync/client';
+import { createClient, createIndexedDbPersistence, createState, defineState } from '@omnisync/client';
 
 /** A todo as the app stores it. */
 export interface Todo {
@@ -26,11 +20,24 @@ const params = new URLSearchParams(location.search);
 /** The app (tenant) on the server; `?app=` lets tests use a fresh one. */
 export const APP = params.get('app') ?? 'todo';
 
-export const server = createServerSource({ app: APP, server: location.origin });
-
 export const client = createClient({
+  app: APP,
+  server: location.origin,
   persistence: createIndexedDbPersistence({ name: `todo:${APP}:${params.get('device') ?? 'main'}` }),
 });
+
+/** The client's source for the OmniSync server (the todos sync through it; rooms share its app). */
+export const server = client.server!;
+
+/** What this person shows the others in the list's room: `?name=`, else a guest name kept per browser. */
+export const ME = ((): { name: string } => {
+  const given = params.get('name');
+  if (given) return { name: given };
+  const saved = localStorage.getItem('todo:name');
+  const name = saved ?? `Guest ${Math.random().toString(36).slice(2, 6)}`;
+  if (!saved) localStorage.setItem('todo:name', name);
+  return { name };
+})();
 
 export const appState = defineState({
   ui: { filter: 'all' as Filter },

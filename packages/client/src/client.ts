@@ -13,6 +13,7 @@ import {
   type CollectionDef,
   defineCollection,
   type HlcClock,
+  InvalidStateError,
   isValidCollectionName,
   type JsonValue,
   type Mutators,
@@ -31,6 +32,12 @@ import {
   ValidationError,
 } from '@omnisync/core';
 import { ClientHlc } from './client-hlc.js';
+import { ClientRoom, type Room } from './rooms/room.js';
+import { RoomLink } from './rooms/room-link.js';
+import { Backoff, resolveBackoff } from './transport/backoff.js';
+import { liveUrl } from './transport/live-session.js';
+import type { WebSocketConstructor } from './transport/types.js';
+import { HEARTBEAT_MS } from './sources/omnisync-server/server-source-types.js';
 import { Collection } from './collection/collection.js';
 import { EventHub, type EventStream } from './events.js';
 import { checkMutators, type MutateArgs, mutate } from './mutators/mutate.js';
@@ -143,6 +150,18 @@ export interface Client<M extends Mutators = Mutators> {
   mutate<K extends keyof M & string>(name: K, ...args: MutateArgs<M[K]>): Transaction;
   /** The OmniSync-server source built from `server`/`app`/`auth`, used by collections without a source of their own. */
   readonly server: ServerSource | undefined;
+  /**
+   * The room `name` of the app on the server (seed 003; one instance per name): `join()`,
+   * presence as signals, `broadcast(event)` and `on(event)` in HLC order. Rooms share one
+   * WebSocket of their own, opened with the first join. Throws ValidationError without
+   * `server`, or for a name that is not 1-256 characters.
+   * @example
+   * const room = client.room<{ name: string }>('todo-list');
+   * await room.join({ name: 'Ada' });
+   * room.presence.others.get(); // [{ user: 'u2', state: { name: 'Grace' } }]
+   * room.on('cursor', (e) => draw(e.from, e.payload));
+   */
+  room<P extends JsonValue = JsonValue>(name: string): Room<P>;
   /** Sync on demand: push what is pending and pull what is new, on every source that can. */
   sync(): Promise<void>;
   /** Resolves when every queued persistence write is stored. */
@@ -182,6 +201,8 @@ class OmniSyncClient implements Client<any> {
   #loaded = false;
   #loadFailed: Error | undefined;
   #closed = false;
+  readonly #rooms = new Map<string, ClientRoom<any>>();
+  #roomLink: RoomLink | undefined;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -640,6 +661,46 @@ class OmniSyncClient implements Client<any> {
     return this.scheduler.now();
   }
 
+  room<P extends JsonValue = JsonValue>(name: string): Room<P> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 256)
+      throw new ValidationError(`A room name is 1-256 characters, got ${JSON.stringify(name)}.`);
+    const existing = this.#rooms.get(name);
+    if (existing) return existing as ClientRoom<P>;
+    const o = this.#options;
+    if (o.server === undefined || o.app === undefined)
+      throw new ValidationError(
+        'Rooms live on the sync server: create the client with { app, server } to use client.room().',
+      );
+    const server = o.server;
+    const app = o.app;
+    const link = () => {
+      if (this.#closed) throw new InvalidStateError('This client is closed; create a new one.');
+      if (this.#roomLink) return this.#roomLink;
+      const so = o.serverOptions;
+      const WS =
+        so?.WebSocket === undefined
+          ? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+          : so.WebSocket;
+      if (!WS)
+        throw new ValidationError(
+          'Rooms need a WebSocket: pass serverOptions.WebSocket (on Node 20, the `ws` package).',
+        );
+      return (this.#roomLink = new RoomLink({
+        url: liveUrl(server, app),
+        WebSocket: WS,
+        scheduler: this.scheduler,
+        ...(o.auth ? { auth: o.auth } : {}),
+        clientId: () => this.#clientId,
+        heartbeatMs: so?.heartbeatMs ?? HEARTBEAT_MS,
+        backoff: new Backoff(resolveBackoff(so?.backoff), this.#random),
+        onError: (e) => this.#reportError(e),
+      }));
+    };
+    const room = new ClientRoom<P>(name, link, (e) => this.#reportError(e));
+    this.#rooms.set(name, room);
+    return room;
+  }
+
   sync(): Promise<void> {
     return syncSources(this.#sources.keys());
   }
@@ -651,6 +712,7 @@ class OmniSyncClient implements Client<any> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#roomLink?.stop();
     for (const entry of this.#sources.values()) {
       try {
         await entry.source.stop?.();

@@ -7,6 +7,7 @@
 // Client and collections
 export { createClient } from './client.js';
 export type { Client, ClientOptions, CollectionConfig } from './client.js';
+export type { Room, RoomEvent, RoomMember, RoomPresence, RoomStatus } from './rooms/room.js';
 export { createCollection, getDefaultClient, setDefaultClient } from './create-collection.js';
 export type { CreateCollectionOptions } from './create-collection.js';
 export { Collection } from './collection/collection.js';

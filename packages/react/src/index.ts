@@ -15,5 +15,7 @@ export { useCollection } from './use-collection.js';
 export type { UseCollectionResult } from './use-collection.js';
 export { useTransactions } from './use-transactions.js';
 export { useSignal } from './use-signal.js';
+export { usePresence, useRoom, useRoomEvents } from './use-room.js';
+export type { PresenceState } from './use-room.js';
 export { OmniErrorBoundary } from './error-boundary.js';
 export type { OmniErrorBoundaryProps } from './error-boundary.js';

@@ -41,6 +41,8 @@ const USAGE = `Usage: omnisync serve [options]
   --compact-keep <n>    compact each app's change log on a timer, keeping its newest n entries
                         (clients further behind snapshot; tombstones stay); default: never
   --compact-every-ms <ms>  how often (default 60000)
+  --metrics-token <t>   bearer token GET /metrics requires (env OMNISYNC_METRICS_TOKEN); with auth
+                        on, /metrics is refused without one
   -h, --help            this help
 
 Without --auth-secret or --jwks-url the server is open to anyone (development mode).`;
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
       postgres: { type: 'string' },
       'pg-schema-prefix': { type: 'string' },
       'compact-every-ms': { type: 'string' },
+      'metrics-token': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -140,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`--postgres must be a postgres:// connection string, got ${JSON.stringify(pgUrl)}.`);
     return 2;
   }
+  const metricsToken = values['metrics-token'] ?? env.OMNISYNC_METRICS_TOKEN;
   const server = createServer({
     dataDir: values.data ?? env.OMNISYNC_DATA ?? './data',
     ...(pgUrl !== undefined
@@ -159,6 +163,7 @@ async function main(argv: string[]): Promise<number> {
     ...(mutators ? { mutators } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(compaction ? { compaction } : {}),
+    ...(metricsToken ? { metricsToken } : {}),
   });
   await server.listen(port, values.host ?? env.OMNISYNC_HOST ?? '127.0.0.1');
 

@@ -34,5 +34,9 @@ export type {
   GcResult,
 } from './storage/storage.js';
 export { createLogger } from './util/logger.js';
+export { createServerMetrics } from './observability/metrics.js';
+export type { ServerMetrics, MetricSources, RequestKind, Transport } from './observability/metrics.js';
+export type { ServerTracing, SpanName } from './observability/tracing.js';
+export { requestLogMixin, REQUEST_ID_HEADER } from './observability/request-context.js';
 export type { Logger, LogLevel } from './util/logger.js';
 export { defineMutators } from '@omnisync/core';

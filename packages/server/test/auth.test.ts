@@ -87,7 +87,11 @@ describe('HTTP auth matrix', () => {
         const res = await new HttpClient(t.url, APP, token).call(endpoint, bodies[endpoint]);
         expect({ name, status: res.status }).toEqual({ name, status });
         expect(res.body).toEqual({
-          error: { code: status === 401 ? 'unauthorized' : 'forbidden', message: expect.any(String) },
+          error: {
+            code: status === 401 ? 'unauthorized' : 'forbidden',
+            message: expect.any(String),
+            requestId: expect.any(String),
+          },
         });
         expect(res.text).not.toContain(SECRET_DATA);
         expect(await t.server.engine.head(APP)).toBe(before);

@@ -20,6 +20,9 @@ const push = JSON.stringify({
   ],
 });
 
+/** The request id is readable by pages (CORS exposes it). */
+const EXPOSED = { 'access-control-expose-headers': 'X-Request-Id' };
+
 async function send(url: string, path: string, init: RequestInit & { origin?: string }) {
   const res = await fetch(`${url}${path}`, {
     ...init,
@@ -46,7 +49,8 @@ describe('CORS, any origin (default)', () => {
     expect(cors).toEqual({
       'access-control-allow-origin': '*',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol',
+      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol,X-Request-Id',
+      'access-control-expose-headers': 'X-Request-Id',
       'access-control-max-age': '600',
       vary: 'Access-Control-Request-Headers',
     });
@@ -61,7 +65,7 @@ describe('CORS, any origin (default)', () => {
     expect(ok.res.status).toBe(200);
     expect(JSON.parse(ok.text)).toMatchObject({ results: [{ id: 'm1', status: 'applied' }] });
     expect(ok.res.headers.get('content-length')).toBe(String(Buffer.byteLength(ok.text)));
-    expect(ok.cors).toEqual({ 'access-control-allow-origin': '*' });
+    expect(ok.cors).toEqual({ 'access-control-allow-origin': '*', ...EXPOSED });
 
     const bad = await send(t.url, '/v1/apps/todo/push', {
       method: 'POST',
@@ -70,16 +74,16 @@ describe('CORS, any origin (default)', () => {
     });
     expect(bad.res.status).toBe(400);
     expect(JSON.parse(bad.text).error.code).toBe('protocol_invalid');
-    expect(bad.cors).toEqual({ 'access-control-allow-origin': '*' });
+    expect(bad.cors).toEqual({ 'access-control-allow-origin': '*', ...EXPOSED });
 
     const missing = await send(t.url, '/v1/nothing', { method: 'POST', body: '{}' });
     expect(missing.res.status).toBe(404);
     expect(JSON.parse(missing.text).error.code).toBe('not_found');
-    expect(missing.cors).toEqual({ 'access-control-allow-origin': '*' });
+    expect(missing.cors).toEqual({ 'access-control-allow-origin': '*', ...EXPOSED });
 
     const health = await send(t.url, '/v1/health', { method: 'GET' });
     expect(JSON.parse(health.text).ok).toBe(true);
-    expect(health.cors).toEqual({ 'access-control-allow-origin': '*' });
+    expect(health.cors).toEqual({ 'access-control-allow-origin': '*', ...EXPOSED });
   });
 });
 
@@ -97,7 +101,11 @@ describe('CORS, listed origins', () => {
       origin: 'http://b.test',
     });
     expect(listed.res.status).toBe(200);
-    expect(listed.cors).toEqual({ 'access-control-allow-origin': 'http://b.test', vary: 'Origin' });
+    expect(listed.cors).toEqual({
+      'access-control-allow-origin': 'http://b.test',
+      vary: 'Origin',
+      ...EXPOSED,
+    });
 
     const other = await send(t.url, '/v1/apps/todo/pull', {
       method: 'POST',
@@ -105,7 +113,8 @@ describe('CORS, listed origins', () => {
       origin: 'http://evil.test',
     });
     expect(other.res.status).toBe(200);
-    expect(other.cors).toEqual({ vary: 'Origin' });
+    // Hono names the exposed header whatever the origin; without allow-origin the browser reads nothing.
+    expect(other.cors).toEqual({ vary: 'Origin', ...EXPOSED });
 
     const error = await send(t.url, '/v1/apps/todo/pull', {
       method: 'POST',
@@ -113,7 +122,11 @@ describe('CORS, listed origins', () => {
       origin: 'http://a.test',
     });
     expect(error.res.status).toBe(400);
-    expect(error.cors).toEqual({ 'access-control-allow-origin': 'http://a.test', vary: 'Origin' });
+    expect(error.cors).toEqual({
+      'access-control-allow-origin': 'http://a.test',
+      vary: 'Origin',
+      ...EXPOSED,
+    });
 
     const preflight = await send(t.url, '/v1/apps/todo/push', {
       method: 'OPTIONS',
@@ -124,7 +137,8 @@ describe('CORS, listed origins', () => {
     expect(preflight.cors).toEqual({
       'access-control-allow-origin': 'http://a.test',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol',
+      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol,X-Request-Id',
+      'access-control-expose-headers': 'X-Request-Id',
       'access-control-max-age': '600',
       vary: 'Origin, Access-Control-Request-Headers',
     });

@@ -335,6 +335,7 @@ describe('rooms', () => {
     expect(await a.next((m) => m.type === 'room')).toEqual({
       type: 'room',
       room: 'doc-1',
+      user: 'alice',
       members: [{ user: 'alice', state: { cursor: 1 } }],
     });
     b.send({ type: 'join', room: 'doc-1' });
@@ -367,7 +368,7 @@ describe('rooms', () => {
     b.close();
     expect(
       await a.next(
-        (m) => m.type === 'presence' && m.user === 'bob' && m.state === null,
+        (m) => m.type === 'presence' && m.user === 'bob' && m.state === null && m.left === true,
         10_000,
         a.messages.length,
       ),

@@ -107,6 +107,19 @@ export function storageSuite(name: string, harness: () => StorageHarness): void 
       });
     });
 
+    it('reports its size (the metrics gauge), growing with the data', async () => {
+      expect(s.sizeBytes).toBeTypeOf('function');
+      const before = await s.sizeBytes!();
+      expect(before).toBeGreaterThan(0);
+      const big = Array.from({ length: 400 }, (_, i) =>
+        cell('t', `d${i}`, 'text', 'x'.repeat(500), hlcAt(5000 + i)),
+      );
+      await s.write(async (w) => {
+        await w.writeDocs(big.map((c, i) => write(i + 1, [c])));
+      });
+      expect(await s.sizeBytes!()).toBeGreaterThan(before);
+    });
+
     it('upserts a cell in place and keeps the latest version', async () => {
       await s.write((w) =>
         w.writeDocs([write(1, [cell('t', 'd', 'a', 1, hlcAt(1)), cell('t', 'd', 'b', 1, hlcAt(1))])]),

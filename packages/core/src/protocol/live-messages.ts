@@ -152,18 +152,23 @@ export const ackMessageSchema = z.object({
   cursor: cursorSchema,
 });
 const memberSchema = z.object({ user: z.string(), state: z.optional(jsonValueSchema) });
-/** Answer to join: the room's members and their presence. */
+/** Answer to join: the room's members and their presence; `user` is the joiner's own member id. */
 export const roomMessageSchema = z.object({
   type: z.literal('room'),
   room: roomSchema,
+  user: z.optional(z.string()),
   members: z.array(memberSchema),
 });
-/** Another member's presence changed; `state` null means they left. */
+/**
+ * Another member's presence changed (`state` null: none). `left: true`: the member left (its
+ * last connection closed or left); servers before it sent `state: null` only.
+ */
 export const presenceUpdateMessageSchema = z.object({
   type: z.literal('presence'),
   room: roomSchema,
   user: z.string(),
   state: jsonValueSchema,
+  left: z.optional(z.boolean()),
 });
 export const roomEventMessageSchema = z.object({
   type: z.literal('event'),

@@ -105,6 +105,8 @@ export const wireErrorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
   details: z.optional(z.record(z.string(), jsonValueSchema)),
+  /** The server's id of the HTTP request that failed (its `x-request-id`), to find its log lines. */
+  requestId: z.optional(z.string()),
 });
 /** The `{error:{code,message}}` envelope every failed request answers with. */
 export const wireErrorSchema = z.object({ error: wireErrorBodySchema });

@@ -94,6 +94,20 @@ export class AppRegistry {
     return this.#open.values();
   }
 
+  /** Each open app's storage size, where its storage can tell (a failing one is left out). */
+  async sizes(): Promise<[app: string, bytes: number][]> {
+    const out: [string, number][] = [];
+    for (const opening of [...this.#open.values()]) {
+      try {
+        const state = await opening;
+        if (state.storage.sizeBytes) out.push([state.app, await state.storage.sizeBytes()]);
+      } catch {
+        // not open (or closed meanwhile): nothing to report
+      }
+    }
+    return out;
+  }
+
   /** Wait for in-flight commits, then close every storage. */
   async closeAll(): Promise<void> {
     this.#closed = true;

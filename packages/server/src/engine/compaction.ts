@@ -43,6 +43,9 @@ export function resolveCompaction(
   return { keepChanges, everyMs };
 }
 
+/** Told of each app's compaction run (the metrics). */
+export type CompactionListener = (result: 'ok' | 'failed', changesDropped: number) => void;
+
 /** Compacts the open apps on a timer until stopped. */
 export class Compactor {
   readonly #options: Required<CompactionOptions>;
@@ -50,8 +53,15 @@ export class Compactor {
   readonly #log: Logger;
   readonly #timer: ReturnType<typeof setInterval>;
   #running: Promise<void> | undefined;
+  readonly #onRun: CompactionListener | undefined;
 
-  constructor(options: Required<CompactionOptions>, apps: () => Iterable<Promise<AppState>>, log: Logger) {
+  constructor(
+    options: Required<CompactionOptions>,
+    apps: () => Iterable<Promise<AppState>>,
+    log: Logger,
+    onRun?: CompactionListener,
+  ) {
+    this.#onRun = onRun;
     this.#options = options;
     this.#apps = apps;
     this.#log = log;
@@ -75,12 +85,14 @@ export class Compactor {
           const olderThanVersion = head - this.#options.keepChanges + 1;
           return olderThanVersion > 1 ? state.storage.gc({ olderThanVersion }) : undefined;
         });
+        this.#onRun?.('ok', res?.changesDropped ?? 0);
         if (res && res.changesDropped > 0)
           this.#log.info(
             { app: state.app, horizon: res.horizon, changesDropped: res.changesDropped },
             'change log compacted',
           );
       } catch (err) {
+        this.#onRun?.('failed', 0);
         this.#log.warn({ app: state.app, err }, 'compaction failed; retried at the next interval');
       }
     }

@@ -88,6 +88,18 @@ export interface SyncServerOptions {
    * (clients further behind snapshot). Default off: `engine.gc()` compacts on demand.
    */
   compaction?: CompactionOptions | false;
+  /** Prometheus metrics at `GET /metrics` (default on); `false` turns counting and the endpoint off. */
+  metrics?: boolean;
+  /**
+   * Bearer token `GET /metrics` requires (`--metrics-token`). With auth on and no token,
+   * `/metrics` is refused (403); with auth off it is open unless a token is set.
+   */
+  metricsToken?: string;
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api` (default on: a no-op until the app
+   * registers an SDK); `false` skips the API entirely.
+   */
+  tracing?: boolean;
 }
 
 /** Live options with defaults filled in, plus what each connection's message bucket needs. */

@@ -42,6 +42,8 @@ export interface PushOutcome {
   readonly cursor: number;
   /** Committed document changes, in version order (for fan-out; built only when asked). */
   readonly events: () => DocChangeEvent[];
+  /** Cells written by this commit (the ingest metric). */
+  readonly cellsWritten: number;
 }
 
 /** What push needs from the engine. */
@@ -165,12 +167,15 @@ export async function applyPush(
     changed.push(doc);
   }
   await w.writeDocs(writes);
+  let cellsWritten = 0;
+  for (const wr of writes) cellsWritten += wr.cells.length;
   if (fresh.length > 0) await w.recordMutations(req.clientId, fresh, version);
   return {
     results,
     from,
     cursor: version,
     events: () => changed.map((doc, i) => doc.toEvent(writes[i]!.version, writes[i]!)),
+    cellsWritten,
   };
 }
 

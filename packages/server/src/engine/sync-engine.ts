@@ -20,6 +20,8 @@ import {
   type SnapshotResponse,
 } from '@omnisync/core';
 import { LiveServer } from '../live/live-engine.js';
+import { counted, createServerMetrics, noMetrics, type ServerMetrics } from '../observability/metrics.js';
+import { createServerTracing, type ServerTracing } from '../observability/tracing.js';
 import type { DeviceCursor, GcOptions, GcResult } from '../storage/storage.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { AppRegistry } from './app-registry.js';
@@ -35,6 +37,7 @@ import {
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
 import { readPull, readSnapshot } from './read.js';
+import type { DocChangeEvent } from './working-doc.js';
 
 /** The shared core of a sync server. */
 export interface SyncEngine {
@@ -46,6 +49,10 @@ export interface SyncEngine {
   readonly rateLimiter: RateLimiter;
   readonly live: LiveServer;
   readonly authRequired: boolean;
+  /** Prometheus metrics of this server (a no-op set with `metrics: false`). */
+  readonly metrics: ServerMetrics;
+  /** OpenTelemetry spans (no-op without an SDK, skipped with `tracing: false`). */
+  readonly tracing: ServerTracing;
   /** Throws unless `app` is a valid, existing app name (400/404); opens nothing. */
   checkApp(app: string): void;
   /** Validate the app name and the token (400/401/403/404). */
@@ -97,6 +104,23 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
   };
   const allowed = (auth: AuthContext, request: AuthorizeRequest) =>
     authorize ? authorize(auth, request) : true;
+  const metrics =
+    options.metrics === false
+      ? noMetrics
+      : createServerMetrics({ connections: () => engine.live.size, appSizes: () => registry.sizes() });
+  const tracing = createServerTracing(options.tracing !== false);
+  const observed = metrics.enabled || options.tracing !== false;
+  /** Fan a commit out, timed (only commits someone listens to) and in a span. */
+  const publish = (app: string, changes: () => readonly DocChangeEvent[], cursor: number) => {
+    if (!observed) return void engine.live.publish(app, changes, cursor);
+    const t0 = performance.now();
+    const reached = tracing.spanSync(
+      'omnisync.fanout',
+      { 'omnisync.app': app, 'omnisync.cursor': cursor },
+      () => engine.live.publish(app, changes, cursor),
+    );
+    if (reached > 0) metrics.fannedOut((performance.now() - t0) / 1000);
+  };
 
   const engine: SyncEngine = {
     log,
@@ -106,6 +130,8 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     rateLimiter,
     live: undefined as unknown as LiveServer,
     authRequired: authenticator.required,
+    metrics,
+    tracing,
     get closing() {
       return closing;
     },
@@ -120,31 +146,47 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     },
     async push(app, auth, req) {
       checkOpen();
-      // Advance the server clock past the newest client stamp; refuse stamps far in the future.
-      let newest = '';
-      for (const m of req.mutations) for (const c of m.changes) if (c.hlc > newest) newest = c.hlc;
-      if (newest) hlc.receive(newest);
-      const state = await registry.get(app);
-      return state.lock.run(async () => {
-        const outcome = await state.storage.write((w) =>
-          applyPush({ hlc, mutators: options.mutators, authorize, log }, w, auth, req),
-        );
-        // In commit order (under this lock); on a shared storage through the app's feed, which
-        // sends other processes' commits before this one (never awaited: the push is committed).
-        if (state.feed) void state.feed.own(outcome.from, outcome.cursor, outcome.events).catch(feedFailed);
-        else engine.live.publish(app, outcome.events, outcome.cursor);
-        return { results: outcome.results, cursor: outcome.cursor };
+      const attributes = { 'omnisync.app': app, 'omnisync.mutations': req.mutations.length };
+      return tracing.span('omnisync.push', attributes, async () => {
+        // Advance the server clock past the newest client stamp; refuse stamps far in the future.
+        let newest = '';
+        for (const m of req.mutations) for (const c of m.changes) if (c.hlc > newest) newest = c.hlc;
+        if (newest) hlc.receive(newest);
+        const state = await registry.get(app);
+        return state.lock.run(async () => {
+          const outcome = await tracing.span('omnisync.storage.write', attributes, () =>
+            state.storage.write((w) =>
+              applyPush({ hlc, mutators: options.mutators, authorize, log }, w, auth, req),
+            ),
+          );
+          metrics.ingested(outcome.cellsWritten);
+          // In commit order (under this lock); on a shared storage through the app's feed, which
+          // sends other processes' commits before this one (never awaited: the push is committed).
+          if (state.feed) void state.feed.own(outcome.from, outcome.cursor, outcome.events).catch(feedFailed);
+          else publish(app, outcome.events, outcome.cursor);
+          return { results: outcome.results, cursor: outcome.cursor };
+        });
       });
     },
     async pull(app, auth, req) {
       checkOpen();
-      const state = await registry.get(app);
-      return state.storage.read((r) => readPull(r, auth, req, authorize));
+      const attributes = { 'omnisync.app': app, 'omnisync.cursor': req.cursor };
+      return tracing.span('omnisync.pull', attributes, async () => {
+        const state = await registry.get(app);
+        return tracing.span('omnisync.storage.read', attributes, () =>
+          state.storage.read((r) => readPull(r, auth, req, authorize)),
+        );
+      });
     },
     async snapshot(app, auth, req) {
       checkOpen();
-      const state = await registry.get(app);
-      return state.storage.read((r) => readSnapshot(r, auth, req, authorize));
+      const attributes = { 'omnisync.app': app };
+      return tracing.span('omnisync.snapshot', attributes, async () => {
+        const state = await registry.get(app);
+        return tracing.span('omnisync.storage.read', attributes, () =>
+          state.storage.read((r) => readSnapshot(r, auth, req, authorize)),
+        );
+      });
     },
     async updateCursor(app, _auth, req) {
       checkOpen();
@@ -162,7 +204,14 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     },
     async gc(app, gcOptions) {
       const state = await registry.get(app);
-      return state.lock.run(() => state.storage.gc(gcOptions));
+      try {
+        const res = await state.lock.run(() => state.storage.gc(gcOptions));
+        metrics.compacted('manual', 'ok', res.changesDropped);
+        return res;
+      } catch (err) {
+        metrics.compacted('manual', 'failed', 0);
+        throw err;
+      }
     },
     close() {
       closePromise ??= (async () => {
@@ -176,14 +225,21 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return closePromise;
     },
   };
-  const compactor = compaction ? new Compactor(compaction, () => registry.opened(), log) : undefined;
+  const compactor = compaction
+    ? new Compactor(
+        compaction,
+        () => registry.opened(),
+        log,
+        (result, dropped) => metrics.compacted('timer', result, dropped),
+      )
+    : undefined;
   const feeds = new Set<CommitFeed>();
   const feedFailed = (err: unknown) =>
     log.warn({ err }, 'live fan-out of a commit failed; its changes reach clients at their next pull');
   registry.onShared = (app, storage) => {
     const feed = new CommitFeed(
       storage,
-      (changes, cursor) => engine.live.publish(app, changes, cursor),
+      (changes, cursor) => publish(app, changes, cursor),
       () =>
         engine.live.closeApp(
           app,
@@ -201,11 +257,13 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       hlc,
       limits,
       authorizes: authorize !== undefined,
+      metrics,
       authenticate: (app, token) => engine.authenticate(app, token),
       allowed,
-      push: (app, auth, req) => engine.push(app, auth, req),
-      pull: (app, auth, req) => engine.pull(app, auth, req),
-      snapshot: (app, auth, req) => engine.snapshot(app, auth, req),
+      // Over the socket, counted here (HTTP requests are counted by the handler).
+      push: (app, auth, req) => counted(metrics, 'push', 'ws', () => engine.push(app, auth, req)),
+      pull: (app, auth, req) => counted(metrics, 'pull', 'ws', () => engine.pull(app, auth, req)),
+      snapshot: (app, auth, req) => counted(metrics, 'snapshot', 'ws', () => engine.snapshot(app, auth, req)),
       head: (app) => engine.head(app),
     },
     liveOptions,

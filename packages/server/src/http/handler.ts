@@ -4,8 +4,10 @@
  *     GET  /v1/health
  *     POST /v1/apps/:app/push | pull | snapshot | cursor
  *     GET  /v1/apps/:app/live      (WebSocket; served by createServer on Node)
+ *     GET  /metrics                (Prometheus; behind the metrics token when auth is on)
  *
- * Every failure answers `{error:{code, message}}` with the code's HTTP status.
+ * Every failure answers `{error:{code, message, requestId}}` with the code's HTTP status;
+ * every answer carries the request's `x-request-id`.
  */
 import {
   checkExactJson,
@@ -28,6 +30,13 @@ import { bearerToken } from '../engine/auth.js';
 import type { SyncServerOptions } from '../engine/options.js';
 import { createSyncEngine, type SyncEngine } from '../engine/sync-engine.js';
 import type { Logger } from '../util/logger.js';
+import {
+  countRequests,
+  metricsEndpoint,
+  type ObservedEnv,
+  requestIds,
+} from '../observability/http-observe.js';
+import { REQUEST_ID_HEADER } from '../observability/request-context.js';
 import { decodePushText } from './push-decode.js';
 import { type NodeIncoming, readBody } from './read-body.js';
 
@@ -48,8 +57,11 @@ export interface SyncHandlerOptions extends SyncServerOptions {
   cors?: false | string | string[];
 }
 
-/** Answer an error as `{error:{code,message}}` with its status; internals are logged, not leaked. */
-export function errorResponse(err: unknown, log: Logger): Response {
+/**
+ * Answer an error as `{error:{code,message,requestId?}}` with its status (and the request id
+ * in `x-request-id`); internals are logged, not leaked.
+ */
+export function errorResponse(err: unknown, log: Logger, requestId?: string): Response {
   let e: OmniSyncError;
   if (err instanceof OmniSyncError) e = err;
   else {
@@ -63,7 +75,10 @@ export function errorResponse(err: unknown, log: Logger): Response {
   const retryAfterMs = e.details?.['retryAfterMs'];
   if (e.code === 'rate_limited' && typeof retryAfterMs === 'number')
     headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
-  return new Response(JSON.stringify(toWireError(e)), { status: e.status, headers });
+  const wire = toWireError(e);
+  if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
+  const body = requestId === undefined ? wire : { error: { ...wire.error, requestId } };
+  return new Response(JSON.stringify(body), { status: e.status, headers });
 }
 
 /**
@@ -77,26 +92,31 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
   const engine = options.engine ?? createSyncEngine(options);
   const { log, limits, rateLimiter } = engine;
 
-  const app = new Hono();
+  const app = new Hono<ObservedEnv>();
+  app.use('*', requestIds(log));
   if (options.cors !== false)
     app.use(
       '/v1/*',
       cors({
         origin: options.cors ?? '*',
-        allowHeaders: ['Authorization', 'Content-Type', 'OmniSync-Protocol'],
+        allowHeaders: ['Authorization', 'Content-Type', 'OmniSync-Protocol', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id'],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
         maxAge: 600,
       }),
     );
-  app.onError((err) => errorResponse(err, log));
-  app.notFound(() =>
+  app.onError((err, c) => errorResponse(err, c.get('log') ?? log, c.get('requestId')));
+  app.notFound((c) =>
     errorResponse(
       new NotFoundError(
         'No such endpoint; see DESIGN.md "Protocol v1" (POST /v1/apps/:app/push|pull|snapshot|cursor).',
       ),
-      log,
+      c.get('log') ?? log,
+      c.get('requestId'),
     ),
   );
+  app.get('/metrics', metricsEndpoint(engine.metrics, engine.authRequired, options.metricsToken));
+  app.use('/v1/apps/:app/:kind', countRequests(engine.metrics));
 
   app.get('/v1/health', (c) =>
     c.json({ ok: !engine.closing, protocolVersion: PROTOCOL_VERSION }, engine.closing ? 503 : 200),

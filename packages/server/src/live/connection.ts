@@ -194,7 +194,9 @@ export class LiveConnection implements RoomPeer {
         const rooms = this.#engine.rooms(this.app);
         this.#rooms.add(msg.room);
         rooms.join(msg.room, this.user, this, msg.presence);
-        return this.sendRaw(encode({ type: 'room', room: msg.room, members: rooms.members(msg.room) }));
+        return this.sendRaw(
+          encode({ type: 'room', room: msg.room, user: this.user, members: rooms.members(msg.room) }),
+        );
       }
       case 'leave':
         this.#rooms.delete(msg.room);
@@ -528,6 +530,7 @@ export class LiveConnection implements RoomPeer {
       { conn: this.id, app: this.app, buffered: this.#ws.bufferedAmount },
       'slow consumer closed',
     );
+    this.#engine.metrics.slowConsumerClosed();
     this.close(LIVE_CLOSE_CODES.slowConsumer, 'slow consumer, resume by cursor');
     const t = setTimeout(() => this.#ws.terminate(), this.#engine.options.slowConsumerGraceMs);
     t.unref?.();

@@ -17,6 +17,7 @@ import type { WebSocket } from 'ws';
 import type { AuthContext } from '../engine/auth.js';
 import type { AuthorizeRequest, ResolvedLiveOptions } from '../engine/options.js';
 import type { DocChangeEvent } from '../engine/working-doc.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
 import { LiveConnection } from './connection.js';
 import { Rooms } from './rooms.js';
@@ -27,6 +28,8 @@ import type { PreparedMessage } from './ws-frame.js';
 export interface LiveEngine {
   readonly log: Logger;
   readonly hlc: HlcClock;
+  /** Counters of the server (slow-consumer closes). */
+  readonly metrics: ServerMetrics;
   readonly options: ResolvedLiveOptions;
   readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
   /** True when an authorize hook is configured. */
@@ -111,15 +114,21 @@ export class LiveServer {
    * Fan a committed batch out (called in commit order; events built only if someone
    * listens): the subscription index names the connections each change may concern, and
    * each of those tests its own subscriptions and sends the message, encoded and framed
-   * once per distinct content for the whole commit (`cache`).
+   * once per distinct content for the whole commit (`cache`). Returns the number of
+   * connections the commit was routed to.
    */
-  publish(app: string, changes: () => readonly DocChangeEvent[], cursor: number): void {
+  publish(app: string, changes: () => readonly DocChangeEvent[], cursor: number): number {
     const index = this.#indexes.get(app);
-    if (!index || index.size === 0) return;
+    if (!index || index.size === 0) return 0;
     const events = changes();
-    if (events.length === 0) return;
+    if (events.length === 0) return 0;
     const cache = new Map<string, PreparedMessage>();
-    for (const [conn, indices] of index.candidates(events)) conn.publish(events, indices, cursor, cache);
+    let reached = 0;
+    for (const [conn, indices] of index.candidates(events)) {
+      conn.publish(events, indices, cursor, cache);
+      reached++;
+    }
+    return reached;
   }
 
   /** Close every socket of one app with `code` (its clients reconnect as the code says). */

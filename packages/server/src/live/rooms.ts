@@ -89,7 +89,7 @@ export class Rooms {
     if (!r || !m || !m.peers.delete(peer)) return;
     if (m.peers.size === 0) {
       r.delete(user);
-      this.#broadcast(r, peer, { type: 'presence', room, user, state: null });
+      this.#broadcast(r, peer, { type: 'presence', room, user, state: null, left: true });
     }
     if (r.size === 0) this.#rooms.delete(room);
   }

@@ -707,6 +707,17 @@ export async function createPostgresStorage(
         });
       });
     },
+    async sizeBytes() {
+      checkOpen();
+      const { rows } = await wrap('read', () =>
+        pool.query<{ bytes: string | null }>(
+          `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [options.schema],
+        ),
+      );
+      return Number(rows[0]?.bytes ?? 0);
+    },
     close() {
       closing ??= writeLock.run(async () => {
         closed = true;

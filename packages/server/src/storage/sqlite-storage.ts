@@ -12,6 +12,7 @@
  *   may be lost (faster: fsync only at checkpoints).
  * - `'off'`: no fsync at all; for tests and throwaway data.
  */
+import { stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { type MutationResult, StorageError } from '@omnisync/core';
 import { Mutex } from '../util/mutex.js';
@@ -467,6 +468,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
           })(),
         );
       });
+    },
+    async sizeBytes() {
+      const size = (f: string) =>
+        stat(f).then(
+          (s) => s.size,
+          () => 0,
+        );
+      const [main, wal] = await Promise.all([size(options.file), size(`${options.file}-wal`)]);
+      return main + wal;
     },
     async close() {
       if (closed) return;

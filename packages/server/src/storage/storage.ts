@@ -152,6 +152,8 @@ export interface SyncStorage {
    * commits are all there is to fan out.
    */
   watchCommits?(listener: (head: number) => void): () => void;
+  /** Bytes the app's data takes (file and WAL, or the schema's tables); read by the metrics. */
+  sizeBytes?(): Promise<number>;
   /** Finish in-flight transactions and release the database. */
   close(): Promise<void>;
 }
