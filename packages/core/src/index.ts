@@ -202,6 +202,7 @@ export { PROTOCOL_SCHEMAS } from './protocol/schemas.js';
 export type { ProtocolSchemaName } from './protocol/schemas.js';
 export {
   decodeMessage,
+  describeIssue,
   decodeMessageText,
   decodeLiveClientMessage,
   encodeMessage,

@@ -37,7 +37,7 @@ const sizeUnit = (origin: unknown): string =>
  * What an issue means, in words (zod/mini carries no locale: the protocol names its own
  * expectations, so the client bundle does not pay for zod's message tables).
  */
-function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.message && issue.message !== 'Invalid input') return issue.message;
   const i = issue as z.core.$ZodIssue & Record<string, unknown>;
   switch (issue.code) {

@@ -12,25 +12,26 @@ import {
   isValidHlc,
   type JsonValue,
   ProtocolError,
+  describeIssue,
 } from '@omnisync/core';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { PendingMutation } from '../../types.js';
 import type { PendingOp, PullResponse, PushResult, SyncChange } from './sync-provider-types.js';
 
-const hlc = z.string().refine(isValidHlc, { message: 'not an OmniSync HLC string' });
+const hlc = z.string().check(z.refine(isValidHlc, { message: 'not an OmniSync HLC string' }));
 const stamp = z.object({
   hlc,
   deviceId: z.string(),
   opId: z.string(),
-  clock: z.number().optional(),
+  clock: z.optional(z.number()),
 });
-const version = z.number().int().nonnegative();
+const version = z.int().check(z.nonnegative());
 const change = z.object({
-  tableName: z.string().min(1),
-  pk: z.string().min(1),
+  tableName: z.string().check(z.minLength(1)),
+  pk: z.string().check(z.minLength(1)),
   op: z.enum(['put', 'delete']),
-  payload: z.record(z.string(), z.unknown()).optional(),
-  unset: z.array(z.string()).optional(),
+  payload: z.optional(z.record(z.string(), z.unknown())),
+  unset: z.optional(z.array(z.string())),
   serverVersion: version,
   stamp,
 });
@@ -41,12 +42,12 @@ const pushResult = z.object({
     z.object({
       opId: z.string(),
       success: z.boolean(),
-      error: z.string().optional(),
-      retryable: z.boolean().optional(),
-      code: z.string().optional(),
+      error: z.optional(z.string()),
+      retryable: z.optional(z.boolean()),
+      code: z.optional(z.string()),
     }),
   ),
-  serverVersion: version.optional(),
+  serverVersion: z.optional(version),
 });
 
 function refuse(provider: string, what: string, issue: string): ProtocolError {
@@ -56,9 +57,9 @@ function refuse(provider: string, what: string, issue: string): ProtocolError {
   );
 }
 
-function firstIssue(e: z.ZodError): string {
+function firstIssue(e: z.core.$ZodError): string {
   const i = e.issues[0];
-  return i === undefined ? 'invalid' : `${i.path.join('.') || '(root)'}: ${i.message}`;
+  return i === undefined ? 'invalid' : `${i.path.join('.') || '(root)'}: ${describeIssue(i)}`;
 }
 
 /** A checked pull answer for a pull from `cursor`. */
