@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@omnisync\/client\/node$/, replacement: src('client/src/node.ts') },
       { find: /^@omnisync\/client\/testing$/, replacement: src('client/src/testing/index.ts') },
       { find: /^@omnisync\/client$/, replacement: src('client/src/index.ts') },
+      { find: /^@omnisync\/dexie$/, replacement: src('dexie/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },
       { find: /^@omnisync\/server$/, replacement: src('server/src/index.ts') },
     ],
