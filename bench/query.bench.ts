@@ -1,6 +1,7 @@
 /**
- * Live queries, side by side (issue 4): OmniSync's query engine, @tanstack/db 0.15.2 with
- * and without indexes, and a naive "re-evaluate everything" baseline, in one process.
+ * Live queries, side by side (issues 4 and 17): OmniSync's query engine, @tanstack/db 0.15.2
+ * with and without indexes, Triplit (@triplit/db, in memory, `db.subscribe`), RxDB (memory
+ * storage, `query.$`) and a naive "re-evaluate everything" baseline, each in its own process.
  *
  * Data: N = 100,000 todos {id, title, completed, priority, createdAt, ownerId} and 1,000
  * users. Queries: (a) completed = false (50k rows); (b) (a) ordered by createdAt desc,
@@ -18,6 +19,7 @@ import {
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createMemorySource, createQueryEngine, q, type LiveQuery, seededRandom } from '@omnisync/core';
+import { peerVersion, rxdb, triplit } from './query-peers.ts';
 import { type BenchSection, fmtMs, gc, heapMB, median, percentile, performance } from './lib.ts';
 
 const N = 100_000;
@@ -29,7 +31,7 @@ const STREAM_BUDGET_MS = 4_000;
 const MATERIALISE_TRIES = 3;
 
 // Type aliases (not interfaces): they are assignable to Record<string, unknown>.
-type Todo = {
+export type Todo = {
   id: string;
   title: string;
   completed: boolean;
@@ -37,7 +39,7 @@ type Todo = {
   createdAt: number;
   ownerId: string;
 };
-type User = {
+export type User = {
   id: string;
   name: string;
 };
@@ -61,7 +63,7 @@ function makeUsers(): User[] {
   return Array.from({ length: OWNERS }, (_, i) => ({ id: `user-${i}`, name: `User ${i}` }));
 }
 
-type QueryName = 'a' | 'b' | 'c' | 'd';
+export type QueryName = 'a' | 'b' | 'c' | 'd';
 const QUERY_LABEL: Record<QueryName, string> = {
   a: '(a) filter',
   b: '(b) filter+order+limit 50',
@@ -69,19 +71,25 @@ const QUERY_LABEL: Record<QueryName, string> = {
   d: '(d) count by owner',
 };
 
-/** What the bench drives; each write returns once the live result has been updated. */
-interface Session {
-  update(id: string, patch: Partial<Todo>): void;
-  insert(doc: Todo): void;
-  remove(id: string): void;
+/**
+ * What the bench drives; each write returns (or its promise settles) once the live result
+ * has been updated and its subscribers were called.
+ */
+export interface Session {
+  update(id: string, patch: Partial<Todo>): void | Promise<void>;
+  insert(doc: Todo): void | Promise<void>;
+  remove(id: string): void | Promise<void>;
   /** Read the result as an app would (the array of rows). */
   read(): readonly unknown[];
   close(): void;
 }
-interface Contender {
+/** One library under test. */
+export interface Contender {
   name: string;
-  load(todos: Todo[], users: User[]): void;
+  load(todos: Todo[], users: User[]): void | Promise<void>;
   open(query: QueryName): Promise<Session>;
+  /** Queries the library cannot express as one live query, with the reason (shown as "—"). */
+  unsupported?: Partial<Record<QueryName, string>>;
 }
 
 // ── OmniSync ──
@@ -268,7 +276,7 @@ function naive(): Contender {
 interface Stream {
   label: string;
   /** Prepare the next write (untimed); returns the timed write. */
-  next(s: Session, i: number): () => void;
+  next(s: Session, i: number): () => void | Promise<void>;
 }
 
 /** Old rows (ids 0..49,999) never reach the top 50; rows 50,000..59,999 are moved into it. */
@@ -359,14 +367,16 @@ interface StreamResult {
   n: number;
 }
 
-function runStream(s: Session, stream: Stream): StreamResult {
+async function runStream(s: Session, stream: Stream): Promise<StreamResult> {
   const times: number[] = [];
   const reads: number[] = [];
   const start = performance.now();
   for (let i = 0; i < UPDATES; i++) {
     const write = stream.next(s, i);
     const t0 = performance.now();
-    write();
+    // Synchronous engines are not made to pay for an await they do not need.
+    const pending = write();
+    if (pending) await pending;
     const t1 = performance.now();
     s.read();
     const t2 = performance.now();
@@ -389,6 +399,8 @@ interface Row {
   heap: number;
   results: StreamResult[];
   labels: string[];
+  /** Why the library cannot run this query (then nothing else is measured). */
+  unsupported?: string;
 }
 
 async function measure(make: () => Contender, seed: number): Promise<Row[]> {
@@ -399,12 +411,27 @@ async function measure(make: () => Contender, seed: number): Promise<Row[]> {
   const todos = makeTodos();
   const users = makeUsers();
   const t0 = performance.now();
-  c.load(todos, users);
+  await c.load(todos, users);
   const load = performance.now() - t0;
   // Only what the contender keeps counts towards its heap.
   todos.length = 0;
   users.length = 0;
   for (const query of QUERIES) {
+    const unsupported = c.unsupported?.[query];
+    if (unsupported) {
+      rows.push({
+        query,
+        contender: c.name,
+        load,
+        materialise: NaN,
+        again: null,
+        heap: 0,
+        results: [],
+        labels: [],
+        unsupported,
+      });
+      continue;
+    }
     // Materialise up to 3 times (open, close, reopen: nothing is kept in between) and take
     // the median: the machine is shared and noisy. A slow contender gets one try.
     const tries: number[] = [];
@@ -421,7 +448,8 @@ async function measure(make: () => Contender, seed: number): Promise<Row[]> {
     const again = tries.length > 1 ? median(tries.slice(1)) : null;
     const heap = heapMB() - base;
     const ss = streams(query, seed + query.charCodeAt(0));
-    const results = ss.map((st) => runStream(s!, st));
+    const results: StreamResult[] = [];
+    for (const st of ss) results.push(await runStream(s!, st));
     s!.close();
     rows.push({
       query,
@@ -449,6 +477,8 @@ const CONTENDERS: Record<string, () => Contender> = {
   naive: () => naive(),
   tanstack: () => tanstack(false),
   'tanstack-indexed': () => tanstack(true),
+  triplit: () => triplit(WINDOW),
+  rxdb: () => rxdb(WINDOW),
 };
 const SEED = 4;
 
@@ -481,22 +511,27 @@ export default async function queryBench(): Promise<BenchSection> {
   const rows = QUERIES.flatMap((query) =>
     all
       .filter((r) => r.query === query)
-      .map((r) => [
-        QUERY_LABEL[query],
-        r.contender,
-        fmtMs(r.load),
-        `${fmtMs(r.materialise)} / ${r.again === null ? '–' : fmtMs(r.again)}`,
-        cell(r.results[0]!),
-        cell(r.results[1]!),
-        cell(r.results[2]!),
-        fmtMs(r.results[1]!.readP50),
-        r.heap.toFixed(1),
-      ]),
+      .map((r) =>
+        r.unsupported
+          ? [QUERY_LABEL[query], r.contender, fmtMs(r.load), `— (${r.unsupported})`, '—', '—', '—', '—', '—']
+          : [
+              QUERY_LABEL[query],
+              r.contender,
+              fmtMs(r.load),
+              `${fmtMs(r.materialise)} / ${r.again === null ? '–' : fmtMs(r.again)}`,
+              cell(r.results[0]!),
+              cell(r.results[1]!),
+              cell(r.results[2]!),
+              fmtMs(r.results[1]!.readP50),
+              r.heap.toFixed(1),
+            ],
+      ),
   );
   return {
-    title: 'Live queries: 100k todos, 1k owners (OmniSync vs TanStack DB 0.15.2 vs naive)',
+    title: `Live queries: 100k todos, 1k owners (OmniSync vs TanStack DB ${peerVersion('@tanstack/db')}, Triplit ${peerVersion('@triplit/db')}, RxDB ${peerVersion('rxdb')} vs naive)`,
     notes: [
-      `Update columns are p50 / p95 ms from the write call until the live result is updated and subscribers were called (synchronous in all three), over ${UPDATES} writes (a slow contender stops a stream after ${STREAM_BUDGET_MS / 1000} s; n shown).`,
+      `Update columns are p50 / p95 ms from the write call until the live result is updated and subscribers were called, over ${UPDATES} writes (a slow contender stops a stream after ${STREAM_BUDGET_MS / 1000} s; n shown).`,
+      'OmniSync, TanStack DB and naive update synchronously; Triplit and RxDB are asynchronous, and their timed write awaits the write and the view update: Triplit (in-memory store, one schema with an owner RelationById) `await db.update()` then `await db.updateQueryViews()` + `db.broadcastToQuerySubscribers()` (what @triplit/client runs after commits, here after every write, unthrottled); RxDB (open-source build, getRxStorageMemory(), no dev-mode, no validator, event-reduce on, an index on [completed, createdAt]) `await (await findOne(id).exec()).incrementalPatch()` then `await query.exec()`, which brings the query of `query.$` up to date and emits. RxDB\'s query cache keeps a closed query\'s results, so its "again" reuses them.',
       'outside: completed toggled on an old row (never in the top 50; for (a) it enters/leaves the 50k result; for (d) an irrelevant field).',
       'toggle: a row of the current top 50 is completed, then un-completed (for (a) one of the newest rows; for (d) a todo moves to another owner).',
       'move: an old row gets the newest createdAt, entering the top 50 (for (d) a todo is inserted, then deleted).',
@@ -504,7 +539,7 @@ export default async function queryBench(): Promise<BenchSection> {
       "Load: 100k todos + 1k users into the store (OmniSync: a Map source, engine.applyChanges, then engine.track() of both collections, which builds the engine's id → document maps).",
       'Materialise: create the live query, subscribe, read the first value; the first try, then the median of up to 2 more (close and reopen; nothing of the query is kept; TanStack indexes are created on first use, in its first try).',
       'Heap: MB above the pre-load baseline after load + this query (documents, store, indexes, query state). Each engine runs in its own process.',
-      '(c) in TanStack is a join + select of the owner.',
+      '(c) in TanStack is a join + select of the owner; in Triplit an Include of the owner relation. "—": the library has no live query for it (the reason is given).',
     ].join(' '),
     columns: [
       'query',
