@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   rate_limited: 429,
   conflict: 409,
   duplicate_key: 409,
+  sql_refused: 400,
   non_retriable: 400,
   mutation_rejected: 422,
   dependency_failed: 409,
@@ -131,6 +132,8 @@ export class DependencyFailedError extends subclass('DependencyFailedError', 'de
 
 /** An insert of a document id that already exists (or was deleted: ids are never reused). */
 export class DuplicateKeyError extends subclass('DuplicateKeyError', 'duplicate_key') {}
+/** A SQL request that is not one of the statement shapes the SQL runner executes, or touches a table or column it does not allow. */
+export class SqlRefusedError extends subclass('SqlRefusedError', 'sql_refused') {}
 
 const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOptions) => OmniSyncError>> = {
   invalid_input: ValidationError,
@@ -157,6 +160,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   non_retriable: NonRetriableError,
   dependency_failed: DependencyFailedError,
   duplicate_key: DuplicateKeyError,
+  sql_refused: SqlRefusedError,
 };
 
 /** The wire form of an error. */

@@ -30,6 +30,7 @@ export {
   UnknownMessageError,
   RateLimitedError,
   DuplicateKeyError,
+  SqlRefusedError,
   toWireError,
   fromWireError,
   toOmniSyncError,

@@ -40,3 +40,15 @@ export type { ServerTracing, SpanName } from './observability/tracing.js';
 export { requestLogMixin, REQUEST_ID_HEADER } from './observability/request-context.js';
 export type { Logger, LogLevel } from './util/logger.js';
 export { defineMutators } from '@omnisync/core';
+export { createSqlRunner } from './sql-runner/runner.js';
+export type {
+  SqlAllowList,
+  SqlReadRequest,
+  SqlRunner,
+  SqlRunnerOptions,
+  SqlWriteRequest,
+} from './sql-runner/runner.js';
+export { sqlRunnerHandler } from './sql-runner/handler.js';
+export type { SqlRunnerHandlerOptions } from './sql-runner/handler.js';
+export { parseSql } from './sql-runner/parse.js';
+export type { SqlCondition, SqlStatement } from './sql-runner/parse.js';
