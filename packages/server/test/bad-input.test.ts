@@ -169,6 +169,20 @@ describe('bad HTTP input', () => {
     expect(await head()).toBe(before);
   });
 
+  it('a token over the header limit → 431 with {error:{code,message}} naming the limit', async () => {
+    const res = await fetch(`${t.url}/v1/apps/${APP}/pull`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${'x'.repeat(20_000)}`, 'content-type': 'application/json' },
+      body: '{"cursor":0}',
+    });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = await res.json();
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(body.error.code).toBe('payload_too_large');
+    expect(body.error.message).toMatch(/headers are over the limit of \d+ bytes; send a shorter token/);
+  });
+
   it('a batch with one bad mutation applies none of it', async () => {
     const before = await head();
     const res = await http.call('push', {
@@ -265,6 +279,17 @@ describe('bad WebSocket input', () => {
       }
     });
   }
+
+  it('a 2 MB token in the hello → an error naming the limit, then close 1009 with a reason', async () => {
+    const c = await LiveClient.open(t.url, APP);
+    c.send({ type: 'hello', token: 'x'.repeat(2 * 1024 * 1024 + 4096) });
+    const closed = await c.closed;
+    expect(closed.code).toBe(1009);
+    expect(closed.reason).toMatch(/^payload_too_large: message over \d+ bytes$/);
+    const err = c.messages.find((m) => m.type === 'error');
+    expect(err.error.code).toBe('payload_too_large');
+    expect(err.error.message).toMatch(/over the limit of \d+ bytes/);
+  });
 
   it('a push error carries the requestId', async () => {
     const c = await LiveClient.open(t.url, APP);
