@@ -2,6 +2,8 @@
  * Bad input over HTTP and WebSocket: every case gets a 4xx (or an error message) with a
  * stable code, changes nothing, and the server keeps serving everyone else.
  */
+import { connect } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CellWriter, HttpClient, LiveClient, mutation, post } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
@@ -169,6 +171,51 @@ describe('bad HTTP input', () => {
     expect(await head()).toBe(before);
   });
 
+  it('a token over the header limit → 431 with {error:{code,message}} naming the limit', async () => {
+    const res = await fetch(`${t.url}/v1/apps/${APP}/pull`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${'x'.repeat(20_000)}`, 'content-type': 'application/json' },
+      body: '{"cursor":0}',
+    });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = await res.json();
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(body.error.code).toBe('payload_too_large');
+    expect(body.error.message).toMatch(/headers are over the limit of \d+ bytes; send a shorter token/);
+  });
+
+  it('a body cut off mid-upload is logged at info as a client abort, not as an error; nothing applied', async () => {
+    const lines: { level: number; msg: string; details?: Record<string, unknown> }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const own = await startServer({ logger });
+    try {
+      const before = await own.server.engine.head(APP);
+      const { port } = new URL(own.url);
+      const sock = connect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      const start = '{"clientId":"c","mutations":[{"id":"m","changes":[';
+      sock.write(
+        `POST /v1/apps/${APP}/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n${start}`,
+      );
+      await new Promise((r) => setTimeout(r, 100)); // the server is reading the body now
+      sock.destroy();
+      for (let i = 0; i < 200 && !lines.some((l) => l.msg === 'client aborted the request'); i++)
+        await new Promise((r) => setTimeout(r, 25));
+      const abort = lines.find((l) => l.msg === 'client aborted the request');
+      expect(abort?.level).toBe(30); // info
+      expect(abort?.details?.['receivedBytes']).toBe(start.length);
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+      expect(await own.server.engine.head(APP)).toBe(before);
+      const ok = await new HttpClient(own.url, APP).push('after', [
+        mutation(w.doc('t', 'after-abort', { v: 1 })),
+      ]);
+      expect(ok.results[0].status).toBe('applied');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a batch with one bad mutation applies none of it', async () => {
     const before = await head();
     const res = await http.call('push', {
@@ -265,6 +312,17 @@ describe('bad WebSocket input', () => {
       }
     });
   }
+
+  it('a 2 MB token in the hello → an error naming the limit, then close 1009 with a reason', async () => {
+    const c = await LiveClient.open(t.url, APP);
+    c.send({ type: 'hello', token: 'x'.repeat(2 * 1024 * 1024 + 4096) });
+    const closed = await c.closed;
+    expect(closed.code).toBe(1009);
+    expect(closed.reason).toMatch(/^payload_too_large: message over \d+ bytes$/);
+    const err = c.messages.find((m) => m.type === 'error');
+    expect(err.error.code).toBe('payload_too_large');
+    expect(err.error.message).toMatch(/over the limit of \d+ bytes/);
+  });
 
   it('a push error carries the requestId', async () => {
     const c = await LiveClient.open(t.url, APP);

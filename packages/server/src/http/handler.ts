@@ -38,7 +38,7 @@ import {
 } from '../observability/http-observe.js';
 import { REQUEST_ID_HEADER } from '../observability/request-context.js';
 import { decodePushText } from './push-decode.js';
-import { type NodeIncoming, readBody } from './read-body.js';
+import { isClientAbort, type NodeIncoming, readBody } from './read-body.js';
 
 /** A Fetch-API sync handler. */
 export interface SyncHandler {
@@ -68,7 +68,9 @@ export function errorResponse(err: unknown, log: Logger, requestId?: string): Re
     log.error({ err }, 'request failed');
     e = new OmniSyncError('internal', 'Internal server error (logged on the server); retry later.');
   }
-  if (e.status >= 500 && e.code !== 'closed') log.error({ err: e }, 'request failed');
+  // The client hung up mid-request: nobody reads the answer, and it is no server fault.
+  if (isClientAbort(e)) log.info({ details: e.details }, 'client aborted the request');
+  else if (e.status >= 500 && e.code !== 'closed') log.error({ err: e }, 'request failed');
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   // An oversized body may still be arriving: close rather than read it to reuse the socket.
   if (e.code === 'payload_too_large') headers['connection'] = 'close';

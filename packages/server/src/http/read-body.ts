@@ -3,13 +3,34 @@
  * says too much, else counted while streaming, so an oversized body is never buffered whole.
  */
 import { isUtf8 } from 'node:buffer';
-import { PayloadTooLargeError, ProtocolError } from '@omnisync/core';
+import { NetworkError, OmniSyncError, PayloadTooLargeError, ProtocolError } from '@omnisync/core';
 
 const tooLarge = (bytes: number, max: number) =>
   new PayloadTooLargeError(
     `The request body is ${bytes} bytes or more, over the limit of ${max} bytes. Push fewer mutations per request (split the batch).`,
     { details: { maxBytes: max } },
   );
+
+/** `details.clientAborted` of the error {@link readBody} throws when the client hung up mid-body. */
+export const CLIENT_ABORTED = 'clientAborted';
+
+/** Did the request fail because its client went away (not a server fault: logged at info)? */
+export const isClientAbort = (err: OmniSyncError): boolean => err.details?.[CLIENT_ABORTED] === true;
+
+/** A read failure of the body: the client's abort (connection reset, stream aborted) or a bug. */
+function readFailed(err: unknown, received: number): unknown {
+  if (err instanceof OmniSyncError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const aborted =
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err instanceof Error && (err.message === 'aborted' || err.name === 'AbortError'));
+  if (!aborted) return err;
+  return new NetworkError(
+    `The client closed the connection after ${received} bytes of the request body; nothing was applied. Send the request again.`,
+    { cause: err, details: { [CLIENT_ABORTED]: true, receivedBytes: received } },
+  );
+}
 
 /** The Node request behind a Fetch Request, when running on @hono/node-server. */
 export interface NodeIncoming extends AsyncIterable<Buffer> {
@@ -42,7 +63,13 @@ export async function readBody(
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw readFailed(err, total);
+    }
+    const { done, value } = next;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -57,10 +84,14 @@ export async function readBody(
 async function readNode(incoming: NodeIncoming, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of incoming) {
-    total += chunk.length;
-    if (total > maxBytes) throw tooLarge(total, maxBytes);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of incoming) {
+      total += chunk.length;
+      if (total > maxBytes) throw tooLarge(total, maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw readFailed(err, total);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }

@@ -2,12 +2,12 @@
  * The Node server: the Fetch-API handler on node:http (@hono/node-server) plus the
  * WebSocket endpoint (`ws`) at `GET /v1/apps/:app/live`, with graceful shutdown.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, maxHeaderSize as defaultMaxHeaderSize, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
-import { OmniSyncError, toWireError } from '@omnisync/core';
-import { WebSocketServer } from 'ws';
+import { OmniSyncError, PayloadTooLargeError, ProtocolError, toWireError } from '@omnisync/core';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { createSyncHandler, type SyncHandler, type SyncHandlerOptions } from '../http/handler.js';
 import type { SyncEngine } from '../engine/sync-engine.js';
 import { createSyncEngine } from '../engine/sync-engine.js';
@@ -44,6 +44,56 @@ function refuseUpgrade(socket: Duplex, err: OmniSyncError) {
 }
 
 /**
+ * What node:http answers itself, before any handler runs (headers over `maxHeaderSize`, text
+ * that is not HTTP, a request that timed out): the same `{error:{code,message}}` as every
+ * other refusal, instead of a bare status line. A reset connection is just dropped.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex, maxHeaderSize: number) {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  let status: number;
+  let e: OmniSyncError;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    e = new PayloadTooLargeError(
+      `The request headers are over the limit of ${maxHeaderSize} bytes; send a shorter token (Authorization header) or fewer/shorter headers.`,
+      { details: { maxHeaderBytes: maxHeaderSize } },
+    );
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    e = new ProtocolError('The request was not received in time; send it again.');
+  } else {
+    status = 400;
+    e = new ProtocolError(
+      `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}); send an HTTP request.`,
+    );
+  }
+  const body = JSON.stringify(toWireError(e));
+  socket.end(
+    `HTTP/1.1 ${status} ${e.code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * A message over the WebSocket frame limit is refused by `ws` itself, which closes with
+ * 1009 and no reason. Say what happened: an error message naming the limit, then 1009
+ * with a reason (`ws` calls the instance's `close(1009)`; this instance's close adds them).
+ */
+function explainOversizedMessages(ws: WebSocket, maxPayload: number): void {
+  const close = ws.close.bind(ws);
+  ws.close = (code?: number, reason?: string | Buffer) => {
+    if (code === 1009 && reason === undefined && ws.readyState === ws.OPEN) {
+      const e = new PayloadTooLargeError(
+        `A message was over the limit of ${maxPayload} bytes; send smaller messages (split the push; a token must be far smaller).`,
+        { details: { maxBytes: maxPayload } },
+      );
+      ws.send(JSON.stringify({ type: 'error', ...toWireError(e) }));
+      return close(1009, `payload_too_large: message over ${maxPayload} bytes`);
+    }
+    return close(code, reason);
+  };
+}
+
+/**
  * Create the Node sync server.
  * @example
  * const server = createServer({ dataDir: './data', auth: { secret: process.env.OMNISYNC_AUTH_SECRET } });
@@ -54,11 +104,11 @@ export function createServer(options: SyncHandlerOptions = {}): OmniSyncServer {
   const engine = options.engine ?? createSyncEngine(options);
   const handler = createSyncHandler({ ...options, engine });
   const httpServer = createAdaptorServer({ fetch: handler.fetch }) as Server;
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: engine.limits.maxBytes * 2 + 1024,
-    perMessageDeflate: false,
-  });
+  httpServer.on('clientError', (err: Error, socket: Duplex) =>
+    answerClientError(err, socket, defaultMaxHeaderSize),
+  );
+  const maxPayload = engine.limits.maxBytes * 2 + 1024;
+  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -69,7 +119,10 @@ export function createServer(options: SyncHandlerOptions = {}): OmniSyncServer {
         throw new OmniSyncError('closed', 'The server is shutting down; reconnect in a moment.');
       const app = decodeURIComponent(m[1]!);
       engine.checkApp(app);
-      wss.handleUpgrade(req, socket, head, (ws) => engine.live.accept(app, ws));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        explainOversizedMessages(ws, maxPayload);
+        engine.live.accept(app, ws);
+      });
     } catch (err) {
       refuseUpgrade(
         socket,
