@@ -41,6 +41,11 @@ export default tseslint.config(
     'react is a skin over the client; it never imports the server.',
   ),
   layer(
+    ['packages/convex/src/**'],
+    ['@omnisync/server', '@omnisync/react', 'react'],
+    'convex sits on client and core; its server side runs in Convex, never the OmniSync server.',
+  ),
+  layer(
     ['packages/server/src/**'],
     ['@omnisync/client', '@omnisync/react', 'react'],
     'the server never imports the client (layering in DESIGN.md).',
