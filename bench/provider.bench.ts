@@ -122,7 +122,14 @@ export default async function providerBench(): Promise<BenchSection> {
       title:
         'SyncProvider: 10k rows through the worked provider (HTTP + WebSocket + SQLite) vs better-sqlite3 directly',
       notes: `Medians of ${RUNS} runs, each on a fresh SQLite file. OmniSync: real clients with createSyncProviderSource over HttpSyncProvider to examples/provider/server.ts on loopback (server-side op dedupe, per-field LWW, change log). Direct: the same writes and reads with better-sqlite3 in process (no network, no sync metadata): the limit.`,
-      columns: ['step', 'OmniSync via provider (ms)', 'rows/s', 'better-sqlite3 direct (ms)', 'rows/s', 'ratio (time)'],
+      columns: [
+        'step',
+        'OmniSync via provider (ms)',
+        'rows/s',
+        'better-sqlite3 direct (ms)',
+        'rows/s',
+        'ratio (time)',
+      ],
       rows: [
         row(`push ${ROWS} inserts (10 tx × 1,000)`, 'push', ROWS),
         row(`initial load of ${ROWS} rows (fresh client)`, 'load', ROWS),
