@@ -46,6 +46,11 @@ export default tseslint.config(
     'dexie is a client-side bridge over client and core; it never imports the server or Node modules.',
   ),
   layer(
+    ['packages/convex/src/**'],
+    ['@omnisync/server', '@omnisync/react', 'react'],
+    'convex sits on client and core; its server side runs in Convex, never the OmniSync server.',
+  ),
+  layer(
     ['packages/server/src/**'],
     ['@omnisync/client', '@omnisync/react', 'react'],
     'the server never imports the client (layering in DESIGN.md).',

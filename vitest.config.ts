@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^@omnisync\/client\/testing$/, replacement: src('client/src/testing/index.ts') },
       { find: /^@omnisync\/client$/, replacement: src('client/src/index.ts') },
       { find: /^@omnisync\/dexie$/, replacement: src('dexie/src/index.ts') },
+      { find: /^@omnisync\/convex\/server$/, replacement: src('convex/src/server.ts') },
+      { find: /^@omnisync\/convex$/, replacement: src('convex/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },
       { find: /^@omnisync\/server$/, replacement: src('server/src/index.ts') },
     ],

@@ -104,7 +104,13 @@ export class HttpSyncProvider implements SyncProvider {
         let subscribed = false;
         socket.onopen = () => socket.send(JSON.stringify({ type: 'subscribe', scope, tables }));
         socket.onmessage = (ev: { data: unknown }) => {
-          const m = JSON.parse(String(ev.data)) as { type: string; changes?: SyncChange[] };
+          let m: { type?: string; changes?: SyncChange[] };
+          try {
+            m = JSON.parse(String(ev.data)) as typeof m;
+          } catch {
+            if (subscribed) onChanges([]); // unreadable: the source pulls instead
+            return;
+          }
           if (m.type === 'subscribed') {
             subscribed = true;
             resolve();

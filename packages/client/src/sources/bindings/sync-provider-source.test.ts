@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../client.js';
+import { createTestScheduler } from '../../testing/test-scheduler.js';
 import { createMemorySyncBackend } from './memory-sync-provider.js';
 import { providerConformanceSuite } from './provider-suite.js';
 import { createSyncProviderSource } from './sync-provider-source.js';
@@ -56,6 +57,42 @@ describe('createSyncProviderSource input', () => {
     expect(ops[0]!.payload).toEqual({ id: 'a', title: 'x', n: 1 });
     expect(ops[1]!.unset).toEqual(['n']);
     expect(batches[0]!.deviceId).toBe(client.hlc.nodeId);
+    await client.close();
+  });
+
+  it('a failing catch-up is retried on the client scheduler with growing backoff (fake time)', async () => {
+    const backend = createMemorySyncBackend();
+    const p = backend.provider();
+    let pulls = 0;
+    const flaky: SyncProvider = {
+      ...p,
+      pull: async (r) => {
+        if (++pulls <= 2) throw new Error('backend down');
+        return p.pull(r);
+      },
+    };
+    const scheduler = createTestScheduler();
+    const client = createClient({ scheduler });
+    const errors: string[] = [];
+    client.events.on('sync.error:action', (e) => errors.push((e.error as { code?: string }).code ?? ''));
+    const items = client.collection({
+      id: 'items',
+      source: createSyncProviderSource(flaky, { retryBaseDelayMs: 100, retryMaxDelayMs: 1000 }),
+    });
+    await scheduler.settle();
+    expect(pulls).toBe(1);
+    expect(errors).toEqual(['provider_failed']);
+    await scheduler.advance(49); // the first delay is 100 ms with up to 50 % jitter off
+    expect(pulls).toBe(1);
+    await scheduler.advance(51);
+    expect(pulls).toBe(2);
+    // The second failure came at 50..100 ms; the second delay is 100..200 ms: no pull before 150.
+    await scheduler.advance(49);
+    expect(pulls).toBe(2);
+    await scheduler.advance(300);
+    expect(pulls).toBeGreaterThanOrEqual(3);
+    await scheduler.settle();
+    expect(items.status.peek()).toBe('ready');
     await client.close();
   });
 });
