@@ -8,7 +8,7 @@ import {
   DELETED_FIELD,
   flattenDocument,
   ID_FIELD,
-  InvalidStateError,
+  OmniSyncError,
   isValidId,
   ValidationError,
 } from '@omnisync/core';
@@ -41,8 +41,13 @@ export function rowFields(row: unknown): Map<string, CellValue> {
 const same = (a: CellValue, b: CellValue): boolean =>
   a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 
-function deletedError(table: string, id: string): InvalidStateError {
-  return new InvalidStateError(
+/**
+ * A plain OmniSyncError (code `conflict`): Dexie rewraps errors named like DOM errors
+ * (InvalidStateError, …), which would hide the code from the app.
+ */
+function deletedError(table: string, id: string): OmniSyncError {
+  return new OmniSyncError(
+    'conflict',
     `${table}/${id} was deleted, and a delete wins over every later write: give the new document a new id.`,
     { details: { collection: table, id } },
   );

@@ -14,3 +14,5 @@ export { mergeRemote } from './merge.js';
 export type { MergeResult } from './merge.js';
 export { omnisyncStores, OUTBOX_STORE, META_STORE, STATE_STORE, BRIDGE_STORES } from './stores.js';
 export type { OutboxEntry, OutboxCell, MetaRecord, ClockState, CursorState } from './stores.js';
+export { createDexieSync } from './sync.js';
+export type { DexieSync, DexieSyncOptions, DexieSyncStatus } from './sync.js';

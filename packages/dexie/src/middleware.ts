@@ -5,7 +5,7 @@
  * app's write and its outbox entry commit or abort together (the approach of dexie-cloud's
  * mutation tracking: extend `transaction(stores)`, wrap `table(name).mutate`).
  */
-import { type HlcClock, InvalidStateError, SchemaError, toOmniSyncError } from '@omnisync/core';
+import { type HlcClock, PersistenceError, SchemaError, toOmniSyncError } from '@omnisync/core';
 import { Dexie } from 'dexie';
 import type { DBCore, DBCoreMutateRequest, DBCoreMutateResponse, DBCoreTable, Middleware } from 'dexie';
 import { type CapturedWrite, captureDelete, captureWrite, documentId, KEY_FIELD } from './capture.js';
@@ -172,7 +172,7 @@ function capture(
         .then((results) => {
           const failed = results.find((r) => r.numFailures > 0);
           if (failed)
-            throw new InvalidStateError(
+            throw new PersistenceError(
               `Could not record the write in the OmniSync outbox (${String(Object.values(failed.failures)[0])}); the transaction was aborted.`,
             );
           state.onCaptured();
