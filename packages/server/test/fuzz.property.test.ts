@@ -328,87 +328,96 @@ afterAll(async () => {
 });
 
 describe('fuzz', () => {
-  it(`survives ${RUNS * PER_RUN} mutated messages over HTTP and WebSocket with data intact`, async () => {
-    const writer = new CellWriter('fuzzer_1');
-    let sent = 0;
-    let accepted = 0;
-    const stats: Record<string, number> = {};
-    await fc.assert(
-      fc.asyncProperty(fc.array(arbMessage, { minLength: PER_RUN, maxLength: PER_RUN }), async (messages) => {
-        for (const m of messages) {
-          const { text, ws, kind } = render(m, writer);
-          sent++;
-          if (!ws) {
-            stats[kind] = (stats[kind] ?? 0) + 1;
-            const res = await post(t.url, `/v1/apps/${APP}/${encodeURIComponent(kind)}`, text, { raw: true });
-            expect([200, 400, 404, 413]).toContain(res.status);
-            stats[res.status] = (stats[res.status] ?? 0) + 1;
-            if (res.status === 200) {
-              accepted++;
-              expect(responseSchemas[kind]!.safeParse(res.body).success).toBe(true);
-              if (kind === 'push') acknowledge(JSON.parse(text), res.body.results);
-            } else {
-              expect(Object.keys(res.body)).toEqual(['error']);
-              expect(knownCodes.has(res.body.error.code)).toBe(true);
+  it(
+    `survives ${RUNS * PER_RUN} mutated messages over HTTP and WebSocket with data intact`,
+    { timeout: 240_000 },
+    async () => {
+      const writer = new CellWriter('fuzzer_1');
+      let sent = 0;
+      let accepted = 0;
+      const stats: Record<string, number> = {};
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(arbMessage, { minLength: PER_RUN, maxLength: PER_RUN }),
+          async (messages) => {
+            for (const m of messages) {
+              const { text, ws, kind } = render(m, writer);
+              sent++;
+              if (!ws) {
+                stats[kind] = (stats[kind] ?? 0) + 1;
+                const res = await post(t.url, `/v1/apps/${APP}/${encodeURIComponent(kind)}`, text, {
+                  raw: true,
+                });
+                expect([200, 400, 404, 413]).toContain(res.status);
+                stats[res.status] = (stats[res.status] ?? 0) + 1;
+                if (res.status === 200) {
+                  accepted++;
+                  expect(responseSchemas[kind]!.safeParse(res.body).success).toBe(true);
+                  if (kind === 'push') acknowledge(JSON.parse(text), res.body.results);
+                } else {
+                  expect(Object.keys(res.body)).toEqual(['error']);
+                  expect(knownCodes.has(res.body.error.code)).toBe(true);
+                }
+                continue;
+              }
+              const from = live.messages.length;
+              let decoded: any;
+              try {
+                decoded = decodeLiveClientMessage(JSON.parse(text));
+              } catch {
+                decoded = undefined;
+              }
+              live.send(text);
+              if (decoded?.type === 'push' && Buffer.byteLength(text) <= 1024 * 1024) {
+                const reply = await live.next(
+                  (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === decoded.requestId,
+                  10_000,
+                  from,
+                );
+                if (reply.type === 'ack') {
+                  accepted++;
+                  acknowledge(decoded, reply.results);
+                }
+              } else await live.ping();
             }
-            continue;
-          }
-          const from = live.messages.length;
-          let decoded: any;
-          try {
-            decoded = decodeLiveClientMessage(JSON.parse(text));
-          } catch {
-            decoded = undefined;
-          }
-          live.send(text);
-          if (decoded?.type === 'push' && Buffer.byteLength(text) <= 1024 * 1024) {
-            const reply = await live.next(
-              (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === decoded.requestId,
-              10_000,
-              from,
-            );
-            if (reply.type === 'ack') {
-              accepted++;
-              acknowledge(decoded, reply.results);
-            }
-          } else await live.ping();
-        }
-        const bad = live.messages.filter((x) => x.type === 'error' && !knownCodes.has(x.error.code));
-        expect(bad).toEqual([]);
-        expect(
-          live.messages.filter(
-            (x) => x.type === 'error' && ['internal', 'storage_failed'].includes(x.error.code),
-          ),
-        ).toEqual([]);
-      }),
-      { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
-    );
-    expect(sent).toBeGreaterThanOrEqual(RUNS * PER_RUN);
-    expect(accepted).toBeGreaterThan(0);
-    if (process.env.OMNISYNC_FUZZ_STATS)
-      console.log({ sent, accepted, stats, model: model.collections().map((c) => [c, model.count(c)]) });
+            const bad = live.messages.filter((x) => x.type === 'error' && !knownCodes.has(x.error.code));
+            expect(bad).toEqual([]);
+            expect(
+              live.messages.filter(
+                (x) => x.type === 'error' && ['internal', 'storage_failed'].includes(x.error.code),
+              ),
+            ).toEqual([]);
+          },
+        ),
+        { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+      );
+      expect(sent).toBeGreaterThanOrEqual(RUNS * PER_RUN);
+      expect(accepted).toBeGreaterThan(0);
+      if (process.env.OMNISYNC_FUZZ_STATS)
+        console.log({ sent, accepted, stats, model: model.collections().map((c) => [c, model.count(c)]) });
 
-    // still serving, socket alive
-    expect((await fetch(`${t.url}/v1/health`)).status).toBe(200);
-    await live.ping();
+      // still serving, socket alive
+      expect((await fetch(`${t.url}/v1/health`)).status).toBe(200);
+      await live.ping();
 
-    // data integrity: the server holds exactly what it acknowledged
-    const http = new HttpClient(t.url, APP);
-    const fromSnapshot = new Replica();
-    fromSnapshot.apply((await http.snapshot()).cells.map((c) => ({ ...c, value: c.value }) as Cell));
-    const fromPull = new Replica();
-    fromPull.apply((await http.pullAll(0)).changes.map((c) => ({ ...c, value: c.value }) as Cell));
-    for (const collection of new Set([
-      ...model.collections(),
-      ...fromSnapshot.collections(),
-      ...fromPull.collections(),
-    ])) {
-      const docs = (r: Replica) => [...r.ids(collection)].sort().map((id) => r.get(collection, id));
-      expect(docs(fromSnapshot)).toEqual(docs(model));
-      expect(docs(fromPull)).toEqual(docs(model));
-    }
-    const db = new Database(`${t.dataDir}/${APP}.sqlite`, { readonly: true });
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.close();
-  });
+      // data integrity: the server holds exactly what it acknowledged
+      const http = new HttpClient(t.url, APP);
+      const fromSnapshot = new Replica();
+      fromSnapshot.apply((await http.snapshot()).cells.map((c) => ({ ...c, value: c.value }) as Cell));
+      const fromPull = new Replica();
+      fromPull.apply((await http.pullAll(0)).changes.map((c) => ({ ...c, value: c.value }) as Cell));
+      for (const collection of new Set([
+        ...model.collections(),
+        ...fromSnapshot.collections(),
+        ...fromPull.collections(),
+      ])) {
+        const docs = (r: Replica) => [...r.ids(collection)].sort().map((id) => r.get(collection, id));
+        expect(docs(fromSnapshot)).toEqual(docs(model));
+        expect(docs(fromPull)).toEqual(docs(model));
+      }
+      const db = new Database(`${t.dataDir}/${APP}.sqlite`, { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+    },
+  );
 });
