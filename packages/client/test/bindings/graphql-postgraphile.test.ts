@@ -272,6 +272,62 @@ describe.skipIf(noPg !== undefined)(
       await client.close();
     });
 
+    it('live: a dropped WebSocket reconnects with fresh headers and reads the query again, so a change made meanwhile arrives', async () => {
+      await reset(SEED);
+      const client = createClient({ onError: () => {} });
+      let received = 0;
+      client.events.on('sync.pull:action:received', () => received++);
+      const state = createState(
+        client,
+        defineState({ todos: { _binding: binding(), _type: [] as Todo[], _options: { sync: true } } }),
+      );
+      const all = state.todos.orderBy({ n: 'asc' });
+      await suspended(() => all.length);
+      const consumer = mount(all);
+      const base = received;
+      await vi.waitFor(
+        async () => {
+          await pgl.db.query(`UPDATE ${pgl.schema}.todos SET n = n WHERE id = 't1'`);
+          expect(received).toBeGreaterThan(base);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      const wsAuthBefore = pgl.seenAuth.filter((a) => a.startsWith('ws ')).length;
+      expect(pgl.dropWebSockets()).toBeGreaterThan(0);
+      // Nobody listens for this one: only the read after reconnecting can bring it.
+      await pgl.db.query(`INSERT INTO ${pgl.schema}.todos VALUES ('t6', 'While away', false, 6)`);
+      await vi.waitFor(() => expect(all.map((t) => t.id)).toContain('t6'), { timeout: 20_000 });
+      const wsAuth = pgl.seenAuth.filter((a) => a.startsWith('ws '));
+      expect(wsAuth.length).toBeGreaterThan(wsAuthBefore);
+      expect(new Set(wsAuth).size).toBe(wsAuth.length); // a fresh token on each connection
+      consumer.dispose();
+      await client.close();
+    });
+
+    it('live: a subscription the server refuses (wrong token on the WebSocket) reaches the client as a typed error', async () => {
+      await reset(SEED);
+      const client = createClient();
+      const errors: Error[] = [];
+      client.events.on('sync.error:action', (e) => errors.push(e.error));
+      let calls = 0;
+      const b = binding({
+        // The first request (the HTTP read) gets a good token, the WebSocket a bad one.
+        headers: () => ({ Authorization: ++calls === 1 ? 'Bearer ok-first' : 'Bearer wrong' }),
+      });
+      const state = createState(
+        client,
+        defineState({ todos: { _binding: b, _type: [] as Todo[], _options: { sync: true } } }),
+      );
+      await suspended(() => state.todos.length);
+      const consumer = mount(state.todos);
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 10_000 });
+      // The server refused the operation: final, with the server's message.
+      expect(errors[0]).toBeInstanceOf(NonRetriableError);
+      expect(errors[0]!.message).toMatch(/Unauthorized/);
+      consumer.dispose();
+      await client.close();
+    });
+
     it('stale-while-revalidate against the server: staleTime and refetchOnMount', async () => {
       await reset(SEED);
       const scheduler = createTestScheduler();

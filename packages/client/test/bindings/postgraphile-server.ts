@@ -48,6 +48,8 @@ export interface PostGraphileServer {
   readonly db: pg.Client;
   /** The Authorization values the server saw, in order (`ws ` before those of WebSocket operations). */
   readonly seenAuth: string[];
+  /** Drop every open WebSocket connection (the clients reconnect by themselves). */
+  dropWebSockets(): number;
   /** Stop the server and drop its schema. */
   close(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startPostGraphile(): Promise<PostGraphileServer> {
   `);
 
   const seenAuth: string[] = [];
+  const sockets = new Set<{ terminate(): void; readyState: number }>();
   const TodosChangedPlugin = extendSchema((build) => {
     const todos = build.input.pgRegistry.pgResources.todos!;
     return {
@@ -169,6 +172,7 @@ export async function startPostGraphile(): Promise<PostGraphileServer> {
         const auth: string | undefined =
           ctx.http?.getHeader('authorization') ?? ctx.ws?.normalizedConnectionParams?.authorization;
         seenAuth.push(`${ctx.ws ? 'ws ' : ''}${auth ?? ''}`);
+        if (ctx.ws?.socket) sockets.add(ctx.ws.socket);
         if (!auth?.startsWith(TOKEN_PREFIX))
           throw httpError(401, 'Unauthorized: send Authorization: Bearer ok-…');
         return {};
@@ -187,6 +191,16 @@ export async function startPostGraphile(): Promise<PostGraphileServer> {
     schema,
     db,
     seenAuth,
+    dropWebSockets() {
+      let n = 0;
+      for (const s of sockets)
+        if (s.readyState === 1) {
+          s.terminate();
+          n++;
+        }
+      sockets.clear();
+      return n;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

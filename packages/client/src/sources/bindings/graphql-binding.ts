@@ -334,13 +334,23 @@ export class GraphQLBinding<T = Record<string, unknown>> implements BackendBindi
             report(err);
           }
         },
-        error: (err) =>
+        error: (err) => {
+          // GraphQL errors for the operation: the server refused it (or said it is transient).
+          if (Array.isArray(err)) {
+            try {
+              graphqlData({ errors: err }, this.#o.wsEndpoint!);
+            } catch (e) {
+              report(e);
+            }
+            return;
+          }
           report(
             new NetworkError(
-              `The live query at ${this.#o.wsEndpoint} failed: ${err instanceof Error ? err.message : JSON.stringify(err)}. It reconnects by itself.`,
+              `The live query at ${this.#o.wsEndpoint} failed: ${err instanceof Error ? err.message : JSON.stringify(err)}. Mount the query again to retry.`,
               { cause: err },
             ),
-          ),
+          );
+        },
         complete: () => {},
       },
     );
