@@ -8,15 +8,7 @@
  */
 import { NetworkError, NonRetriableError } from '@omnisync/core';
 import { print } from 'graphql';
-import { type Client, createClient } from 'graphql-ws';
-import type {
-  BackendBinding,
-  MutationRequest,
-  QueryOptions,
-  QueryRequest,
-  UnsubscribeFn,
-} from './binding.js';
-import { resolveHeaders } from './binding.js';
+import type { BackendBinding, MutationRequest, QueryOptions, QueryRequest } from './binding.js';
 import {
   type LiveOperation,
   type GraphQLDialect,
@@ -27,6 +19,7 @@ import {
 } from './graphql-dialects.js';
 import { checkIdentifier, type HttpBindingOptions, postJson } from './http-binding.js';
 import { graphqlData } from './graphql-errors.js';
+import { createLiveQueries, type LiveQueries } from './graphql-live.js';
 
 /** Options of {@link GraphQLBinding}. */
 export interface GraphQLBindingOptions extends HttpBindingOptions {
@@ -96,7 +89,7 @@ export class GraphQLBinding<T = Record<string, unknown>> implements BackendBindi
   readonly #dialect: GraphQLDialect;
   readonly #rename: Readonly<Record<string, string>>;
   readonly #back: Readonly<Record<string, string>>;
-  #ws: Client | undefined;
+  #live: LiveQueries<T> | undefined;
   /** Present only with a `wsEndpoint`: live queries over graphql-ws. */
   readonly subscribe?: NonNullable<BackendBinding<T>['subscribe']>;
 
@@ -116,8 +109,25 @@ export class GraphQLBinding<T = Record<string, unknown>> implements BackendBindi
       checkIdentifier(v, 'GraphQL field');
     }
     this.#back = Object.fromEntries(Object.entries(this.#rename).map(([k, v]) => [v, k]));
-    if (options.wsEndpoint !== undefined)
-      this.subscribe = (q, onUpdate, onError) => this.#subscribe(q, onUpdate, onError);
+    if (options.wsEndpoint !== undefined) {
+      const live = createLiveQueries<T>({
+        wsEndpoint: options.wsEndpoint,
+        webSocketImpl: options.webSocketImpl,
+        ...(options.headers !== undefined ? { headers: options.headers } : {}),
+        dialect: this.#dialect,
+        local: (row) => this.#local(row),
+        rows: (data, root, nodes) => this.#rows(data, root, nodes),
+      });
+      this.#live = live;
+      this.subscribe = (q, onUpdate, onError) => {
+        const r = q as GraphQLRequest;
+        const reread = async () => {
+          const rows = await this.read(r);
+          return Array.isArray(rows) ? rows : rows === null ? [] : [rows as T];
+        };
+        return live.subscribe(r.live, reread, onUpdate, onError);
+      };
+    }
   }
 
   #names(collection: string): GraphQLNames {
@@ -278,93 +288,8 @@ export class GraphQLBinding<T = Record<string, unknown>> implements BackendBindi
     });
   }
 
-  #client(): Client {
-    if (this.#ws === undefined) {
-      const o = this.#o;
-      const dialect = this.#dialect;
-      this.#ws = createClient({
-        url: o.wsEndpoint!,
-        ...(o.webSocketImpl !== undefined ? { webSocketImpl: o.webSocketImpl } : {}),
-        // Fresh headers on every (re)connection, as for every HTTP request.
-        connectionParams: async () => dialect.connectionParams(await resolveHeaders(o.headers)),
-        lazy: true,
-        retryAttempts: Number.POSITIVE_INFINITY,
-        shouldRetry: () => true,
-      });
-    }
-    return this.#ws;
-  }
-
-  #subscribe(
-    request: QueryRequest,
-    onUpdate: (data: readonly T[] | Readonly<Record<string, T | null>>) => void,
-    onError?: (error: Error) => void,
-  ): UnsubscribeFn {
-    const r = request as GraphQLRequest;
-    const live = r.live;
-    const client = this.#client();
-    const report = (e: unknown) => onError?.(e instanceof Error ? e : new Error(String(e)));
-    let stopped = false;
-    // A reconnection may have missed changes: read the query again when it comes back.
-    let connections = 0;
-    const offConnected = client.on('connected', () => {
-      if (++connections > 1 && !stopped)
-        this.read(r).then(
-          (rows) => !stopped && onUpdate(Array.isArray(rows) ? rows : rows === null ? [] : [rows as T]),
-          report,
-        );
-    });
-    const stop = client.subscribe<Record<string, unknown>>(
-      { query: print(live.document), variables: live.variables },
-      {
-        next: (result) => {
-          if (stopped) return;
-          try {
-            const data = graphqlData(result, this.#o.wsEndpoint!);
-            if (live.mode === 'rows') {
-              const rows = this.#rows(data, live.root, live.nodes);
-              onUpdate((Array.isArray(rows) ? rows : []).map((row) => this.#local(row)));
-              return;
-            }
-            const ev = data[live.root] as { op?: string; id?: unknown; [k: string]: unknown } | null;
-            if (ev === null || ev === undefined || ev.id === undefined || ev.id === null) return;
-            const doc = ev[live.rowField ?? ''] ?? null;
-            onUpdate({ [String(ev.id)]: ev.op === 'DELETE' || doc === null ? null : this.#local(doc) });
-          } catch (err) {
-            report(err);
-          }
-        },
-        error: (err) => {
-          // GraphQL errors for the operation: the server refused it (or said it is transient).
-          if (Array.isArray(err)) {
-            try {
-              graphqlData({ errors: err }, this.#o.wsEndpoint!);
-            } catch (e) {
-              report(e);
-            }
-            return;
-          }
-          report(
-            new NetworkError(
-              `The live query at ${this.#o.wsEndpoint} failed: ${err instanceof Error ? err.message : JSON.stringify(err)}. Mount the query again to retry.`,
-              { cause: err },
-            ),
-          );
-        },
-        complete: () => {},
-      },
-    );
-    return () => {
-      stopped = true;
-      offConnected();
-      stop();
-    };
-  }
-
   /** Close the live-query connection, if one was opened. */
   async close(): Promise<void> {
-    const ws = this.#ws;
-    this.#ws = undefined;
-    await ws?.dispose();
+    await this.#live?.close();
   }
 }
