@@ -13,7 +13,7 @@
  * fails the transaction and rolls it back).
  */
 import { type Predicate, type Query, type QueryAst, type Scheduler, toError } from '@omnisync/core';
-import type { PersistRequest, Source, SourceContext } from '../types.js';
+import type { PersistRequest, RemoteDocuments, Source, SourceContext } from '../types.js';
 import type { BackendBinding, QueryOptions } from './binding.js';
 import type { SyncedOptions } from '../../state/define-state.js';
 
@@ -162,9 +162,10 @@ export function createBindingSource(
           e.unsubscribe = binding.subscribe!(
             binding.buildQuery(collection, toQueryOptions(query.ast)),
             (data) => {
-              ctx?.applyDocuments(collection, data as Record<string, unknown>[]);
+              ctx?.applyDocuments(collection, data as RemoteDocuments);
               e.fetchedAt = scheduler.now();
             },
+            (err) => ctx?.reportError(err),
           );
         } else if (
           e.consumedBefore &&

@@ -34,13 +34,22 @@ export type UnsubscribeFn = () => void;
 /**
  * A backend adapter (seed 000 §3.1). `read` returns the documents of a query; `write`
  * persists a transaction's changes (throw to retry, `NonRetriableError` to fail); `subscribe`
- * pushes the query's documents whenever they change (used when `_options.sync` is true).
+ * pushes the query's documents (or changes by id) whenever they change (used when
+ * `_options.sync` is true).
  * Headers are the binding's own business: call the app's `headers()` before each request.
  */
 export interface BackendBinding<T = Record<string, unknown>> {
   read(query: QueryRequest): Promise<readonly T[] | T | null | undefined>;
   write(mutation: MutationRequest): Promise<void>;
-  subscribe?(query: QueryRequest, onUpdate: (data: readonly T[]) => void): UnsubscribeFn;
+  /**
+   * `onUpdate` takes the query's documents, or changes by id (`null`: deleted); `onError`
+   * hears what went wrong with the subscription (it keeps trying).
+   */
+  subscribe?(
+    query: QueryRequest,
+    onUpdate: (data: readonly T[] | Readonly<Record<string, T | null>>) => void,
+    onError?: (error: Error) => void,
+  ): UnsubscribeFn;
   buildQuery(collection: string, options: QueryOptions): QueryRequest;
 }
 

@@ -1,6 +1,7 @@
 /**
  * @internal What the GraphQL and SQL bindings share: one JSON POST with the app's dynamic
- * headers, and errors sorted into retryable (network, 5xx, 429) and final (other 4xx).
+ * headers, and errors sorted into retryable (network, 5xx, 429, an answer that is not JSON)
+ * and final (other 4xx).
  */
 import { NetworkError, NonRetriableError, ValidationError } from '@omnisync/core';
 import { type HeadersOption, resolveHeaders } from './binding.js';
@@ -58,8 +59,10 @@ export async function postJson(options: HttpBindingOptions, body: unknown): Prom
   try {
     return text === '' ? null : (JSON.parse(text) as unknown);
   } catch {
-    throw new NonRetriableError(
-      `${options.endpoint} answered with something that is not JSON: ${text.slice(0, 200)}`,
+    // A proxy's error page or a cut body: the request may not have reached the backend.
+    throw new NetworkError(
+      `${options.endpoint} answered with something that is not JSON: ${text.slice(0, 200)}. Retrying.`,
+      { details: { reason: 'invalid_answer' } },
     );
   }
 }
