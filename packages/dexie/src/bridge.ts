@@ -14,7 +14,7 @@ import {
 } from '@omnisync/core';
 import type { Dexie } from 'dexie';
 import { type CaptureState, ensureClock } from './capture-state.js';
-import { mergeRemote } from './merge.js';
+import { type MergeResult, mergeRemote, revertRejected } from './merge.js';
 import { createCaptureMiddleware } from './middleware.js';
 import {
   type CursorState,
@@ -49,6 +49,12 @@ export interface DexieBridge {
    * store the pull cursor in the same transaction. Not captured; liveQuery sees the change.
    */
   applyRemote(cells: readonly OutboxCell[], cursor?: number): Promise<void>;
+  /**
+   * Roll back a mutation the server rejected: its fields (where no later local write replaced
+   * them) take the values of `serverCells` (the server's cells of those documents), a
+   * rejected delete is lifted. Not captured.
+   */
+  revert(entry: OutboxEntry, serverCells: readonly OutboxCell[]): Promise<void>;
   /** The stored pull cursor (0 before the first pull). */
   cursor(): Promise<number>;
   /** This replica's id (HLC node id), created on first use. */
@@ -91,6 +97,67 @@ export function createDexieBridge(db: Dexie, options: DexieBridgeOptions): Dexie
   const loadClock = () =>
     db.transaction('r', STATE_STORE, (tx) => ensureClock(db.core, tx.idbtrans as never, state));
 
+  /** Cells of the synced tables by table, then document id. */
+  function groupCells(cells: readonly OutboxCell[]): Map<string, Map<string, OutboxCell[]>> {
+    const byDoc = new Map<string, Map<string, OutboxCell[]>>();
+    for (const c of cells) {
+      if (!state.tables.has(c.collection)) continue;
+      let docs = byDoc.get(c.collection);
+      if (!docs) byDoc.set(c.collection, (docs = new Map()));
+      let list = docs.get(c.id);
+      if (!list) docs.set(c.id, (list = []));
+      list.push(c);
+    }
+    return byDoc;
+  }
+
+  /**
+   * In one remote transaction (not captured), compute each document's new row and metadata
+   * with `decide` and store them; optionally store the clock and the cursor.
+   */
+  async function writeDocs(
+    byDoc: Map<string, Map<string, OutboxCell[]>>,
+    decide: (
+      table: string,
+      id: string,
+      row: unknown,
+      meta: MetaRecord | undefined,
+      cells: OutboxCell[],
+    ) => MergeResult,
+    after?: { nodeId: string; last: string; cursor?: number },
+  ): Promise<void> {
+    const stores = [...byDoc.keys(), META_STORE, STATE_STORE];
+    await db.transaction('rw', stores, async (tx) => {
+      state.remote.add(tx.idbtrans as never);
+      const metaTable = tx.table<MetaRecord>(META_STORE);
+      for (const [table, docs] of byDoc) {
+        const ids = [...docs.keys()];
+        const [rows, metas] = await Promise.all([
+          tx.table(table).bulkGet(ids),
+          metaTable.bulkGet(ids.map((id) => [table, id])),
+        ]);
+        const puts: Record<string, unknown>[] = [];
+        const deletes: string[] = [];
+        const metaPuts: MetaRecord[] = [];
+        ids.forEach((id, i) => {
+          const r = decide(table, id, rows[i], metas[i], docs.get(id)!);
+          if (r.meta) metaPuts.push(r.meta);
+          if (r.action === 'put') puts.push(r.row!);
+          else if (r.action === 'delete') deletes.push(id);
+        });
+        if (puts.length) await tx.table(table).bulkPut(puts);
+        if (deletes.length) await tx.table(table).bulkDelete(deletes);
+        if (metaPuts.length) await metaTable.bulkPut(metaPuts);
+      }
+      if (after) {
+        const s = tx.table(STATE_STORE);
+        await s.put({ key: 'clock', nodeId: after.nodeId, last: after.last });
+        if (after.cursor !== undefined)
+          await s.put({ key: 'cursor', cursor: after.cursor } satisfies CursorState);
+      }
+    });
+  }
+
   return {
     db,
     tables: options.tables,
@@ -103,48 +170,31 @@ export function createDexieBridge(db: Dexie, options: DexieBridgeOptions): Dexie
     },
     async applyRemote(cells, cursor) {
       const clock = await loadClock();
-      const byDoc = new Map<string, Map<string, OutboxCell[]>>();
       for (const c of cells) {
-        if (!state.tables.has(c.collection)) continue;
         try {
           clock.receive(c.hlc);
         } catch (err) {
           // The server accepted it; our clock just does not jump that far ahead.
           if (!(err instanceof ClockDriftError)) throw err;
         }
-        let docs = byDoc.get(c.collection);
-        if (!docs) byDoc.set(c.collection, (docs = new Map()));
-        let list = docs.get(c.id);
-        if (!list) docs.set(c.id, (list = []));
-        list.push(c);
       }
-      const stores = [...byDoc.keys(), META_STORE, STATE_STORE];
-      await db.transaction('rw', stores, async (tx) => {
-        state.remote.add(tx.idbtrans as never);
-        const metaTable = tx.table<MetaRecord>(META_STORE);
-        for (const [table, docs] of byDoc) {
-          const ids = [...docs.keys()];
-          const [rows, metas] = await Promise.all([
-            tx.table(table).bulkGet(ids),
-            metaTable.bulkGet(ids.map((id) => [table, id])),
-          ]);
-          const puts: Record<string, unknown>[] = [];
-          const deletes: string[] = [];
-          const metaPuts: MetaRecord[] = [];
-          ids.forEach((id, i) => {
-            const r = mergeRemote(table, id, rows[i], metas[i], docs.get(id)!);
-            if (r.meta) metaPuts.push(r.meta);
-            if (r.action === 'put') puts.push(r.row!);
-            else if (r.action === 'delete') deletes.push(id);
-          });
-          if (puts.length) await tx.table(table).bulkPut(puts);
-          if (deletes.length) await tx.table(table).bulkDelete(deletes);
-          if (metaPuts.length) await metaTable.bulkPut(metaPuts);
-        }
-        const s = tx.table(STATE_STORE);
-        await s.put({ key: 'clock', nodeId: clock.nodeId, last: clock.last });
-        if (cursor !== undefined) await s.put({ key: 'cursor', cursor } satisfies CursorState);
-      });
+      const byDoc = groupCells(cells);
+      await writeDocs(
+        byDoc,
+        (table, id, row, meta, docCells) => mergeRemote(table, id, row, meta, docCells),
+        {
+          nodeId: clock.nodeId,
+          last: clock.last,
+          ...(cursor !== undefined ? { cursor } : {}),
+        },
+      );
+    },
+    async revert(entry, serverCells) {
+      const rejected = groupCells(entry.cells);
+      const server = groupCells(serverCells);
+      await writeDocs(rejected, (table, id, row, meta, docCells) =>
+        revertRejected(table, id, row, meta, docCells, server.get(table)?.get(id) ?? []),
+      );
     },
     async cursor() {
       const row = (await db.table(STATE_STORE).get('cursor')) as CursorState | undefined;

@@ -10,7 +10,7 @@ export { createCaptureMiddleware, MIDDLEWARE_NAME } from './middleware.js';
 export type { CaptureState } from './capture-state.js';
 export { captureWrite, captureDelete, documentId } from './capture.js';
 export type { CapturedWrite } from './capture.js';
-export { mergeRemote } from './merge.js';
+export { mergeRemote, revertRejected } from './merge.js';
 export type { MergeResult } from './merge.js';
 export { omnisyncStores, OUTBOX_STORE, META_STORE, STATE_STORE, BRIDGE_STORES } from './stores.js';
 export type { OutboxEntry, OutboxCell, MetaRecord, ClockState, CursorState } from './stores.js';

@@ -56,3 +56,46 @@ export function mergeRemote(
   }));
   return { action: 'put', row: unflattenDocument(id, entries), meta: newMeta };
 }
+
+/**
+ * Undo the cells of a rejected mutation on one document, then merge the server's cells of
+ * it: fields still holding the rejected write (same HLC) are dropped and take the server's
+ * value; a rejected delete is lifted. Later local writes of other fields are kept.
+ */
+export function revertRejected(
+  table: string,
+  id: string,
+  row: unknown,
+  meta: MetaRecord | undefined,
+  rejected: readonly OutboxCell[],
+  server: readonly OutboxCell[],
+): MergeResult {
+  const fields = rowFields(row);
+  const hlcs: Record<string, string> = { ...meta?.hlcs };
+  let deleted = meta?.deleted;
+  let touched = false;
+  for (const c of rejected) {
+    if (c.field === DELETED_FIELD) {
+      if (deleted === c.hlc) {
+        deleted = undefined;
+        touched = true;
+      }
+    } else if (hlcs[c.field] === c.hlc) {
+      delete hlcs[c.field];
+      fields.delete(c.field);
+      touched = true;
+    }
+  }
+  if (!touched) return { action: 'none' };
+  const base: MetaRecord = deleted === undefined ? { table, id, hlcs } : { table, id, hlcs, deleted };
+  const entries: FieldEntry[] = [...fields].map(([field, value]) => ({
+    field,
+    value,
+    hlc: hlcs[field] ?? '',
+  }));
+  const undone = entries.length > 0 ? unflattenDocument(id, entries) : undefined;
+  const merged = mergeRemote(table, id, undone, base, server);
+  if (merged.action !== 'none') return merged;
+  if (deleted !== undefined) return { action: 'none', meta: base };
+  return undone ? { action: 'put', row: undone, meta: base } : { action: 'delete', meta: base };
+}

@@ -19,6 +19,7 @@ import {
   type OmniSyncError,
   ProtocolError,
   type PushResponse,
+  QUERIES_MAX,
   type Random,
   type Scheduler,
   systemRandom,
@@ -53,7 +54,10 @@ export interface DexieSyncOptions {
   readonly batchSize?: number;
   /** Called with every failed round's typed error (the loop retries it). */
   readonly onError?: (error: OmniSyncError) => void;
-  /** Called for each mutation the server rejected; it is removed from the outbox. */
+  /**
+   * Called for each mutation the server rejected (with the server's typed error, e.g.
+   * `forbidden`): it was rolled back to the server's state and removed from the outbox.
+   */
   readonly onRejected?: (entry: OutboxEntry, error: OmniSyncError) => void;
 }
 
@@ -136,11 +140,23 @@ export function createDexieSync(bridge: DexieBridge, options: DexieSyncOptions):
         `The server answered the push of ${run.length} mutations with results for ${res.results.length} that do not match them; the outbox is kept and the push retried.`,
         { details: { transient: true, endpoint: 'push' } },
       );
+    // A rejected mutation is rolled back to the server's state before the outbox lets go of
+    // it (a crash in between pushes it again, is rejected again, and reverts again).
+    const rejected: [OutboxEntry, OmniSyncError][] = [];
     res.results.forEach((r, i) => {
       if (r.status === 'rejected')
-        options.onRejected?.(run[i]!, fromWireError(r.error as Parameters<typeof fromWireError>[0]));
+        rejected.push([run[i]!, fromWireError(r.error as Parameters<typeof fromWireError>[0])]);
     });
+    for (const [entry] of rejected) {
+      const docs = new Map(entry.cells.map((c) => [`${c.collection}\u0000${c.id}`, c]));
+      const queries = [...docs.values()].map((c) => ({ collection: c.collection, where: { id: c.id } }));
+      const cells: WireCell[] = [];
+      for (let i = 0; i < queries.length; i += QUERIES_MAX)
+        cells.push(...(await http.snapshot({ queries: queries.slice(i, i + QUERIES_MAX) })).cells);
+      await bridge.revert(entry, cells);
+    }
     await bridge.acknowledge(run.map((e) => e.seq!));
+    for (const [entry, error] of rejected) options.onRejected?.(entry, error);
   }
 
   async function flushNow(): Promise<void> {

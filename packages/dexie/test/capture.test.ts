@@ -75,4 +75,30 @@ describe('capture middleware (fake-indexeddb)', () => {
     expect(await db.table('todos').count()).toBe(0);
     expect(await bridge.outbox()).toEqual([]);
   });
+
+  it("writes in Dexie's populate event are captured", async () => {
+    const db = new Dexie(`capture-${n++}`, { indexedDB: new IDBFactory(), IDBKeyRange });
+    db.version(1).stores({ todos: 'id', ...omnisyncStores });
+    db.on('populate', (tx) => {
+      void tx.table('todos').add({ id: 'seed', title: 'seeded' });
+    });
+    const bridge = createDexieBridge(db, { tables: ['todos'] });
+    await db.open();
+    const out = await bridge.outbox();
+    expect(out.flatMap((e) => e.cells.map((c) => `${c.id}.${c.field}`))).toEqual(['seed.title']);
+  });
+
+  it('a schema without the bridge stores is refused on open with a typed error', async () => {
+    const db = new Dexie(`capture-${n++}`, { indexedDB: new IDBFactory(), IDBKeyRange });
+    db.version(1).stores({ todos: 'id' });
+    createDexieBridge(db, { tables: ['todos'] });
+    await expect(db.open()).rejects.toMatchObject({ code: 'schema_invalid' });
+  });
+
+  it('an auto-incremented primary key is refused on open', async () => {
+    const db = new Dexie(`capture-${n++}`, { indexedDB: new IDBFactory(), IDBKeyRange });
+    db.version(1).stores({ todos: '++id', ...omnisyncStores });
+    createDexieBridge(db, { tables: ['todos'] });
+    await expect(db.open()).rejects.toMatchObject({ code: 'schema_invalid' });
+  });
 });
