@@ -144,6 +144,25 @@ describe('bad HTTP input', () => {
     });
   }
 
+  it('the 413 of each endpoint says what to shrink there', async () => {
+    const pad = 'x'.repeat(2 * 1024 * 1024);
+    const advice: Record<string, RegExp> = {
+      push: /Push fewer mutations per request/,
+      pull: /Send fewer or smaller queries per pull/,
+      snapshot: /Send fewer or smaller queries per snapshot/,
+      cursor: /Send a smaller cursor request/,
+    };
+    for (const [kind, says] of Object.entries(advice)) {
+      const res = await post(t.url, `/v1/apps/${APP}/${kind}`, JSON.stringify({ cursor: 0, pad }), {
+        raw: true,
+      });
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('payload_too_large');
+      expect(res.body.error.message).toMatch(says);
+      if (kind !== 'push') expect(res.body.error.message).not.toMatch(/[Pp]ush/);
+    }
+  });
+
   it('an oversized body streamed without Content-Length → 413', async () => {
     const before = await head();
     const { request } = await import('node:http');

@@ -141,7 +141,7 @@ export class LiveConnection implements RoomPeer {
       const { maxBytes, maxDepth } = this.#engine.limits;
       if (data.length > maxBytes)
         throw new PayloadTooLargeError(
-          `The message is ${data.length} bytes, over the limit of ${maxBytes}; split the push into smaller batches.`,
+          `The message is ${data.length} bytes, over the limit of ${maxBytes}; send smaller messages (split a push into smaller batches, subscribe with smaller queries).`,
         );
       if (isBinary && data.length > 0 && data[0] !== 0x7b /* { */)
         throw new ValidationError('Send text (JSON) messages, not binary.');
