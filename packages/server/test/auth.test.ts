@@ -99,6 +99,20 @@ describe('HTTP auth matrix', () => {
     });
   }
 
+  it('an HS512 token signed with the right secret → 401 naming the accepted algorithms', async () => {
+    const hs512 = await new SignJWT({ app: APP, sub: 'u1' })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setExpirationTime(now() + 3600)
+      .sign(key);
+    const res = await new HttpClient(t.url, APP, hs512).call('pull', { cursor: 0 });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthorized');
+    expect(res.body.error.message).toBe(
+      'The token\'s algorithm "HS512" is not accepted; this server accepts HS256 (sign with its secret using HS256).',
+    );
+    expect(res.text).not.toContain(SECRET_DATA);
+  });
+
   it("a valid token of this app cannot read another app's data", async () => {
     const betaToken = await hs({ app: 'beta' });
     await new HttpClient(t.url, 'beta', betaToken).push('b', [

@@ -144,6 +144,25 @@ describe('bad HTTP input', () => {
     });
   }
 
+  it('the 413 of each endpoint says what to shrink there', async () => {
+    const pad = 'x'.repeat(2 * 1024 * 1024);
+    const advice: Record<string, RegExp> = {
+      push: /Push fewer mutations per request/,
+      pull: /Send fewer or smaller queries per pull/,
+      snapshot: /Send fewer or smaller queries per snapshot/,
+      cursor: /Send a smaller cursor request/,
+    };
+    for (const [kind, says] of Object.entries(advice)) {
+      const res = await post(t.url, `/v1/apps/${APP}/${kind}`, JSON.stringify({ cursor: 0, pad }), {
+        raw: true,
+      });
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('payload_too_large');
+      expect(res.body.error.message).toMatch(says);
+      if (kind !== 'push') expect(res.body.error.message).not.toMatch(/[Pp]ush/);
+    }
+  });
+
   it('an oversized body streamed without Content-Length → 413', async () => {
     const before = await head();
     const { request } = await import('node:http');
@@ -294,6 +313,12 @@ describe('bad WebSocket input', () => {
       JSON.stringify({ type: 'event', room: 'r', name: 'x' }),
       /^invalid_state$/,
     ],
+    ['a leave of a room never joined', JSON.stringify({ type: 'leave', room: 'never' }), /^invalid_state$/],
+    [
+      'an unsubscribe of an unknown query',
+      JSON.stringify({ type: 'unsubscribe', queryId: 'nope' }),
+      /^not_found$/,
+    ],
   ];
   for (const [name, send, code] of wsCases) {
     it(`${name} → error message with a code; connection and data unchanged`, async () => {
@@ -322,6 +347,45 @@ describe('bad WebSocket input', () => {
     const err = c.messages.find((m) => m.type === 'error');
     expect(err.error.code).toBe('payload_too_large');
     expect(err.error.message).toMatch(/over the limit of \d+ bytes/);
+  });
+
+  it('a leave or unsubscribe answers an error only when there is nothing to leave or unsubscribe', async () => {
+    const c = await LiveClient.open(t.url, APP);
+    try {
+      await c.hello();
+      expect((await c.subscribe('q1', { collection: 't' })).type).toBe('subscribed');
+      // pipelined: the leave arrives while the join is being authorized, and cancels it
+      c.send({ type: 'join', room: 'r0' });
+      c.send({ type: 'leave', room: 'r0' });
+      c.send({ type: 'join', room: 'r1' });
+      await c.next((m) => m.type === 'room' && m.room === 'r1');
+      c.send({ type: 'leave', room: 'r1' });
+      c.send({ type: 'unsubscribe', queryId: 'q1' });
+      await c.ping();
+      expect(c.messages.filter((m) => m.type === 'error')).toEqual([]);
+      const other = await LiveClient.open(t.url, APP);
+      try {
+        await other.hello();
+        for (const room of ['r0', 'r1']) {
+          other.send({ type: 'join', room });
+          const joined = await other.next((m) => m.type === 'room' && m.room === room);
+          expect(joined.members).toHaveLength(1); // only `other`: c is in neither room
+        }
+      } finally {
+        other.close();
+      }
+      const from = c.messages.length;
+      c.send({ type: 'leave', room: 'r1' });
+      c.send({ type: 'unsubscribe', queryId: 'q1' });
+      await c.ping();
+      const errors = c.messages.slice(from).filter((m) => m.type === 'error');
+      expect(errors.map((m) => [m.error.code, m.error.details])).toEqual([
+        ['invalid_state', { room: 'r1' }],
+        ['not_found', { queryId: 'q1' }],
+      ]);
+    } finally {
+      c.close();
+    }
   });
 
   it('a push error carries the requestId', async () => {

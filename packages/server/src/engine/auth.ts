@@ -118,7 +118,7 @@ export function createAuthenticator(options: AuthOptions | undefined): Authentic
           ({ payload } = await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGS }));
         }
       } catch (err) {
-        throw toAuthError(err);
+        throw toAuthError(err, alg, [...(secret ? HMAC_ALGS : []), ...(jwks ? ASYMMETRIC_ALGS : [])]);
       }
       if (payload.app !== app) {
         throw new ForbiddenError(
@@ -137,7 +137,8 @@ export function createAuthenticator(options: AuthOptions | undefined): Authentic
   };
 }
 
-function toAuthError(err: unknown): OmniSyncError {
+/** A jose failure → a typed error; `alg` is the token's, `accepted` what this server verifies. */
+function toAuthError(err: unknown, alg: unknown, accepted: readonly string[]): OmniSyncError {
   if (err instanceof OmniSyncError) return err;
   if (err instanceof joseErrors.JWTExpired)
     return new UnauthorizedError('The token has expired; get a fresh token and retry.');
@@ -147,7 +148,10 @@ function toAuthError(err: unknown): OmniSyncError {
     );
   if (err instanceof joseErrors.JOSEAlgNotAllowed)
     return new UnauthorizedError(
-      'The token algorithm is not allowed (unsigned "alg: none" tokens never are).',
+      `The token's algorithm ${JSON.stringify(alg)} is not accepted; this server accepts ${accepted.join(', ')}${
+        typeof alg === 'string' && alg.startsWith('HS') ? ' (sign with its secret using HS256)' : ''
+      }.`,
+      { details: { alg: typeof alg === 'string' ? alg.slice(0, 32) : null, accepted } },
     );
   if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid)
     return new NetworkError('The server could not load its JWKS to verify the token; retry later.', {

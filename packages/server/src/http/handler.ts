@@ -143,14 +143,14 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
         : `${appName}\u0000addr\u0000${incoming?.socket?.remoteAddress ?? ''}`;
     // The body's byte size is known from reading it: the decoder need not count it again.
     const body = async (): Promise<unknown> => {
-      const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
+      const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming, kind);
       const value = parseMessageText(text, limits, bytes);
       checkExactJson(text, value);
       return value;
     };
     switch (kind) {
       case 'push': {
-        const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming);
+        const { text, bytes } = await readBody(c.req.raw, limits.maxBytes, incoming, kind);
         const req = decodePushText(text, limits, bytes);
         // Lone surrogates and numbers a double cannot hold are refused before anything applies.
         checkExactJson(text, req);

@@ -5,9 +5,19 @@
 import { isUtf8 } from 'node:buffer';
 import { NetworkError, OmniSyncError, PayloadTooLargeError, ProtocolError } from '@omnisync/core';
 
-const tooLarge = (bytes: number, max: number) =>
+/** What to do about an oversized body, per endpoint (`readBody`'s `kind`). */
+const SHRINK: Record<string, string> = {
+  push: 'Push fewer mutations per request (split the batch)',
+  pull: 'Send fewer or smaller queries per pull',
+  snapshot: 'Send fewer or smaller queries per snapshot',
+  cursor: 'Send a smaller cursor request',
+};
+
+const tooLarge = (bytes: number, max: number, kind: string | undefined) =>
   new PayloadTooLargeError(
-    `The request body is ${bytes} bytes or more, over the limit of ${max} bytes. Push fewer mutations per request (split the batch).`,
+    `The request body is ${bytes} bytes or more, over the limit of ${max} bytes. ${
+      (kind !== undefined && SHRINK[kind]) || 'Send a smaller request'
+    }, or raise the server's maxBodyBytes.`,
     { details: { maxBytes: max } },
   );
 
@@ -48,16 +58,18 @@ export interface BodyText {
 
 /**
  * The body as UTF-8 text, at most `maxBytes`. On Node, `incoming` (the IncomingMessage)
- * is read directly: same limits, without the web-stream wrapping.
+ * is read directly: same limits, without the web-stream wrapping. `kind` (push, pull…)
+ * picks the advice of a refusal.
  */
 export async function readBody(
   request: Request,
   maxBytes: number,
   incoming?: NodeIncoming,
+  kind?: string,
 ): Promise<BodyText> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(Number(declared), maxBytes);
-  if (incoming) return decodeUtf8(await readNode(incoming, maxBytes));
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(Number(declared), maxBytes, kind);
+  if (incoming) return decodeUtf8(await readNode(incoming, maxBytes, kind));
   if (!request.body) return { text: '', bytes: 0 };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -74,20 +86,20 @@ export async function readBody(
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(total, maxBytes);
+      throw tooLarge(total, maxBytes, kind);
     }
     chunks.push(value);
   }
   return decodeUtf8(Buffer.concat(chunks));
 }
 
-async function readNode(incoming: NodeIncoming, maxBytes: number): Promise<Buffer> {
+async function readNode(incoming: NodeIncoming, maxBytes: number, kind: string | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
     for await (const chunk of incoming) {
       total += chunk.length;
-      if (total > maxBytes) throw tooLarge(total, maxBytes);
+      if (total > maxBytes) throw tooLarge(total, maxBytes, kind);
       chunks.push(chunk);
     }
   } catch (err) {

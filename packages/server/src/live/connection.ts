@@ -10,6 +10,7 @@ import {
   decodeLiveClientMessage,
   DELETED_FIELD,
   LIVE_CLOSE_CODES,
+  NotFoundError,
   type LiveClientMessage,
   OmniSyncError,
   checkExactJson,
@@ -77,6 +78,8 @@ export class LiveConnection implements RoomPeer {
   readonly #subs = new Map<string, Subscription>();
   readonly #byCollection = new Map<string, Set<Subscription>>();
   readonly #rooms = new Set<string>();
+  /** Joins waiting for their authorization; a leave meanwhile marks them left. */
+  readonly #joining = new Map<string, { left: boolean }>();
   #queue: Promise<void> | undefined;
   readonly #early: Buffer[] = [];
   #alive = true;
@@ -141,7 +144,7 @@ export class LiveConnection implements RoomPeer {
       const { maxBytes, maxDepth } = this.#engine.limits;
       if (data.length > maxBytes)
         throw new PayloadTooLargeError(
-          `The message is ${data.length} bytes, over the limit of ${maxBytes}; split the push into smaller batches.`,
+          `The message is ${data.length} bytes, over the limit of ${maxBytes}; send smaller messages (split a push into smaller batches, subscribe with smaller queries).`,
         );
       if (isBinary && data.length > 0 && data[0] !== 0x7b /* { */)
         throw new ValidationError('Send text (JSON) messages, not binary.');
@@ -174,6 +177,11 @@ export class LiveConnection implements RoomPeer {
       case 'subscribe':
         return this.#subscribe(msg.queryId, msg.query, msg.cursor ?? this.#helloCursor);
       case 'unsubscribe':
+        if (!this.#subs.has(msg.queryId))
+          throw new NotFoundError(
+            `No subscription ${JSON.stringify(msg.queryId)} on this connection; nothing to unsubscribe (check the queryId of the subscribe).`,
+            { details: { queryId: msg.queryId } },
+          );
         this.#unsubscribe(msg.queryId);
         return;
       case 'push': {
@@ -188,9 +196,18 @@ export class LiveConnection implements RoomPeer {
       case 'join': {
         if (!this.#rooms.has(msg.room) && this.#rooms.size >= this.#engine.options.maxSubscriptions)
           throw new ValidationError(`At most ${this.#engine.options.maxSubscriptions} rooms per connection.`);
-        if (!(await this.#engine.allowed(this.#auth!, { op: 'join', room: msg.room })))
+        // A leave that arrives while the join is being authorized cancels it (messages run concurrently).
+        const pending = { left: false };
+        this.#joining.set(msg.room, pending);
+        let allowed: boolean;
+        try {
+          allowed = await this.#engine.allowed(this.#auth!, { op: 'join', room: msg.room });
+        } finally {
+          if (this.#joining.get(msg.room) === pending) this.#joining.delete(msg.room);
+        }
+        if (!allowed)
           throw new OmniSyncError('forbidden', `You may not join room ${JSON.stringify(msg.room)}.`);
-        if (this.#state !== 'open') return;
+        if (this.#state !== 'open' || pending.left) return;
         const rooms = this.#engine.rooms(this.app);
         this.#rooms.add(msg.room);
         rooms.join(msg.room, this.user, this, msg.presence);
@@ -198,10 +215,22 @@ export class LiveConnection implements RoomPeer {
           encode({ type: 'room', room: msg.room, user: this.user, members: rooms.members(msg.room) }),
         );
       }
-      case 'leave':
+      case 'leave': {
+        const joining = this.#joining.get(msg.room);
+        if (joining) {
+          joining.left = true;
+          this.#joining.delete(msg.room);
+          if (!this.#rooms.has(msg.room)) return;
+        }
+        if (!this.#rooms.has(msg.room))
+          throw new InvalidStateError(
+            `Room ${JSON.stringify(msg.room)} was not joined on this connection; nothing to leave.`,
+            { details: { room: msg.room } },
+          );
         this.#rooms.delete(msg.room);
         this.#engine.rooms(this.app).leave(msg.room, this.user, this);
         return;
+      }
       case 'presence':
         this.#member(msg.room);
         this.#engine.rooms(this.app).setPresence(msg.room, this.user, this, msg.state);
