@@ -20,7 +20,7 @@ import { jsonParse } from 'postgraphile/@dataplan/json';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { extendSchema, gql } from 'postgraphile/utils';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
-import { dropSchemas, freshSchema, PG_URL } from '../../../server/test/helpers/postgres.js';
+import { dropSchemas, freshSchema, PG_URL } from '../../../server/test/helpers/pg-url.js';
 
 // PostGraphile 5 targets Node 22; on Node 20 the one ES2024 method it calls is missing.
 // This is the standard definition of `Promise.withResolvers` (a no-op where it exists).
@@ -73,7 +73,11 @@ function maskError(error: GraphQLError): GraphQLError {
 }
 
 /** Start PostGraphile on a fresh schema holding `todos (id, title, completed, n)`. */
-export async function startPostGraphile(): Promise<PostGraphileServer> {
+export async function startPostGraphile(
+  options: {
+    /** Largest request body in bytes (grafserv's default is 100 kB). */ maxRequestLength?: number;
+  } = {},
+): Promise<PostGraphileServer> {
   const schema = freshSchema('gql');
   const topic = `${schema}:todos`;
   const db = new pg.Client({ connectionString: PG_URL });
@@ -166,7 +170,12 @@ export async function startPostGraphile(): Promise<PostGraphileServer> {
     extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset],
     plugins: [TodosChangedPlugin, AuthPlugin],
     pgServices: [makePgService({ connectionString: PG_URL, schemas: [schema], pubsub: true })],
-    grafserv: { websockets: true, graphqlPath: '/graphql', maskError },
+    grafserv: {
+      websockets: true,
+      graphqlPath: '/graphql',
+      maskError,
+      ...(options.maxRequestLength ? { maxRequestLength: options.maxRequestLength } : {}),
+    },
     grafast: {
       context(ctx: any) {
         const auth: string | undefined =
