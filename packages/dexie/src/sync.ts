@@ -163,7 +163,14 @@ export function createDexieSync(bridge: DexieBridge, options: DexieSyncOptions):
     for (;;) {
       const batch = await bridge.outbox(batchSize);
       if (batch.length === 0) return;
-      await pushBatch(batch);
+      try {
+        await pushBatch(batch);
+      } catch (err) {
+        // Too large together (the server's body limit): each entry goes alone, in order, so
+        // only an entry too large by itself stays failing.
+        if (batch.length === 1 || toOmniSyncError(err).code !== 'payload_too_large') throw err;
+        for (const entry of batch) await pushBatch([entry]);
+      }
     }
   }
 

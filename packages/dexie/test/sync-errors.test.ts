@@ -160,3 +160,22 @@ describe('sync loop bad input', () => {
     expect(afterRetry).toEqual(afterCut);
   });
 });
+
+describe('an outbox larger than the server takes in one push', () => {
+  const small = inProcessServer('omnisync-dexie-small-', { maxBodyBytes: 48 * 1024 });
+
+  it('pushes the entries one by one when together they are over the body limit; all arrive', async () => {
+    const appId = `dexie-big-${app++}`;
+    const { db, bridge } = openDevice();
+    const sync = createDexieSync(bridge, { server: small.url, app: appId });
+    // Three bulkPuts of ~25 kB each: one outbox entry each, ~75 kB together.
+    const page = (p: number) =>
+      Array.from({ length: 100 }, (_, i) => ({ id: `p${p}-${i}`, title: 'x'.repeat(200), page: p }));
+    for (let p = 0; p < 3; p++) await db.table('todos').bulkPut(page(p));
+    expect(await bridge.outbox()).toHaveLength(3);
+    await sync.flush();
+    expect(await bridge.outbox()).toEqual([]);
+    const docs = (await serverDocuments(small.url, appId, 'todos')) as { id: string }[];
+    expect(docs).toHaveLength(300);
+  });
+});

@@ -122,11 +122,19 @@ export interface InProcessServer {
  * For the calling test file: a real server (`createServer`, SQLite, durability off) on a
  * random loopback port, started before its tests and closed (its directory removed) after.
  */
-export function inProcessServer(prefix: string): InProcessServer {
+export function inProcessServer(
+  prefix: string,
+  options: Omit<Parameters<typeof createServer>[0], 'dataDir'> = {},
+): InProcessServer {
   const s = {} as InProcessServer;
   beforeAll(async () => {
     s.dir = mkdtempSync(join(tmpdir(), prefix));
-    s.server = createServer({ dataDir: join(s.dir, 'server'), durability: 'off', logLevel: 'silent' });
+    s.server = createServer({
+      dataDir: join(s.dir, 'server'),
+      durability: 'off',
+      logLevel: 'silent',
+      ...options,
+    });
     s.url = (await s.server.listen(0)).url;
   });
   afterAll(async () => {
