@@ -321,7 +321,8 @@ class OmniSyncClient implements Client<any> {
     const s = e.source as Source & Partial<ServerSource>;
     const prefix = `source:${s.id}:`;
     const meta: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(this.#meta)) if (k.startsWith(prefix)) meta[k.slice(prefix.length)] = v;
+    for (const [k, v] of Object.entries(this.#meta))
+      if (k.startsWith(prefix)) meta[k.slice(prefix.length)] = v;
     return {
       id: s.id,
       kind: s.kind,

@@ -10,7 +10,14 @@ describe('FieldLog (the inspector’s bounded per-field record)', () => {
     log.record('todos', 'a', 'title', 'one', hlc(1, 'dev-a'), 'local', 10, 'tx1');
     log.record('todos', 'a', 'title', 'two', hlc(2, 'dev-b'), 'omnisync:todo', 20);
     expect(log.writes('todos', 'a', 'title')).toEqual([
-      { value: 'one', hlc: hlc(1, 'dev-a'), origin: 'dev-a', via: ['local'], seenAt: 10, transactionId: 'tx1' },
+      {
+        value: 'one',
+        hlc: hlc(1, 'dev-a'),
+        origin: 'dev-a',
+        via: ['local'],
+        seenAt: 10,
+        transactionId: 'tx1',
+      },
       { value: 'two', hlc: hlc(2, 'dev-b'), origin: 'dev-b', via: ['omnisync:todo'], seenAt: 20 },
     ]);
     expect(log.list()).toEqual([

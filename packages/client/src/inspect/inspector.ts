@@ -194,7 +194,8 @@ export class Inspector implements ClientInspector {
     this.#unlisten.push(
       ev.on('sync.op:action:captured', (e) => {
         const at = this.#host.scheduler.now();
-        for (const m of e.mutations) this.#recordLocal(m as unknown as { cells: Cell[] }, e.transaction.id, at);
+        for (const m of e.mutations)
+          this.#recordLocal(m as unknown as { cells: Cell[] }, e.transaction.id, at);
         this.#notify();
       }),
       ev.on('transaction:stateChange', (e) => {
@@ -226,7 +227,8 @@ export class Inspector implements ClientInspector {
 
   #recordLocal(m: { cells: Cell[] }, transactionId: string, at: number): void {
     const log = this.#log!;
-    for (const c of m.cells) log.record(c.collection, c.id, c.field, c.value, c.hlc, 'local', at, transactionId);
+    for (const c of m.cells)
+      log.record(c.collection, c.id, c.field, c.value, c.hlc, 'local', at, transactionId);
   }
 
   /** @internal Cells a source delivered (the client calls this only while enabled). */
@@ -251,7 +253,13 @@ export class Inspector implements ClientInspector {
     const all: SeenWrite[] = [...seen];
     const known = new Set(all.map((w) => w.hlc));
     if (synced !== undefined && !known.has(synced.hlc)) {
-      all.push({ value: synced.value, hlc: synced.hlc, origin: originOf(synced.hlc), via: ['base'], seenAt: 0 });
+      all.push({
+        value: synced.value,
+        hlc: synced.hlc,
+        origin: originOf(synced.hlc),
+        via: ['base'],
+        seenAt: 0,
+      });
       known.add(synced.hlc);
     }
     for (const [hlc, p] of pending)
