@@ -9,6 +9,9 @@ import type { H } from './dom.js';
 import { describeHlc, formatTime, formatValue, shortId } from './format.js';
 import { isValidHlc, parseHlc } from '@omnisync/core';
 
+/** A source id cut to 16 characters (the whole list is in the cell's tooltip). */
+const shortSource = (via: string): string => (via.length > 16 ? `${via.slice(0, 15)}…` : via);
+
 const wallOf = (hlc: string): number | undefined => (isValidHlc(hlc) ? parseHlc(hlc).wall : undefined);
 
 /** Why the field has its value, in one sentence. */
@@ -98,11 +101,20 @@ function detail(h: H, f: FieldInspection): HTMLElement {
                   null,
                   h('span', { class: `badge s-${w.status}` }, w.status === 'winner' ? '✓ winner' : w.status),
                 ),
-                h('td', null, formatValue(w.value)),
+                h('td', { class: 'value' }, formatValue(w.value)),
                 h('td', { title: describeHlc(w.hlc) }, h('code', null, w.hlc)),
-                h('td', null, formatTime(wallOf(w.hlc))),
-                h('td', null, w.origin),
-                h('td', { title: w.transactionId ? `transaction ${w.transactionId}` : '' }, w.via.join(', ')),
+                h('td', { class: 'nowrap' }, formatTime(wallOf(w.hlc))),
+                h('td', { class: 'nowrap' }, w.origin),
+                h(
+                  'td',
+                  {
+                    class: 'via',
+                    title: [...w.via, ...(w.transactionId ? [`transaction ${w.transactionId}`] : [])].join(
+                      '\n',
+                    ),
+                  },
+                  w.via.map(shortSource).join(', '),
+                ),
               ),
             ),
           ),

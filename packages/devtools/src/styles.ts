@@ -8,7 +8,7 @@ export const PANEL_CSS = `
   overflow: hidden;
 }
 .floating { position: fixed; right: 12px; bottom: 12px; width: min(760px, calc(100vw - 24px));
-  height: min(460px, calc(100vh - 24px)); z-index: 2147483000; box-shadow: 0 8px 24px rgba(0,0,0,.18); }
+  height: min(520px, calc(100vh - 24px)); z-index: 2147483000; box-shadow: 0 8px 24px rgba(0,0,0,.18); }
 header { display: flex; align-items: center; gap: 8px; padding: 6px 8px; background: #24292f; color: #f6f8fa; }
 header .title { font-weight: 700; }
 header .meta { opacity: .8; flex: 1; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
@@ -22,6 +22,9 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
 th { color: #57606a; font-weight: 600; position: sticky; top: 0; background: #fff; }
 code { font: inherit; }
+td code, td.nowrap { white-space: nowrap; }
+td.via { color: #57606a; }
+td.value { overflow-wrap: anywhere; min-width: 8em; max-width: 18em; }
 .empty { color: #57606a; font-style: italic; padding: 8px 0; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 11px; border: 1px solid currentColor; white-space: nowrap; }
 .s-queued, .s-pending, .s-waiting, .s-connecting, .s-optimistic, .s-partial, .s-loading { color: #9a6700; }
