@@ -6,6 +6,7 @@
 import { type Cell, encodeHlc, parseHlc, q } from '@omnisync/core';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../client.js';
+import type { EventHub } from '../events.js';
 import { liveQuery } from '../state/live.js';
 import type { PersistRequest, Source, SourceContext } from '../sources/types.js';
 
@@ -55,8 +56,11 @@ const theirs = (hlc: string, deltaMs: number, node: string, field: string, value
 
 describe('client.experimental_inspect', () => {
   it('is off by default: nothing is recorded, and the synced winner is still known', async () => {
-    const { todos, inspect } = await setup();
+    const { client, todos, inspect } = await setup();
     expect(inspect.enabled).toBe(false);
+    // Nothing listens: the engine does not even build the events the inspector would record.
+    const hub = client.events as EventHub;
+    expect(hub.wants('sync.op:action:captured') || hub.wants('transaction:stateChange')).toBe(false);
     const tx = todos.insert({ id: 'a', title: 'one' });
     await tx.promise;
     expect(inspect.fields()).toEqual([]);
@@ -154,7 +158,7 @@ describe('client.experimental_inspect', () => {
   });
 
   it('disable() stops recording and drops the record', async () => {
-    const { todos, inspect } = await setup({ experimental_inspect: true });
+    const { client, todos, inspect } = await setup({ experimental_inspect: true });
     await todos.insert({ id: 'a', title: 'one' }).promise;
     expect(inspect.fields().length).toBeGreaterThan(0);
     inspect.disable();
@@ -163,5 +167,6 @@ describe('client.experimental_inspect', () => {
     await todos.update('a', { title: 'two' }).promise;
     expect(inspect.fields()).toEqual([]);
     expect(inspect.field('todos', 'a', 'title').writes.map((w) => w.via)).toEqual([['base']]);
+    expect((client.events as EventHub).wants('sync.op:action:captured')).toBe(false);
   });
 });
