@@ -45,8 +45,8 @@ export interface FieldSummary extends FieldRef {
 interface MutableWrite {
   value: CellValue;
   hlc: string;
-  origin: string;
-  via: string[];
+  /** `via` while only one (the common case: no array until a second way shows up). */
+  via: string | string[];
   seenAt: number;
   transactionId?: string;
 }
@@ -106,16 +106,25 @@ export class FieldLog {
     } else this.#entries.delete(key); // re-inserted below: Map order is recency order
     this.#entries.set(key, entry);
     entry.lastSeenAt = at;
-    const same = entry.writes.find((w) => w.hlc === hlc);
+    const writes = entry.writes;
+    let same: MutableWrite | undefined;
+    for (let i = writes.length - 1; i >= 0; i--)
+      if (writes[i]!.hlc === hlc) {
+        same = writes[i];
+        break;
+      }
     if (same !== undefined) {
-      if (!same.via.includes(via)) same.via.push(via);
+      if (typeof same.via === 'string') {
+        if (same.via !== via) same.via = [same.via, via];
+      } else if (!same.via.includes(via)) same.via.push(via);
       if (transactionId !== undefined && same.transactionId === undefined) same.transactionId = transactionId;
       return;
     }
-    const w: MutableWrite = { value, hlc, origin: originOf(hlc), via: [via], seenAt: at };
+    // The origin is read from the HLC when the write is read, not here: recording stays cheap.
+    const w: MutableWrite = { value, hlc, via, seenAt: at };
     if (transactionId !== undefined) w.transactionId = transactionId;
-    entry.writes.push(w);
-    if (entry.writes.length > this.#perField) entry.writes.shift();
+    writes.push(w);
+    if (writes.length > this.#perField) writes.shift();
   }
 
   /** The writes kept of one field, in the order they were seen (copies). */
@@ -139,7 +148,7 @@ export class FieldLog {
       out.push({
         ...e.ref,
         writes: e.writes.length,
-        origins: new Set(e.writes.map((w) => w.origin)).size,
+        origins: new Set(e.writes.map((w) => originOf(w.hlc))).size,
         lastSeenAt: e.lastSeenAt,
       });
     return out.reverse();
@@ -154,8 +163,8 @@ function copy(w: MutableWrite): SeenWrite {
   return {
     value: w.value,
     hlc: w.hlc,
-    origin: w.origin,
-    via: [...w.via],
+    origin: originOf(w.hlc),
+    via: typeof w.via === 'string' ? [w.via] : [...w.via],
     seenAt: w.seenAt,
     ...(w.transactionId !== undefined ? { transactionId: w.transactionId } : {}),
   };
