@@ -216,6 +216,23 @@ describe('mountDevtools (jsdom)', () => {
     expect(() => mountDevtools(client, input)).toThrow(/pass a <div>/);
   });
 
+  it('record: false leaves recording off, and the panel says so', async () => {
+    const client = createClient({ clientId: 'dev-a' });
+    clients.push(client);
+    const todos = client.collection<Todo>({ id: 'todos' });
+    const panel = mountDevtools(client, document.body.appendChild(document.createElement('div')), {
+      record: false,
+      tab: 'fields',
+    });
+    mounted.push(panel);
+    expect(client.experimental_inspect.enabled).toBe(false);
+    expect(text(panel, '[data-testid=devtools-meta]')).toContain('recording off');
+    await todos.insert({ id: 'a', title: 'one' }).promise;
+    panel.inspectField('todos', 'a', 'title');
+    expect(text(panel)).toContain('Recording is off');
+    expect(text(panel, '[data-testid=devtools-winner-value]')).toBe('"one"'); // the synced winner is still known
+  });
+
   it('renders nothing more after unmount', async () => {
     const { todos, panel } = await setup();
     panel.unmount();

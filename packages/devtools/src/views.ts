@@ -60,7 +60,11 @@ export function transactionsView(h: H, inspect: ClientInspector): HTMLElement {
           { 'data-testid': 'devtools-transaction', 'data-id': tx.id, 'data-state': tx.state },
           h('td', { title: tx.id }, h('code', null, shortId(tx.id))),
           h('td', null, badge(h, tx.state)),
-          h('td', null, path.length === 0 ? '—' : [path[0]!.from, ...path.map((t) => t.to)].join(' → ')),
+          h(
+            'td',
+            { title: path.map((t) => `${formatTime(t.at)} ${t.from} → ${t.to}`).join('\n') },
+            path.length === 0 ? '—' : [path[0]!.from, ...path.map((t) => t.to)].join(' → '),
+          ),
           h('td', null, mutationsSummary(tx)),
           h(
             'td',
