@@ -51,6 +51,11 @@ export default tseslint.config(
     'convex sits on client and core; its server side runs in Convex, never the OmniSync server.',
   ),
   layer(
+    ['packages/devtools/src/**'],
+    ['@omnisync/server', '@omnisync/react', 'node:*'],
+    'devtools is a browser panel over client and core: no server, no Node modules.',
+  ),
+  layer(
     ['packages/server/src/**'],
     ['@omnisync/client', '@omnisync/react', 'react'],
     'the server never imports the client (layering in DESIGN.md).',

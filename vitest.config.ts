@@ -10,6 +10,8 @@ export default defineConfig({
       { find: /^@omnisync\/client\/node$/, replacement: src('client/src/node.ts') },
       { find: /^@omnisync\/client\/testing$/, replacement: src('client/src/testing/index.ts') },
       { find: /^@omnisync\/client$/, replacement: src('client/src/index.ts') },
+      { find: /^@omnisync\/devtools\/react$/, replacement: src('devtools/src/react.tsx') },
+      { find: /^@omnisync\/devtools$/, replacement: src('devtools/src/index.ts') },
       { find: /^@omnisync\/dexie$/, replacement: src('dexie/src/index.ts') },
       { find: /^@omnisync\/convex\/server$/, replacement: src('convex/src/server.ts') },
       { find: /^@omnisync\/convex$/, replacement: src('convex/src/index.ts') },

@@ -19,6 +19,7 @@ export default defineConfig({
       { find: /^@omnisync\/client$/, replacement: pkg('client/src/index.ts') },
       { find: /^@omnisync\/client\/testing$/, replacement: pkg('client/src/testing/index.ts') },
       { find: /^@omnisync\/react$/, replacement: pkg('react/src/index.ts') },
+      { find: /^@omnisync\/devtools$/, replacement: pkg('devtools/src/index.ts') },
     ],
   },
   build: {

@@ -5,8 +5,8 @@
  */
 import { type Entity, meta } from '@omnisync/client';
 import { OmniErrorBoundary, useOmni, usePresence, useRoom, useSignal } from '@omnisync/react';
-import { type KeyboardEvent, memo, Suspense, useState } from 'react';
-import { type Filter, ME, server, state, type Todo } from './omnisync.js';
+import { type KeyboardEvent, memo, Suspense, useEffect, useState } from 'react';
+import { client, DEVTOOLS, type Filter, ME, server, state, type Todo } from './omnisync.js';
 
 const newId = (): string =>
   typeof crypto.randomUUID === 'function'
@@ -170,6 +170,40 @@ function WhoIsOnline() {
   );
 }
 
+/**
+ * The devtools toggle: the panel (`@omnisync/devtools`) is loaded on first open, as a
+ * chunk of its own, so the app's bundle does not carry it. `?devtools` opens it at start.
+ */
+function DevtoolsToggle() {
+  const [open, setOpen] = useState(DEVTOOLS);
+  useEffect(() => {
+    if (!open) return;
+    let cancelled = false;
+    let unmount: (() => void) | undefined;
+    import('@omnisync/devtools').then(
+      ({ mountDevtools }) => {
+        if (cancelled) return;
+        unmount = mountDevtools(client, undefined, { onClose: () => setOpen(false) }).unmount;
+      },
+      (err: unknown) => console.error('devtools did not load', err),
+    );
+    return () => {
+      cancelled = true;
+      unmount?.();
+    };
+  }, [open]);
+  return (
+    <button
+      className="devtools-toggle"
+      data-testid="devtools-toggle"
+      aria-pressed={open}
+      onClick={() => setOpen((o) => !o)}
+    >
+      {open ? 'Hide devtools' : 'Devtools'}
+    </button>
+  );
+}
+
 /** The whole app. */
 export function App() {
   return (
@@ -186,6 +220,7 @@ export function App() {
       </OmniErrorBoundary>
       <StatusLine />
       <WhoIsOnline />
+      <DevtoolsToggle />
     </section>
   );
 }

@@ -20,8 +20,12 @@ const params = new URLSearchParams(location.search);
 /** The app (tenant) on the server; `?app=` lets tests use a fresh one. */
 export const APP = params.get('app') ?? 'todo';
 
+/** `?devtools`: open the devtools panel at start, and record what this replica sees from the first write. */
+export const DEVTOOLS = params.has('devtools');
+
 export const client = createClient({
   app: APP,
+  experimental_inspect: DEVTOOLS,
   server: location.origin,
   persistence: createIndexedDbPersistence({ name: `todo:${APP}:${params.get('device') ?? 'main'}` }),
 });

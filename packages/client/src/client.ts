@@ -32,6 +32,13 @@ import {
   ValidationError,
 } from '@omnisync/core';
 import { ClientHlc } from './client-hlc.js';
+import {
+  type ClientInspector,
+  type InspectOptions,
+  Inspector,
+  type SourceInspection,
+} from './inspect/inspector.js';
+import { existingQueryEngineOf } from './state/live.js';
 import { ClientRoom, type Room } from './rooms/room.js';
 import { RoomLink } from './rooms/room-link.js';
 import { Backoff, resolveBackoff } from './transport/backoff.js';
@@ -87,6 +94,11 @@ export interface ClientOptions<M extends Mutators = Mutators> extends ServerClie
   readonly transactionHistory?: number | HistoryOptions;
   /** Refuse remote HLCs further ahead than this (default 5 minutes). */
   readonly maxDriftMs?: number;
+  /**
+   * Record what this replica sees for devtools from the start (`client.experimental_inspect`;
+   * default off: it can also be enabled later). `true`, or the record's bounds.
+   */
+  readonly experimental_inspect?: boolean | InspectOptions;
   /** Errors nobody else hears (event handlers that throw, background failures with no `sync.error:action` listener). */
   readonly onError?: (error: Error) => void;
 }
@@ -119,6 +131,12 @@ export interface Client<M extends Mutators = Mutators> {
   readonly scheduler: Scheduler;
   /** Active and recently finished transactions, oldest first (for `useTransactions`). */
   readonly transactions: ReadonlySignal<readonly Transaction[]>;
+  /**
+   * Inspection for devtools (experimental): transactions and their state changes, sources
+   * with status, cursor and outbox, live queries, and per field the writes seen with HLC and
+   * origin. Records nothing until `enable()` (or the option `experimental_inspect`).
+   */
+  readonly experimental_inspect: ClientInspector;
   /** Resolves once persistence is loaded and recovery ran; rejects (typed) if it could not be read. */
   readonly ready: Promise<void>;
   /** The collection with this id, created from `config` the first time (one instance per id). */
@@ -203,6 +221,7 @@ class OmniSyncClient implements Client<any> {
   #closed = false;
   readonly #rooms = new Map<string, ClientRoom<any>>();
   #roomLink: RoomLink | undefined;
+  readonly #inspector: Inspector;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -249,6 +268,33 @@ class OmniSyncClient implements Client<any> {
         pending: this.store.pending(collection, id),
       });
     };
+    this.#inspector = new Inspector({
+      store: this.store,
+      events: this.#events,
+      scheduler: this.scheduler,
+      transactions: this.#engine.transactions,
+      sources: () => [...this.#sources.values()].map((e) => this.#inspectSource(e)),
+      statusSignals: () => {
+        const out: ReadonlySignal<unknown>[] = [];
+        for (const s of this.#sources.keys()) {
+          const status = (s as Partial<ServerSource>).status;
+          if (status !== undefined) out.push(status);
+        }
+        return out;
+      },
+      liveQueries: () =>
+        (existingQueryEngineOf(this)?.activeQueries() ?? []).map((lq) => ({
+          hash: lq.hash,
+          collection: lq.ast.collection,
+          ast: lq.ast,
+          status: lq.status,
+          completeness: lq.completeness,
+          rows: Array.isArray(lq.value) ? lq.value.length : undefined,
+          ...(lq.error !== undefined ? { error: lq.error.message } : {}),
+        })),
+    });
+    if (options.experimental_inspect)
+      this.#inspector.enable(options.experimental_inspect === true ? {} : options.experimental_inspect);
     this.ready = this.#load();
     this.ready.catch((e) => {
       this.#loadFailed = toError(e);
@@ -266,6 +312,28 @@ class OmniSyncClient implements Client<any> {
   }
   get transactions(): ReadonlySignal<readonly Transaction[]> {
     return this.#engine.transactions;
+  }
+  get experimental_inspect(): ClientInspector {
+    return this.#inspector;
+  }
+
+  #inspectSource(e: SourceEntry): SourceInspection {
+    const s = e.source as Source & Partial<ServerSource>;
+    const prefix = `source:${s.id}:`;
+    const meta: Record<string, JsonValue> = {};
+    for (const [k, v] of Object.entries(this.#meta))
+      if (k.startsWith(prefix)) meta[k.slice(prefix.length)] = v;
+    return {
+      id: s.id,
+      kind: s.kind,
+      collections: [...e.collections],
+      status: e.status,
+      state: e.state,
+      ...(e.error !== undefined ? { error: e.error } : {}),
+      ...(s.status !== undefined ? { server: s.status.peek() } : {}),
+      ...(typeof s.experimental_outbox === 'function' ? { outbox: s.experimental_outbox() } : {}),
+      meta,
+    };
   }
   /** @internal */
   get engine(): TransactionEngine {
@@ -436,6 +504,7 @@ class OmniSyncClient implements Client<any> {
         // Stored now, shown when the lock is released: a source may checkpoint its cursor as
         // soon as this returns, so held data must be as durable as applied data.
         const cells = documentCells(base, collection, e, stamp, refMany);
+        if (this.#inspector.enabled) this.#inspector.remote(source.id, cells);
         this.#persistCells(cells);
         engine.hold(collection, e[0], cells);
         this.#conflict(collection, e[0]);
@@ -443,6 +512,7 @@ class OmniSyncClient implements Client<any> {
       }
       for (const c of documentCells(base, collection, e, stamp, refMany)) pass.push(c);
     }
+    if (this.#inspector.enabled && pass.length > 0) this.#inspector.remote(source.id, pass);
     if (pass.length > 0) this.#applyToBase(pass);
     if (this.#events.wants('sync.pull:action:received'))
       this.#events.emit({
@@ -462,6 +532,7 @@ class OmniSyncClient implements Client<any> {
       if (max === undefined || cells[i]!.hlc > max) max = cells[i]!.hlc;
     }
     if (max !== undefined) this.hlc.receive(max); // too far ahead: throws, nothing applied
+    if (this.#inspector.enabled) this.#inspector.remote(source.id, cells);
     const engine = this.#engine;
     const pass: Cell[] = [];
     let held: Map<string, Cell[]> | undefined;

@@ -126,6 +126,22 @@ export type {
   WebSocketLike,
 } from './transport/types.js';
 
+// Inspection for devtools (experimental)
+export { INSPECT_TRANSITIONS } from './inspect/inspector.js';
+export type {
+  ClientInspector,
+  FieldInspection,
+  InspectedWrite,
+  InspectOptions,
+  LiveQueryInspection,
+  SourceInspection,
+  TransactionTransition,
+  WriteStatus,
+} from './inspect/inspector.js';
+export { INSPECT_FIELDS, INSPECT_WRITES_PER_FIELD, originOf } from './inspect/field-log.js';
+export type { FieldRef, FieldSummary, SeenWrite } from './inspect/field-log.js';
+export type { OutboxItem } from './sources/omnisync-server/server-source-types.js';
+
 // Events
 export type { ClientEvent, ClientEventOf, ClientEventType, EventStream } from './events.js';
 

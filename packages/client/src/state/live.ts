@@ -55,6 +55,11 @@ export function queryEngineOf(client: Client): QueryEngine {
   return e;
 }
 
+/** The query engine of `client` if one was created (live queries were used), else undefined. */
+export function existingQueryEngineOf(client: Client): QueryEngine | undefined {
+  return engines.get(client);
+}
+
 /**
  * The live query of `query` on `client` (the same instance for the same query while held).
  * Its status is `loading` while its collection's source has not delivered its first data

@@ -97,6 +97,8 @@ export interface QueryEngine {
   track(collection: string): () => void;
   /** Counters. */
   stats(): QueryEngineStats;
+  /** The live queries maintained now (subscribed or retained), for diagnostics such as devtools. */
+  activeQueries(): LiveQuery[];
 }
 
 const BULK_THRESHOLD = 1_000;
@@ -379,6 +381,10 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
       if (cur) cur.pinned = false;
       this.settle(collection);
     };
+  }
+
+  activeQueries(): LiveQuery[] {
+    return [...new Set(this.#active.values())];
   }
 
   stats(): QueryEngineStats {

@@ -72,6 +72,11 @@ export class Outbox {
     return true;
   }
 
+  /** The entries waiting, in order (read only: for inspection). */
+  entries(): readonly Readonly<OutboxEntry>[] {
+    return this.#entries;
+  }
+
   /** Ids waiting, in order. */
   ids(): string[] {
     return this.#entries.map((e) => e.id);

@@ -1,7 +1,7 @@
 /**
  * Public shape of the OmniSync-server source: its options, its interface, its defaults.
  */
-import type { Random, ReadonlySignal, Scheduler } from '@omnisync/core';
+import type { Random, ReadonlySignal, Scheduler, WireMutation } from '@omnisync/core';
 import type { BackoffOptions } from '../../transport/backoff.js';
 import type { FetchLike, TokenFunction, WebSocketConstructor } from '../../transport/types.js';
 import type { PersistRequest, Source, SourceContext } from '../types.js';
@@ -24,6 +24,18 @@ export const META_CURSOR = 'cursor';
 export const META_CLIENT_ID = 'clientId';
 /** Meta key of the queries the cursor covers. */
 export const META_QUERIES = 'queries';
+
+/** One transaction in the server source's outbox, as inspection shows it. */
+export interface OutboxItem {
+  /** The transaction id (the push's idempotency key, with the client id). */
+  readonly id: string;
+  /** A named mutation's name. */
+  readonly name?: string;
+  /** The cells it pushes. */
+  readonly changes: WireMutation['changes'];
+  /** Sent alone next: it was in a batch the server refused as a whole. */
+  readonly solo: boolean;
+}
 
 /** Options of `createServerSource`. */
 export interface ServerSourceOptions {
@@ -131,6 +143,8 @@ export interface ServerSource extends Source {
    * server; resolves with its acknowledgement.
    */
   persist(request: PersistRequest): Promise<void>;
+  /** The transactions waiting for the server's acknowledgement, in push order (experimental: for devtools). */
+  experimental_outbox(): readonly OutboxItem[];
   /** Resolves once a named mutation's result (the server's own cells) has been pulled; at once for others. */
   awaitSync(request: PersistRequest): Promise<void>;
   stop(): Promise<void>;

@@ -40,6 +40,7 @@ import {
   QUERY_TTL_MS,
   POLL_INTERVAL_MS,
   PUSH_BATCH_SIZE,
+  type OutboxItem,
   type ServerSource,
   type ServerSourceOptions,
 } from './server-source-types.js';
@@ -194,6 +195,15 @@ class ServerSourceImpl implements ServerSource {
 
   get clientId(): string | undefined {
     return this.#clientId;
+  }
+
+  experimental_outbox(): readonly OutboxItem[] {
+    return this.#outbox.entries().map((e) => ({
+      id: e.id,
+      ...(e.mutation.name !== undefined ? { name: e.mutation.name } : {}),
+      changes: e.mutation.changes,
+      solo: e.solo,
+    }));
   }
 
   async start(ctx: SourceContext): Promise<void> {
