@@ -47,7 +47,13 @@ export async function settle<T>(read: () => T): Promise<T> {
 }
 
 /** The three table rows of one backend: OmniSync next to the direct client, medians and ratios. */
-export function stepRows(label: string, ours: StepTimes[], direct: StepTimes[]): (string | number)[][] {
+export function stepRows(
+  label: string,
+  ours: StepTimes[],
+  direct: StepTimes[],
+  size: { rows: number; batch: number; updates: number } = { rows: ROWS, batch: BATCH, updates: UPDATES },
+): (string | number)[][] {
+  const fmt = (n: number) => n.toLocaleString('en');
   const row = (what: string, key: keyof StepTimes, n: number) => {
     const o = median(ours.map((x) => x[key]));
     const d = median(direct.map((x) => x[key]));
@@ -62,9 +68,13 @@ export function stepRows(label: string, ours: StepTimes[], direct: StepTimes[]):
     ];
   };
   return [
-    row(`push ${ROWS.toLocaleString('en')} inserts (10 tx × ${BATCH.toLocaleString('en')})`, 'push', ROWS),
-    row(`initial load of ${ROWS.toLocaleString('en')} rows (fresh client)`, 'load', ROWS),
-    row(`${UPDATES.toLocaleString('en')} updates in one transaction`, 'updates', UPDATES),
+    row(
+      `push ${fmt(size.rows)} inserts (${size.rows / size.batch} tx × ${fmt(size.batch)})`,
+      'push',
+      size.rows,
+    ),
+    row(`initial load of ${fmt(size.rows)} rows (fresh client)`, 'load', size.rows),
+    row(`${fmt(size.updates)} updates in one transaction`, 'updates', size.updates),
   ];
 }
 

@@ -2,8 +2,9 @@ import { convexTest } from 'convex-test';
 import { describe, expect, it } from 'vitest';
 import { anyApi } from 'convex/server';
 import { providerConformanceSuite } from '@omnisync/client/testing';
-import { ConvexSyncProvider, type ConvexClientLike } from '../src/index.js';
+import { ConvexSyncProvider } from '../src/index.js';
 import schema from './convex/schema.js';
+import { convexTestClient } from './convex-test-client.js';
 
 // convex-test finds the functions by path under the folder that holds `_generated`; the app
 // here has no generated code (function references are `anyApi`), so that entry is empty.
@@ -12,45 +13,6 @@ const modules = {
   'convex/schema.ts': () => import('./convex/schema.js'),
   'convex/sync.ts': () => import('./convex/sync.js'),
 };
-
-/**
- * A Convex client over convex-test's in-memory backend. convex-test runs the real functions
- * but has no reactive subscriptions, so `onUpdate` re-runs its query after every mutation
- * made through this client (what Convex's reactivity would push), delivering changed results.
- */
-function convexTestClient(t: ReturnType<typeof convexTest>) {
-  const watchers = new Set<() => Promise<void>>();
-  const rerun = async () => {
-    for (const w of [...watchers]) await w();
-  };
-  const client: ConvexClientLike = {
-    query: (ref, args) => t.query(ref, args),
-    async mutation(ref, args) {
-      const out = await t.mutation(ref, args);
-      await rerun();
-      return out;
-    },
-    onUpdate(ref, args, callback, onError) {
-      let last = '';
-      const w = async () => {
-        try {
-          const res = await t.query(ref, args);
-          const key = JSON.stringify(res);
-          if (key !== last && watchers.has(w)) {
-            last = key;
-            callback(res);
-          }
-        } catch (e) {
-          onError?.(e as Error);
-        }
-      };
-      watchers.add(w);
-      void w();
-      return () => void watchers.delete(w);
-    },
-  };
-  return client;
-}
 
 providerConformanceSuite(
   'ConvexSyncProvider on convex-test (in-memory Convex backend; queries re-run after each mutation, convex-test has no subscriptions)',
