@@ -8,6 +8,7 @@ export default defineConfig({
     alias: [
       { find: /^@omnisync\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@omnisync\/client\/node$/, replacement: src('client/src/node.ts') },
+      { find: /^@omnisync\/client\/graphql$/, replacement: src('client/src/graphql.ts') },
       { find: /^@omnisync\/client\/testing$/, replacement: src('client/src/testing/index.ts') },
       { find: /^@omnisync\/client$/, replacement: src('client/src/index.ts') },
       { find: /^@omnisync\/devtools\/react$/, replacement: src('devtools/src/react.tsx') },

@@ -7,7 +7,8 @@
  */
 import pg from 'pg';
 import WebSocket from 'ws';
-import { createClient, createState, defineState, GraphQLBinding } from '../packages/client/src/index.ts';
+import { createClient, createState, defineState } from '../packages/client/src/index.ts';
+import { GraphQLBinding } from '../packages/client/src/graphql.ts';
 import { startPostGraphile } from '../packages/client/test/bindings/postgraphile-server.ts';
 import { PG_URL, pgUnreachable } from '../packages/server/test/helpers/pg-url.ts';
 import { BATCH, ROWS, settle, STEP_COLUMNS, type StepTimes, stepRows, UPDATES } from './backend-support.ts';

@@ -188,7 +188,6 @@ export {
   hydrate,
   resolveHeaders,
   toQueryOptions,
-  GraphQLBinding,
   SQLBinding,
 } from './state/index.js';
 export type {
@@ -197,7 +196,6 @@ export type {
   DehydratedState,
   DocOfSpec,
   Entity,
-  GraphQLBindingOptions,
   HttpBindingOptions,
   SQLBindingOptions,
   HeadersOption,

@@ -35,8 +35,6 @@ export type {
   UnsubscribeFn,
 } from '../sources/bindings/binding.js';
 export { toQueryOptions } from '../sources/bindings/binding-source.js';
-export { GraphQLBinding } from '../sources/bindings/graphql-binding.js';
-export type { GraphQLBindingOptions } from '../sources/bindings/graphql-binding.js';
 export { SQLBinding } from '../sources/bindings/sql-binding.js';
 export type { SQLBindingOptions } from '../sources/bindings/sql-binding.js';
 export type { HttpBindingOptions } from '../sources/bindings/http-binding.js';
