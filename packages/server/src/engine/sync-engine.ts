@@ -34,6 +34,8 @@ import {
   type ResolvedLiveOptions,
   type SyncServerOptions,
 } from './options.js';
+import { type AppState } from './app-registry.js';
+import { GroupCommit } from './group-commit.js';
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
 import { readPull, readSnapshot } from './read.js';
@@ -72,6 +74,12 @@ export interface SyncEngine {
   readonly closing: boolean;
   /** Stop serving, close sockets (1001), finish in-flight commits, close storages. */
   close(): Promise<void>;
+}
+
+/** A push waiting for its app's write lock. */
+interface QueuedPush {
+  readonly auth: AuthContext;
+  readonly req: PushRequest;
 }
 
 const closedError = () => new OmniSyncError('closed', 'The server is shutting down; retry in a moment.');
@@ -122,6 +130,35 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     if (reached > 0) metrics.fannedOut((performance.now() - t0) / 1000);
   };
 
+  const pushContext = { hlc, mutators: options.mutators, authorize, log };
+  const groups = new WeakMap<AppState, GroupCommit<QueuedPush, PushResponse>>();
+  /** The app's group committer: pushes waiting for its write lock commit in one transaction. */
+  const groupOf = (state: AppState) => {
+    let g = groups.get(state);
+    if (!g) {
+      g = new GroupCommit(state.lock, async (items) => {
+        const attributes = { 'omnisync.app': state.app, 'omnisync.pushes': items.length };
+        const outcomes = await tracing.span('omnisync.storage.write', attributes, () =>
+          state.storage.write(async (w) => {
+            const out = [];
+            for (const { auth, req } of items) out.push(await applyPush(pushContext, w, auth, req));
+            return out;
+          }),
+        );
+        return outcomes.map((outcome) => {
+          metrics.ingested(outcome.cellsWritten);
+          // In commit order (under the lock); on a shared storage through the app's feed, which
+          // sends other processes' commits before this one (never awaited: the push is committed).
+          if (state.feed) void state.feed.own(outcome.from, outcome.cursor, outcome.events).catch(feedFailed);
+          else publish(state.app, outcome.events, outcome.cursor);
+          return { results: outcome.results, cursor: outcome.cursor };
+        });
+      });
+      groups.set(state, g);
+    }
+    return g;
+  };
+
   const engine: SyncEngine = {
     log,
     hlc,
@@ -153,19 +190,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
         for (const m of req.mutations) for (const c of m.changes) if (c.hlc > newest) newest = c.hlc;
         if (newest) hlc.receive(newest);
         const state = await registry.get(app);
-        return state.lock.run(async () => {
-          const outcome = await tracing.span('omnisync.storage.write', attributes, () =>
-            state.storage.write((w) =>
-              applyPush({ hlc, mutators: options.mutators, authorize, log }, w, auth, req),
-            ),
-          );
-          metrics.ingested(outcome.cellsWritten);
-          // In commit order (under this lock); on a shared storage through the app's feed, which
-          // sends other processes' commits before this one (never awaited: the push is committed).
-          if (state.feed) void state.feed.own(outcome.from, outcome.cursor, outcome.events).catch(feedFailed);
-          else publish(app, outcome.events, outcome.cursor);
-          return { results: outcome.results, cursor: outcome.cursor };
-        });
+        return groupOf(state).run({ auth, req });
       });
     },
     async pull(app, auth, req) {
