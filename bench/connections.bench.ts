@@ -27,6 +27,8 @@ const SECONDS = env('CONN_SECONDS', 15);
 const WARMUP = env('CONN_WARMUP', 3);
 const NOFILE = env('CONN_NOFILE', 65_536);
 const PIN = process.env.CONN_PIN !== '0';
+/** CONN_PROFILE=<dir>: the servers of the active cases write a V8 CPU profile there. */
+const PROFILE = process.env.CONN_PROFILE;
 const CONCURRENCY = 100; // handshakes in flight at once
 /** After the last write, how long the generator waits for the last deliveries. */
 const DRAIN_S = 10;
@@ -152,7 +154,12 @@ async function idleCase(clients: Child): Promise<{ row: (string | number)[]; nof
 
 /** (b): a server of its own at `durability`; CPU and run-queue wait over the measured seconds. */
 async function activeCase(clients: Child, durability: string): Promise<(string | number)[]> {
-  const server = child('./connections-server.ts', 0, [], { CONN_DURABILITY: durability });
+  const server = child(
+    './connections-server.ts',
+    0,
+    PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [],
+    { CONN_DURABILITY: durability },
+  );
   try {
     const { url } = await server.next('ready');
     await openApp(url, 'active');

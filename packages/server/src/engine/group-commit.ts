@@ -41,9 +41,14 @@ export class GroupCommit<T, R> {
     const entry: Entry<T, R> = { item, done: false };
     this.#queue.push(entry);
     await this.#lock.run(async () => {
+      if (entry.done) return;
+      // A synchronous storage (better-sqlite3) never yields inside a commit, so nothing would
+      // queue behind it: the leader lets the I/O of this turn of the event loop (the other
+      // sockets' pushes already read) join the group first. One turn, not a timer.
+      if (this.#queue.length < this.#max) await nextTurn();
       // FIFO lock: every entry queued before this one was taken by an earlier holder, so an
       // entry not done yet is at the head of the queue.
-      if (!entry.done) await this.#commitGroup(this.#queue.splice(0, this.#max));
+      await this.#commitGroup(this.#queue.splice(0, this.#max));
     });
     if ('error' in entry) throw entry.error;
     return entry.result as R;
@@ -69,6 +74,12 @@ export class GroupCommit<T, R> {
     }
   }
 }
+
+/** Resolve after the pending I/O callbacks of this event-loop turn (setImmediate where it exists). */
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
 
 function settle<T, R>(e: Entry<T, R>, result: R): void {
   e.result = result;
