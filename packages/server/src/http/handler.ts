@@ -26,6 +26,7 @@ import {
 } from '@omnisync/core';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { compressAnswers } from './compress.js';
 import { bearerToken } from '../engine/auth.js';
 import type { SyncServerOptions } from '../engine/options.js';
 import { createSyncEngine, type SyncEngine } from '../engine/sync-engine.js';
@@ -55,6 +56,12 @@ export interface SyncHandlerOptions extends SyncServerOptions {
   engine?: SyncEngine;
   /** Allowed CORS origins; default `*` (tokens travel in headers, never cookies). `false` turns CORS off. */
   cors?: false | string | string[];
+  /**
+   * Compress answers of 1 kB and more with gzip or deflate when the request's
+   * Accept-Encoding allows it (pull pages and snapshots shrink ~10×; browsers and Node's
+   * fetch decode them by themselves). Default on; `false` where a proxy compresses already.
+   */
+  compress?: boolean;
 }
 
 /**
@@ -119,6 +126,7 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
   );
   app.get('/metrics', metricsEndpoint(engine.metrics, engine.authRequired, options.metricsToken));
   app.use('/v1/apps/:app/:kind', countRequests(engine.metrics));
+  if (options.compress !== false) app.use('/v1/apps/:app/:kind', compressAnswers());
 
   app.get('/v1/health', (c) =>
     c.json({ ok: !engine.closing, protocolVersion: PROTOCOL_VERSION }, engine.closing ? 503 : 200),
