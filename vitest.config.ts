@@ -16,6 +16,9 @@ export default defineConfig({
       { find: /^@omnisync\/convex$/, replacement: src('convex/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },
       { find: /^@omnisync\/server$/, replacement: src('server/src/index.ts') },
+      { find: /^@omnisync\/vue$/, replacement: src('vue/src/index.ts') },
+      { find: /^@omnisync\/svelte$/, replacement: src('svelte/src/index.ts') },
+      { find: /^@omnisync\/solid$/, replacement: src('solid/src/index.ts') },
       // Solid and Svelte react only in their 'browser' builds (Node's conditions pick the server
       // ones): the jsdom tests load those, inlined below so the packages' own imports follow.
       { find: /^solid-js$/, replacement: dep('solid-js/dist/dev.js') },

@@ -258,7 +258,8 @@ export const adapterCases: readonly AdapterCase[] = [
         await until(() => h.rows().length === 10, 'the deleted row is gone');
         check(
           !h.rows().some((r) => r.id === 'r3'),
-          `r3 is gone, rows: ${h.rows()
+          `r3 is gone, rows: ${h
+            .rows()
             .map((r) => r.id)
             .join(',')}`,
         );
@@ -349,7 +350,9 @@ export function adapterConformanceSuite(driver: AdapterDriver, options: AdapterS
   const describe = options.describe ?? g.describe;
   const it = options.it ?? g.it;
   if (!describe || !it)
-    throw new Error('adapterConformanceSuite needs a test framework: pass { describe, it } (e.g. from vitest).');
+    throw new Error(
+      'adapterConformanceSuite needs a test framework: pass { describe, it } (e.g. from vitest).',
+    );
   describe(`adapter conformance: ${driver.name}`, () => {
     for (const c of adapterCases) it(c.name, () => c.run(driver));
   });

@@ -1,0 +1,196 @@
+// @vitest-environment jsdom
+/**
+ * The Vue composables beyond the conformance list: useCollection and useTransactions,
+ * useOmni's per-row re-rendering, a reactive query builder, and the provider error.
+ */
+import { type Client, createClient, createState, defineState } from '@omnisync/client';
+import { q, seededRandom } from '@omnisync/core';
+import { afterEach, expect, test } from 'vitest';
+import { type Component, createApp, defineComponent, h, nextTick, type PropType, ref } from 'vue';
+import { provideOmniSync, useCollection, useLiveQuery, useOmni, useTransactions } from '../src/index.js';
+
+type Todo = { id: string; title: string; completed: boolean; n: number };
+const todo = (n: number, over: Partial<Todo> = {}): Todo => ({
+  id: `t${n}`,
+  title: `Todo ${n}`,
+  completed: false,
+  n,
+  ...over,
+});
+const localClient = (): Client => createClient({ random: seededRandom(1), clientId: 'vue' });
+
+const mounted: (() => void)[] = [];
+afterEach(() => {
+  for (const u of mounted.splice(0)) u();
+});
+
+function mount(client: Client, child: Component, options: { state?: object } = {}): HTMLElement {
+  const el = document.createElement('div');
+  document.body.appendChild(el);
+  const app = createApp(
+    defineComponent({
+      setup() {
+        provideOmniSync(client, options);
+        return () => h(child);
+      },
+    }),
+  );
+  app.config.warnHandler = () => {};
+  app.mount(el);
+  mounted.push(() => {
+    app.unmount();
+    el.remove();
+  });
+  return el;
+}
+
+const flush = async () => {
+  for (let i = 0; i < 3; i++) {
+    await nextTick();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+};
+
+test("useCollection returns seed 001's shape; data and useTransactions follow writes", async () => {
+  const client = localClient();
+  let api: ReturnType<typeof useCollection<Todo>> | undefined;
+  const el = mount(
+    client,
+    defineComponent({
+      setup() {
+        api = useCollection<Todo>({ id: 'todos' });
+        const txs = useTransactions();
+        return () =>
+          h('div', [
+            h('p', { id: 'ids' }, Object.keys(api!.data.value).sort().join(',')),
+            h('p', { id: 'txs' }, txs.value.map((t) => t.state).join(',')),
+          ]);
+      },
+    }),
+  );
+  expect(Object.keys(api!).sort()).toEqual([
+    'collection',
+    'data',
+    'delete',
+    'insert',
+    'update',
+    'withMutation',
+  ]);
+  api!.insert([todo(1), todo(2)]);
+  await flush();
+  expect(el.querySelector('#ids')!.textContent).toBe('t1,t2');
+  api!.withMutation(() => {
+    api!.update('t1', { title: 'x' });
+    api!.delete('t2');
+  });
+  await flush();
+  expect(el.querySelector('#ids')!.textContent).toBe('t1');
+  expect(api!.data.value.t1!.title).toBe('x');
+  expect(el.querySelector('#txs')!.textContent).toBe('completed,completed');
+});
+
+test('a query builder reading a ref re-targets the live query when the ref changes', async () => {
+  const client = localClient();
+  client.collection<Todo>({ id: 'todos' }).insert([todo(1), todo(2, { completed: true }), todo(3)]);
+  const done = ref(false);
+  const el = mount(
+    client,
+    defineComponent({
+      setup() {
+        const { data } = useLiveQuery((qb) =>
+          qb<Todo>('todos').where({ completed: done.value }).orderBy('n'),
+        );
+        return () => h('p', data.value.map((t) => t.id).join(','));
+      },
+    }),
+  );
+  expect(el.textContent).toBe('t1,t3');
+  done.value = true;
+  await flush();
+  expect(el.textContent).toBe('t2');
+});
+
+const appState = defineState({ todos: { _source: 'local', _type: [] as Todo[] } });
+
+test('useOmni: toggling one row of 1,000 re-renders that row only, not the list', async () => {
+  const client = localClient();
+  const state = createState(client, appState);
+  state.todos.insert(Array.from({ length: 1000 }, (_, i) => todo(i)));
+  await flush();
+  const rowRenders = new Map<string, number>();
+  let listRenders = 0;
+  const Row = defineComponent({
+    props: { item: { type: Object as PropType<Todo>, required: true } },
+    setup(props) {
+      const t = useOmni(props.item);
+      return () => {
+        rowRenders.set(t.id, (rowRenders.get(t.id) ?? 0) + 1);
+        return h('li', [
+          h('input', {
+            type: 'checkbox',
+            'aria-label': t.title,
+            checked: t.completed,
+            onChange: () => (t.completed = !t.completed),
+          }),
+          t.title,
+        ]);
+      };
+    },
+  });
+  const List = defineComponent({
+    setup() {
+      const s = useOmni<typeof state>();
+      return () => {
+        listRenders++;
+        return h(
+          'ul',
+          s.todos.orderBy('n').map((t) => h(Row, { key: t.id, item: t })),
+        );
+      };
+    },
+  });
+  const el = mount(client, List, { state });
+  await flush();
+  expect(el.querySelectorAll('li')).toHaveLength(1000);
+  const listMounted = listRenders;
+  rowRenders.clear();
+  const box = el.querySelector('input[aria-label="Todo 500"]') as HTMLInputElement;
+  box.click();
+  await flush();
+  expect(client.getCollection<Todo>('todos')!.get('t500')!.completed).toBe(true);
+  expect(box.checked).toBe(true);
+  expect([...rowRenders]).toEqual([['t500', 1]]);
+  expect(listRenders).toBe(listMounted);
+
+  rowRenders.clear();
+  client.getCollection<Todo>('todos')!.update('t7', { title: 'seven' });
+  await flush();
+  expect([...rowRenders]).toEqual([['t7', 1]]);
+  expect(el.querySelector('input[aria-label="seven"]')).not.toBeNull();
+  expect(listRenders).toBe(listMounted);
+
+  rowRenders.clear();
+  state.todos.insert(todo(1000));
+  await flush();
+  expect(listRenders).toBe(listMounted + 1);
+  expect([...rowRenders]).toEqual([['t1000', 1]]);
+});
+
+test('outside a provider, a composable fails with a clear message', () => {
+  const app = createApp(
+    defineComponent({
+      setup() {
+        useLiveQuery(q('todos'));
+        return () => null;
+      },
+    }),
+  );
+  let caught: unknown;
+  app.config.errorHandler = (e) => {
+    caught = e;
+  };
+  app.config.warnHandler = () => {};
+  app.mount(document.createElement('div'));
+  app.unmount();
+  expect(String(caught)).toMatch(/below provideOmniSync\(client\)/);
+});
