@@ -7,12 +7,12 @@ import { createApp, defineComponent, h, type PropType, ref } from 'vue';
 import { createOmniSync, useCollection, useLiveQuery } from '../src/index.js';
 
 /** One todo. */
-export interface Todo {
+export type Todo = {
   id: string;
   title: string;
   completed: boolean;
   createdAt: number;
-}
+};
 
 const TodoItem = defineComponent({
   props: { todo: { type: Object as PropType<Todo>, required: true } },

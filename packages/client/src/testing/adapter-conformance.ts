@@ -22,19 +22,19 @@ import { createClient } from '../client.js';
 import { ENGINE_GC_TIME_MS, liveQuery, queryEngineOf } from '../state/live.js';
 
 /** A row of the conformance list. */
-export interface ConformanceRow {
+export type ConformanceRow = {
   readonly id: string;
   readonly title: string;
   readonly done: boolean;
   readonly n: number;
-}
+};
 
 /** What the driver's list component gets. */
 export interface AdapterListProps {
   /** Put it in the framework's provider. */
   readonly client: Client;
   /** The live query the list reads (rows in order). */
-  readonly query: Query<ConformanceRow, any>;
+  readonly query: Query<readonly ConformanceRow[], any>;
   /** Called by a row component each time it renders (Svelte: each time its template updates). */
   readonly onRowRender: (id: string) => void;
 }
@@ -78,7 +78,8 @@ export function conformanceRows(n: number, from = 0): ConformanceRow[] {
 }
 
 /** The query every scenario mounts. */
-export const conformanceQuery = (): Query<ConformanceRow, any> => q<ConformanceRow>('items').orderBy('n');
+export const conformanceQuery = (): Query<readonly ConformanceRow[], any> =>
+  q<ConformanceRow>('items').orderBy('n');
 
 function check(ok: unknown, message: string): asserts ok {
   if (!ok) throw new Error(`Adapter conformance: ${message}`);
