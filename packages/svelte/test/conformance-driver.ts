@@ -4,7 +4,7 @@
  * `{#each}` renders one Row per row, and a row counts each update of its template.
  */
 import type { AdapterDriver } from '@omnisync/client/testing';
-import { flushSync, mount, unmount } from 'svelte';
+import { type Component, flushSync, mount, unmount } from 'svelte';
 import { loadSvelte } from './svelte-loader.js';
 
 const files = {
@@ -31,13 +31,18 @@ const files = {
 <List {query} {onRowRender} />`,
 };
 
-/** The Svelte driver (compiles its components on first mount). */
-export function svelteDriver(): AdapterDriver {
-  let root: Promise<Awaited<ReturnType<typeof loadSvelte>>> | undefined;
+/** Compile the driver's components (the driver does it on first mount otherwise). */
+export function compileConformanceList(): Promise<Component<any>> {
+  return loadSvelte(files, 'Root.svelte');
+}
+
+/** The Svelte driver (compiles its components on first mount unless given them). */
+export function svelteDriver(compiled?: Component<any>): AdapterDriver {
+  let root: Promise<Component<any>> | undefined = compiled && Promise.resolve(compiled);
   return {
     name: 'Svelte',
     async mount(props, container) {
-      root ??= loadSvelte(files, 'Root.svelte');
+      root ??= compileConformanceList();
       const app = mount(await root, { target: container, props });
       flushSync();
       return { unmount: () => void unmount(app) };
