@@ -13,8 +13,9 @@
  * - when the query failed: an element `[role="alert"]` whose text holds the error message,
  *   reached the way the framework surfaces errors (an error boundary, or the error state).
  *
- * The data is real: a real client, a real collection, writes through the collection API, and
- * a synced collection (seed 001 `sync.setup`) whose first answer the suite holds back or fails.
+ * The data is real: a real client, a real collection, writes through the collection API, a
+ * synced collection (seed 001 `sync.setup`) whose first answer the suite holds back or fails,
+ * and (with the `server` option) a real sync server whose first answer is held back.
  */
 import { q, type Query } from '@omnisync/core';
 import type { Client } from '../client.js';
@@ -55,16 +56,35 @@ export interface AdapterDriver {
   act?(fn: () => void | Promise<void>): Promise<void>;
 }
 
+/**
+ * A client whose `items` collection syncs with a real OmniSync server holding `rows`, with
+ * the server's answers held back until `release()` (the client cannot import the server:
+ * the test passes this in).
+ */
+export interface HeldServerClient {
+  readonly client: Client;
+  /** What the server holds for `items`, in query order. */
+  readonly rows: readonly ConformanceRow[];
+  /** Let the server's answers through. */
+  release(): void;
+  /** Stop the server (the suite closes the client). */
+  close(): Promise<void>;
+}
+
 /** One scenario. */
 export interface AdapterCase {
   readonly name: string;
-  run(driver: AdapterDriver): Promise<void>;
+  /** Needs {@link AdapterSuiteOptions.server}. */
+  readonly needsServer?: boolean;
+  run(driver: AdapterDriver, options: AdapterSuiteOptions): Promise<void>;
 }
 
 /** Options of {@link adapterConformanceSuite}. */
 export interface AdapterSuiteOptions {
   describe?: (name: string, fn: () => void) => void;
   it?: (name: string, fn: () => Promise<void>) => void;
+  /** A real sync server whose first answer is held back (the server-synced loading case runs with it). */
+  server?: () => Promise<HeldServerClient>;
 }
 
 /** `n` rows `r0…r{n-1}`, ordered by `n`. */
@@ -320,6 +340,30 @@ export const adapterCases: readonly AdapterCase[] = [
     },
   },
   {
+    name: "loading state until a real sync server's held-back first answer, then its rows",
+    needsServer: true,
+    async run(driver, options) {
+      const held = await options.server!();
+      const h = new Harness(driver, held.client);
+      try {
+        await h.mount();
+        await until(() => h.loading(), 'the loading state shows');
+        await turns(10);
+        check(h.loading() && h.rows().length === 0, "still loading while the server's answer is held");
+        await h.act(async () => {
+          held.release();
+          await held.client.getCollection('items')!.ready;
+        });
+        await until(() => h.rows().length === held.rows.length, "the server's rows show");
+        check(!h.loading(), 'the loading state is gone');
+        check(h.titles() === title(held.rows), `the server's rows in order: ${h.titles()}`);
+      } finally {
+        await h.close();
+        await held.close();
+      }
+    },
+  },
+  {
     name: 'a failed sync reaches the component as an error',
     async run(driver) {
       const held = heldClient();
@@ -355,6 +399,7 @@ export function adapterConformanceSuite(driver: AdapterDriver, options: AdapterS
       'adapterConformanceSuite needs a test framework: pass { describe, it } (e.g. from vitest).',
     );
   describe(`adapter conformance: ${driver.name}`, () => {
-    for (const c of adapterCases) it(c.name, () => c.run(driver));
+    for (const c of adapterCases)
+      if (!c.needsServer || options.server) it(c.name, () => c.run(driver, options));
   });
 }

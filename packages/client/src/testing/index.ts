@@ -41,6 +41,7 @@ export type {
   AdapterListProps,
   AdapterSuiteOptions,
   ConformanceRow,
+  HeldServerClient,
   MountedAdapterList,
 } from './adapter-conformance.js';
 export type { MemorySyncBackend, OpRule } from '../sources/bindings/memory-sync-provider.js';
