@@ -6,7 +6,17 @@
 import { type Client, createClient, createState, defineState } from '@omnisync/client';
 import { q, seededRandom } from '@omnisync/core';
 import { afterEach, expect, test } from 'vitest';
-import { type Component, createApp, defineComponent, h, nextTick, type PropType, ref } from 'vue';
+import {
+  type Component,
+  createApp,
+  defineComponent,
+  h,
+  nextTick,
+  onErrorCaptured,
+  type PropType,
+  ref,
+  Suspense,
+} from 'vue';
 import { provideOmniSync, useCollection, useLiveQuery, useOmni, useTransactions } from '../src/index.js';
 
 type Todo = { id: string; title: string; completed: boolean; n: number };
@@ -193,4 +203,65 @@ test('outside a provider, a composable fails with a clear message', () => {
   app.mount(document.createElement('div'));
   app.unmount();
   expect(String(caught)).toMatch(/below provideOmniSync\(client\)/);
+});
+
+/** A client whose `todos` sync answers when the test says (or fails). */
+function heldTodos() {
+  let answer!: (rows: Todo[]) => void;
+  let fail!: (e: Error) => void;
+  const first = new Promise<Todo[]>((res, rej) => {
+    answer = res;
+    fail = rej;
+  });
+  const client = createClient({ clientId: 'vue-held', onError: () => {} });
+  client.collection<Todo>({ id: 'todos', sync: { id: 'todos', setup: async () => ({ data: await first }) } });
+  return { client, answer, fail };
+}
+
+const AsyncList = defineComponent({
+  async setup() {
+    const { data, suspense } = useLiveQuery((qb) => qb<Todo>('todos').orderBy('n'));
+    await suspense();
+    return () => h('p', { id: 'rows' }, data.value.map((t) => t.id).join(','));
+  },
+});
+
+test('await suspense() in an async setup suspends under <Suspense> until the data is in', async () => {
+  const held = heldTodos();
+  const el = mount(
+    held.client,
+    defineComponent({
+      setup: () => () =>
+        h(Suspense, null, { default: () => h(AsyncList), fallback: () => h('p', 'loading') }),
+    }),
+  );
+  await flush();
+  expect(el.textContent).toBe('loading');
+  held.answer([todo(2), todo(1)]);
+  await held.client.getCollection('todos')!.ready;
+  for (let i = 0; i < 50 && el.textContent === 'loading'; i++) await flush();
+  expect(el.querySelector('#rows')!.textContent).toBe('t1,t2');
+});
+
+test('a failed sync rejects suspense(): the error reaches onErrorCaptured', async () => {
+  const held = heldTodos();
+  let captured: unknown;
+  const el = mount(
+    held.client,
+    defineComponent({
+      setup() {
+        onErrorCaptured((e) => {
+          captured = e;
+          return false;
+        });
+        return () => h(Suspense, null, { default: () => h(AsyncList), fallback: () => h('p', 'loading') });
+      },
+    }),
+  );
+  await flush();
+  expect(el.textContent).toBe('loading');
+  held.fail(new Error('backend is down'));
+  await held.client.getCollection('todos')!.ready.catch(() => {});
+  for (let i = 0; i < 50 && captured === undefined; i++) await flush();
+  expect(String(captured)).toMatch(/backend is down/);
 });
