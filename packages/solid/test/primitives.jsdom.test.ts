@@ -3,9 +3,9 @@
  * The Solid primitives beyond the conformance list: useCollection and useTransactions,
  * useOmni's per-row re-running, a query builder reading a signal, the provider error.
  */
-import { type Client, createClient, createState, defineState } from '@omnisync/client';
+import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
 import { q, seededRandom } from '@omnisync/core';
-import { createComponent, createSignal, For, type JSX } from 'solid-js';
+import { createComponent, createSignal, For, type JSX, Suspense } from 'solid-js';
 import hyper from 'solid-js/h';
 import { render } from 'solid-js/web';
 import { afterEach, expect, test } from 'vitest';
@@ -186,4 +186,37 @@ test('outside a provider, a primitive fails with a clear message', () => {
       return null;
     }, el),
   ).toThrow(/inside <OmniSyncProvider/);
+});
+
+test('a dehydrate() snapshot is applied before the children render: rows, no suspending', async () => {
+  const server = localClient();
+  server.collection<Todo>({ id: 'todos' }).insert([todo(1), todo(2)]);
+  await settle();
+  const snapshot = JSON.parse(JSON.stringify(dehydrate(server)));
+  const browser = createClient({ clientId: 'solid-held', onError: () => {} });
+  browser.collection<Todo>({ id: 'todos', sync: { id: 'todos', setup: () => new Promise(() => {}) } });
+  const el = document.createElement('div');
+  const dispose = render(
+    () =>
+      createComponent(OmniSyncProvider, {
+        client: browser,
+        snapshot,
+        get children() {
+          return createComponent(Suspense, {
+            fallback: 'loading',
+            get children() {
+              const rows = useLiveQuery((qb) => qb<Todo>('todos').orderBy('n'));
+              return h('p', () =>
+                rows()
+                  .map((t) => t.id)
+                  .join(','),
+              );
+            },
+          });
+        },
+      }),
+    el,
+  );
+  mounted.push(dispose);
+  expect(el.textContent).toBe('t1,t2');
 });

@@ -3,7 +3,7 @@
  * The Svelte stores beyond the conformance list: collectionStore and transactionsStore read
  * as `$store` (the store contract), omniStore's per-row re-running, and the context error.
  */
-import { type Client, createClient, createState, defineState } from '@omnisync/client';
+import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
 import { q, seededRandom } from '@omnisync/core';
 import { flushSync, mount, unmount } from 'svelte';
 import { get } from 'svelte/store';
@@ -164,4 +164,27 @@ test('stores work outside components with an explicit client; signalStore follow
 test('outside a component and without a client, a store fails with a clear message', () => {
   expect(() => queryStore(q('todos'))).toThrow(/below setOmniSync\(client\), or pass the client/);
   expect(() => omniStore((s) => s)).toThrow(/setOmniSync/);
+});
+
+test('a dehydrate() snapshot is applied by setOmniSync before anything renders: rows, no loading', async () => {
+  const server = localClient();
+  server.collection<Todo>({ id: 'todos' }).insert([todo(1), todo(2)]);
+  await settle();
+  const snapshot = JSON.parse(JSON.stringify(dehydrate(server)));
+  const browser = createClient({ clientId: 'svelte-held', onError: () => {} });
+  browser.collection<Todo>({ id: 'todos', sync: { id: 'todos', setup: () => new Promise(() => {}) } });
+  const el = await show(
+    {
+      'Snap.svelte': `<script>
+  import { queryStore, setOmniSync } from '@omnisync/svelte';
+  let { client, snapshot } = $props();
+  setOmniSync(client, { snapshot });
+  const rows = queryStore((q) => q('todos').orderBy('n'));
+</script>
+<p>{rows.current.isLoading ? 'loading' : rows.current.data.map((t) => t.id).join(',')}</p>`,
+    },
+    'Snap.svelte',
+    { client: browser, snapshot },
+  );
+  expect(el.textContent).toBe('t1,t2');
 });

@@ -3,7 +3,7 @@
  * The Vue composables beyond the conformance list: useCollection and useTransactions,
  * useOmni's per-row re-rendering, a reactive query builder, and the provider error.
  */
-import { type Client, createClient, createState, defineState } from '@omnisync/client';
+import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
 import { q, seededRandom } from '@omnisync/core';
 import { afterEach, expect, test } from 'vitest';
 import {
@@ -264,4 +264,30 @@ test('a failed sync rejects suspense(): the error reaches onErrorCaptured', asyn
   await held.client.getCollection('todos')!.ready.catch(() => {});
   for (let i = 0; i < 50 && captured === undefined; i++) await flush();
   expect(String(captured)).toMatch(/backend is down/);
+});
+
+test('a dehydrate() snapshot is applied before the first render: rows, no loading state', async () => {
+  const server = localClient();
+  server.collection<Todo>({ id: 'todos' }).insert([todo(1), todo(2)]);
+  await flush();
+  const snapshot = JSON.parse(JSON.stringify(dehydrate(server)));
+  const browser = heldTodos().client; // its own sync has not answered
+  const el = document.createElement('div');
+  const app = createApp(
+    defineComponent({
+      setup() {
+        provideOmniSync(browser, { snapshot });
+        return () => h(List);
+      },
+    }),
+  );
+  const List = defineComponent({
+    setup() {
+      const { data, isLoading } = useLiveQuery((qb) => qb<Todo>('todos').orderBy('n'));
+      return () => h('p', isLoading.value ? 'loading' : data.value.map((t) => t.id).join(','));
+    },
+  });
+  app.mount(el);
+  mounted.push(() => app.unmount());
+  expect(el.textContent).toBe('t1,t2');
 });
