@@ -3,7 +3,17 @@
  * The Solid primitives beyond the conformance list: useCollection and useTransactions,
  * useOmni's per-row re-running, a query builder reading a signal, the provider error.
  */
-import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
+import {
+  type Client,
+  createClient,
+  createState,
+  defineState,
+  dehydrate,
+  meta,
+  type StateOf,
+} from '@omnisync/client';
+import type { ConformanceRow } from '@omnisync/client/testing';
+import { heldServerClient } from '../../client/test/adapter-server.js';
 import { q, seededRandom } from '@omnisync/core';
 import { createComponent, createSignal, For, type JSX, Suspense } from 'solid-js';
 import hyper from 'solid-js/h';
@@ -219,4 +229,31 @@ test('a dehydrate() snapshot is applied before the children render: rows, no sus
   );
   mounted.push(dispose);
   expect(el.textContent).toBe('t1,t2');
+});
+
+test("meta(node) read by useOmni follows a real server's held-back first answer: loading, then ready", async () => {
+  const held = await heldServerClient();
+  try {
+    const spec = defineState({ items: { _source: 'server', _type: [] as ConformanceRow[] } });
+    const el = show(
+      held.client,
+      () => {
+        const status = useOmni((s: StateOf<typeof spec>) => {
+          const m = meta(s.items);
+          return m.status === 'ready' ? `ready:${s.items.length}` : m.status;
+        });
+        return h('p', () => status());
+      },
+      spec,
+    );
+    await settle();
+    expect(el.textContent).toBe('loading');
+    held.release();
+    await held.client.getCollection('items')!.ready;
+    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await settle();
+    expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
 });

@@ -3,7 +3,9 @@
  * The Svelte stores beyond the conformance list: collectionStore and transactionsStore read
  * as `$store` (the store contract), omniStore's per-row re-running, and the context error.
  */
-import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
+import { type Client, createClient, createState, defineState, dehydrate, meta } from '@omnisync/client';
+import type { ConformanceRow } from '@omnisync/client/testing';
+import { heldServerClient } from '../../client/test/adapter-server.js';
 import { q, seededRandom } from '@omnisync/core';
 import { flushSync, mount, unmount } from 'svelte';
 import { get } from 'svelte/store';
@@ -187,4 +189,36 @@ test('a dehydrate() snapshot is applied by setOmniSync before anything renders: 
     { client: browser, snapshot },
   );
   expect(el.textContent).toBe('t1,t2');
+});
+
+test("meta(node) read by omniStore follows a real server's held-back first answer: loading, then ready", async () => {
+  const held = await heldServerClient();
+  try {
+    const spec = defineState({ items: { _source: 'server', _type: [] as ConformanceRow[] } });
+    const el = await show(
+      {
+        'Meta.svelte': `<script>
+  import { omniStore, setOmniSync } from '@omnisync/svelte';
+  let { client, spec, meta } = $props();
+  setOmniSync(client, { state: spec });
+  const status = omniStore((s) => {
+    const m = meta(s.items);
+    return m.status === 'ready' ? 'ready:' + s.items.length : m.status;
+  });
+</script>
+<p>{status.current}</p>`,
+      },
+      'Meta.svelte',
+      { client: held.client, spec, meta },
+    );
+    await settle();
+    expect(el.textContent).toBe('loading');
+    held.release();
+    await held.client.getCollection('items')!.ready;
+    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await settle();
+    expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
 });

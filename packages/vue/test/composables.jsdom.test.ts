@@ -3,7 +3,17 @@
  * The Vue composables beyond the conformance list: useCollection and useTransactions,
  * useOmni's per-row re-rendering, a reactive query builder, and the provider error.
  */
-import { type Client, createClient, createState, defineState, dehydrate } from '@omnisync/client';
+import {
+  type Client,
+  createClient,
+  createState,
+  defineState,
+  dehydrate,
+  meta,
+  type StateOf,
+} from '@omnisync/client';
+import type { ConformanceRow } from '@omnisync/client/testing';
+import { heldServerClient } from '../../client/test/adapter-server.js';
 import { q, seededRandom } from '@omnisync/core';
 import { afterEach, expect, test } from 'vitest';
 import {
@@ -290,4 +300,33 @@ test('a dehydrate() snapshot is applied before the first render: rows, no loadin
   app.mount(el);
   mounted.push(() => app.unmount());
   expect(el.textContent).toBe('t1,t2');
+});
+
+test("meta(node) read in a render follows a real server's held-back first answer: loading, then ready", async () => {
+  const held = await heldServerClient();
+  try {
+    const spec = defineState({ items: { _source: 'server', _type: [] as ConformanceRow[] } });
+    const el = mount(
+      held.client,
+      defineComponent({
+        setup() {
+          const s = useOmni<StateOf<typeof spec>>();
+          return () => {
+            const m = meta(s.items);
+            return h('p', m.status === 'ready' ? `ready:${s.items.length}` : m.status);
+          };
+        },
+      }),
+      { state: spec },
+    );
+    await flush();
+    expect(el.textContent).toBe('loading');
+    held.release();
+    await held.client.getCollection('items')!.ready;
+    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await flush();
+    expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
 });
