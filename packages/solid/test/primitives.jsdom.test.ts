@@ -19,7 +19,14 @@ import { createComponent, createSignal, For, type JSX, Suspense } from 'solid-js
 import hyper from 'solid-js/h';
 import { render } from 'solid-js/web';
 import { afterEach, expect, test } from 'vitest';
-import { OmniSyncProvider, useCollection, useLiveQuery, useOmni, useTransactions } from '../src/index.js';
+import {
+  OmniSyncProvider,
+  useCollection,
+  useLiveQuery,
+  useOmni,
+  useSignal,
+  useTransactions,
+} from '../src/index.js';
 
 /** `solid-js/h`, typed as returning an element (its own types say a thunk). */
 const h = hyper as unknown as (...args: unknown[]) => JSX.Element;
@@ -60,6 +67,12 @@ function show(client: Client, child: () => JSX.Element, state?: object): HTMLEle
 }
 const settle = async () => {
   for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+/** True until `ms` from now: polls end by time, not by a count of turns (the machine is loaded). */
+const upTo = (ms: number) => {
+  const end = Date.now() + ms;
+  return () => Date.now() < end;
 };
 
 test("useCollection returns seed 001's shape; data and useTransactions follow writes", async () => {
@@ -250,8 +263,27 @@ test("meta(node) read by useOmni follows a real server's held-back first answer:
     expect(el.textContent).toBe('loading');
     held.release();
     await held.client.getCollection('items')!.ready;
-    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await settle();
+    for (const more = upTo(15_000); more() && el.textContent === 'loading';) await settle();
     expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
+});
+
+test("useSignal(client.server.status) shows a real server's sync status: a held write is pending, then acknowledged", async () => {
+  const held = await heldServerClient();
+  try {
+    const el = show(held.client, () => {
+      const status = useSignal(held.client.server!.status);
+      return h('p', () => `online:${status().online} pending:${status().pending}`);
+    });
+    held.client.getCollection('items')!.insert({ id: 'new', title: 'New', done: false, n: 9 });
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:false pending:1';) await settle();
+    expect(el.textContent).toBe('online:false pending:1');
+    held.release();
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:true pending:0';) await settle();
+    expect(el.textContent).toBe('online:true pending:0');
   } finally {
     await held.client.close();
     await held.close();

@@ -46,6 +46,12 @@ const settle = async () => {
   }
 };
 
+/** True until `ms` from now: polls end by time, not by a count of turns (the machine is loaded). */
+const upTo = (ms: number) => {
+  const end = Date.now() + ms;
+  return () => Date.now() < end;
+};
+
 test("collectionStore ($store) has seed 001's writes; transactionsStore follows them", async () => {
   const client = localClient();
   const api: { current?: any } = {};
@@ -215,8 +221,35 @@ test("meta(node) read by omniStore follows a real server's held-back first answe
     expect(el.textContent).toBe('loading');
     held.release();
     await held.client.getCollection('items')!.ready;
-    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await settle();
+    for (const more = upTo(15_000); more() && el.textContent === 'loading';) await settle();
     expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
+});
+
+test("signalStore(client.server.status) shows a real server's sync status: a held write is pending, then acknowledged", async () => {
+  const held = await heldServerClient();
+  try {
+    const el = await show(
+      {
+        'Status.svelte': `<script>
+  import { signalStore } from '@omnisync/svelte';
+  let { client } = $props();
+  const status = signalStore(client.server.status);
+</script>
+<p>online:{$status.online} pending:{$status.pending}</p>`,
+      },
+      'Status.svelte',
+      { client: held.client },
+    );
+    held.client.getCollection('items')!.insert({ id: 'new', title: 'New', done: false, n: 9 });
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:false pending:1';) await settle();
+    expect(el.textContent).toBe('online:false pending:1');
+    held.release();
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:true pending:0';) await settle();
+    expect(el.textContent).toBe('online:true pending:0');
   } finally {
     await held.client.close();
     await held.close();

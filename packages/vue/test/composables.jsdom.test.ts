@@ -27,7 +27,14 @@ import {
   ref,
   Suspense,
 } from 'vue';
-import { provideOmniSync, useCollection, useLiveQuery, useOmni, useTransactions } from '../src/index.js';
+import {
+  provideOmniSync,
+  useCollection,
+  useLiveQuery,
+  useOmni,
+  useSignal,
+  useTransactions,
+} from '../src/index.js';
 
 type Todo = { id: string; title: string; completed: boolean; n: number };
 const todo = (n: number, over: Partial<Todo> = {}): Todo => ({
@@ -69,6 +76,12 @@ const flush = async () => {
     await nextTick();
     await new Promise((r) => setTimeout(r, 0));
   }
+};
+
+/** True until `ms` from now: polls end by time, not by a count of turns (the machine is loaded). */
+const upTo = (ms: number) => {
+  const end = Date.now() + ms;
+  return () => Date.now() < end;
 };
 
 test("useCollection returns seed 001's shape; data and useTransactions follow writes", async () => {
@@ -249,7 +262,7 @@ test('await suspense() in an async setup suspends under <Suspense> until the dat
   expect(el.textContent).toBe('loading');
   held.answer([todo(2), todo(1)]);
   await held.client.getCollection('todos')!.ready;
-  for (let i = 0; i < 50 && el.textContent === 'loading'; i++) await flush();
+  for (const more = upTo(15_000); more() && el.textContent === 'loading';) await flush();
   expect(el.querySelector('#rows')!.textContent).toBe('t1,t2');
 });
 
@@ -272,7 +285,7 @@ test('a failed sync rejects suspense(): the error reaches onErrorCaptured', asyn
   expect(el.textContent).toBe('loading');
   held.fail(new Error('backend is down'));
   await held.client.getCollection('todos')!.ready.catch(() => {});
-  for (let i = 0; i < 50 && captured === undefined; i++) await flush();
+  for (const more = upTo(15_000); more() && captured === undefined;) await flush();
   expect(String(captured)).toMatch(/backend is down/);
 });
 
@@ -323,8 +336,32 @@ test("meta(node) read in a render follows a real server's held-back first answer
     expect(el.textContent).toBe('loading');
     held.release();
     await held.client.getCollection('items')!.ready;
-    for (let i = 0; i < 100 && el.textContent === 'loading'; i++) await flush();
+    for (const more = upTo(15_000); more() && el.textContent === 'loading';) await flush();
     expect(el.textContent).toBe('ready:3');
+  } finally {
+    await held.client.close();
+    await held.close();
+  }
+});
+
+test("useSignal(client.server.status) shows a real server's sync status: a held write is pending, then acknowledged", async () => {
+  const held = await heldServerClient();
+  try {
+    const el = mount(
+      held.client,
+      defineComponent({
+        setup() {
+          const status = useSignal(held.client.server!.status);
+          return () => h('p', `online:${status.value.online} pending:${status.value.pending}`);
+        },
+      }),
+    );
+    held.client.getCollection('items')!.insert({ id: 'new', title: 'New', done: false, n: 9 });
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:false pending:1';) await flush();
+    expect(el.textContent).toBe('online:false pending:1');
+    held.release();
+    for (const more = upTo(15_000); more() && el.textContent !== 'online:true pending:0';) await flush();
+    expect(el.textContent).toBe('online:true pending:0');
   } finally {
     await held.client.close();
     await held.close();
