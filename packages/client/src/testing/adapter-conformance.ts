@@ -85,6 +85,8 @@ export interface AdapterSuiteOptions {
   it?: (name: string, fn: () => Promise<void>) => void;
   /** A real sync server whose first answer is held back (the server-synced loading case runs with it). */
   server?: () => Promise<HeldServerClient>;
+  /** How long a case waits for the DOM to show something before it fails (default 15 s). */
+  timeoutMs?: number;
 }
 
 /** `n` rows `r0…r{n-1}`, ordered by `n`. */
@@ -106,13 +108,19 @@ function check(ok: unknown, message: string): asserts ok {
 }
 
 /** Poll `cond` (the machine is loaded: generous, never a fixed sleep). */
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`Adapter conformance: timed out waiting until ${what}.`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** {@link until} with the suite's timeout. */
+const waiter =
+  (options: AdapterSuiteOptions) =>
+  (cond: () => boolean, what: string): Promise<void> =>
+    until(cond, what, options.timeoutMs ?? 15_000);
 
 /** A few macrotasks: time for a framework to (wrongly) react. */
 const turns = async (n = 5) => {
@@ -220,12 +228,13 @@ const title = (rows: readonly ConformanceRow[]) => rows.map((r) => r.title).join
 export const adapterCases: readonly AdapterCase[] = [
   {
     name: 'first render shows the rows, each row rendered once',
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const rows = conformanceRows(20);
       const h = new Harness(driver, localClient(rows));
       try {
         await h.mount();
-        await until(() => h.rows().length === 20, 'the 20 rows show');
+        await wait(() => h.rows().length === 20, 'the 20 rows show');
         check(h.titles() === title(rows), `rows in query order, got ${h.titles()}`);
         check(
           [...h.renders.values()].every((c) => c === 1) && h.renders.size === 20,
@@ -239,20 +248,21 @@ export const adapterCases: readonly AdapterCase[] = [
   },
   {
     name: 'a write to one row re-renders only that row',
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const h = new Harness(driver, localClient(conformanceRows(20)));
       try {
         await h.mount();
-        await until(() => h.rows().length === 20, 'the rows show');
+        await wait(() => h.rows().length === 20, 'the rows show');
         const items = h.client.getCollection<ConformanceRow>('items')!;
         h.renders.clear();
         await h.act(() => void items.update('r7', { title: 'seven' }));
-        await until(() => h.rows()[7]?.title === 'seven', 'row r7 shows its new title');
+        await wait(() => h.rows()[7]?.title === 'seven', 'row r7 shows its new title');
         await turns();
         check(h.counts() === 'r7:1', `only r7 re-renders, once; got ${h.counts() || 'none'}`);
         h.renders.clear();
         await h.act(() => void items.update('r12', { done: true }));
-        await until(() => h.rows()[12]?.done === 'true', 'row r12 shows done');
+        await wait(() => h.rows()[12]?.done === 'true', 'row r12 shows done');
         await turns();
         check(h.counts() === 'r12:1', `only r12 re-renders, once; got ${h.counts() || 'none'}`);
       } finally {
@@ -262,21 +272,22 @@ export const adapterCases: readonly AdapterCase[] = [
   },
   {
     name: 'an insert and a delete update the list (only the new row renders)',
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const h = new Harness(driver, localClient(conformanceRows(10)));
       try {
         await h.mount();
-        await until(() => h.rows().length === 10, 'the rows show');
+        await wait(() => h.rows().length === 10, 'the rows show');
         const items = h.client.getCollection<ConformanceRow>('items')!;
         h.renders.clear();
         await h.act(() => void items.insert({ id: 'first', title: 'First', done: false, n: -1 }));
-        await until(() => h.rows()[0]?.id === 'first', 'the inserted row shows first');
+        await wait(() => h.rows()[0]?.id === 'first', 'the inserted row shows first');
         check(h.rows().length === 11, `11 rows after the insert, got ${h.rows().length}`);
         await turns();
         check(h.counts() === 'first:1', `only the new row renders; got ${h.counts() || 'none'}`);
         h.renders.clear();
         await h.act(() => void items.delete('r3'));
-        await until(() => h.rows().length === 10, 'the deleted row is gone');
+        await wait(() => h.rows().length === 10, 'the deleted row is gone');
         check(
           !h.rows().some((r) => r.id === 'r3'),
           `r3 is gone, rows: ${h
@@ -293,11 +304,12 @@ export const adapterCases: readonly AdapterCase[] = [
   },
   {
     name: "unmount unsubscribes: the client's live query has no subscriber left",
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const h = new Harness(driver, localClient(conformanceRows(5)));
       try {
         await h.mount();
-        await until(() => h.rows().length === 5, 'the rows show');
+        await wait(() => h.rows().length === 5, 'the rows show');
         const lq = liveQuery(h.client, conformanceQuery());
         const engine = queryEngineOf(h.client);
         // Past the engine's keep-warm time a read alone would have let it go: only a
@@ -307,7 +319,7 @@ export const adapterCases: readonly AdapterCase[] = [
         check(engine.stats().active === 1, `one active live query, got ${engine.stats().active}`);
         await h.unmount();
         check(h.rows().length === 0, 'the list is gone from the DOM');
-        await until(
+        await wait(
           () => !lq.active && engine.stats().active === 0,
           'the live query is released after unmount (no subscriber left)',
         );
@@ -318,12 +330,13 @@ export const adapterCases: readonly AdapterCase[] = [
   },
   {
     name: 'loading state until the first sync answer, then the rows',
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const held = heldClient();
       const h = new Harness(driver, held.client);
       try {
         await h.mount();
-        await until(() => h.loading(), 'the loading state shows');
+        await wait(() => h.loading(), 'the loading state shows');
         await turns(10);
         check(h.loading() && h.rows().length === 0, 'still loading, no rows, while the answer is held');
         const rows = conformanceRows(3);
@@ -331,7 +344,7 @@ export const adapterCases: readonly AdapterCase[] = [
           held.release(rows);
           await held.client.getCollection('items')!.ready;
         });
-        await until(() => h.rows().length === 3, 'the rows show once the answer arrived');
+        await wait(() => h.rows().length === 3, 'the rows show once the answer arrived');
         check(!h.loading(), 'the loading state is gone');
         check(h.titles() === title(rows), `rows after loading: ${h.titles()}`);
       } finally {
@@ -343,18 +356,19 @@ export const adapterCases: readonly AdapterCase[] = [
     name: "loading state until a real sync server's held-back first answer, then its rows",
     needsServer: true,
     async run(driver, options) {
+      const wait = waiter(options);
       const held = await options.server!();
       const h = new Harness(driver, held.client);
       try {
         await h.mount();
-        await until(() => h.loading(), 'the loading state shows');
+        await wait(() => h.loading(), 'the loading state shows');
         await turns(10);
         check(h.loading() && h.rows().length === 0, "still loading while the server's answer is held");
         await h.act(async () => {
           held.release();
           await held.client.getCollection('items')!.ready;
         });
-        await until(() => h.rows().length === held.rows.length, "the server's rows show");
+        await wait(() => h.rows().length === held.rows.length, "the server's rows show");
         check(!h.loading(), 'the loading state is gone');
         check(h.titles() === title(held.rows), `the server's rows in order: ${h.titles()}`);
       } finally {
@@ -365,7 +379,8 @@ export const adapterCases: readonly AdapterCase[] = [
   },
   {
     name: 'a failed sync reaches the component as an error',
-    async run(driver) {
+    async run(driver, options) {
+      const wait = waiter(options);
       const held = heldClient();
       const h = new Harness(driver, held.client);
       const consoleError = console.error;
@@ -373,12 +388,12 @@ export const adapterCases: readonly AdapterCase[] = [
       console.error = () => {};
       try {
         await h.mount();
-        await until(() => h.loading(), 'the loading state shows');
+        await wait(() => h.loading(), 'the loading state shows');
         await h.act(async () => {
           held.fail(new Error('backend is down'));
           await held.client.getCollection('items')!.ready.catch(() => {});
         });
-        await until(() => h.alert() !== undefined, 'the error shows');
+        await wait(() => h.alert() !== undefined, 'the error shows');
         check(/backend is down/.test(h.alert()!), `the error message shows, got "${h.alert()}"`);
         check(h.rows().length === 0, 'no rows with the error');
       } finally {
