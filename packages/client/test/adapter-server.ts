@@ -14,17 +14,35 @@ import { createServer } from '@omnisync/server';
 
 let n = 0;
 
-/** Start a server with three rows and a reader client whose requests wait for `release()`. */
-export async function heldServerClient(): Promise<HeldServerClient> {
+/** Write the three conformance rows to a new app on the server at `url`; returns the app id. */
+export async function seedConformanceApp(url: string): Promise<string> {
+  const app = `adapter${++n}`;
+  const writer = createClient({ app, server: url, clientId: 'writer', serverOptions: { WebSocket: null } });
+  await writer.collection({ id: 'items' }).insert(conformanceRows(3)).promise;
+  await writer.close();
+  return app;
+}
+
+/** A sync server on loopback (SQLite in a temporary folder). */
+export async function startSyncServer(): Promise<{ url: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'omni-adapter-'));
   const server = createServer({ dataDir: dir, logLevel: 'silent' });
   const { url } = await server.listen(0);
-  const app = `adapter${++n}`;
+  return {
+    url,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Start a server with three rows and a reader client whose requests wait for `release()`. */
+export async function heldServerClient(): Promise<HeldServerClient> {
+  const server = await startSyncServer();
+  const { url } = server;
+  const app = await seedConformanceApp(url);
   const rows = conformanceRows(3);
-  const writer = createClient({ app, server: url, clientId: 'writer', serverOptions: { WebSocket: null } });
-  const tx = writer.collection({ id: 'items' }).insert(rows);
-  await tx.promise;
-  await writer.close();
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const heldFetch: FetchLike = async (input, init) => {
@@ -43,9 +61,6 @@ export async function heldServerClient(): Promise<HeldServerClient> {
     client,
     rows,
     release,
-    close: async () => {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => server.close(),
   };
 }
