@@ -41,6 +41,11 @@ export default tseslint.config(
     'react is a skin over the client; it never imports the server.',
   ),
   layer(
+    ['packages/{vue,svelte,solid}/src/**'],
+    ['@omnisync/server', '@omnisync/react', 'react'],
+    'framework bindings are skins over the client; they never import the server.',
+  ),
+  layer(
     ['packages/dexie/src/**'],
     ['@omnisync/server', '@omnisync/react', 'react', 'node:*'],
     'dexie is a client-side bridge over client and core; it never imports the server or Node modules.',

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/${p}`, import.meta.url));
+const dep = (p: string) => fileURLToPath(new URL(`./node_modules/${p}`, import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -18,6 +19,14 @@ export default defineConfig({
       { find: /^@omnisync\/convex$/, replacement: src('convex/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },
       { find: /^@omnisync\/server$/, replacement: src('server/src/index.ts') },
+      { find: /^@omnisync\/vue$/, replacement: src('vue/src/index.ts') },
+      { find: /^@omnisync\/svelte$/, replacement: src('svelte/src/index.ts') },
+      { find: /^@omnisync\/solid$/, replacement: src('solid/src/index.ts') },
+      // Solid and Svelte react only in their 'browser' builds (Node's conditions pick the server
+      // ones): the jsdom tests load those, inlined below so the packages' own imports follow.
+      { find: /^solid-js$/, replacement: dep('solid-js/dist/dev.js') },
+      { find: /^solid-js\/(web|store)$/, replacement: dep('solid-js/$1/dist/dev.js') },
+      { find: /^svelte(\/store|\/reactivity)?$/, replacement: dep('svelte/src$1/index-client.js') },
     ],
   },
   test: {
@@ -29,5 +38,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    server: { deps: { inline: [/node_modules\/(solid-js|svelte\/src)\//] } },
   },
 });

@@ -28,6 +28,22 @@ export type {
   ProviderSuiteOptions,
 } from '../sources/bindings/provider-suite.js';
 export { createMemorySyncBackend } from '../sources/bindings/memory-sync-provider.js';
+// The UI adapter conformance suite (issue 14): React, Vue, Svelte and Solid run the same scenarios.
+export {
+  adapterConformanceSuite,
+  adapterCases,
+  conformanceQuery,
+  conformanceRows,
+} from './adapter-conformance.js';
+export type {
+  AdapterCase,
+  AdapterDriver,
+  AdapterListProps,
+  AdapterSuiteOptions,
+  ConformanceRow,
+  HeldServerClient,
+  MountedAdapterList,
+} from './adapter-conformance.js';
 export type { MemorySyncBackend, OpRule } from '../sources/bindings/memory-sync-provider.js';
 
 /** One call the harness's backend received. */

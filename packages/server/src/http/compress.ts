@@ -30,11 +30,17 @@ export function compressAnswers(threshold = 1024): MiddlewareHandler {
     const headers = new Headers(res.headers);
     let body = bytes;
     if (bytes.byteLength >= threshold) {
-      body = await new Response(
-        new Blob([bytes]).stream().pipeThrough(new CompressionStream(encoding)),
-      ).arrayBuffer();
-      headers.set('content-encoding', encoding);
-      headers.append('vary', 'accept-encoding');
+      try {
+        body = await new Response(
+          new Response(bytes).body!.pipeThrough(new CompressionStream(encoding)),
+        ).arrayBuffer();
+        headers.set('content-encoding', encoding);
+        headers.append('vary', 'accept-encoding');
+      } catch {
+        // A runtime without a working CompressionStream: the answer goes out as it is (the
+        // write behind it is committed; failing it would only make the client retry).
+        body = bytes;
+      }
     }
     headers.set('content-length', String(body.byteLength));
     c.res = undefined;
