@@ -1,0 +1,36 @@
+/** The page of the multi-tab Chromium tests: one client per tab, on IndexedDB, multiTab on. */
+import { createClient, createIndexedDbPersistence } from '@omnisync/client';
+
+const app = new URLSearchParams(location.search).get('app') ?? 'multitab';
+const warnings: string[] = [];
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  warnings.push(args.map(String).join(' '));
+  warn(...args);
+};
+const client = createClient({
+  app,
+  server: location.origin,
+  persistence: createIndexedDbPersistence({ name: app }),
+  multiTab: true,
+  serverOptions: { WebSocket: null, pollIntervalMs: 100, backoff: { baseDelayMs: 50, maxDelayMs: 300 } },
+});
+const todos = client.collection<{ id: string; title: string }>({ id: 'todos' });
+
+(window as unknown as { app: unknown; client: unknown }).client = client;
+(window as unknown as { app: unknown }).app = {
+  ready: () => client.ready,
+  write: (id: string, title: string) => todos.insert({ id, title }).id,
+  update: (id: string, title: string) => todos.update(id, { title }).id,
+  docs: () =>
+    todos
+      .all()
+      .map((d) => ({ id: d.id, title: d.title }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+  has: (id: string) => todos.has(id),
+  role: () => client.tabs?.get().role,
+  reason: () => client.tabs?.get().reason,
+  warnings: () => warnings,
+  pending: () => client.transactions.get().filter((t) => !t.finished).length,
+  online: () => client.server?.status.get().online ?? false,
+};
