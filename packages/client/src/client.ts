@@ -236,8 +236,7 @@ class OmniSyncClient implements Client<any> {
         ? this.#tabs.wrapPersistence(options.persistence, () => randomId(this.#random, 16))
         : options.persistence;
     const server = serverSourceFromOptions(options, this.scheduler, this.#random);
-    this.server =
-      server && this.#tabs ? createTabSource(server, this.#tabs, () => this.#clientId) : server;
+    this.server = server && this.#tabs ? createTabSource(server, this.#tabs, () => this.#clientId) : server;
     this.hlc = new ClientHlc(this.#clientId, {
       clock: this.scheduler,
       ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),

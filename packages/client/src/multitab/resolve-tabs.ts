@@ -36,6 +36,12 @@ export function resolveTabs(
     return { coordinator: undefined, status: signal<TabStatus>({ role: 'single', tabId, reason }) };
   }
   const name = o.name ?? persistence.name;
-  const coordinator = new TabCoordinator({ name, tabId, lock, channel: channel(`omnisync:${name}`), onError });
+  const coordinator = new TabCoordinator({
+    name,
+    tabId,
+    lock,
+    channel: channel(`omnisync:${name}`),
+    onError,
+  });
   return { coordinator, status: coordinator.status };
 }

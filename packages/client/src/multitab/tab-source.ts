@@ -7,6 +7,7 @@
 import {
   type Cell,
   effect,
+  type EffectHandle,
   type JsonValue,
   NetworkError,
   NonRetriableError,
@@ -56,7 +57,7 @@ class TabSource implements ServerSource {
   #ctx: SourceContext | undefined;
   #buffer: TabMessage[] = [];
   #started: Promise<void> | undefined;
-  #stopStatus: (() => void) | undefined;
+  #stopStatus: EffectHandle | undefined;
   #syncSeq = 0;
 
   constructor(real: ServerSource, tabs: TabCoordinator, sharedId: () => string) {
@@ -301,7 +302,7 @@ class TabSource implements ServerSource {
   }
 
   async stop(): Promise<void> {
-    this.#stopStatus?.();
+    this.#stopStatus?.stop();
     if (this.#started) await this.#real.stop();
   }
 }

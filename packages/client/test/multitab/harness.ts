@@ -51,6 +51,11 @@ export interface PageApp {
   pending(): number;
   online(): boolean;
   warnings(): string[];
+  watch(): void;
+  seen(): Record<string, number>;
+  burst(prefix: string, n: number, gapMs: number): Promise<[string, number][]>;
+  watchTakeover(): void;
+  takeover(): { leader?: number; flushed?: number };
 }
 
 /** Start the server, the proxy and Chromium. */
@@ -84,7 +89,11 @@ export async function startMultiTabHarness(): Promise<MultiTabHarness> {
         const isPush = req.url!.endsWith('/push');
         if (isPush) {
           const b = JSON.parse(body) as { clientId: string; mutations: { id: string }[] };
-          pushes.push({ app: decodeURIComponent(req.url!.split('/')[3] ?? ''), clientId: b.clientId, ids: b.mutations.map((m) => m.id) });
+          pushes.push({
+            app: decodeURIComponent(req.url!.split('/')[3] ?? ''),
+            clientId: b.clientId,
+            ids: b.mutations.map((m) => m.id),
+          });
         }
         const hang = isPush && state.hangPushes;
         const headers: Record<string, string> = {};

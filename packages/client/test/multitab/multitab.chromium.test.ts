@@ -47,11 +47,17 @@ describe('multi-tab in real Chromium', () => {
       for (let k = 0; k < 4; k++) {
         const id = `t${i}-${k}`;
         expected.push(id);
-        await call(tabs[i]!, new Function('a', `return a.write(${JSON.stringify(id)}, 'from tab ${i}')`) as never);
+        await call(
+          tabs[i]!,
+          new Function('a', `return a.write(${JSON.stringify(id)}, 'from tab ${i}')`) as never,
+        );
       }
     // The overlay is shared while offline: each tab shows the other tabs' pending writes.
     for (const t of tabs)
-      await eventually(async () => (await ids(t)).length === expected.length, 'every write in every tab, offline');
+      await eventually(
+        async () => (await ids(t)).length === expected.length,
+        'every write in every tab, offline',
+      );
     for (const t of tabs) expect(await ids(t)).toEqual(sorted(expected));
     expect(await serverDocuments(h.serverUrl, app, 'todos')).toEqual([]);
 
@@ -61,10 +67,12 @@ describe('multi-tab in real Chromium', () => {
       'the server to have every write',
       30_000,
     );
-    for (const t of tabs) await eventually(async () => (await call(t, (a) => a.pending())) === 0, 'no pending');
+    for (const t of tabs)
+      await eventually(async () => (await call(t, (a) => a.pending())) === 0, 'no pending');
     const server = await serverDocuments(h.serverUrl, app, 'todos');
     expect(server.map((d) => d.id)).toEqual(sorted(expected));
-    for (const t of tabs) expect(await call(t, (a) => a.docs())).toEqual(server.map((d) => ({ id: d.id, title: d.title })));
+    for (const t of tabs)
+      expect(await call(t, (a) => a.docs())).toEqual(server.map((d) => ({ id: d.id, title: d.title })));
     // Only the leader pushed, once per write, under the one shared replica id.
     const pushed = pushedIds(app);
     expect(sorted(pushed)).toEqual(sorted([...new Set(pushed)]));
@@ -93,9 +101,15 @@ describe('multi-tab in real Chromium', () => {
     h.hangPushes = false;
     await eventually(async () => (await roles([b, c])).includes('leader'), 'a new leader', 30_000);
     for (const t of [b, c])
-      await eventually(async () => (await call(t, (a) => a.pending())) === 0, 'every write acknowledged', 30_000);
+      await eventually(
+        async () => (await call(t, (a) => a.pending())) === 0,
+        'every write acknowledged',
+        30_000,
+      );
     const server = await serverDocuments(h.serverUrl, app, 'todos');
-    expect(server.map((d) => d.id)).toEqual(sorted(['b0', 'b1', 'b2', 'b3', 'b4', 'c0', 'c1', 'c2', 'c3', 'c4']));
+    expect(server.map((d) => d.id)).toEqual(
+      sorted(['b0', 'b1', 'b2', 'b3', 'b4', 'c0', 'c1', 'c2', 'c3', 'c4']),
+    );
     for (const t of [b, c]) expect(await ids(t)).toEqual(server.map((d) => d.id));
     // Every push of this replica carries the same client id, so the new leader's re-send of
     // what the old leader had on the wire is the same idempotency key: applied once.
@@ -103,7 +117,10 @@ describe('multi-tab in real Chromium', () => {
     expect(new Set(pushes.map((p) => p.clientId)).size).toBe(1);
     expect(sorted([...new Set(pushedIds(app))])).toEqual(sorted(txIds));
     // After the takeover the new leader sent each open write once (both followers asked it).
-    const after = h.pushes.slice(before).filter((p) => p.app === app).flatMap((p) => p.ids);
+    const after = h.pushes
+      .slice(before)
+      .filter((p) => p.app === app)
+      .flatMap((p) => p.ids);
     expect(sorted(after)).toEqual(sorted(txIds));
   }, 120_000);
 
@@ -120,7 +137,8 @@ describe('multi-tab in real Chromium', () => {
     h.offline = true;
     await call(a, (x) => x.write('pa', 'pending in a'));
     await call(b, (x) => x.write('pb', 'pending in b'));
-    for (const t of [a, b]) await eventually(async () => (await ids(t)).length === 3, 'all three in both tabs');
+    for (const t of [a, b])
+      await eventually(async () => (await ids(t)).length === 3, 'all three in both tabs');
     await a.reload();
     await b.reload();
     for (const t of [a, b]) {

@@ -1,4 +1,5 @@
 /** The page of the multi-tab Chromium tests: one client per tab, on IndexedDB, multiTab on. */
+import { effect } from '@omnisync/core';
 import { createClient, createIndexedDbPersistence } from '@omnisync/client';
 
 const app = new URLSearchParams(location.search).get('app') ?? 'multitab';
@@ -33,4 +34,36 @@ const todos = client.collection<{ id: string; title: string }>({ id: 'todos' });
   warnings: () => warnings,
   pending: () => client.transactions.get().filter((t) => !t.finished).length,
   online: () => client.server?.status.get().online ?? false,
+  // Bench helpers: wall-clock times (comparable across tabs of one browser).
+  watch: () => {
+    const seen: Record<string, number> = {};
+    (window as unknown as { seen: unknown }).seen = seen;
+    todos.subscribe((changes) => {
+      const t = performance.timeOrigin + performance.now();
+      for (const c of changes) seen[c.id] ??= t;
+    });
+  },
+  seen: () => (window as unknown as { seen: Record<string, number> }).seen,
+  burst: async (prefix: string, n: number, gapMs: number) => {
+    const out: [string, number][] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `${prefix}${i}`;
+      out.push([id, performance.timeOrigin + performance.now()]);
+      todos.insert({ id, title: 'bench' });
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return out;
+  },
+  watchTakeover: () => {
+    const times: { leader?: number; flushed?: number } = {};
+    (window as unknown as { takeover: unknown }).takeover = times;
+    effect(() => {
+      const leader = client.tabs?.get().role === 'leader';
+      const open = client.transactions.get().filter((t) => !t.finished).length;
+      const now = performance.timeOrigin + performance.now();
+      if (leader) times.leader ??= now;
+      if (leader && open === 0) times.flushed ??= now;
+    });
+  },
+  takeover: () => (window as unknown as { takeover: { leader?: number; flushed?: number } }).takeover,
 };
