@@ -236,6 +236,10 @@ class OmniSyncClient implements Client<any> {
         ? this.#tabs.wrapPersistence(options.persistence, () => randomId(this.#random, 16))
         : options.persistence;
     const server = serverSourceFromOptions(options, this.scheduler, this.#random);
+    if (server && this.#tabs && server.scope === 'queries')
+      throw new ValidationError(
+        'multiTab does not support serverOptions.scope "queries" yet (followers cannot add sync scopes to the leader): sync whole collections, or drop multiTab.',
+      );
     this.server = server && this.#tabs ? createTabSource(server, this.#tabs, () => this.#clientId) : server;
     this.hlc = new ClientHlc(this.#clientId, {
       clock: this.scheduler,
