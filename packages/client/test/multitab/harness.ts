@@ -21,6 +21,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 /** One push the proxy saw: the pushing replica and its mutation ids. */
 export interface SeenPush {
   readonly app: string;
+  /** The tab that sent it (the page's `x-omnisync-tab` header). */
+  readonly tab: string;
   readonly clientId: string;
   readonly ids: readonly string[];
 }
@@ -47,6 +49,7 @@ export interface PageApp {
   docs(): { id: string; title: string }[];
   has(id: string): boolean;
   role(): string;
+  tabId(): string;
   reason(): string | undefined;
   pending(): number;
   online(): boolean;
@@ -91,6 +94,7 @@ export async function startMultiTabHarness(): Promise<MultiTabHarness> {
           const b = JSON.parse(body) as { clientId: string; mutations: { id: string }[] };
           pushes.push({
             app: decodeURIComponent(req.url!.split('/')[3] ?? ''),
+            tab: String(req.headers['x-omnisync-tab'] ?? ''),
             clientId: b.clientId,
             ids: b.mutations.map((m) => m.id),
           });
@@ -98,7 +102,8 @@ export async function startMultiTabHarness(): Promise<MultiTabHarness> {
         const hang = isPush && state.hangPushes;
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers))
-          if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+          if (typeof v === 'string' && k !== 'host' && k !== 'content-length' && k !== 'x-omnisync-tab')
+            headers[k] = v;
         fetch(serverUrl + req.url, { method: req.method ?? 'POST', headers, body }).then(
           async (r) => {
             const text = await r.text();

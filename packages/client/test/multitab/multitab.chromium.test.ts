@@ -96,7 +96,7 @@ describe('multi-tab in real Chromium', () => {
     await eventually(() => new Set(pushedIds(app)).size === 10, 'the leader to push all ten writes');
     expect(await call(b, (a) => a.pending())).toBe(10);
     // (While unanswered, the old leader's own source re-sends on its request timeout.)
-    const before = h.pushes.length;
+    const oldLeader = await call(leader, (x) => x.tabId());
     await leader.close({ runBeforeUnload: false });
     h.hangPushes = false;
     await eventually(async () => (await roles([b, c])).includes('leader'), 'a new leader', 30_000);
@@ -116,12 +116,14 @@ describe('multi-tab in real Chromium', () => {
     const pushes = h.pushes.filter((p) => p.app === app);
     expect(new Set(pushes.map((p) => p.clientId)).size).toBe(1);
     expect(sorted([...new Set(pushedIds(app))])).toEqual(sorted(txIds));
-    // After the takeover the new leader sent each open write once (both followers asked it).
-    const after = h.pushes
-      .slice(before)
-      .filter((p) => p.app === app)
-      .flatMap((p) => p.ids);
-    expect(sorted(after)).toEqual(sorted(txIds));
+    // Only the two leaders pushed, one after the other; the new one sent each open write once
+    // (both followers asked it for every write).
+    const newLeader = await call((await roles([b, c]))[0] === 'leader' ? b : c, (x) => x.tabId());
+    expect(new Set(pushes.map((p) => p.tab))).toEqual(new Set([oldLeader, newLeader]));
+    const firstNew = pushes.findIndex((p) => p.tab === newLeader);
+    expect(pushes.slice(firstNew).every((p) => p.tab === newLeader)).toBe(true);
+    const byNew = pushes.filter((p) => p.tab === newLeader).flatMap((p) => p.ids);
+    expect(sorted(byNew)).toEqual(sorted(txIds));
   }, 120_000);
 
   it('a reload of every tab while offline keeps everything, pending writes included', async () => {

@@ -9,12 +9,19 @@ console.warn = (...args: unknown[]) => {
   warnings.push(args.map(String).join(' '));
   warn(...args);
 };
-const client = createClient({
+const client: ReturnType<typeof createClient> = createClient({
   app,
   server: location.origin,
   persistence: createIndexedDbPersistence({ name: app }),
   multiTab: true,
-  serverOptions: { WebSocket: null, pollIntervalMs: 100, backoff: { baseDelayMs: 50, maxDelayMs: 300 } },
+  serverOptions: {
+    // Names the pushing tab for the proxy's push log (only the leader's requests go out).
+    fetch: (url, init) =>
+      fetch(url, { ...init, headers: { ...init.headers, 'x-omnisync-tab': client.tabs?.get().tabId ?? '' } }),
+    WebSocket: null,
+    pollIntervalMs: 100,
+    backoff: { baseDelayMs: 50, maxDelayMs: 300 },
+  },
 });
 const todos = client.collection<{ id: string; title: string }>({ id: 'todos' });
 
@@ -30,6 +37,7 @@ const todos = client.collection<{ id: string; title: string }>({ id: 'todos' });
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
   has: (id: string) => todos.has(id),
   role: () => client.tabs?.get().role,
+  tabId: () => client.tabs?.get().tabId,
   reason: () => client.tabs?.get().reason,
   warnings: () => warnings,
   pending: () => client.transactions.get().filter((t) => !t.finished).length,
