@@ -11,6 +11,8 @@ export interface SettledError {
   readonly code: string;
   readonly message: string;
   readonly retryable: boolean;
+  /** The server's own error (e.g. a mutator's rejection), when there is one. */
+  readonly cause?: { readonly code: string; readonly message: string };
 }
 
 /** A message between tabs. */

@@ -7,6 +7,8 @@
 import {
   type Cell,
   effect,
+  type ErrorCode,
+  fromWireError,
   type EffectHandle,
   type JsonValue,
   NetworkError,
@@ -310,10 +312,23 @@ class TabSource implements ServerSource {
 function errorData(e: unknown): SettledError {
   const err = toError(e);
   const code = err instanceof OmniSyncError ? err.code : 'internal';
-  return { code, message: err.message, retryable: !(err instanceof NonRetriableError) };
+  const cause =
+    err.cause instanceof OmniSyncError ? { code: err.cause.code, message: err.cause.message } : undefined;
+  return {
+    code,
+    message: err.message,
+    retryable: !(err instanceof NonRetriableError),
+    ...(cause ? { cause } : {}),
+  };
 }
 
 function settledError(s: SettledError): Error {
-  if (!s.retryable) return new NonRetriableError(s.message, { details: { code: s.code } });
+  if (!s.retryable)
+    return new NonRetriableError(s.message, {
+      details: { code: s.cause?.code ?? s.code },
+      ...(s.cause
+        ? { cause: fromWireError({ code: s.cause.code as ErrorCode, message: s.cause.message }) }
+        : {}),
+    });
   return new Error(s.message);
 }

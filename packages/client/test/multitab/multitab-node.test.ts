@@ -4,14 +4,19 @@
  * which Node lacks) and run on Node's real BroadcastChannel and the in-process lock (a test
  * double of navigator.locks). The browser runs are in multitab.chromium.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineMutators, MutationRejectedError, NonRetriableError } from '@omnisync/core';
+import { createServer } from '@omnisync/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '../../src/client.js';
 import { createMemoryPersistence } from '../../src/persistence/memory.js';
 import type { Persistence } from '../../src/persistence/types.js';
 import { broadcastChannels } from '../../src/multitab/browser-tabs.js';
 import { createInProcessTabLock } from '../../src/multitab/in-process-lock.js';
 import type { TabLock } from '../../src/multitab/types.js';
-import { eventually, inProcessServer, serverDocuments } from '../sync/helpers.js';
+import { createNetworkSwitch, eventually, inProcessServer, serverDocuments } from '../sync/helpers.js';
 
 const sync = inProcessServer('omnisync-multitab-node-');
 
@@ -68,5 +73,86 @@ describe('multi-tab clients (Node, real server, in-process lock)', () => {
       'the second write on the server',
     );
     await b.close();
+  });
+});
+
+const mutators = defineMutators({
+  async increment(tx, args: { id: string }) {
+    const c = await tx.get('counters', args.id);
+    await tx.set('counters', args.id, { n: ((c?.n as number | undefined) ?? 0) + 1, touchedBy: tx.location });
+  },
+  async withdraw(tx, args: { id: string; amount: number }) {
+    const a = await tx.get('accounts', args.id);
+    const balance = (a?.balance as number | undefined) ?? 0;
+    if (balance < args.amount)
+      return tx.reject(`insufficient funds: balance ${balance}, asked ${args.amount}`);
+    await tx.set('accounts', args.id, { balance: balance - args.amount });
+  },
+});
+
+describe('multi-tab named mutations (Node, real server with mutators)', () => {
+  let dir = '';
+  let server: ReturnType<typeof createServer>;
+  let url = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'omnisync-multitab-mut-'));
+    server = createServer({ dataDir: join(dir, 'server'), durability: 'off', logLevel: 'silent', mutators });
+    url = (await server.listen(0)).url;
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a follower's mutation ends with the server's result in every tab; a rejection rolls back with the server's reason", async () => {
+    const app = 'mt-mutators';
+    const storage = sharedStorage();
+    const lock = createInProcessTabLock();
+    const net = createNetworkSwitch(); // the leader's network
+    const tab = (fetch?: typeof net.fetch) =>
+      createClient({
+        app,
+        server: url,
+        mutators,
+        persistence: storage,
+        multiTab: { name: app, lock, channel: broadcastChannels()! },
+        serverOptions: { WebSocket: null, pollIntervalMs: 50, ...(fetch ? { fetch } : {}) },
+      });
+    const a = tab(net.fetch);
+    await a.ready;
+    const b = tab();
+    await b.ready;
+    const ca = a.collection<{ id: string; n: number; touchedBy?: string }>({ id: 'counters' });
+    const cb = b.collection<{ id: string; n: number; touchedBy?: string }>({ id: 'counters' });
+    b.collection({ id: 'accounts' });
+    a.collection({ id: 'accounts' });
+    await eventually(() => a.tabs?.get().role === 'leader', 'a to lead');
+
+    await b.mutate('increment', { id: 'c1' }).promise;
+    expect(cb.get('c1')).toEqual({ id: 'c1', n: 1, touchedBy: 'server' });
+    await eventually(() => ca.get('c1')?.touchedBy === 'server', "the server's result in the leader");
+
+    // Another device funds the account; then, while the leader is offline, spends most of it.
+    const other = createClient({ app, server: url, mutators, serverOptions: { WebSocket: null } });
+    other.collection({ id: 'accounts' });
+    await other.collection({ id: 'accounts' }).insert({ id: 'acc', balance: 10 }).promise;
+    const accounts = b.getCollection<{ id: string; balance: number }>('accounts')!;
+    await eventually(() => accounts.get('acc')?.balance === 10, 'the funded account in the follower');
+    net.online = false;
+    await other.mutate('withdraw', { id: 'acc', amount: 8 }).promise;
+    const tx = b.mutate('withdraw', { id: 'acc', amount: 5 });
+    await eventually(() => accounts.get('acc')?.balance === 5, 'the optimistic withdrawal in the follower');
+    net.online = true;
+    const error = await tx.promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(NonRetriableError);
+    expect((error as Error).message).toContain('insufficient funds: balance 2, asked 5');
+    expect((error as Error).cause).toBeInstanceOf(MutationRejectedError);
+    await eventually(() => accounts.get('acc')?.balance === 2, "the server's balance in the follower");
+    await other.close();
+    await b.close();
+    await a.close();
   });
 });
