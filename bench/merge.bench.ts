@@ -314,14 +314,18 @@ export default async function mergeBench(): Promise<BenchSection> {
   const amOne = measure(automergeOneRun, RUNS);
   const amRow = measure(automergePerRowRun, 1);
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+  /** What travels by default: OmniSync's pull answers gzip-compressed, the others raw. */
+  const sent = (r: Result) => (r === omni ? r.gzBytes : r.bytes);
   const row = (name: string, r: Result) => [
     name,
     `${fmtMs(r.exchangeMs)} ms`,
     mb(r.bytes),
     mb(r.gzBytes),
+    mb(sent(r)),
     `${fmtMs(r.editMs)} ms`,
     `${(r.exchangeMs / omni.exchangeMs).toFixed(2)}×`,
     `${(r.bytes / omni.bytes).toFixed(2)}×`,
+    `${(sent(r) / sent(omni)).toFixed(2)}×`,
   ];
   return {
     title: 'Merge: two replicas, 10,000 shared documents, 50,000 offline field updates on each',
@@ -331,16 +335,18 @@ export default async function mergeBench(): Promise<BenchSection> {
       '(OmniSync: Replica.cellsSince → the JSON of a pull answer → zod-validated decode → Replica.apply, i.e. what a client does with a pull page; ' +
       'Yjs ' +
       `${'13.6'}: encodeStateVector + encodeStateAsUpdate(doc, sv) + applyUpdate; Automerge 3: saveSince(heads) + loadIncremental). ` +
-      '"wire" = bytes both ways (Yjs includes both state vectors). "edits" = the 100k local updates. ' +
+      '"wire" = bytes both ways (Yjs includes both state vectors). "as sent by default": OmniSync\'s server gzips pull/snapshot answers of 1 kB and more when the request accepts it (browsers and Node\'s fetch do), so a pull answer travels as its gzip size; Yjs (y-protocols over y-websocket) and Automerge (automerge-repo) send their binary updates as they are (ws per-message deflate is off by default). A device\'s own changes go up to OmniSync\'s server as an uncompressed push. "edits" = the 100k local updates. ' +
       `Medians of ${RUNS} runs (Automerge per row: 1 run); ratios are to OmniSync (above 1 = OmniSync is ahead).`,
     columns: [
       'library',
       'exchange + merge',
       'wire',
       'wire gzip',
+      'as sent by default',
       'edits (both sides)',
       'time ÷ OmniSync',
       'bytes ÷ OmniSync',
+      'sent ÷ OmniSync',
     ],
     rows: [
       row('OmniSync', omni),

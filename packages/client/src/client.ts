@@ -66,6 +66,10 @@ import { OutboxWriter } from './transactions/outbox-writer.js';
 import { type HistoryOptions, resolveHistory } from './transactions/history.js';
 import { resolveRetry } from './transactions/retry.js';
 import { deserializeTransaction } from './transactions/serialize.js';
+import { resolveTabs } from './multitab/resolve-tabs.js';
+import { createTabSource } from './multitab/tab-source.js';
+import type { TabCoordinator } from './multitab/tab-coordinator.js';
+import type { MultiTabOptions, TabStatus } from './multitab/types.js';
 import type { Transaction, TransactionOptions } from './transactions/transaction.js';
 import type { MutationStrategy, RetryOptions } from './types.js';
 
@@ -101,6 +105,14 @@ export interface ClientOptions<M extends Mutators = Mutators> extends ServerClie
   readonly experimental_inspect?: boolean | InspectOptions;
   /** Errors nobody else hears (event handlers that throw, background failures with no `sync.error:action` listener). */
   readonly onError?: (error: Error) => void;
+  /**
+   * Share one replica between the tabs of this origin (needs the IndexedDB persistence they
+   * share): one tab, the leader (Web Locks), talks to the server for all; every tab writes
+   * and sees every tab's pending writes at once (BroadcastChannel). Where Web Locks or
+   * BroadcastChannel are missing the tab warns and runs alone (`client.tabs` says `single`).
+   * See README "Multiple tabs".
+   */
+  readonly multiTab?: boolean | MultiTabOptions;
 }
 
 /** What a collection is made from. */
@@ -168,6 +180,8 @@ export interface Client<M extends Mutators = Mutators> {
   mutate<K extends keyof M & string>(name: K, ...args: MutateArgs<M[K]>): Transaction;
   /** The OmniSync-server source built from `server`/`app`/`auth`, used by collections without a source of their own. */
   readonly server: ServerSource | undefined;
+  /** With `multiTab`: this tab's role (`leader`, `follower`, or `single` with the reason multi-tab is off). */
+  readonly tabs: ReadonlySignal<TabStatus> | undefined;
   /**
    * The room `name` of the app on the server (seed 003; one instance per name): `join()`,
    * presence as signals, `broadcast(event)` and `on(event)` in HLC order. Rooms share one
@@ -222,15 +236,30 @@ class OmniSyncClient implements Client<any> {
   readonly #rooms = new Map<string, ClientRoom<any>>();
   #roomLink: RoomLink | undefined;
   readonly #inspector: Inspector;
+  readonly tabs: ReadonlySignal<TabStatus> | undefined;
+  readonly #tabs: TabCoordinator | undefined;
 
   constructor(options: ClientOptions) {
     this.#options = options;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.#random = options.random ?? systemRandom;
-    this.#persistence = options.persistence;
     this.#mutators = checkMutators(options.mutators);
     this.#clientId = options.clientId ?? randomId(this.#random, 16);
-    this.server = serverSourceFromOptions(options, this.scheduler, this.#random);
+    const tabs = options.multiTab
+      ? resolveTabs(options.multiTab, options.persistence, this.#random, (e) => this.#reportError(e))
+      : undefined;
+    this.tabs = tabs?.status;
+    this.#tabs = tabs?.coordinator;
+    this.#persistence =
+      this.#tabs && options.persistence
+        ? this.#tabs.wrapPersistence(options.persistence, () => randomId(this.#random, 16))
+        : options.persistence;
+    const server = serverSourceFromOptions(options, this.scheduler, this.#random);
+    if (server && this.#tabs && server.scope === 'queries')
+      throw new ValidationError(
+        'multiTab does not support serverOptions.scope "queries" yet (followers cannot add sync scopes to the leader): sync whole collections, or drop multiTab.',
+      );
+    this.server = server && this.#tabs ? createTabSource(server, this.#tabs, () => this.#clientId) : server;
     this.hlc = new ClientHlc(this.#clientId, {
       clock: this.scheduler,
       ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
@@ -362,6 +391,14 @@ class OmniSyncClient implements Client<any> {
       );
     }
     this.#clientId = nodeId;
+    if (this.#tabs) {
+      // Tabs share the replica id (pushes, idempotency) but each stamps with its own HLC
+      // node, so two tabs never issue one stamp for different writes.
+      this.hlc.restore(
+        `${nodeId.slice(0, 50)}_${this.#tabs.tabId}`,
+        typeof state.meta.hlc === 'string' ? state.meta.hlc : undefined,
+      );
+    }
     try {
       this.store.applyBase(state.cells);
     } catch (e) {
@@ -378,6 +415,9 @@ class OmniSyncClient implements Client<any> {
       this.#writer.write({ meta: { clientId: nodeId } }).catch((e) => this.#reportError(e));
     this.#loaded = true;
     this.#engine.setReady();
+    this.#tabs?.attach({
+      recover: (tx) => this.#engine.recover([deserializeTransaction(tx, 0, p.name)]),
+    });
   }
 
   collection<T extends { id: string }>(config: CollectionConfig<T>): Collection<T> {
@@ -791,6 +831,8 @@ class OmniSyncClient implements Client<any> {
         this.#reportError(e, entry.source.id);
       }
     }
+    // Hand the leadership on now: the next tab takes over while this one finishes writing.
+    this.#tabs?.close();
     await this.ready.catch(() => {});
     await this.#writer.drain();
     this.#writer.close();

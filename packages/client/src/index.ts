@@ -13,6 +13,10 @@ export type { CreateCollectionOptions } from './create-collection.js';
 export { Collection } from './collection/collection.js';
 export type { CollectionStatus, UpdateChange, WriteOptions } from './collection/collection.js';
 
+// Multiple tabs: one shared replica, one leader talks to the server
+export { createInProcessTabLock } from './multitab/in-process-lock.js';
+export type { MultiTabOptions, TabChannel, TabLock, TabStatus } from './multitab/types.js';
+
 // Named mutations (seed 002): mutators are defined in core, shared with the server
 export { defineMutators, MutationRejectedError } from '@omnisync/core';
 export type { Mutator, Mutators, MutatorTx } from '@omnisync/core';
