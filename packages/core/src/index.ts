@@ -112,13 +112,7 @@ export type {
 } from './schema/collection.js';
 export { validateDocument, validatePatch, coerceFromStorage, toSchemaIssue } from './schema/validate.js';
 export type { SchemaIssue } from './schema/validate.js';
-export {
-  defineSchemaVersions,
-  renameField,
-  splitField,
-  defaultField,
-  migrate,
-} from './schema/versions.js';
+export { defineSchemaVersions, renameField, splitField, defaultField, migrate } from './schema/versions.js';
 export type { SchemaVersions, SchemaVersionStep, Migration, DocWriteView } from './schema/versions.js';
 
 // Protocol v1 (sync server owner): message schemas, codec, version history, named mutators.

@@ -165,7 +165,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const unknownCollections = values['unknown-collections'];
   if (unknownCollections !== undefined && unknownCollections !== 'reject' && unknownCollections !== 'allow') {
-    console.error(`--unknown-collections must be reject or allow, got ${JSON.stringify(unknownCollections)}.`);
+    console.error(
+      `--unknown-collections must be reject or allow, got ${JSON.stringify(unknownCollections)}.`,
+    );
     return 2;
   }
   if (unknownCollections !== undefined && !schema) {

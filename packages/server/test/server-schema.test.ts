@@ -27,7 +27,10 @@ const todos = defineCollection({
   }),
 });
 const users = defineCollection({ name: 'users', schema: type({ name: 'string', 'age?': 'number' }) });
-const notes = defineCollection({ name: 'notes', schema: t.object({ body: t.string(), tagIds: t.refMany('users') }) });
+const notes = defineCollection({
+  name: 'notes',
+  schema: t.object({ body: t.string(), tagIds: t.refMany('users') }),
+});
 const schema = defineSchema({ todos, users, notes });
 
 let server: TestServer | undefined;
@@ -74,7 +77,12 @@ describe('server-side schema', () => {
     expect(r.body.error.code).toBe('invalid_input');
     expect(r.body.error.message).toMatch(/todos\/bad/);
     expect(r.body.error.message).toMatch(/field "done"/);
-    expect(r.body.error.details).toMatchObject({ collection: 'todos', id: 'bad', field: 'done', mutationId: bad.id });
+    expect(r.body.error.details).toMatchObject({
+      collection: 'todos',
+      id: 'bad',
+      field: 'done',
+      mutationId: bad.id,
+    });
     // Atomic: the valid mutation before it was not applied either.
     const { changes, cursor } = await http.pullAll(0);
     expect(changes).toEqual([]);
@@ -86,9 +94,21 @@ describe('server-side schema', () => {
 
   it.each([
     ['an insert missing a required field', (w: CellWriter) => w.doc('todos', 't9', { done: true }), 'title'],
-    ['an update of the wrong type', (w: CellWriter) => w.update('todos', 't1', { priority: 1.5 }), 'priority'],
-    ['an update unsetting a required field', (w: CellWriter) => w.update('todos', 't1', { title: undefined }), 'title'],
-    ['a nested field of the wrong type', (w: CellWriter) => w.update('todos', 't1', { 'meta.n': 'x' }), 'meta.n'],
+    [
+      'an update of the wrong type',
+      (w: CellWriter) => w.update('todos', 't1', { priority: 1.5 }),
+      'priority',
+    ],
+    [
+      'an update unsetting a required field',
+      (w: CellWriter) => w.update('todos', 't1', { title: undefined }),
+      'title',
+    ],
+    [
+      'a nested field of the wrong type',
+      (w: CellWriter) => w.update('todos', 't1', { 'meta.n': 'x' }),
+      'meta.n',
+    ],
     ['an arktype field of the wrong type', (w: CellWriter) => w.update('users', 'u1', { age: 'old' }), 'age'],
     ['a t.object field of the wrong type', (w: CellWriter) => w.update('notes', 'n1', { body: 5 }), 'body'],
     ['an invalid date', (w: CellWriter) => w.update('todos', 't1', { due: 'not a date' }), 'due'],
@@ -113,7 +133,10 @@ describe('server-side schema', () => {
   it('refuses a collection the schema does not define, unless unknownCollections is allow', async () => {
     let http = await start();
     const w = new CellWriter();
-    const r = await pushRaw(http, { clientId: 'c1', mutations: [mutation(w.doc('secrets', 's1', { x: 1 }))] });
+    const r = await pushRaw(http, {
+      clientId: 'c1',
+      mutations: [mutation(w.doc('secrets', 's1', { x: 1 }))],
+    });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('invalid_input');
     expect(r.body.error.message).toMatch(/no collection "secrets".*defines: todos, users, notes/);
@@ -134,7 +157,10 @@ describe('server-side schema', () => {
         type: 'push',
         requestId: 'r1',
         clientId: 'ws1',
-        mutations: [mutation(w.doc('todos', 'a', { title: 'ok' })), mutation(w.doc('todos', 'b', { title: '' }))],
+        mutations: [
+          mutation(w.doc('todos', 'a', { title: 'ok' })),
+          mutation(w.doc('todos', 'b', { title: '' })),
+        ],
       });
       const err = await live.next((m) => m.requestId === 'r1');
       expect(err.type).toBe('error');
@@ -195,7 +221,11 @@ describe('schema versions on one server', () => {
     });
     expect(r.status).toBe(200);
     const { changes } = await http.pullAll(0);
-    expect(Object.fromEntries(changes.map((c) => [c.field, c.value]))).toEqual({ id: 't1', text: 'milk', priority: 0 });
+    expect(Object.fromEntries(changes.map((c) => [c.field, c.value]))).toEqual({
+      id: 't1',
+      text: 'milk',
+      priority: 0,
+    });
     // The same v1 shape claimed as v3 is not upcast: its title is not in the v3 schema, its insert lacks text.
     const as3 = await pushRaw(http, {
       clientId: 'old',

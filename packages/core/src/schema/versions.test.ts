@@ -41,7 +41,14 @@ describe('defineSchemaVersions', () => {
   it('knows its range', () => {
     expect(chain.current).toBe(3);
     expect(chain.oldest).toBe(1);
-    expect([0, 1, 2, 3, 4, 1.5].map((v) => chain.canUpcast(v))).toEqual([false, true, true, true, false, false]);
+    expect([0, 1, 2, 3, 4, 1.5].map((v) => chain.canUpcast(v))).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   it('upcasts an insert of v1 through every step, keeping HLCs', () => {
@@ -62,9 +69,9 @@ describe('defineSchemaVersions', () => {
       'users/u1.first': 'Ada',
       'users/u1.last': 'King Lovelace',
     });
-    expect(out.filter((c) => c.collection === 'users').every((c) => c.hlc === '000mxdfrui6-000000-clientA')).toBe(
-      true,
-    );
+    expect(
+      out.filter((c) => c.collection === 'users').every((c) => c.hlc === '000mxdfrui6-000000-clientA'),
+    ).toBe(true);
   });
 
   it('applies only the steps after the client version, and leaves updates without defaults', () => {
@@ -74,8 +81,13 @@ describe('defineSchemaVersions', () => {
   });
 
   it('moves nested fields and members with a rename, and unsets both split fields', () => {
-    const c = defineSchemaVersions([{ version: 1 }, { version: 2, up: [renameField('posts', 'meta', 'info')] }]);
-    expect(byField(c.upcast([cell('posts', 'p', 'meta.n', 2), cell('posts', 'p', 'metadata', 'x')], 1))).toEqual({
+    const c = defineSchemaVersions([
+      { version: 1 },
+      { version: 2, up: [renameField('posts', 'meta', 'info')] },
+    ]);
+    expect(
+      byField(c.upcast([cell('posts', 'p', 'meta.n', 2), cell('posts', 'p', 'metadata', 'x')], 1)),
+    ).toEqual({
       'posts/p.info.n': 2,
       'posts/p.metadata': 'x',
     });
@@ -111,7 +123,11 @@ describe('defineSchemaVersions', () => {
     expect((err as SchemaOutdatedError).code).toBe('schema_outdated');
     expect((err as SchemaOutdatedError).status).toBe(409);
     expect((err as Error).message).toMatch(/too old.*Update the app/);
-    expect((err as SchemaOutdatedError).details).toEqual({ clientVersion: 1, serverVersion: 3, oldestVersion: 2 });
+    expect((err as SchemaOutdatedError).details).toEqual({
+      clientVersion: 1,
+      serverVersion: 3,
+      oldestVersion: 2,
+    });
     expect(() => old.upcast([], 4)).toThrow(/server is still on version 3/);
   });
 
@@ -129,9 +145,15 @@ describe('defineSchemaVersions', () => {
     ]);
     expect(() => boom.upcast([cell('a', '1', 'x', 1)], 1)).toThrow(ValidationError);
     expect(() => boom.upcast([cell('a', '1', 'x', 1)], 1)).toThrow(/migrate failed on a\/1: nope/);
-    const bad = defineSchemaVersions([{ version: 1 }, { version: 2, up: [migrate('a', () => null as never)] }]);
+    const bad = defineSchemaVersions([
+      { version: 1 },
+      { version: 2, up: [migrate('a', () => null as never)] },
+    ]);
     expect(() => bad.upcast([cell('a', '1', 'x', 1)], 1)).toThrow(/must return the fields/);
-    const nan = defineSchemaVersions([{ version: 1 }, { version: 2, up: [migrate('a', () => ({ x: NaN }))] }]);
+    const nan = defineSchemaVersions([
+      { version: 1 },
+      { version: 2, up: [migrate('a', () => ({ x: NaN }))] },
+    ]);
     expect(() => nan.upcast([cell('a', '1', 'x', 1)], 1)).toThrow(/NaN|finite|number/i);
   });
 

@@ -139,7 +139,9 @@ function checkDocument(
     issues = insert ? all : all.filter((i) => [...touched].some((f) => related(i.path, f)));
   }
   if (issues.length === 0) return;
-  const fieldsNamed = issues.slice(0, ISSUES_IN_MESSAGE).map((i) => (i.path ? `field "${i.path}": ${i.message}` : `document: ${i.message}`));
+  const fieldsNamed = issues
+    .slice(0, ISSUES_IN_MESSAGE)
+    .map((i) => (i.path ? `field "${i.path}": ${i.message}` : `document: ${i.message}`));
   const more = issues.length > ISSUES_IN_MESSAGE ? `; and ${issues.length - ISSUES_IN_MESSAGE} more` : '';
   const first = issues.find((i) => i.path !== '')?.path;
   throw new ValidationError(

@@ -95,7 +95,10 @@ function isFastPush(v: unknown, maxDepth: number): v is PushRequest {
   if (!Array.isArray(mutations) || mutations.length > PUSH_MUTATIONS_MAX) return false;
   // A schema version the schema would refuse goes the general way (for its exact error).
   const sv = v.schemaVersion;
-  if (sv !== undefined && !(Number.isSafeInteger(sv) && (sv as number) >= 1 && (sv as number) <= 2_147_483_647))
+  if (
+    sv !== undefined &&
+    !(Number.isSafeInteger(sv) && (sv as number) >= 1 && (sv as number) <= 2_147_483_647)
+  )
     return false;
   for (const k in v) {
     if (k === 'mutations') continue;

@@ -80,6 +80,13 @@ export interface ServerSourceOptions {
   readonly queryTtlMs?: number | false;
   /** Largest number of transactions in one push (default 100). */
   readonly batchSize?: number;
+  /**
+   * The schema version this build of the app writes (see `defineSchemaVersions`), sent with
+   * every push: a server on a newer version upcasts these writes; one that cannot answers
+   * `schema_outdated`, and this source keeps its outbox and stops (status `error` with a
+   * {@link SchemaOutdatedError}) until `sync()` or a new write tries again. Default: none sent.
+   */
+  readonly schemaVersion?: number;
   /** Pull page size in change-log entries (default: the server's, 1000). */
   readonly pullLimit?: number;
   /** Pause between pulls without a live connection, in ms (default 10 000). */
