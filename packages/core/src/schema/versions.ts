@@ -47,7 +47,10 @@ export interface SchemaVersionStep {
   readonly version: number;
   /** The schema of this version (the server validates upcast writes with the newest one). */
   readonly schema?: SchemaDef<Record<string, CollectionDef<string, any, any>>>;
-  /** Migrations from the previous version to this one, applied in order (none for the first step). */
+  /**
+   * Migrations from the previous version to this one, applied in order. The first step's are
+   * never applied (so a chain can drop its oldest versions by slicing its steps).
+   */
   readonly up?: readonly Migration[];
 }
 
@@ -211,10 +214,6 @@ export function defineSchemaVersions(steps: readonly SchemaVersionStep[]): Schem
     if (s.up !== undefined && (!Array.isArray(s.up) || !s.up.every(isMigration)))
       throw new SchemaError(
         `defineSchemaVersions: step ${i} (version ${s.version}): \`up\` must be an array of migrations (renameField, splitField, defaultField, migrate).`,
-      );
-    if (i === 0 && s.up !== undefined && s.up.length > 0)
-      throw new SchemaError(
-        `defineSchemaVersions: the first step (version ${s.version}) has no previous version to migrate from; drop its \`up\`.`,
       );
   });
   const frozen = Object.freeze(steps.map((s) => Object.freeze({ ...s })));
