@@ -48,6 +48,12 @@ export interface ServerSourceOptions {
   /** Fetch implementation (default the global one). */
   readonly fetch?: FetchLike;
   /**
+   * Gzip push (and other request) bodies of 1 kB and more to a server that says it inflates
+   * them (`OmniSync-Accept-Encoding`). Default: on with the global fetch, off with a `fetch`
+   * of your own (it then always gets JSON text).
+   */
+  readonly compressRequests?: boolean;
+  /**
    * WebSocket constructor for live changes (default `globalThis.WebSocket`; on Node 20 pass
    * the `ws` package's). `null` or `false`: no live connection, poll instead.
    */

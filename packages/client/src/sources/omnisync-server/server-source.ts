@@ -231,6 +231,7 @@ class ServerSourceImpl implements ServerSource {
       app: o.app,
       ...(o.auth ? { auth: o.auth } : {}),
       ...(o.fetch ? { fetch: o.fetch } : {}),
+      ...(o.compressRequests !== undefined ? { compressRequests: o.compressRequests } : {}),
       scheduler: this.#scheduler,
       requestTimeoutMs: timeoutMs,
     });
