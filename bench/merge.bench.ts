@@ -314,7 +314,7 @@ export default async function mergeBench(): Promise<BenchSection> {
   const amOne = measure(automergeOneRun, RUNS);
   const amRow = measure(automergePerRowRun, 1);
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
-  /** What travels by default: OmniSync's pull answers gzip-compressed, the others raw. */
+  /** What travels by default: OmniSync's pushes and pull answers gzip-compressed, the others raw. */
   const sent = (r: Result) => (r === omni ? r.gzBytes : r.bytes);
   const row = (name: string, r: Result) => [
     name,
@@ -335,7 +335,7 @@ export default async function mergeBench(): Promise<BenchSection> {
       '(OmniSync: Replica.cellsSince → the JSON of a pull answer → zod-validated decode → Replica.apply, i.e. what a client does with a pull page; ' +
       'Yjs ' +
       `${'13.6'}: encodeStateVector + encodeStateAsUpdate(doc, sv) + applyUpdate; Automerge 3: saveSince(heads) + loadIncremental). ` +
-      '"wire" = bytes both ways (Yjs includes both state vectors). "as sent by default": OmniSync\'s server gzips pull/snapshot answers of 1 kB and more when the request accepts it (browsers and Node\'s fetch do), so a pull answer travels as its gzip size; Yjs (y-protocols over y-websocket) and Automerge (automerge-repo) send their binary updates as they are (ws per-message deflate is off by default). A device\'s own changes go up to OmniSync\'s server as an uncompressed push. "edits" = the 100k local updates. ' +
+      '"wire" = bytes both ways (Yjs includes both state vectors). "as sent by default": OmniSync\'s server gzips pull/snapshot answers of 1 kB and more when the request accepts it (browsers and Node\'s fetch do); Yjs (y-protocols over y-websocket) and Automerge (automerge-repo) send their binary updates as they are (ws per-message deflate is off by default). A device\'s own changes go up to OmniSync\'s server as a push, gzip-compressed too once the server has said it inflates request bodies (it does by default), so both directions travel as the gzip size. "edits" = the 100k local updates. ' +
       `Medians of ${RUNS} runs (Automerge per row: 1 run); ratios are to OmniSync (above 1 = OmniSync is ahead).`,
     columns: [
       'library',
