@@ -14,7 +14,14 @@
  * nothing of the batch is applied. It returns exactly the documents and fields whose
  * visible value changed, which is what reactivity and live queries consume.
  */
-import { type Cell, type CellValue, DELETED_FIELD, ID_FIELD, unflattenColumns, validateCell } from './cells.js';
+import {
+  type Cell,
+  type CellValue,
+  DELETED_FIELD,
+  ID_FIELD,
+  unflattenColumns,
+  validateCell,
+} from './cells.js';
 import { InvalidCellError } from './errors.js';
 
 /** What one apply did to one document, as app code sees it. */
@@ -198,7 +205,12 @@ const materialize = (id: string, e: DocEntry): Record<string, unknown> => {
     }
     return doc;
   }
-  return unflattenColumns(id, shape.names, e.values, e.xi < 0 ? e.hlc : stampArrays(e, shape.names.length).hlc);
+  return unflattenColumns(
+    id,
+    shape.names,
+    e.values,
+    e.xi < 0 ? e.hlc : stampArrays(e, shape.names.length).hlc,
+  );
 };
 
 /** Turn the scalar stamps (and the one differing field) of a document with `n` fields into arrays. */
@@ -598,7 +610,13 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
    * or `hlc[i]`. A document this replica does not hold yet is built in one step and takes
    * `values` as its own; otherwise the cells are merged one by one, as {@link write} does.
    */
-  writeRow(collection: string, id: string, shape: object, values: CellValue[], hlc: string | readonly string[]): void {
+  writeRow(
+    collection: string,
+    id: string,
+    shape: object,
+    values: CellValue[],
+    hlc: string | readonly string[],
+  ): void {
     const s = shape as Shape;
     const names = s.names;
     let entry = this.#entry;
