@@ -21,9 +21,12 @@
  *
  *   Sections are byte ranges after the header (offsets relative to the first section, each
  *   8-aligned); numbers are little-endian. A column is one of
- *       ["s", width, lengthsAt, "l" | "u", bytesAt, byteLength]  strings: lengths in UTF-16 units
+ *       ["s", width, lengthsAt, "l" | "u", bytesAt, byteLength, count]  strings: lengths in UTF-16 units
  *                         (u8/u16/u32 by `width`), then all strings concatenated as latin1 ("l",
  *                         when every character fits) or UTF-8 ("u")
+ *       ["d", width, indexesAt, strings]  strings from a dictionary (few distinct ones, e.g. an
+ *                         owner or status): u8/u16/u32 indexes into `strings`, which is itself a
+ *                         string column of the distinct values; each string is made once
  *       ["i", at]  int32 values     ["f", at]  float64 values     ["b", at]  booleans (u8)
  *       ["j", at, byteLength]  a JSON array of the values (any other mix)
  *       number k   stamps only: every document's stamp is k
@@ -147,7 +150,7 @@ export function encodeColumnarSnapshot(model: StateModel): string {
 
 // ── binary (record kind 5) ──────────────────────────────────────────────────────────
 
-type Column = number | (string | number)[];
+type Column = number | (string | number | Column)[];
 
 /** Collects the binary sections of a snapshot, each 8-aligned. */
 class Sections {
@@ -206,6 +209,27 @@ function encodeValues(values: readonly unknown[], sections: Sections): Column {
     if (kind === 'j') break;
   }
   kind ??= 'j';
+  if (kind === 's' && values.length >= 16) {
+    // Few distinct strings: a dictionary, so a load makes each string once.
+    const dict = new Map<string, number>();
+    const limit = values.length >> 2;
+    for (const v of values as string[]) {
+      if (!dict.has(v)) dict.set(v, dict.size);
+      if (dict.size > limit) break;
+    }
+    if (dict.size <= limit) {
+      const width = dict.size < 256 ? 1 : dict.size < 65536 ? 2 : 4;
+      const indexes =
+        width === 1
+          ? new Uint8Array(values.length)
+          : width === 2
+            ? new Uint16Array(values.length)
+            : new Uint32Array(values.length);
+      for (let i = 0; i < values.length; i++) indexes[i] = dict.get(values[i] as string)!;
+      const indexesAt = sections.add(typed(indexes));
+      return ['d', width, indexesAt, encodeValues([...dict.keys()], sections)];
+    }
+  }
   if (kind === 's') {
     const strings = values as string[];
     const joined = strings.join('');
@@ -225,7 +249,7 @@ function encodeValues(values: readonly unknown[], sections: Sections): Column {
       const latin1 = !/[^\u0000-\u00ff]/.test(joined);
       const bytes = Buffer.from(joined, latin1 ? 'latin1' : 'utf8');
       const lengthsAt = sections.add(typed(lengths));
-      return ['s', width, lengthsAt, latin1 ? 'l' : 'u', sections.add(bytes), bytes.length];
+      return ['s', width, lengthsAt, latin1 ? 'l' : 'u', sections.add(bytes), bytes.length, strings.length];
     }
   }
   if (kind === 'i') return ['i', sections.add(typed(Int32Array.from(values as number[])))];
@@ -349,6 +373,22 @@ function decodeValues(col: unknown, n: number, r: SectionReader): CellValue[] {
     if (pos !== text.length) throw new Error('a string column does not add up to its text');
     return out;
   }
+  if (kind === 'd') {
+    const width = col[1];
+    if (width !== 1 && width !== 2 && width !== 4)
+      throw new Error('a dictionary column has a bad index width');
+    const indexes = r.numbers(col[2], n, width, 'u');
+    const dict = col[3];
+    if (!Array.isArray(dict) || (dict[0] !== 's' && dict[0] !== 'j'))
+      throw new Error('a dictionary column has no string column of its values');
+    const strings = decodeDictionary(dict, r);
+    for (let i = 0; i < n; i++) {
+      const v = strings[indexes[i]!];
+      if (v === undefined) throw new Error('a dictionary column has an index past its strings');
+      out[i] = v;
+    }
+    return out;
+  }
   if (kind === 'i' || kind === 'f') {
     const nums = r.numbers(col[1], n, kind === 'i' ? 4 : 8, kind);
     for (let i = 0; i < n; i++) out[i] = nums[i]!;
@@ -368,6 +408,21 @@ function decodeValues(col: unknown, n: number, r: SectionReader): CellValue[] {
     return arr as CellValue[];
   }
   throw new Error(`a snapshot column has an unknown kind ${JSON.stringify(kind)}`);
+}
+
+/** The strings of a dictionary column (a string or JSON column whose count is its own). */
+function decodeDictionary(col: unknown[], r: SectionReader): CellValue[] {
+  if (col[0] === 'j') {
+    const [from, to] = r.range(col[1], col[2] as number);
+    const arr: unknown = JSON.parse(r.buf.toString('utf8', from, to));
+    if (!Array.isArray(arr) || !arr.every((x) => typeof x === 'string'))
+      throw new Error('a dictionary column holds a value that is not a string');
+    return arr as string[];
+  }
+  const count = col[6];
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+    throw new Error('a dictionary column has a bad string count');
+  return decodeValues(col, count, r);
 }
 
 function decodeStamps(col: unknown, n: number, r: SectionReader): number | ArrayLike<number> {

@@ -363,6 +363,9 @@ describe('file persistence: the columnar snapshot (format v2) and v1 files', () 
         cell('todos', id, 'n', i % 3 === 0 ? i * 1.5 : i, i + 1),
         cell('todos', id, 'big', 1_700_000_000_000 + i, i + 1),
         cell('todos', id, 'done', i % 2 === 0, i + 1),
+        // few distinct strings: a dictionary column (one of them not UTF-8-safe)
+        cell('todos', id, 'owner', ['ann', '€uro', 'lone \ud801'][i % 3]!, i + 1),
+        cell('todos', id, 'kind', ['a', 'b'][i % 2]!, i + 1),
         cell(
           'todos',
           id,
@@ -408,6 +411,10 @@ describe('file persistence: the columnar snapshot (format v2) and v1 files', () 
     expect(new Map(after.cells.map((c) => [key(c), c]))).toEqual(expected);
     expect(after.cells.find((c) => c.id === 'd6' && c.field === 'gone')).toHaveProperty('value', undefined);
     expect(after.cells.find((c) => c.id === 'lone')?.value).toBe('bad \ud800 surrogate');
+    expect(after.cells.filter((c) => c.field === 'owner' && c.value === 'lone \ud801')).toHaveLength(12); // 13, one of them deleted (d2);
+    const snapshot = readFileSync(path).subarray(HEADER_SIZE + FRAME_HEADER_SIZE);
+    const head = snapshot.toString('utf8', 5, 5 + snapshot.readUInt32LE(1));
+    expect(head).toContain('["d",1,'); // the owner and kind columns are dictionaries
     expect(after.transactions).toEqual([{ id: 'tx1', state: 'pending' }]);
     expect(after.meta).toEqual({ cursor: 'c1' });
   });
