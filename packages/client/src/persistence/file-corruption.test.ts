@@ -411,7 +411,7 @@ describe('file persistence: the columnar snapshot (format v2) and v1 files', () 
     expect(new Map(after.cells.map((c) => [key(c), c]))).toEqual(expected);
     expect(after.cells.find((c) => c.id === 'd6' && c.field === 'gone')).toHaveProperty('value', undefined);
     expect(after.cells.find((c) => c.id === 'lone')?.value).toBe('bad \ud800 surrogate');
-    expect(after.cells.filter((c) => c.field === 'owner' && c.value === 'lone \ud801')).toHaveLength(12); // 13, one of them deleted (d2);
+    expect(after.cells.filter((c) => c.field === 'owner' && c.value === 'lone \ud801')).toHaveLength(12); // 13, one of them deleted (d2)
     const snapshot = readFileSync(path).subarray(HEADER_SIZE + FRAME_HEADER_SIZE);
     const head = snapshot.toString('utf8', 5, 5 + snapshot.readUInt32LE(1));
     expect(head).toContain('["d",1,'); // the owner and kind columns are dictionaries
