@@ -102,6 +102,8 @@ class CollectionView {
   pendingQueued = false;
   /** Bumped once per batch that changes this collection. */
   readonly version: Signal<number> = signal(0);
+  /** Called once, just before the next visible change (see {@link ClientStore.beforeChange}). */
+  before: Set<() => void> | undefined;
   decode: (doc: Doc) => Doc = identity;
   merge: CollectionViewOptions['merge'];
   refMany: ReadonlySet<string> | undefined;
@@ -224,6 +226,19 @@ export class ClientStore {
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
     return asList(this.#views.get(collection)?.slots.get(id)?.pending);
+  }
+
+  /**
+   * Call `fn` once, synchronously, just before the next visible change of a document of
+   * `collection` (the query engine copies the documents it has to remember then, not when
+   * a query opens). Returns a function that cancels it.
+   */
+  beforeChange(collection: string, fn: () => void): () => void {
+    const v = this.view(collection);
+    const set = (v.before ??= new Set());
+    const once = () => fn();
+    set.add(once);
+    return () => void v.before?.delete(once);
   }
 
   /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
@@ -646,6 +661,11 @@ export class ClientStore {
     baseFields?: readonly string[],
   ): void {
     if (prev === next) return;
+    if (v.before !== undefined && v.before.size > 0) {
+      const fns = [...v.before];
+      v.before.clear();
+      for (const fn of fns) fn();
+    }
     v.rev++;
     slot.visible = next;
     if (next === undefined) {

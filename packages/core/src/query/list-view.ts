@@ -109,7 +109,7 @@ export class ListView extends View {
     if (this.#mode === 'empty') return;
     this.#state = this.ctx.state(this.ast.collection);
     // Changes must carry their "before" state from now on.
-    void this.#state.docs;
+    this.#state.want();
     this.#planner = new ScanPlanner(this.#state, this.ast.where);
     this.#includes?.acquire();
     if (this.#mode === 'window') this.#openIndex(this.#state, false);
