@@ -609,6 +609,9 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
    * {@link shapeOf}, no `_deleted` field) has `values[i]` (undefined: unset) stamped `hlc`,
    * or `hlc[i]`. A document this replica does not hold yet is built in one step and takes
    * `values` as its own; otherwise the cells are merged one by one, as {@link write} does.
+   * `fresh` (in a batch that does not report): the caller knows the collection held nothing
+   * before this batch, so the document is added without a lookup; a repeated id replaces
+   * the entry (a later copy of a document in a snapshot replaces the earlier one).
    */
   writeRow(
     collection: string,
@@ -616,11 +619,27 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
     shape: object,
     values: CellValue[],
     hlc: string | readonly string[],
+    fresh = false,
   ): void {
     const s = shape as Shape;
     const names = s.names;
     let entry = this.#entry;
-    if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined)
+    if (fresh && !this.#report && typeof hlc === 'string' && values.length === names.length) {
+      // A load into an empty collection: one map operation (a repeated id replaces the
+      // earlier document, as a snapshot's later copy of a document does).
+      let coll = this.#coll;
+      if (collection !== this.#lastCollection || coll === undefined) {
+        coll = this.entries(collection);
+        this.#coll = coll;
+        this.#lastCollection = collection;
+      }
+      if (entry !== undefined) this.#trim(entry);
+      const fresh = this.newEntry();
+      coll.set(id, fresh);
+      this.#entry = entry = fresh;
+      this.#lastId = id;
+      this.#mark = -1;
+    } else if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined)
       entry = this.#enter(collection, id);
     let one: string | undefined;
     if (typeof hlc === 'string') one = hlc;

@@ -533,7 +533,8 @@ export class ClientStore {
           mixed[f] = h;
         }
       }
-      r.writeRow(collection, id, shape, row, mixed ?? hlc!);
+      // The collection was empty (see #canLoadColumns): no lookup per document.
+      r.writeRow(collection, id, shape, row, mixed ?? hlc!, true);
     }
   }
 
