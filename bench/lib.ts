@@ -4,6 +4,7 @@
  * peers are measured side by side in the same run) and writes bench/RESULTS.md.
  * Machines are shared and noisy: report medians (and p95 where latency matters) and ratios.
  */
+import type { ChartSpec } from './chart.ts';
 import { performance } from 'node:perf_hooks';
 
 export interface BenchSection {
@@ -12,6 +13,8 @@ export interface BenchSection {
   notes?: string;
   columns: string[];
   rows: (string | number)[][];
+  /** Charts written as SVG to bench/charts/ and shown under the table. */
+  charts?: ChartSpec[];
 }
 
 export type BenchFn = () => Promise<BenchSection>;

@@ -348,6 +348,31 @@ export default async function mergeBench(): Promise<BenchSection> {
       'bytes ÷ OmniSync',
       'sent ÷ OmniSync',
     ],
+    charts: [
+      {
+        file: 'merge.svg',
+        title: 'Merge: 10,000 documents, 50,000 offline field updates on each of two replicas',
+        unit: 'ms or MB',
+        log: true,
+        lowerIsBetter: true,
+        groups: [
+          { label: 'exchange + merge (ms)', unit: 'ms', pick: (r: Result) => r.exchangeMs },
+          { label: 'bytes on the wire, raw (MB)', unit: 'MB', pick: (r: Result) => r.bytes / 1e6 },
+          { label: 'bytes as sent by default (MB)', unit: 'MB', pick: (r: Result) => sent(r) / 1e6 },
+        ].map(({ label, unit, pick }) => ({
+          label,
+          unit,
+          bars: (
+            [
+              ['OmniSync', omni],
+              ['Yjs', yjs],
+              ['Automerge (one doc)', amOne],
+              ['Automerge (doc per row)', amRow],
+            ] as const
+          ).map(([name, r]) => ({ name, value: pick(r) })),
+        })),
+      },
+    ],
     rows: [
       row('OmniSync', omni),
       row('Yjs', yjs),

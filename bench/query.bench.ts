@@ -541,6 +541,25 @@ export default async function queryBench(): Promise<BenchSection> {
       'Heap: MB above the pre-load baseline after load + this query (documents, store, indexes, query state). Each engine runs in its own process.',
       '(c) in TanStack is a join + select of the owner; in Triplit an Include of the owner relation. "—": the library has no live query for it (the reason is given).',
     ].join(' '),
+    charts: [
+      {
+        file: 'live-queries.svg',
+        title: 'Live queries, 100k todos: a write in the result → live result updated (toggle p50)',
+        unit: 'ms',
+        log: true,
+        lowerIsBetter: true,
+        groups: QUERIES.map((query) => ({
+          label: QUERY_LABEL[query],
+          bars: all
+            .filter((r) => r.query === query)
+            .map((r) =>
+              r.unsupported
+                ? { name: r.contender, value: null, note: 'no such live query' }
+                : { name: r.contender, value: r.results[1]!.p50 },
+            ),
+        })),
+      },
+    ],
     columns: [
       'query',
       'engine',

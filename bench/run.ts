@@ -4,9 +4,10 @@
  * with the machine and date. A filtered run replaces only its own sections (each section
  * names its file and the date it ran), keeping the others.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { barChartSvg } from './chart.ts';
 import type { BenchFn, BenchSection } from './lib.ts';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
@@ -29,7 +30,12 @@ for (const f of files) {
   const mod = (await import(pathToFileURL(dir + f).href)) as { default: BenchFn };
   process.stdout.write(`\n## ${f}\n`);
   const s = await mod.default();
-  const md = `## ${s.title}\n\n_${f}, ${today}, ${cores}_${s.notes ? `. ${s.notes}` : ''}\n\n${table(s)}\n`;
+  const charts = (s.charts ?? []).map((c) => {
+    mkdirSync(new URL('charts/', import.meta.url), { recursive: true });
+    writeFileSync(new URL(`charts/${c.file}`, import.meta.url), barChartSvg(c));
+    return `\n![${c.title}](charts/${c.file})\n`;
+  });
+  const md = `## ${s.title}\n\n_${f}, ${today}, ${cores}_${s.notes ? `. ${s.notes}` : ''}\n\n${table(s)}\n${charts.join('')}`;
   console.log(md);
   sections.set(f, md);
 }

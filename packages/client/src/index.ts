@@ -166,6 +166,7 @@ export {
 // Errors apps meet from the client (defined in core; re-exported for one import)
 export {
   NonRetriableError,
+  SchemaOutdatedError,
   DependencyFailedError,
   DuplicateKeyError,
   NotFoundError,

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   offline: 503,
   closed: 503,
   invalid_state: 409,
+  schema_outdated: 409,
   internal: 500,
 } as const;
 
@@ -132,6 +133,13 @@ export class DependencyFailedError extends subclass('DependencyFailedError', 'de
 
 /** An insert of a document id that already exists (or was deleted: ids are never reused). */
 export class DuplicateKeyError extends subclass('DuplicateKeyError', 'duplicate_key') {}
+/**
+ * The server cannot accept writes of this client's schema version: the client is older than
+ * the oldest version the server can upcast, or newer than the server. Nothing was applied;
+ * the client keeps its outbox and stops pushing until the app (or the server) is updated.
+ * `details`: `{ clientVersion, serverVersion, oldestVersion }`.
+ */
+export class SchemaOutdatedError extends subclass('SchemaOutdatedError', 'schema_outdated') {}
 /** A SQL request that is not one of the statement shapes the SQL runner executes, or touches a table or column it does not allow. */
 export class SqlRefusedError extends subclass('SqlRefusedError', 'sql_refused') {}
 
@@ -161,6 +169,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   dependency_failed: DependencyFailedError,
   duplicate_key: DuplicateKeyError,
   sql_refused: SqlRefusedError,
+  schema_outdated: SchemaOutdatedError,
 };
 
 /** The wire form of an error. */

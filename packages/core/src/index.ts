@@ -31,6 +31,7 @@ export {
   RateLimitedError,
   DuplicateKeyError,
   SqlRefusedError,
+  SchemaOutdatedError,
   toWireError,
   fromWireError,
   toOmniSyncError,
@@ -111,6 +112,8 @@ export type {
 } from './schema/collection.js';
 export { validateDocument, validatePatch, coerceFromStorage, toSchemaIssue } from './schema/validate.js';
 export type { SchemaIssue } from './schema/validate.js';
+export { defineSchemaVersions, renameField, splitField, defaultField, migrate } from './schema/versions.js';
+export type { SchemaVersions, SchemaVersionStep, Migration, DocWriteView } from './schema/versions.js';
 
 // Protocol v1 (sync server owner): message schemas, codec, version history, named mutators.
 export { PROTOCOL_HEADER, PROTOCOL_VERSION, PROTOCOL_HISTORY } from './protocol/version.js';

@@ -123,7 +123,7 @@ describe('sync loop bad input', () => {
     let cut = false;
     const pushes: unknown[] = [];
     const cutting: FetchLike = async (url, init) => {
-      if (url.endsWith('/push')) pushes.push(JSON.parse(init.body));
+      if (url.endsWith('/push')) pushes.push(JSON.parse(init.body as string));
       const res = await fetch(url, init);
       if (cut && url.endsWith('/push')) {
         await res.text();

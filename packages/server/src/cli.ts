@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
- *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js]
+ *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js] [--schema ./schema.js]
  *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]
  *  [--compact-keep <n> [--compact-every-ms <ms>]] [--postgres <url> [--pg-schema-prefix omnisync_]]`
  *
@@ -14,7 +14,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Mutators } from '@omnisync/core';
+import type { Mutators, SchemaVersions } from '@omnisync/core';
+import type { ServerSchema } from './engine/schema.js';
 import { createLogger, type LogLevel } from './util/logger.js';
 import { createServer } from './node/create-server.js';
 import { createPostgresStorageFactory } from './storage/postgres-storage.js';
@@ -35,6 +36,11 @@ const USAGE = `Usage: omnisync serve [options]
   --durability <d>      full (default: fsync every commit) | normal | off
   --log-level <l>       fatal|error|warn|info|debug|trace|silent (default info)
   --mutators <module>   module exporting named mutators (default export or "mutators")
+  --schema <module>     module exporting the app schema: defineSchema({...}) or a
+                        defineSchemaVersions([...]) chain (default export, "versions" or "schema");
+                        every pushed cell is validated with it, older clients' writes upcast
+  --unknown-collections reject|allow  with --schema: a push to a collection the schema does not
+                        define is refused (default) or stored unvalidated
   --rate-limit <spec>   token buckets, rate per second / burst, e.g. push=200/2000,pull=200/2000,
                         snapshot=50/500,ws=1000/5000 (ws = messages per WebSocket connection);
                         name=off turns one off, "off" all; unnamed ones keep their defaults
@@ -60,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       durability: { type: 'string' },
       'log-level': { type: 'string' },
       mutators: { type: 'string' },
+      schema: { type: 'string' },
+      'unknown-collections': { type: 'string' },
       'rate-limit': { type: 'string' },
       'compact-keep': { type: 'string' },
       postgres: { type: 'string' },
@@ -133,6 +141,40 @@ async function main(argv: string[]): Promise<number> {
     logger.info({ mutators: Object.keys(mutators) }, 'mutators loaded');
   }
 
+  let schema: ServerSchema | undefined;
+  if (values.schema) {
+    const mod = (await import(pathToFileURL(resolve(values.schema)).href)) as Record<string, unknown>;
+    const found = mod.default ?? mod.versions ?? mod.schema;
+    const isSchema =
+      typeof found === 'object' &&
+      found !== null &&
+      (typeof (found as { upcast?: unknown }).upcast === 'function' ||
+        typeof (found as { has?: unknown }).has === 'function');
+    if (!isSchema) {
+      console.error(
+        `${values.schema} exports no schema (export default defineSchema({...}) or defineSchemaVersions([...]), or export const schema / versions).`,
+      );
+      return 2;
+    }
+    schema = found as ServerSchema;
+    const v = schema as Partial<SchemaVersions>;
+    logger.info(
+      v.current !== undefined ? { schemaVersion: v.current, oldestVersion: v.oldest } : {},
+      'schema loaded',
+    );
+  }
+  const unknownCollections = values['unknown-collections'];
+  if (unknownCollections !== undefined && unknownCollections !== 'reject' && unknownCollections !== 'allow') {
+    console.error(
+      `--unknown-collections must be reject or allow, got ${JSON.stringify(unknownCollections)}.`,
+    );
+    return 2;
+  }
+  if (unknownCollections !== undefined && !schema) {
+    console.error('--unknown-collections needs --schema <module>.');
+    return 2;
+  }
+
   const pgUrl = values.postgres ?? env.OMNISYNC_PG_URL;
   const pgPrefix = values['pg-schema-prefix'] ?? env.OMNISYNC_PG_SCHEMA_PREFIX;
   if (pgPrefix !== undefined && pgUrl === undefined) {
@@ -161,6 +203,8 @@ async function main(argv: string[]): Promise<number> {
       ? { auth: { ...(secret ? { secret } : {}), ...(jwksUrl ? { jwksUrl } : {}) } }
       : {}),
     ...(mutators ? { mutators } : {}),
+    ...(schema ? { schema } : {}),
+    ...(unknownCollections !== undefined ? { unknownCollections } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(compaction ? { compaction } : {}),
     ...(metricsToken ? { metricsToken } : {}),

@@ -10,6 +10,8 @@ export { createSyncEngine } from './engine/sync-engine.js';
 export type { SyncEngine } from './engine/sync-engine.js';
 export type { SyncServerOptions, LiveOptions, Authorize, AuthorizeRequest } from './engine/options.js';
 export type { CompactionOptions } from './engine/compaction.js';
+export { createPushSchemaCheck } from './engine/schema.js';
+export type { ServerSchema, UnknownCollectionPolicy, PushSchemaCheck } from './engine/schema.js';
 export { createAuthenticator, bearerToken } from './engine/auth.js';
 export type { AuthContext, AuthOptions, Authenticator } from './engine/auth.js';
 export { matchesQuery } from './engine/query-adapter.js';

@@ -26,7 +26,11 @@ export type FetchLike = (input: string, init: FetchInit) => Promise<FetchRespons
 export interface FetchInit {
   readonly method: 'POST';
   readonly headers: Record<string, string>;
-  readonly body: string;
+  /**
+   * JSON text; gzip bytes (with a `content-encoding: gzip` header) only when the transport
+   * compresses requests, which it does by default with the global fetch alone.
+   */
+  readonly body: string | Uint8Array<ArrayBuffer>;
   readonly signal?: AbortSignal;
 }
 

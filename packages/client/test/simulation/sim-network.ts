@@ -120,7 +120,7 @@ export class SimNetwork {
         for (let k = 0; k < copies; k++) {
           const answer = k === 0 ? { resolve, reject } : undefined;
           this.#scheduler.setTimeout(
-            () => this.#arrive(client, url, init.body, init.headers, alive, answer),
+            () => this.#arrive(client, url, init.body as string, init.headers, alive, answer),
             this.#delay(),
           );
         }

@@ -91,7 +91,7 @@ describe('http transport', () => {
       server: URL_BASE,
       app: 'auth',
       fetch: (url, init) => {
-        bodies.push(init.body);
+        bodies.push(init.body as string);
         return viaHandler(url, init);
       },
       auth: (req) => {

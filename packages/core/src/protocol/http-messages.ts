@@ -10,6 +10,7 @@ import {
   mutationResultSchema,
   mutationSchema,
   queriesSchema,
+  schemaVersionSchema,
 } from './wire-schemas.js';
 
 /** Largest number of mutations in one push. */
@@ -22,6 +23,8 @@ export const PULL_LIMIT_MAX = 10_000;
 export const pushRequestSchema = z.object({
   clientId: clientIdSchema,
   mutations: z.array(mutationSchema).check(z.maxLength(PUSH_MUTATIONS_MAX)),
+  /** The schema version the client writes (optional; see defineSchemaVersions). */
+  schemaVersion: z.optional(schemaVersionSchema),
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 

@@ -23,6 +23,7 @@ import {
   mutationResultSchema,
   mutationSchema,
   querySchema,
+  schemaVersionSchema,
   wireErrorBodySchema,
 } from './wire-schemas.js';
 import { PUSH_MUTATIONS_MAX } from './http-messages.js';
@@ -71,6 +72,7 @@ export const pushMessageSchema = z.object({
   requestId: requestIdSchema,
   clientId: clientIdSchema,
   mutations: z.array(mutationSchema).check(z.maxLength(PUSH_MUTATIONS_MAX)),
+  schemaVersion: z.optional(schemaVersionSchema),
 });
 export const pingMessageSchema = z.object({
   type: z.literal('ping'),

@@ -18,6 +18,9 @@ export const jsonValueSchema = z.custom<JsonValue>((v) => v !== undefined, {
 /** A non-negative safe integer: a server change-log version. */
 export const cursorSchema = z.int().check(z.nonnegative());
 
+/** A schema version a client writes (see defineSchemaVersions): an integer ≥ 1. */
+export const schemaVersionSchema = z.int().check(z.minimum(1), z.maximum(2_147_483_647));
+
 /** Client and mutation ids: 1-128 characters. */
 export const clientIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
 /** A mutation id, unique per client; the push idempotency key is (clientId, id). */

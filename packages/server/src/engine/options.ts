@@ -7,6 +7,7 @@ import type { Durability } from '../storage/sqlite-storage.js';
 import type { Logger, LogLevel } from '../util/logger.js';
 import type { AuthContext, AuthOptions } from './auth.js';
 import type { CompactionOptions } from './compaction.js';
+import type { ServerSchema, UnknownCollectionPolicy } from './schema.js';
 import { type BucketLimit, LIVE_BURST_SECONDS, type RateLimitOptions } from './rate-limit.js';
 
 /** What a caller wants to do, as the `authorize` hook sees it. */
@@ -61,6 +62,15 @@ export interface SyncServerOptions {
   mutators?: Mutators;
   /** Permission hook. */
   authorize?: Authorize;
+  /**
+   * Validate every pushed cell with the app's schema (the `defineSchema` the client uses), or
+   * with the newest schema of a `defineSchemaVersions` chain, after upcasting the writes of
+   * older clients through it. Invalid writes: 400 `invalid_input`, nothing applied; a version
+   * outside the chain: 409 `schema_outdated`. See the README, "Schema and evolution".
+   */
+  schema?: ServerSchema;
+  /** A push to a collection the schema does not define: `'reject'` (default, 400) or `'allow'` (stored unvalidated). */
+  unknownCollections?: UnknownCollectionPolicy;
   /** When set, only these apps exist (others get 404). */
   apps?: readonly string[];
   /** A pino logger; default one is created at `logLevel`. */

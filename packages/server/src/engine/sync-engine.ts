@@ -38,6 +38,7 @@ import { type AppState } from './app-registry.js';
 import { GroupCommit } from './group-commit.js';
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
+import { createPushSchemaCheck } from './schema.js';
 import { readPull, readSnapshot } from './read.js';
 import type { DocChangeEvent } from './working-doc.js';
 
@@ -131,6 +132,12 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
   };
 
   const pushContext = { hlc, mutators: options.mutators, authorize, log };
+  // Upcast and validate before the push joins a group: a refused push fails alone, nothing applied.
+  const checkSchema = createPushSchemaCheck(
+    options.schema,
+    options.unknownCollections,
+    (m) => m.name !== undefined && options.mutators !== undefined,
+  );
   const groups = new WeakMap<AppState, GroupCommit<QueuedPush, PushResponse>>();
   /** The app's group committer: pushes waiting for its write lock commit in one transaction. */
   const groupOf = (state: AppState) => {
@@ -185,6 +192,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       checkOpen();
       const attributes = { 'omnisync.app': app, 'omnisync.mutations': req.mutations.length };
       return tracing.span('omnisync.push', attributes, async () => {
+        if (checkSchema) req = checkSchema(req);
         // Advance the server clock past the newest client stamp; refuse stamps far in the future.
         let newest = '';
         for (const m of req.mutations) for (const c of m.changes) if (c.hlc > newest) newest = c.hlc;

@@ -39,7 +39,13 @@ import {
 } from '../observability/http-observe.js';
 import { REQUEST_ID_HEADER } from '../observability/request-context.js';
 import { decodePushText } from './push-decode.js';
-import { isClientAbort, type NodeIncoming, readBody } from './read-body.js';
+import {
+  ACCEPTED_ENCODINGS,
+  ACCEPTS_ENCODING_HEADER,
+  isClientAbort,
+  type NodeIncoming,
+  readBody,
+} from './read-body.js';
 
 /** A Fetch-API sync handler. */
 export interface SyncHandler {
@@ -108,8 +114,14 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
       '/v1/*',
       cors({
         origin: options.cors ?? '*',
-        allowHeaders: ['Authorization', 'Content-Type', 'OmniSync-Protocol', 'X-Request-Id'],
-        exposeHeaders: ['X-Request-Id'],
+        allowHeaders: [
+          'Authorization',
+          'Content-Type',
+          'Content-Encoding',
+          'OmniSync-Protocol',
+          'X-Request-Id',
+        ],
+        exposeHeaders: ['X-Request-Id', ACCEPTS_ENCODING_HEADER],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
         maxAge: 600,
       }),
@@ -126,6 +138,12 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
   );
   app.get('/metrics', metricsEndpoint(engine.metrics, engine.authRequired, options.metricsToken));
   app.use('/v1/apps/:app/:kind', countRequests(engine.metrics));
+  // Every answer of the sync endpoints says which request encodings are inflated, so a client
+  // compresses its pushes only to a server that reads them.
+  app.use('/v1/apps/:app/:kind', async (c, next) => {
+    await next();
+    c.res.headers.set(ACCEPTS_ENCODING_HEADER, ACCEPTED_ENCODINGS);
+  });
   if (options.compress !== false) app.use('/v1/apps/:app/:kind', compressAnswers());
 
   app.get('/v1/health', (c) =>

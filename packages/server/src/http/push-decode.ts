@@ -93,6 +93,13 @@ function isFastPush(v: unknown, maxDepth: number): v is PushRequest {
   if (!isShortString(v.clientId, ID_MAX)) return false;
   const mutations = v.mutations;
   if (!Array.isArray(mutations) || mutations.length > PUSH_MUTATIONS_MAX) return false;
+  // A schema version the schema would refuse goes the general way (for its exact error).
+  const sv = v.schemaVersion;
+  if (
+    sv !== undefined &&
+    !(Number.isSafeInteger(sv) && (sv as number) >= 1 && (sv as number) <= 2_147_483_647)
+  )
+    return false;
   for (const k in v) {
     if (k === 'mutations') continue;
     const x = v[k];

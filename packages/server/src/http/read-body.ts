@@ -1,8 +1,13 @@
 /**
  * Reading a request body with a size limit: refused from Content-Length when it already
  * says too much, else counted while streaming, so an oversized body is never buffered whole.
+ * A body sent with `Content-Encoding: gzip` or `deflate` (clients compress pushes of 1 kB and
+ * more once the server said it accepts them, {@link ACCEPTS_ENCODING_HEADER}) is inflated
+ * with the same limit on what it inflates to, so a small bomb is refused like a large body.
  */
 import { isUtf8 } from 'node:buffer';
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
 import { NetworkError, OmniSyncError, PayloadTooLargeError, ProtocolError } from '@omnisync/core';
 
 /** What to do about an oversized body, per endpoint (`readBody`'s `kind`). */
@@ -20,6 +25,44 @@ const tooLarge = (bytes: number, max: number, kind: string | undefined) =>
     }, or raise the server's maxBodyBytes.`,
     { details: { maxBytes: max } },
   );
+
+/** Response header naming the request encodings the server inflates (`gzip, deflate`). */
+export const ACCEPTS_ENCODING_HEADER = 'OmniSync-Accept-Encoding';
+/** Its value. */
+export const ACCEPTED_ENCODINGS = 'gzip, deflate';
+
+const inflaters = { gzip: promisify(gunzip), deflate: promisify(inflate) } as const;
+
+/** The request's Content-Encoding, checked: identity (none) or one this server inflates. */
+function encodingOf(request: Request): 'gzip' | 'deflate' | undefined {
+  const raw = request.headers.get('content-encoding');
+  const value = raw?.trim().toLowerCase();
+  if (!value || value === 'identity') return undefined;
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'deflate') return 'deflate';
+  throw new ProtocolError(
+    `The request body's Content-Encoding ${JSON.stringify(raw)} is not supported: send it as it is or with gzip or deflate.`,
+    { details: { contentEncoding: raw, accepted: ACCEPTED_ENCODINGS } },
+  );
+}
+
+async function inflateBody(
+  bytes: Buffer,
+  encoding: 'gzip' | 'deflate',
+  maxBytes: number,
+  kind: string | undefined,
+): Promise<Buffer> {
+  try {
+    return await inflaters[encoding](bytes, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw tooLarge(maxBytes + 1, maxBytes, kind);
+    throw new ProtocolError(
+      `The request body says Content-Encoding ${encoding} but does not inflate (${err instanceof Error ? err.message : String(err)}); nothing was applied. Send it compressed whole, or uncompressed.`,
+      { details: { contentEncoding: encoding } },
+    );
+  }
+}
 
 /** `details.clientAborted` of the error {@link readBody} throws when the client hung up mid-body. */
 export const CLIENT_ABORTED = 'clientAborted';
@@ -69,8 +112,19 @@ export async function readBody(
 ): Promise<BodyText> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(Number(declared), maxBytes, kind);
-  if (incoming) return decodeUtf8(await readNode(incoming, maxBytes, kind));
-  if (!request.body) return { text: '', bytes: 0 };
+  const encoding = encodingOf(request);
+  const raw = await readRaw(request, maxBytes, incoming, kind);
+  return decodeUtf8(encoding ? await inflateBody(raw, encoding, maxBytes, kind) : raw);
+}
+
+async function readRaw(
+  request: Request,
+  maxBytes: number,
+  incoming: NodeIncoming | undefined,
+  kind: string | undefined,
+): Promise<Buffer> {
+  if (incoming) return readNode(incoming, maxBytes, kind);
+  if (!request.body) return Buffer.alloc(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -90,7 +144,7 @@ export async function readBody(
     }
     chunks.push(value);
   }
-  return decodeUtf8(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 async function readNode(incoming: NodeIncoming, maxBytes: number, kind: string | undefined): Promise<Buffer> {

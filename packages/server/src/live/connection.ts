@@ -188,6 +188,7 @@ export class LiveConnection implements RoomPeer {
         const res = await this.#engine.push(this.app, this.#auth!, {
           clientId: msg.clientId,
           mutations: msg.mutations,
+          ...(msg.schemaVersion !== undefined ? { schemaVersion: msg.schemaVersion } : {}),
         });
         return this.sendRaw(
           encode({ type: 'ack', requestId: msg.requestId, results: res.results, cursor: res.cursor }),

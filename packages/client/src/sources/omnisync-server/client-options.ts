@@ -18,6 +18,8 @@ export interface ServerClientOptions {
   readonly server?: string;
   /** Token function: called before each request and on each reconnect (seed 000). */
   readonly auth?: TokenFunction;
+  /** The schema version this build writes (sent with every push; see ServerSourceOptions.schemaVersion). */
+  readonly schemaVersion?: number;
   /** Further server source options (WebSocket constructor, fetch, polling, batch size…). */
   readonly serverOptions?: Omit<ServerSourceOptions, 'app' | 'server' | 'auth'>;
 }
@@ -47,6 +49,7 @@ export function serverSourceFromOptions(
     app: options.app,
     server: options.server,
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.schemaVersion !== undefined ? { schemaVersion: options.schemaVersion } : {}),
   });
 }
 

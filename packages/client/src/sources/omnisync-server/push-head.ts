@@ -24,6 +24,8 @@ const refusal = (e: OutboxEntry, error: OmniSyncError) =>
  *   transaction, each is marked to go alone next time (so only the bad one fails); alone, it
  *   is rejected with NonRetriableError and `report`ed.
  * - 403: the batch is rejected (NonRetriableError) and the error rethrown.
+ * - 409 `schema_outdated` (this app's schema version is outside what the server can upcast):
+ *   the batch stays, nothing is settled, the error (SchemaOutdatedError) is rethrown.
  * - Anything else (network, timeout, 5xx, 401): rethrown; the batch stays for a retry.
  */
 export async function pushHead(
@@ -32,13 +34,19 @@ export async function pushHead(
   clientId: string,
   batchSize: number,
   report: (error: OmniSyncError) => void,
+  schemaVersion?: number,
 ): Promise<void> {
   const batch = outbox.take(batchSize);
   let res;
   try {
-    res = await http.push({ clientId, mutations: batch.map((e) => e.mutation) });
+    const mutations = batch.map((e) => e.mutation);
+    res = await http.push(
+      schemaVersion === undefined ? { clientId, mutations } : { clientId, mutations, schemaVersion },
+    );
   } catch (err) {
     const error = toOmniSyncError(err);
+    // The server cannot take this app version's writes: they stay, every one, for after the update.
+    if (error.code === 'schema_outdated') throw error;
     const kind = classifyError(error);
     if (kind === 'fatal' && batch.length > 1) {
       for (const e of batch) e.solo = true;

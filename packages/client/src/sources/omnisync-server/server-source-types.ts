@@ -48,6 +48,12 @@ export interface ServerSourceOptions {
   /** Fetch implementation (default the global one). */
   readonly fetch?: FetchLike;
   /**
+   * Gzip push (and other request) bodies of 1 kB and more to a server that says it inflates
+   * them (`OmniSync-Accept-Encoding`). Default: on with the global fetch, off with a `fetch`
+   * of your own (it then always gets JSON text).
+   */
+  readonly compressRequests?: boolean;
+  /**
    * WebSocket constructor for live changes (default `globalThis.WebSocket`; on Node 20 pass
    * the `ws` package's). `null` or `false`: no live connection, poll instead.
    */
@@ -80,6 +86,13 @@ export interface ServerSourceOptions {
   readonly queryTtlMs?: number | false;
   /** Largest number of transactions in one push (default 100). */
   readonly batchSize?: number;
+  /**
+   * The schema version this build of the app writes (see `defineSchemaVersions`), sent with
+   * every push: a server on a newer version upcasts these writes; one that cannot answers
+   * `schema_outdated`, and this source keeps its outbox and stops (status `error` with a
+   * {@link SchemaOutdatedError}) until `sync()` or a new write tries again. Default: none sent.
+   */
+  readonly schemaVersion?: number;
   /** Pull page size in change-log entries (default: the server's, 1000). */
   readonly pullLimit?: number;
   /** Pause between pulls without a live connection, in ms (default 10 000). */

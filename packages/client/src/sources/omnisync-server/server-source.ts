@@ -157,6 +157,17 @@ class ServerSourceImpl implements ServerSource {
     this.#o = options;
     this.id = options.id ?? `omnisync:${options.app}`;
     this.#batchSize = Math.floor(positive('batchSize', options.batchSize, PUSH_BATCH_SIZE));
+    if (
+      options.schemaVersion !== undefined &&
+      !(
+        Number.isSafeInteger(options.schemaVersion) &&
+        options.schemaVersion >= 1 &&
+        options.schemaVersion <= 2_147_483_647
+      )
+    )
+      throw new ValidationError(
+        `schemaVersion must be an integer ≥ 1 (the version of defineSchemaVersions this build writes), got ${JSON.stringify(options.schemaVersion)}.`,
+      );
     this.#pollMs = positive('pollIntervalMs', options.pollIntervalMs, POLL_INTERVAL_MS);
     this.#partitionMs = positive('partitionTimeoutMs', options.partitionTimeoutMs, PARTITION_TIMEOUT_MS);
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs, HEARTBEAT_MS);
@@ -220,6 +231,7 @@ class ServerSourceImpl implements ServerSource {
       app: o.app,
       ...(o.auth ? { auth: o.auth } : {}),
       ...(o.fetch ? { fetch: o.fetch } : {}),
+      ...(o.compressRequests !== undefined ? { compressRequests: o.compressRequests } : {}),
       scheduler: this.#scheduler,
       requestTimeoutMs: timeoutMs,
     });
@@ -615,8 +627,13 @@ class ServerSourceImpl implements ServerSource {
 
   async #push(): Promise<void> {
     try {
-      await pushHead(this.#http, this.#outbox, this.#clientId!, this.#batchSize, (e) =>
-        this.#ctx?.reportError(e),
+      await pushHead(
+        this.#http,
+        this.#outbox,
+        this.#clientId!,
+        this.#batchSize,
+        (e) => this.#ctx?.reportError(e),
+        this.#o.schemaVersion,
       );
     } finally {
       this.#dispatch({ type: 'pending', count: this.#outbox.size });
@@ -655,7 +672,7 @@ class ServerSourceImpl implements ServerSource {
     // A sync() that came while this run was already under way gets one fresh attempt of its own.
     const failedRun = this.#runId;
     const fresh =
-      kind === 'forbidden'
+      kind === 'forbidden' || error.code === 'schema_outdated'
         ? []
         : this.#waiters.filter((w) => w.duringRun === failedRun && !w.settleOnFailure);
     for (const w of this.#waiters)
@@ -664,7 +681,8 @@ class ServerSourceImpl implements ServerSource {
       else w.reject(error);
     this.#waiters = fresh;
     this.#ctx?.reportError(error);
-    if (kind === 'forbidden') return this.#forbidden(error);
+    // Like a 403: stop (outbox kept) until sync() or a new write; retrying cannot help before an update.
+    if (kind === 'forbidden' || error.code === 'schema_outdated') return this.#forbidden(error);
     if (kind === 'transient') {
       this.#dispatch({ type: 'unreachable', at: now, error });
       if (this.#partitionTimer === undefined) {
