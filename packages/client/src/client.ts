@@ -70,6 +70,7 @@ import { resolveTabs } from './multitab/resolve-tabs.js';
 import { createTabSource } from './multitab/tab-source.js';
 import type { TabCoordinator } from './multitab/tab-coordinator.js';
 import type { MultiTabOptions, TabStatus } from './multitab/types.js';
+import { loadedBaseOf } from './persistence/loaded-base.js';
 import type { Transaction, TransactionOptions } from './transactions/transaction.js';
 import type { MutationStrategy, RetryOptions } from './types.js';
 
@@ -400,7 +401,9 @@ class OmniSyncClient implements Client<any> {
       );
     }
     try {
-      this.store.applyBase(state.cells);
+      const columns = loadedBaseOf(state);
+      if (columns) this.store.loadBase(columns, () => state.cells);
+      else this.store.applyBase(state.cells);
     } catch (e) {
       throw new PersistenceCorruptError(
         `${p.name}: a stored cell is invalid (${toError(e).message}). Nothing was dropped; inspect or clear the persistence.`,

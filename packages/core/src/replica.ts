@@ -14,7 +14,14 @@
  * nothing of the batch is applied. It returns exactly the documents and fields whose
  * visible value changed, which is what reactivity and live queries consume.
  */
-import { type Cell, type CellValue, DELETED_FIELD, unflattenColumns, validateCell } from './cells.js';
+import {
+  type Cell,
+  type CellValue,
+  DELETED_FIELD,
+  ID_FIELD,
+  unflattenColumns,
+  validateCell,
+} from './cells.js';
 import { InvalidCellError } from './errors.js';
 
 /** What one apply did to one document, as app code sees it. */
@@ -43,6 +50,12 @@ export interface Slot {
 class Shape {
   readonly names: string[];
   readonly shared: boolean;
+  /**
+   * Every name is a plain top-level field (no path, no refMany member, not `id`,
+   * `_deleted` or `__proto__`): the document is built by plain assignment. Known for
+   * shared shapes only (owned ones change).
+   */
+  readonly flat: boolean;
   #children: Map<string, Shape> | undefined;
   #index: Map<string, number> | undefined;
   #lastName: string | undefined;
@@ -51,6 +64,7 @@ class Shape {
   constructor(names: string[], shared: boolean) {
     this.names = names;
     this.shared = shared;
+    this.flat = shared && names.every(isPlainName);
   }
 
   indexOf(name: string): number {
@@ -91,6 +105,13 @@ class Shape {
     return child;
   }
 }
+
+const isPlainName = (f: string): boolean =>
+  f !== ID_FIELD &&
+  f !== DELETED_FIELD &&
+  f !== '__proto__' &&
+  f.indexOf('.') < 0 &&
+  f.charCodeAt(f.length - 1) !== 93; /* ] */
 
 /** Shapes up to this many fields are searched linearly (interned strings compare by pointer). */
 const SHAPE_SCAN = 16;
@@ -171,8 +192,26 @@ const maxSeq = (e: DocEntry): number => {
   for (const s of e.seq) if (s > m) m = s;
   return m;
 };
-const materialize = (id: string, e: DocEntry): Record<string, unknown> =>
-  unflattenColumns(id, e.shape.names, e.values, e.xi < 0 ? e.hlc : stampArrays(e, e.shape.names.length).hlc);
+const materialize = (id: string, e: DocEntry): Record<string, unknown> => {
+  const shape = e.shape;
+  if (shape.flat) {
+    // Plain fields only: what unflattenColumns builds, without its bookkeeping.
+    const doc: Record<string, unknown> = { id };
+    const names = shape.names;
+    const values = e.values;
+    for (let i = 0; i < names.length; i++) {
+      const v = values[i];
+      if (v !== undefined) doc[names[i]!] = v;
+    }
+    return doc;
+  }
+  return unflattenColumns(
+    id,
+    shape.names,
+    e.values,
+    e.xi < 0 ? e.hlc : stampArrays(e, shape.names.length).hlc,
+  );
+};
 
 /** Turn the scalar stamps (and the one differing field) of a document with `n` fields into arrays. */
 function stampArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
@@ -553,6 +592,80 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
    */
   sizeHint(cells: number): void {
     this.#size = cells;
+  }
+
+  /**
+   * @internal The shape of documents holding `fields` in this order, for {@link writeRow};
+   * undefined when such documents cannot share one (too many fields, a wide tree).
+   */
+  shapeOf(fields: readonly string[]): object | undefined {
+    let shape = this.#root;
+    for (const f of fields) shape = shape.with(f);
+    return shape.shared && shape.names.length === fields.length ? shape : undefined;
+  }
+
+  /**
+   * @internal Merge one whole document into the open batch: field `i` of `shape` (from
+   * {@link shapeOf}, no `_deleted` field) has `values[i]` (undefined: unset) stamped `hlc`,
+   * or `hlc[i]`. A document this replica does not hold yet is built in one step and takes
+   * `values` as its own; otherwise the cells are merged one by one, as {@link write} does.
+   * `fresh` (in a batch that does not report): the caller knows the collection held nothing
+   * before this batch, so the document is added without a lookup; a repeated id replaces
+   * the entry (a later copy of a document in a snapshot replaces the earlier one).
+   */
+  writeRow(
+    collection: string,
+    id: string,
+    shape: object,
+    values: CellValue[],
+    hlc: string | readonly string[],
+    fresh = false,
+  ): void {
+    const s = shape as Shape;
+    const names = s.names;
+    let entry = this.#entry;
+    if (fresh && !this.#report && typeof hlc === 'string' && values.length === names.length) {
+      // A load into an empty collection: one map operation (a repeated id replaces the
+      // earlier document, as a snapshot's later copy of a document does).
+      let coll = this.#coll;
+      if (collection !== this.#lastCollection || coll === undefined) {
+        coll = this.entries(collection);
+        this.#coll = coll;
+        this.#lastCollection = collection;
+      }
+      if (entry !== undefined) this.#trim(entry);
+      const fresh = this.newEntry();
+      coll.set(id, fresh);
+      this.#entry = entry = fresh;
+      this.#lastId = id;
+      this.#mark = -1;
+    } else if (id !== this.#lastId || collection !== this.#lastCollection || entry === undefined)
+      entry = this.#enter(collection, id);
+    let one: string | undefined;
+    if (typeof hlc === 'string') one = hlc;
+    else {
+      one = hlc[0];
+      for (let i = 1; i < hlc.length; i++) if (hlc[i] !== one) one = undefined;
+    }
+    if (!isBlank(entry) || one === undefined || values.length !== names.length) {
+      for (let i = 0; i < names.length; i++)
+        this.write(collection, id, names[i]!, values[i], typeof hlc === 'string' ? hlc : hlc[i]!);
+      return;
+    }
+    let live = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] !== undefined) live++;
+    entry.shape = s;
+    entry.values = values;
+    entry.hlc = one;
+    entry.seq = this.#batchSeq ||= ++this.#seq;
+    entry.xi = -1;
+    entry.live = live;
+    entry.doc = undefined;
+    const mark = this.#mark;
+    if (mark >= 0) {
+      this.#tChanged[mark] = true;
+      if (this.#report) this.#tFields[mark] = names.slice();
+    }
   }
 
   /**

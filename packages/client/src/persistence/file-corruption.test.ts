@@ -326,7 +326,7 @@ describe('file persistence: the columnar snapshot (format v2) and v1 files', () 
     expect(s.meta).toEqual({ n: 7 });
   });
 
-  it('a v1 file (tuple snapshot) still loads, and compaction rewrites it as v2 with a columnar snapshot', async () => {
+  it('a v1 file (tuple snapshot) still loads, and compaction rewrites it as v3 with a binary columnar snapshot', async () => {
     const v1 = {
       c: [
         ['todos', 'a', 'title', 'h1', 'one'],
@@ -347,9 +347,176 @@ describe('file persistence: the columnar snapshot (format v2) and v1 files', () 
     await p.close();
     const buf = readFileSync(path);
     expect(buf.readUInt32BE(8)).toBe(FILE_VERSION);
-    expect(buf[HEADER_SIZE + FRAME_HEADER_SIZE]).toBe(RecordKind.columns);
+    expect(buf[HEADER_SIZE + FRAME_HEADER_SIZE]).toBe(RecordKind.binaryColumns);
     expect(scanFile(buf, path).records).toBe(1);
     const after = await loadState(path);
     expect(after).toEqual(before);
+  });
+
+  /** Documents whose values exercise every column kind, unset fields, tombstones and odd strings. */
+  const mixedBatch = (): PersistenceBatch => {
+    const cells = [];
+    for (let i = 0; i < 40; i++) {
+      const id = i % 7 === 0 ? `dé-${i}-\u{1F600}` : `d${i}`;
+      cells.push(
+        cell('todos', id, 'title', i % 5 === 0 ? `π ${i} \u{1F680}` : `Todo ${i}`, i + 1),
+        cell('todos', id, 'n', i % 3 === 0 ? i * 1.5 : i, i + 1),
+        cell('todos', id, 'big', 1_700_000_000_000 + i, i + 1),
+        cell('todos', id, 'done', i % 2 === 0, i + 1),
+        // few distinct strings: a dictionary column (one of them not UTF-8-safe)
+        cell('todos', id, 'owner', ['ann', '€uro', 'lone \ud801'][i % 3]!, i + 1),
+        cell('todos', id, 'kind', ['a', 'b'][i % 2]!, i + 1),
+        cell(
+          'todos',
+          id,
+          'meta',
+          i % 4 === 0 ? { tags: ['a', i], nested: { x: null } } : i % 4 === 1 ? null : `s${i}`,
+          i + 2,
+        ),
+      );
+      if (i % 6 === 0) cells.push({ ...cell('todos', id, 'gone', 'x', i + 3), value: undefined });
+    }
+    cells.push(cell('todos', 'lone', 'title', 'bad \ud800 surrogate', 9));
+    cells.push(cell('todos', 'dead', '_deleted', true, 50));
+    cells.push(cell('notes', 'n1', 'body', 'x'.repeat(70_000), 3));
+    cells.push(cell('notes', 'n2', 'body', '', 4));
+    return { cells, putTransactions: [{ id: 'tx1', state: 'pending' }], meta: { cursor: 'c1', n: 2 } };
+  };
+
+  it('a v3 binary snapshot reads back every value, unset field, tombstone and string exactly, and commits apply on top', async () => {
+    const path = freshPath();
+    const p = createFilePersistence({ path });
+    await p.commit(mixedBatch());
+    const before = await p.load();
+    await p.compact();
+    const buf = readFileSync(path);
+    expect(buf.readUInt32BE(8)).toBe(3);
+    expect(buf[HEADER_SIZE + FRAME_HEADER_SIZE]).toBe(RecordKind.binaryColumns);
+    await p.commit({
+      cells: [
+        cell('todos', 'd1', 'title', 'changed', 99),
+        cell('todos', 'd2', '_deleted', true, 99),
+        cell('todos', 'new', 'title', 'N', 99),
+      ],
+      meta: { n: null },
+    });
+    await p.close();
+    const after = await loadState(path);
+    const key = (c: { id: string; field: string }) => `${c.id}/${c.field}`;
+    const expected = new Map(before.cells.map((c) => [key(c), c]));
+    expected.set('d1/title', cell('todos', 'd1', 'title', 'changed', 99));
+    for (const k of [...expected.keys()]) if (k.startsWith('d2/')) expected.delete(k);
+    expected.set('d2/_deleted', cell('todos', 'd2', '_deleted', true, 99));
+    expected.set('new/title', cell('todos', 'new', 'title', 'N', 99));
+    expect(new Map(after.cells.map((c) => [key(c), c]))).toEqual(expected);
+    expect(after.cells.find((c) => c.id === 'd6' && c.field === 'gone')).toHaveProperty('value', undefined);
+    expect(after.cells.find((c) => c.id === 'lone')?.value).toBe('bad \ud800 surrogate');
+    expect(after.cells.filter((c) => c.field === 'owner' && c.value === 'lone \ud801')).toHaveLength(12); // 13, one of them deleted (d2)
+    const snapshot = readFileSync(path).subarray(HEADER_SIZE + FRAME_HEADER_SIZE);
+    const head = snapshot.toString('utf8', 5, 5 + snapshot.readUInt32LE(1));
+    expect(head).toContain('["d",1,'); // the owner and kind columns are dictionaries
+    expect(after.transactions).toEqual([{ id: 'tx1', state: 'pending' }]);
+    expect(after.meta).toEqual({ cursor: 'c1' });
+  });
+
+  it('a v2 file (JSON columnar snapshot) written by an older OmniSync still loads the same state', async () => {
+    const v3 = freshPath();
+    const p = createFilePersistence({ path: v3 });
+    await p.commit(mixedBatch());
+    const state = await p.load();
+    await p.close();
+    const groups = new Map<
+      string,
+      { fields: string[]; ids: string[]; stamps: number[][]; values: unknown[][] }
+    >();
+    const hlcs: string[] = [];
+    const byDoc = new Map<string, typeof state.cells>();
+    for (const c of state.cells)
+      byDoc.set(`${c.collection}\u0000${c.id}`, [...(byDoc.get(`${c.collection}\u0000${c.id}`) ?? []), c]);
+    for (const cells of byDoc.values()) {
+      const k = [cells[0]!.collection, ...cells.map((c) => c.field)].join('|');
+      let g = groups.get(k);
+      if (!g)
+        groups.set(
+          k,
+          (g = {
+            fields: cells.map((c) => c.field),
+            ids: [],
+            stamps: cells.map(() => []),
+            values: cells.map(() => []),
+          }),
+        );
+      g.ids.push(cells[0]!.id);
+      cells.forEach((c, f) => {
+        let h = hlcs.indexOf(c.hlc);
+        if (h < 0) h = hlcs.push(c.hlc) - 1;
+        g.stamps[f]!.push(c.value === undefined ? -h - 1 : h);
+        g.values[f]!.push(c.value === undefined ? 0 : c.value);
+      });
+    }
+    const body = {
+      h: hlcs,
+      g: [...groups].map(([k, g]) => [k.split('|')[0], g.fields, g.ids, g.stamps, g.values]),
+      t: state.transactions,
+      m: Object.entries(state.meta),
+    };
+    const v2 = fileOf(2, rawRecord(kindAndJson(RecordKind.columns, JSON.stringify(body))));
+    // Documents come back grouped by shape (the snapshot's order): compare them by key.
+    const plain = (st: typeof state) => ({
+      ...st,
+      cells: st.cells
+        .map((c) => ({ ...c }))
+        .sort((a, b) =>
+          `${a.collection}/${a.id}/${a.field}` < `${b.collection}/${b.id}/${b.field}` ? -1 : 1,
+        ),
+    });
+    expect(plain(await loadState(v2))).toEqual(plain(state));
+  });
+
+  it('a damaged v3 binary snapshot is PersistenceCorruptError at offset 16', async () => {
+    const path = freshPath();
+    const p = createFilePersistence({ path });
+    await p.commit(mixedBatch());
+    await p.compact();
+    await p.close();
+    const good = readFileSync(path).subarray(HEADER_SIZE + FRAME_HEADER_SIZE);
+    const headerLength = good.readUInt32LE(1);
+    const header = JSON.parse(good.toString('utf8', 5, 5 + headerLength)) as { g: unknown[][] };
+    const sections = good.subarray(5 + headerLength + ((8 - ((5 + headerLength) % 8)) % 8));
+    const rebuild = (h: unknown) => {
+      const text = Buffer.from(JSON.stringify(h));
+      const lead = Buffer.alloc(5);
+      lead.writeUInt8(RecordKind.binaryColumns, 0);
+      lead.writeUInt32LE(text.length, 1);
+      const pad = Buffer.alloc((8 - ((5 + text.length) % 8)) % 8);
+      return fileOf(3, rawRecord(Buffer.concat([lead, text, pad, sections])));
+    };
+    const withGroup = (f: (g: unknown[]) => unknown[]) => ({
+      ...header,
+      g: [f(header.g[0]!), ...header.g.slice(1)],
+    });
+    await expectCorrupt(rebuild({ ...header, h: 'x' }), HEADER_SIZE, /HLC table is not an array/);
+    await expectCorrupt(
+      rebuild(withGroup((g) => g.slice(0, 5))),
+      HEADER_SIZE,
+      /not \[collection, fields, count/,
+    );
+    await expectCorrupt(
+      rebuild(withGroup((g) => [g[0], g[1], 1e9, ...g.slice(3)])),
+      HEADER_SIZE,
+      /past the end/,
+    );
+    await expectCorrupt(
+      rebuild(withGroup((g) => [...g.slice(0, 3), ['q', 0], ...g.slice(4)])),
+      HEADER_SIZE,
+      /unknown kind/,
+    );
+    await expectCorrupt(
+      rebuild(withGroup((g) => [...g.slice(0, 4), (g[4] as unknown[]).map(() => 1e6), g[5]])),
+      HEADER_SIZE,
+      /not in the HLC table/,
+    );
+    const cut = Buffer.from(good.subarray(0, 5));
+    await expectCorrupt(fileOf(3, rawRecord(cut)), HEADER_SIZE, /runs past the end/);
   });
 });

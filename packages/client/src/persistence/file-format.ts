@@ -2,15 +2,17 @@
  * The on-disk format of file persistence (Node only).
  *
  *     file    := header record*
- *     header  := "OMNISYNC" (8 bytes ASCII) | version u32 BE (= 2; 1 is read) | crc32(first 12 bytes) u32 BE
+ *     header  := "OMNISYNC" (8 bytes ASCII) | version u32 BE (= 3; 1 and 2 are read) | crc32(first 12 bytes) u32 BE
  *     record  := length u32 BE | ~length u32 BE | crc32(payload) u32 BE | payload (length bytes)
- *     payload := kind u8 | UTF-8 JSON
+ *     payload := kind u8 | UTF-8 JSON   (kind 5: kind u8 | binary, see file-columns.ts)
  *
  * kind 1 = snapshot, only as the first record (written by compaction up to v1; still read):
  *     { "c": [cell…], "t": [transaction…], "m": [[key, value]…] }
- * kind 4 = columnar snapshot, only as the first record (written by compaction since v2):
- *     documents grouped by collection and field list, one column per field, each HLC once
- *     (see file-columns.ts)
+ * kind 4 = columnar snapshot, only as the first record (written by compaction in v2; still read):
+ *     documents grouped by collection and field list, one column per field, each HLC once,
+ *     as JSON (see file-columns.ts)
+ * kind 5 = binary columnar snapshot, only as the first record (written by compaction since
+ *     v3): the same groups with each column in one binary section (see file-columns.ts)
  * kind 2 = commit, one per `commit()`:
  *     { "f": [[collection, id]…], "c": [cell…], "d": [txId…], "p": [transaction…], "m": [[key, value | null]…] }
  *     ("f": forgotten documents, applied first)
@@ -18,7 +20,9 @@
  *     in order: [commit body…]. One record, so the group is stored whole or not at all (a
  *     crash cannot leave a hole in the middle of a write that was never fsync'd).
  * cell := [collection, id, field, hlc] (value unset) | [collection, id, field, hlc, value]
- * Empty parts are left out. Loading replays the snapshot, then every commit in order.
+ * Empty parts are left out. Loading replays the snapshot, then every commit in order; the
+ * documents of a columnar snapshot stay in their columns (see loaded-base.ts) unless
+ * something needs them as cells.
  *
  * A crash can only damage the end of the file (records are appended and fsync'd before the
  * commit resolves), so a damaged *final* record — a frame cut short, a final record whose
@@ -26,24 +30,31 @@
  * dropped. Any other damage is {@link PersistenceCorruptError} naming the file and offset.
  */
 import { crc32 } from 'node:zlib';
-import { type Cell, type JsonValue, PersistenceCorruptError } from '@omnisync/core';
+import { type Cell, DELETED_FIELD, type JsonValue, PersistenceCorruptError } from '@omnisync/core';
 import type { NormalizedBatch } from './batch.js';
-import { applyColumnarDocuments, encodeColumnarSnapshot } from './file-columns.js';
+import {
+  decodeBinarySnapshot,
+  decodeJsonColumns,
+  encodeBinarySnapshot,
+  groupCells,
+  putColumnarDocs,
+} from './file-columns.js';
+import { attachLoadedBase, type ColumnarDocs, type LoadedGroup } from './loaded-base.js';
 import { StateModel } from './state.js';
-import type { PersistedTransaction } from './types.js';
+import type { PersistedState, PersistedTransaction } from './types.js';
 
 /** The 8 ASCII bytes every persistence file starts with. */
 export const FILE_MAGIC = 'OMNISYNC';
-/** The format version this code writes (v2: columnar snapshots). */
-export const FILE_VERSION = 2;
-/** The oldest format version this code reads (v1 files are read, and rewritten as v2 by compaction). */
+/** The format version this code writes (v2: columnar snapshots; v3: binary columnar snapshots). */
+export const FILE_VERSION = 3;
+/** The oldest format version this code reads (v1 and v2 files are read, and rewritten as v3 by compaction). */
 export const FILE_VERSION_MIN = 1;
 /** Bytes in the file header. */
 export const HEADER_SIZE = 16;
 /** Bytes before each record's payload. */
 export const FRAME_HEADER_SIZE = 12;
 /** Record kinds. */
-export const RecordKind = { snapshot: 1, commit: 2, group: 3, columns: 4 } as const;
+export const RecordKind = { snapshot: 1, commit: 2, group: 3, columns: 4, binaryColumns: 5 } as const;
 /** A record kind byte. */
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -94,15 +105,29 @@ export function encodeCommits(bodies: readonly string[]): Buffer {
     : encodeRecord(RecordKind.group, `[${bodies.join(',')}]`);
 }
 
-/** The snapshot record for a whole state (columnar, record kind 4). */
+/** One framed record around `payload` (kind byte included). */
+function frame(payload: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+  head.writeUInt32BE(payload.length, 0);
+  head.writeUInt32BE(~payload.length >>> 0, 4);
+  head.writeUInt32BE(crc32(payload), 8);
+  return Buffer.concat([head, payload]);
+}
+
+/** The snapshot record for a whole state (binary columnar, record kind 5). */
 export function encodeSnapshot(model: StateModel): Buffer {
-  return encodeRecord(RecordKind.columns, encodeColumnarSnapshot(model));
+  return frame(encodeBinarySnapshot(model, RecordKind.binaryColumns));
 }
 
 /** What reading a file found. */
 export interface FileScan {
-  /** The state after replaying every intact record. */
+  /** The state after replaying every intact record (built on first use). */
   readonly model: StateModel;
+  /**
+   * The state as `load` returns it: the model's, with the documents of a columnar snapshot
+   * attached in their columns (see loaded-base.ts) and its `cells` made on first read.
+   */
+  state(): PersistedState;
   /** Offset just past the last intact record: where the next commit goes. */
   readonly end: number;
   /** Offset just past the snapshot (or the header when there is none). */
@@ -142,10 +167,11 @@ export function scanFile(buf: Buffer, file: string): FileScan {
       `format version ${version} is not one this OmniSync reads (${FILE_VERSION_MIN} to ${FILE_VERSION})${version > FILE_VERSION ? '; it was written by a newer OmniSync, so upgrade to read it' : ''}`,
     );
 
-  const model = new StateModel();
   let pos = HEADER_SIZE;
   let baseEnd = HEADER_SIZE;
   let records = 0;
+  let snapshot: Snapshot | undefined;
+  const journal: NormalizedBatch[] = [];
   while (pos < buf.length) {
     const remaining = buf.length - pos;
     if (remaining < FRAME_HEADER_SIZE) break; // torn: the frame header itself was cut short
@@ -164,21 +190,23 @@ export function scanFile(buf: Buffer, file: string): FileScan {
     if (length < 1) throw corrupt(pos, 'a record is empty');
     const kind = payload[0];
     let body: unknown;
-    try {
-      body = JSON.parse(payload.toString('utf8', 1));
-    } catch (err) {
-      throw corrupt(pos, 'a record does not hold valid JSON', err);
+    if (kind !== RecordKind.binaryColumns) {
+      try {
+        body = JSON.parse(payload.toString('utf8', 1));
+      } catch (err) {
+        throw corrupt(pos, 'a record does not hold valid JSON', err);
+      }
     }
     try {
-      if (kind === RecordKind.snapshot || kind === RecordKind.columns) {
+      if (kind === RecordKind.snapshot || kind === RecordKind.columns || kind === RecordKind.binaryColumns) {
         if (records !== 0) throw new Error('a snapshot record appears after the first record');
-        applySnapshot(model, body, kind === RecordKind.columns);
+        snapshot = decodeSnapshot(kind, body, payload);
         baseEnd = payloadEnd;
       } else if (kind === RecordKind.commit) {
-        model.apply(decodeCommit(body));
+        journal.push(decodeCommit(body));
       } else if (kind === RecordKind.group) {
         if (!Array.isArray(body)) throw new Error('a group record is not an array of commits');
-        for (const commit of body) model.apply(decodeCommit(commit));
+        for (const commit of body) journal.push(decodeCommit(commit));
       } else {
         throw new Error(`unknown record kind ${String(kind)}`);
       }
@@ -188,7 +216,147 @@ export function scanFile(buf: Buffer, file: string): FileScan {
     records++;
     pos = payloadEnd;
   }
-  return { model, end: pos, baseEnd, records, tornBytes: buf.length - pos };
+  let model: StateModel | undefined;
+  const modelOf = (): StateModel => {
+    if (model) return model;
+    model = new StateModel();
+    if (snapshot) {
+      if (snapshot.docs) putColumnarDocs(model, snapshot.docs);
+      if (snapshot.cells) model.applyCells(snapshot.cells);
+      model.setTransactions(snapshot.transactions);
+      for (const [key, value] of snapshot.meta) model.setMeta(key, value);
+    }
+    for (const b of journal) model.apply(b);
+    return model;
+  };
+  return {
+    get model() {
+      return modelOf();
+    },
+    state: () => loadedState(snapshot, journal, modelOf),
+    end: pos,
+    baseEnd,
+    records,
+    tornBytes: buf.length - pos,
+  };
+}
+
+/** A decoded snapshot record. */
+interface Snapshot {
+  readonly docs: ColumnarDocs | undefined;
+  readonly cells: Cell[] | undefined;
+  readonly transactions: PersistedTransaction[];
+  readonly meta: [string, JsonValue][];
+}
+
+function decodeSnapshot(kind: number, body: unknown, payload: Buffer): Snapshot {
+  let docs: ColumnarDocs | undefined;
+  let cells: Cell[] | undefined;
+  let t: unknown;
+  let m: unknown;
+  if (kind === RecordKind.binaryColumns) {
+    const s = decodeBinarySnapshot(payload);
+    docs = s.docs;
+    t = s.transactions;
+    m = s.meta;
+  } else {
+    const o = asObject(body, 'the snapshot record');
+    if (kind === RecordKind.columns) docs = decodeJsonColumns(o);
+    else cells = asArray(o.c, 'the cells').map(decodeCell);
+    t = o.t;
+    m = o.m;
+  }
+  return {
+    docs,
+    cells,
+    transactions: asArray(t, 'the transactions').map(decodeTransaction),
+    meta: asArray(m, 'the meta entries').map((e) => decodeMeta(e, false) as [string, JsonValue]),
+  };
+}
+
+/** One document's changes in the journal, relative to the snapshot. */
+interface Delta {
+  /** The snapshot's cells of the document no longer count (a tombstone replaced them). */
+  reset: boolean;
+  /** The cells written, one per field, in the order the fields first appeared. */
+  cells: Cell[];
+  inSnapshot: boolean;
+}
+
+/** Upsert `cell` by field into `cells` (a tombstone replaces them all), as the state model does. */
+function upsert(cells: Cell[], cell: Cell): void {
+  const i = cells.findIndex((c) => c.field === cell.field);
+  if (i >= 0) cells[i] = cell;
+  else cells.push(cell);
+}
+
+/**
+ * The state `load` returns. With a columnar snapshot and a journal that forgets no document,
+ * the documents stay in their columns (attached, see loaded-base.ts), and the journal's
+ * cells are folded per document: a document it changed carries its whole cells, as the
+ * state model would hold them. Otherwise, the model's state.
+ */
+function loadedState(
+  snapshot: Snapshot | undefined,
+  journal: readonly NormalizedBatch[],
+  modelOf: () => StateModel,
+): PersistedState {
+  const docs = snapshot?.docs;
+  if (!docs || journal.some((b) => b.forgetDocuments.length > 0)) return modelOf().toState(false);
+  const rest = new StateModel();
+  rest.setTransactions(snapshot.transactions);
+  for (const [key, value] of snapshot.meta) rest.setMeta(key, value);
+  const order: Delta[] = [];
+  const byCollection = new Map<string, Map<string, Delta>>();
+  for (const b of journal) {
+    for (const cell of b.cells) {
+      let m = byCollection.get(cell.collection);
+      if (!m) byCollection.set(cell.collection, (m = new Map()));
+      let d = m.get(cell.id);
+      if (!d) {
+        m.set(cell.id, (d = { reset: false, cells: [], inSnapshot: false }));
+        order.push(d);
+      }
+      if (cell.field === DELETED_FIELD) {
+        d.reset = true;
+        d.cells = [cell];
+      } else upsert(d.cells, cell);
+    }
+    if (b.deleteTransactions.length || b.putTransactions.length || b.meta.length)
+      rest.apply({ ...b, forgetDocuments: [], cells: [] });
+  }
+  const groups: LoadedGroup[] = docs.groups.map((g) => {
+    const m = byCollection.get(g.collection);
+    let replaced: Map<number, Cell[]> | undefined;
+    if (m)
+      for (let i = 0; i < g.ids.length; i++) {
+        const d = m.get(g.ids[i]!);
+        if (d === undefined) continue;
+        d.inSnapshot = true;
+        let cells = d.cells;
+        if (!d.reset) {
+          cells = groupCells(docs, g, i);
+          for (const c of d.cells) upsert(cells, c);
+        }
+        (replaced ??= new Map()).set(i, cells);
+      }
+    return { ...g, replaced };
+  });
+  const extra: Cell[] = [];
+  for (const d of order) if (!d.inSnapshot) for (const c of d.cells) extra.push(c);
+  const { transactions, meta } = rest.toState(false);
+  const state = { transactions, meta } as PersistedState;
+  let cells: Cell[] | undefined;
+  Object.defineProperty(state, 'cells', {
+    enumerable: true,
+    configurable: true,
+    get: () => (cells ??= modelOf().toState(false).cells),
+    set: (v: Cell[]) => {
+      cells = v;
+    },
+  });
+  attachLoadedBase(state, { hlcs: docs.hlcs, groups, extra });
+  return state;
 }
 
 function isZero(buf: Buffer, from: number): boolean {
@@ -258,15 +426,4 @@ function decodeCommit(body: unknown): NormalizedBatch {
     putTransactions: asArray(o.p, 'the transactions').map(decodeTransaction),
     meta: asArray(o.m, 'the meta entries').map((m) => decodeMeta(m, true)),
   };
-}
-
-function applySnapshot(model: StateModel, body: unknown, columnar: boolean): void {
-  const o = asObject(body, 'the snapshot record');
-  if (columnar) applyColumnarDocuments(model, o);
-  else model.applyCells(asArray(o.c, 'the cells').map(decodeCell));
-  model.setTransactions(asArray(o.t, 'the transactions').map(decodeTransaction));
-  for (const m of asArray(o.m, 'the meta entries')) {
-    const [key, value] = decodeMeta(m, false);
-    model.setMeta(key, value as JsonValue);
-  }
 }

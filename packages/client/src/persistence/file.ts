@@ -135,7 +135,15 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
       await replaceFile(header);
       baseEnd = HEADER_SIZE;
       compactAt = compactAfter;
-      return { model: new StateModel(), end: HEADER_SIZE, baseEnd: HEADER_SIZE, records: 0, tornBytes: 0 };
+      const model = new StateModel();
+      return {
+        model,
+        state: () => model.toState(false),
+        end: HEADER_SIZE,
+        baseEnd: HEADER_SIZE,
+        records: 0,
+        tornBytes: 0,
+      };
     }
     const scan = scanFile(buf, path);
     if (!fd) {
@@ -212,7 +220,7 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
       life.guard('load');
       return ordered(async () => {
         try {
-          return (await read()).model.toState(false);
+          return (await read()).state();
         } catch (err) {
           throw failed('load', err);
         }

@@ -13,19 +13,29 @@
  * (one call with every visible change of a transaction or sync batch).
  */
 import {
+  assertStorableValue,
   batch,
   type Cell,
+  type CellValue,
+  DELETED_FIELD,
   type DocChange,
   flattenDocument,
+  ID_FIELD,
+  isValidCollectionName,
+  isValidFieldPath,
+  isValidHlc,
+  isValidId,
   isTracking,
   Replica,
   ReplicaEntry,
   type Signal,
   signal,
+  validateCell,
 } from '@omnisync/core';
 import type { Doc, PendingMutation } from '../types.js';
 import { applyData, deepEqual, diffFlat, materialize } from './doc-ops.js';
 import type { MutationRecord } from '../transactions/mutation.js';
+import { type LoadedBase, type LoadedGroup, stampAt } from '../persistence/loaded-base.js';
 
 /** Receives the visible changes of one transaction or sync batch. */
 export type StoreListener = (changes: readonly DocChange[]) => void;
@@ -92,6 +102,8 @@ class CollectionView {
   pendingQueued = false;
   /** Bumped once per batch that changes this collection. */
   readonly version: Signal<number> = signal(0);
+  /** Called once, just before the next visible change (see {@link ClientStore.beforeChange}). */
+  before: Set<() => void> | undefined;
   decode: (doc: Doc) => Doc = identity;
   merge: CollectionViewOptions['merge'];
   refMany: ReadonlySet<string> | undefined;
@@ -214,6 +226,19 @@ export class ClientStore {
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
     return asList(this.#views.get(collection)?.slots.get(id)?.pending);
+  }
+
+  /**
+   * Call `fn` once, synchronously, just before the next visible change of a document of
+   * `collection` (the query engine copies the documents it has to remember then, not when
+   * a query opens). Returns a function that cancels it.
+   */
+  beforeChange(collection: string, fn: () => void): () => void {
+    const v = this.view(collection);
+    const set = (v.before ??= new Set());
+    const once = () => fn();
+    set.add(once);
+    return () => void v.before?.delete(once);
   }
 
   /** Listen to visible changes; one call per transaction or sync batch. Returns unsubscribe. */
@@ -422,6 +447,118 @@ export class ClientStore {
   }
 
   /**
+   * Apply a persisted base given in columns (see persistence/loaded-base.ts): the same as
+   * {@link applyBase} of its cells (validated, one merge batch), but documents of a shape are
+   * built straight from the columns, without a cell object per field, when the collections
+   * they go to are empty and nothing listens yet (as at a client's start). Anything else, or anything that does not validate, takes the
+   * cell path (which reports the invalid cell).
+   */
+  loadBase(base: LoadedBase, cells: () => readonly Cell[]): void {
+    // Listeners hear the changes in cell order: the cell path keeps that order exactly.
+    if (this.#listeners.size > 0 || !this.#canLoadColumns(base)) {
+      this.applyBase(cells());
+      return;
+    }
+    this.#depth++;
+    try {
+      const r = this.base;
+      const hlcs = base.hlcs;
+      const collections = new Set<string>();
+      r.beginWrite(false);
+      try {
+        for (const g of base.groups) {
+          collections.add(g.collection);
+          const shape = g.fields.includes(DELETED_FIELD) ? undefined : r.shapeOf(g.fields);
+          this.#loadGroup(g, shape, hlcs);
+        }
+        for (const c of base.extra) {
+          collections.add(c.collection);
+          r.write(c.collection, c.id, c.field, c.value, c.hlc);
+        }
+      } finally {
+        r.endWrite();
+      }
+      const noFields: readonly string[] = []; // no listener hears them (see above)
+      for (const name of collections) {
+        const v = this.view(name);
+        for (const [id, slot] of v.slots) {
+          const raw = r.docOf(id, slot) as Doc | undefined;
+          if (raw === undefined) continue;
+          this.#set(v, id, slot, undefined, v.decode(raw), undefined, noFields);
+        }
+      }
+    } finally {
+      if (--this.#depth === 0) this.#flush();
+    }
+  }
+
+  #loadGroup(g: LoadedGroup, shape: object | undefined, hlcs: readonly string[]): void {
+    const r = this.base;
+    const { collection, fields, ids, stamps, values, replaced } = g;
+    const nf = fields.length;
+    const n = ids.length;
+    // One HLC for a whole column (the usual case) is looked up once.
+    const constant: (string | undefined)[] = stamps.map((s) =>
+      typeof s === 'number' && s >= 0 ? hlcs[s] : undefined,
+    );
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      const cells = replaced === undefined ? undefined : replaced.get(i);
+      if (cells !== undefined) {
+        for (const c of cells) r.write(c.collection, c.id, c.field, c.value, c.hlc);
+        continue;
+      }
+      if (shape === undefined) {
+        for (let f = 0; f < nf; f++) {
+          const s = stampAt(stamps[f]!, i);
+          r.write(collection, id, fields[f]!, s >= 0 ? values[f]![i] : undefined, hlcs[s >= 0 ? s : -s - 1]!);
+        }
+        continue;
+      }
+      const row = new Array<CellValue>(nf);
+      let hlc: string | undefined;
+      let mixed: string[] | undefined;
+      for (let f = 0; f < nf; f++) {
+        let h = constant[f];
+        if (h !== undefined) row[f] = values[f]![i];
+        else {
+          const s = stampAt(stamps[f]!, i);
+          h = hlcs[s >= 0 ? s : -s - 1]!;
+          row[f] = s >= 0 ? values[f]![i] : undefined;
+        }
+        if (f === 0) hlc = h;
+        else if (mixed !== undefined) mixed[f] = h;
+        else if (h !== hlc) {
+          mixed = new Array<string>(nf).fill(hlc!, 0, f);
+          mixed[f] = h;
+        }
+      }
+      // The collection was empty (see #canLoadColumns): no lookup per document.
+      r.writeRow(collection, id, shape, row, mixed ?? hlc!, true);
+    }
+  }
+
+  /** Can `base` be loaded from its columns: every collection it fills empty here, every cell valid? */
+  #canLoadColumns(base: LoadedBase): boolean {
+    for (const g of base.groups) if (this.base.entries(g.collection).size > 0) return false;
+    for (const c of base.extra) if (this.base.entries(c.collection).size > 0) return false;
+    for (const h of base.hlcs) if (!isValidHlc(h)) return false;
+    for (const g of base.groups) {
+      if (!isValidCollectionName(g.collection)) return false;
+      for (const id of g.ids) if (!isValidId(id)) return false;
+      for (let f = 0; f < g.fields.length; f++) {
+        const check = fieldCheck(g.fields[f]!);
+        if (check === undefined) return false;
+        const col = g.values[f]!;
+        const st = g.stamps[f]!;
+        for (let i = 0; i < col.length; i++)
+          if (stampAt(st, i) >= 0 && !check(col[i], g.ids[i]!)) return false;
+      }
+      if (g.replaced) for (const cells of g.replaced.values()) if (!cells.every(validCell)) return false;
+    }
+    return base.extra.every(validCell);
+  }
+  /**
    * Forget synced documents entirely (core `Replica.forget`: cells and tombstone), for a
    * snapshot that replaces the base (seed 002). Each visible document is recomputed: one
    * without pending writes disappears; one with pending writes keeps them (an insert or an
@@ -525,6 +662,11 @@ export class ClientStore {
     baseFields?: readonly string[],
   ): void {
     if (prev === next) return;
+    if (v.before !== undefined && v.before.size > 0) {
+      const fns = [...v.before];
+      v.before.clear();
+      for (const fn of fns) fn();
+    }
     v.rev++;
     slot.visible = next;
     if (next === undefined) {
@@ -597,6 +739,46 @@ export class ClientStore {
       s.set(s.peek() + 1);
     }
   };
+}
+
+/**
+ * The check of a stored value in column `f` (what `validateCell` asks of such a cell), or
+ * undefined when the field path is not valid.
+ */
+function fieldCheck(f: string): ((value: unknown, id: string) => boolean) | undefined {
+  if (f === DELETED_FIELD) return (v) => v === true;
+  if (f === ID_FIELD) return (v, id) => v === id;
+  if (!isValidFieldPath(f)) return undefined;
+  let end = f.length;
+  const dot = f.indexOf('.');
+  if (dot >= 0) end = dot;
+  const bracket = f.indexOf('[');
+  if (bracket >= 0 && bracket < end) end = bracket;
+  const root = f.slice(0, end);
+  if (root === ID_FIELD || root === DELETED_FIELD) return undefined;
+  if (f.charCodeAt(f.length - 1) === 93 /* ] */) return (v) => typeof v === 'boolean';
+  return storable;
+}
+
+function storable(v: unknown): boolean {
+  const t = typeof v;
+  if (t === 'string' || t === 'boolean') return true;
+  if (t === 'number') return Number.isFinite(v);
+  try {
+    assertStorableValue(v, 'a stored value');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validCell(c: Cell): boolean {
+  try {
+    validateCell(c);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Read (subscribing to) the signal of `id` in `signals`, made on first use. */

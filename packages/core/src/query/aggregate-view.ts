@@ -288,7 +288,7 @@ export class AggregateView extends View {
   activate(): void {
     const st = this.ctx.state(this.ast.collection);
     // Changes must carry their "before" state from now on.
-    void st.docs;
+    st.want();
     this.#planner = new ScanPlanner(st, this.ast.where);
     this.#fill();
     this.#agg.flush();

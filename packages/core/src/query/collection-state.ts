@@ -43,6 +43,9 @@ export class CollectionState {
   readonly name: string;
   #docs: Map<string, Doc> | undefined;
   readonly #load: () => Iterable<Doc>;
+  readonly #beforeChange: ((fn: () => void) => () => void) | undefined;
+  /** Cancels the pending copy of `docs` (see {@link want}). */
+  #cancel: (() => void) | undefined;
   readonly #hash = new Map<string, HashIndex>();
   readonly #sorted = new Map<string, SortedIndex>();
   readonly #all = new Set<ChangeSink>();
@@ -52,14 +55,48 @@ export class CollectionState {
   /** Kept (and kept current) even when no view uses it: see `engine.track`. */
   pinned = false;
 
-  constructor(name: string, load: () => Iterable<Doc>) {
+  constructor(name: string, load: () => Iterable<Doc>, beforeChange?: (fn: () => void) => () => void) {
     this.name = name;
     this.#load = load;
+    this.#beforeChange = beforeChange;
+  }
+
+  /**
+   * Changes must carry their "before" state from now on: load `docs` now, or, when the
+   * source can say when a change is about to happen, just before the first one (the
+   * source's documents are the "before" states until then).
+   */
+  want(): void {
+    if (this.#docs || this.#cancel) return;
+    if (!this.#beforeChange) {
+      void this.docs;
+      return;
+    }
+    this.#cancel = this.#beforeChange(() => {
+      this.#cancel = undefined;
+      void this.docs;
+    });
+  }
+
+  /**
+   * Every current document: while `docs` waits for the first change (see {@link want}),
+   * the source's own, else `docs` (loaded now if need be).
+   */
+  scan(): Iterable<Doc> {
+    return this.#docs === undefined && this.#cancel !== undefined ? this.#load() : this.docs.values();
+  }
+
+  /** Forget a pending {@link want} (the state is dropped). */
+  dispose(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 
   /** id → current document (loaded from the source on first use). */
   get docs(): Map<string, Doc> {
     if (!this.#docs) {
+      this.#cancel?.();
+      this.#cancel = undefined;
       const m = new Map<string, Doc>();
       for (const d of this.#load()) m.set(d.id as string, d);
       this.#docs = m;
@@ -67,14 +104,14 @@ export class CollectionState {
     return this.#docs;
   }
 
-  /** True once `docs` is loaded (changes then carry their "before" state). */
+  /** True once `docs` is loaded, or will be before the next change (changes then carry their "before" state). */
   get loaded(): boolean {
-    return this.#docs !== undefined;
+    return this.#docs !== undefined || this.#cancel !== undefined;
   }
 
   /** Current number of documents, if loaded. */
   get size(): number {
-    return this.#docs?.size ?? 0;
+    return this.loaded ? this.docs.size : 0;
   }
 
   /** True when nothing uses this state any more. */
@@ -90,7 +127,7 @@ export class CollectionState {
   /** Acquire (building if needed) the hash index on `field`. */
   acquireHash(field: string): HashIndex {
     let ix = this.#hash.get(field);
-    if (!ix) this.#hash.set(field, (ix = new HashIndex(field, this.docs.values())));
+    if (!ix) this.#hash.set(field, (ix = new HashIndex(field, this.scan())));
     ix.refs++;
     return ix;
   }
@@ -128,10 +165,7 @@ export class CollectionState {
     const key = sortedIndexKey(terms, pins);
     let ix = this.#sorted.get(key);
     if (!ix)
-      this.#sorted.set(
-        key,
-        (ix = new SortedIndex(terms, pins, candidates ? candidates() : this.docs.values())),
-      );
+      this.#sorted.set(key, (ix = new SortedIndex(terms, pins, candidates ? candidates() : this.scan())));
     ix.refs++;
     return ix;
   }

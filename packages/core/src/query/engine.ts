@@ -165,13 +165,21 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     if (!st)
       this.#states.set(
         collection,
-        (st = new CollectionState(collection, () => this.source.documents(collection))),
+        (st = new CollectionState(
+          collection,
+          () => this.source.documents(collection),
+          this.source.beforeChange ? (fn) => this.source.beforeChange!(collection, fn) : undefined,
+        )),
       );
     return st;
   }
 
   settle(collection: string): void {
-    if (this.#states.get(collection)?.idle) this.#states.delete(collection);
+    const st = this.#states.get(collection);
+    if (st?.idle) {
+      st.dispose();
+      this.#states.delete(collection);
+    }
   }
 
   // ── EngineLink ──
@@ -360,8 +368,10 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
     }
     // Close every affected view first so the collections' states are dropped and reloaded.
     for (const lq of affected) lq.suspend();
-    for (const c of collection === undefined ? [...this.#states.keys()] : [collection])
+    for (const c of collection === undefined ? [...this.#states.keys()] : [collection]) {
+      this.#states.get(c)?.dispose();
       this.#states.delete(c);
+    }
     const changed = affected.filter((lq) => lq.resume());
     batch(() => {
       for (const [c, sig] of this.#signals) sig.set(this.#versions.get(c) ?? 0);
@@ -372,7 +382,7 @@ class Engine implements QueryEngine, ViewContext, EngineLink {
   track(collection: string): () => void {
     const st = this.state(collection);
     st.pinned = true;
-    void st.docs;
+    st.want();
     let done = false;
     return () => {
       if (done) return;

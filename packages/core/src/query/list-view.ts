@@ -9,7 +9,9 @@
  *   plus the `bound` (the last row's key; null when every match is inside). A row entering
  *   below the bound is inserted, the overflow dropped; when a row leaves and the window
  *   falls short, it refills from a sorted index on (required equalities…, orderBy…, id)
- *   starting after the bound: O(log n + refill).
+ *   starting after the bound: O(log n + refill). The first fill needs no index: it picks
+ *   the first rows in one pass over the candidates (top-k, O(n log k)), and the index is
+ *   built when a refill first needs it (or taken at once when another query built it).
  *
  * Value arrays are built on read and kept until the next change, so `value` is the same
  * array while nothing in it changed.
@@ -80,6 +82,8 @@ export class ListView extends View {
   #bound: Doc | null = null;
   #index: SortedIndex | undefined;
   #low: Doc | undefined;
+  /** `#low` and `#past` are set (the index itself may not be built yet). */
+  #planned = false;
   /** Past the range's far end: no later index entry can match. */
   #past: ((d: Doc) => boolean) | undefined;
 
@@ -105,10 +109,10 @@ export class ListView extends View {
     if (this.#mode === 'empty') return;
     this.#state = this.ctx.state(this.ast.collection);
     // Changes must carry their "before" state from now on.
-    void this.#state.docs;
+    this.#state.want();
     this.#planner = new ScanPlanner(this.#state, this.ast.where);
     this.#includes?.acquire();
-    if (this.#mode === 'window') this.#openIndex(this.#state);
+    if (this.#mode === 'window') this.#openIndex(this.#state, false);
     this.#materialize();
     this.listen(baseRoute(this.ast), this.#includes?.tracker.collections ?? new Set());
   }
@@ -120,12 +124,19 @@ export class ListView extends View {
     this.#includes?.release();
   }
 
-  #openIndex(st: CollectionState): void {
+  /**
+   * Plan the window's scans; with `build`, or when the index exists already, acquire it.
+   * Without, the first fill is a top-k pass and the index waits for the first refill.
+   */
+  #openIndex(st: CollectionState, build: boolean): void {
     // A partial index over the documents with the required equalities, ordered by the
     // remaining order terms: the window is then a prefix of the index (or starts at the cursor).
     const eqs = requiredEqualities(this.ast.where);
     const terms = this.#order.filter((t) => !eqs.has(t.field));
-    this.#index = st.acquireSorted(terms, eqs, () => this.#planner!.candidates());
+    if (build || st.peekSorted(terms, eqs) !== undefined)
+      this.#index = st.acquireSorted(terms, eqs, () => this.#planner!.candidates());
+    if (this.#planned) return;
+    this.#planned = true;
     // A cursor can place the scan start only when no order field is pinned by an equality
     // (the pinned field's cursor value may lie before or after the pinned value); otherwise
     // the scan starts at the beginning and the predicate applies the cursor.
@@ -180,12 +191,36 @@ export class ListView extends View {
       this.#rows = [];
       this.#rowsShared = false;
       this.#bound = null;
-      this.#refill(undefined);
+      if (this.#index === undefined) this.#topK();
+      else this.#refill(undefined);
     }
+  }
+
+  /**
+   * Fill the window with the first k matches in one pass over the candidates, without the
+   * index: what a refill from the start of the index finds (the predicate holds the cursor
+   * and the range that bound an index scan), at O(n log k) instead of a sort of every match.
+   */
+  #topK(): void {
+    const pred = this.#pred;
+    const cmp = this.#cmp;
+    const k = this.#k;
+    const rows: Doc[] = [];
+    let last: Doc | undefined;
+    for (const d of this.#planner!.candidates()) {
+      if (last !== undefined && cmp(d, last) >= 0) continue;
+      if (!pred(d)) continue;
+      rows.splice(lowerBound(rows, d, cmp), 0, d);
+      if (rows.length > k) rows.length = k;
+      if (rows.length === k) last = rows[k - 1];
+    }
+    this.#rows = rows;
+    this.#bound = rows.length >= k ? rows[k - 1]! : null;
   }
 
   /** Append matching rows from the index after `from` (exclusive) until the window is full. */
   #refill(from: Doc | undefined): void {
+    if (this.#index === undefined) this.#openIndex(this.#state!, true);
     const ix = this.#index!;
     const rows = this.#writableRows();
     const pred = this.#pred;

@@ -19,6 +19,13 @@ export interface QuerySource {
    * changed document is a new object (the engine keeps old objects as "before" states).
    */
   get(collection: string, id: string): Readonly<Record<string, unknown>> | undefined;
+  /**
+   * Optional: call `fn` once, synchronously, just before the next change to a visible
+   * document of `collection` (before the source's state moves). Returns a function that
+   * cancels it. With it, the engine copies a collection's documents (its "before" states)
+   * only once they are about to change, not when a query opens.
+   */
+  beforeChange?(collection: string, fn: () => void): () => void;
 }
 
 /** What views need from the engine. */
@@ -184,7 +191,7 @@ export class ScanPlanner {
         best = buckets.length === 1 ? buckets[0]! : new Set(buckets.flatMap((b) => [...b]));
       }
     }
-    return best ?? st.docs.values();
+    return best ?? st.scan();
   }
 
   release(): void {
