@@ -20,8 +20,8 @@ const push = JSON.stringify({
   ],
 });
 
-/** The request id is readable by pages (CORS exposes it). */
-const EXPOSED = { 'access-control-expose-headers': 'X-Request-Id' };
+/** The request id and the accepted request encodings are readable by pages (CORS exposes them). */
+const EXPOSED = { 'access-control-expose-headers': 'X-Request-Id,OmniSync-Accept-Encoding' };
 
 async function send(url: string, path: string, init: RequestInit & { origin?: string }) {
   const res = await fetch(`${url}${path}`, {
@@ -49,8 +49,9 @@ describe('CORS, any origin (default)', () => {
     expect(cors).toEqual({
       'access-control-allow-origin': '*',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol,X-Request-Id',
-      'access-control-expose-headers': 'X-Request-Id',
+      'access-control-allow-headers':
+        'Authorization,Content-Type,Content-Encoding,OmniSync-Protocol,X-Request-Id',
+      'access-control-expose-headers': 'X-Request-Id,OmniSync-Accept-Encoding',
       'access-control-max-age': '600',
       vary: 'Access-Control-Request-Headers',
     });
@@ -137,8 +138,9 @@ describe('CORS, listed origins', () => {
     expect(preflight.cors).toEqual({
       'access-control-allow-origin': 'http://a.test',
       'access-control-allow-methods': 'GET,POST,OPTIONS',
-      'access-control-allow-headers': 'Authorization,Content-Type,OmniSync-Protocol,X-Request-Id',
-      'access-control-expose-headers': 'X-Request-Id',
+      'access-control-allow-headers':
+        'Authorization,Content-Type,Content-Encoding,OmniSync-Protocol,X-Request-Id',
+      'access-control-expose-headers': 'X-Request-Id,OmniSync-Accept-Encoding',
       'access-control-max-age': '600',
       vary: 'Origin, Access-Control-Request-Headers',
     });
