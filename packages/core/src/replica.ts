@@ -518,18 +518,7 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
       values[i++] = value;
       if (value !== undefined) live++;
     }
-    entry.shape = shape;
-    entry.values = values;
-    entry.hlc = hlc;
-    entry.seq = this.#batchSeq ||= ++this.#seq;
-    entry.xi = -1;
-    entry.live = live;
-    entry.doc = undefined;
-    const mark = this.#mark;
-    if (mark >= 0) {
-      this.#tChanged[mark] = true;
-      if (this.#report) this.#tFields[mark] = shape.names.slice();
-    }
+    this.#fillBlank(entry, shape, values, hlc, live);
   }
 
   /**
@@ -654,9 +643,14 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
     }
     let live = 0;
     for (let i = 0; i < values.length; i++) if (values[i] !== undefined) live++;
-    entry.shape = s;
+    this.#fillBlank(entry, s, values, one, live);
+  }
+
+  /** Gives a blank entry all its cells at once, under one HLC (the bulk paths above). */
+  #fillBlank(entry: DocEntry, shape: Shape, values: CellValue[], hlc: string, live: number): void {
+    entry.shape = shape;
     entry.values = values;
-    entry.hlc = one;
+    entry.hlc = hlc;
     entry.seq = this.#batchSeq ||= ++this.#seq;
     entry.xi = -1;
     entry.live = live;
@@ -664,7 +658,7 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
     const mark = this.#mark;
     if (mark >= 0) {
       this.#tChanged[mark] = true;
-      if (this.#report) this.#tFields[mark] = names.slice();
+      if (this.#report) this.#tFields[mark] = shape.names.slice();
     }
   }
 

@@ -73,6 +73,13 @@ const tmp = () => {
   return dir;
 };
 
+/** The chain of a server updated to version 2 (title renamed to text), reaching back to 1. */
+const versionsOneToTwo = () =>
+  defineSchemaVersions([
+    { version: 1 },
+    { version: 2, schema: v2, up: [renameField('todos', 'title', 'text')] },
+  ]);
+
 test('too old: SchemaOutdatedError says "update", the outbox is kept, and the writes go once the server can upcast them', async () => {
   const dir = tmp();
   // The server dropped version 1 from its chain.
@@ -102,14 +109,7 @@ test('too old: SchemaOutdatedError says "update", the outbox is kept, and the wr
 
   // The server is updated to a chain that reaches back to version 1 (same data, same port).
   await s1.close();
-  const s2 = await serve(
-    dir,
-    defineSchemaVersions([
-      { version: 1 },
-      { version: 2, schema: v2, up: [renameField('todos', 'title', 'text')] },
-    ]),
-    s1.port,
-  );
+  const s2 = await serve(dir, versionsOneToTwo(), s1.port);
   // (The first request may meet a connection the closed server dropped: the source retries.)
   await old.source.sync().catch(() => undefined);
   await tx.promise;
@@ -132,14 +132,7 @@ test('newer than the server: refused until the server is on that version, then p
   expect(await serverDocuments(s1.url, APP, 'todos')).toEqual([]);
 
   await s1.close();
-  const s2 = await serve(
-    dir,
-    defineSchemaVersions([
-      { version: 1 },
-      { version: 2, schema: v2, up: [renameField('todos', 'title', 'text')] },
-    ]),
-    s1.port,
-  );
+  const s2 = await serve(dir, versionsOneToTwo(), s1.port);
   await next.source.sync().catch(() => undefined);
   await Promise.all([tx.promise, tx2.promise]);
   expect(await serverDocuments(s2.url, APP, 'todos')).toEqual([
