@@ -111,6 +111,13 @@ export interface Source {
    * name and args, re-runs the mutator authoritatively, and its own cells come back by sync.
    */
   readonly runsMutators?: boolean;
+  /**
+   * The app schema version this source's backend is told writes are in (seed 003 / issue 13
+   * schema evolution). A transaction is stamped with it when committed and keeps it in the
+   * outbox, so a write made before an app update is still sent as the version it was written
+   * in (and upcast by the server), not as the new build's.
+   */
+  readonly schemaVersion?: number | undefined;
   /** Start bringing data in; resolves once the initial data is applied (the collection is ready). */
   start?(context: SourceContext): void | Promise<void>;
   /**

@@ -188,6 +188,7 @@ export class TransactionEngine {
     const ev = this.#d.events;
     if (ev.wants('sync.op:action:captured'))
       ev.emit({ type: 'sync.op:action:captured', transaction: tx, mutations: tx.records });
+    if (tx.schemaVersion === undefined) tx.schemaVersion = this.#schemaVersionOf(tx);
     if (this.#d.writer.enabled && !this.#allLocal(tx)) {
       const p = this.#d.writer.write({ put: [tx] });
       p.catch((e) => this.#reportError(e, tx));
@@ -264,6 +265,25 @@ export class TransactionEngine {
       if (s.kind !== 'local') route = 'remote';
     }
     return (tx.route = route);
+  }
+
+  /** The schema version of the first source this transaction writes to that has one. */
+  #schemaVersionOf(tx: Transaction): number | undefined {
+    for (const m of tx.records) {
+      const v = this.#d.sourceOf(m.collection)?.schemaVersion;
+      if (v !== undefined) return v;
+    }
+    return tx.mutator ? this.#d.mutatorSource?.()?.schemaVersion : undefined;
+  }
+
+  /**
+   * The backend writes its own cells for this transaction instead of confirming ours: a named
+   * mutation (re-run there), or writes in an older schema version than its source's (upcast
+   * there, e.g. a renamed field, after an app update).
+   */
+  #rewritten(tx: Transaction): boolean {
+    if (tx.mutator) return true;
+    return tx.schemaVersion !== undefined && tx.schemaVersion !== this.#schemaVersionOf(tx);
   }
 
   #allLocal(tx: Transaction): boolean {
@@ -431,8 +451,8 @@ export class TransactionEngine {
     let dropped: MutationRecord[] | undefined;
     for (const tx of txs) {
       const local = this.#allLocal(tx);
-      if (tx.mutator) {
-        // The backend re-ran it: its own cells (already synced) are the truth, ours only a guess.
+      if (this.#rewritten(tx)) {
+        // The backend re-ran it (or upcast it): its own cells (already synced) are the truth, ours only a guess.
         if (tx.optimistic) for (const m of tx.records) (dropped ??= []).push(m);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) extra.push(c);
         continue;
@@ -589,7 +609,7 @@ export class TransactionEngine {
           dropped.push(...this.#history.add(tx));
         } else if (tx.state === 'persisted_awaiting_sync') {
           // A named mutation's truth is the backend's own cells (brought by its sync), not ours.
-          const cells = tx.mutator ? [] : tx.records.flatMap((m) => m.cells);
+          const cells = this.#rewritten(tx) ? [] : tx.records.flatMap((m) => m.cells);
           this.#d.store.applyBase(cells, true);
           this.#dispatch(tx, { type: 'synced', at: this.#d.scheduler.now() });
           const evicted = this.#history.add(tx);

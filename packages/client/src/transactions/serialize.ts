@@ -76,6 +76,8 @@ export function serializeTransaction(tx: Transaction): PersistedTransaction {
     })),
   };
   if (s.queued_behind !== undefined) out.queued_behind = s.queued_behind;
+  // Optional: outboxes written before schema versions existed read back unchanged.
+  if (tx.schemaVersion !== undefined) out.schema_version = tx.schemaVersion;
   // Named mutation (optional: outboxes written before it existed read back unchanged).
   if (tx.mutator)
     out.mutator =
@@ -163,6 +165,11 @@ export function deserializeTransaction(p: PersistedTransaction, seq: number, whe
     strategy: o.strategy as 'ordered' | 'parallel',
     optimistic: o.optimistic !== false,
   });
+  if (o.schema_version !== undefined) {
+    const v = o.schema_version;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) bad('schema_version');
+    tx.schemaVersion = v as number;
+  }
   if (o.mutator !== undefined) {
     const mu = o.mutator as Record<string, unknown>;
     if (typeof mu !== 'object' || mu === null || typeof mu.name !== 'string' || mu.name.length === 0)

@@ -57,6 +57,11 @@ export class Transaction {
    * optimistic cells are never confirmed into the synced base (only dropped from the overlay).
    */
   mutator: { readonly name: string; readonly args?: JsonValue } | undefined;
+  /**
+   * The schema version its writes are in: the version of its backend's source when it was
+   * committed (kept in the outbox across app updates), or undefined.
+   */
+  schemaVersion: number | undefined;
   /** @internal Sequence number: creation order. */
   seq: number;
   // Created on first use: most transactions are never awaited, and a promise costs.

@@ -12,6 +12,8 @@ export interface OutboxEntry {
   mutation: WireMutation;
   /** Send alone: it was in a batch the server refused as a whole (isolates a bad one). */
   solo: boolean;
+  /** The app schema version its writes are in (sent with its push); one push holds one version. */
+  schemaVersion: number | undefined;
   /** Resolved with the version the result is visible at (the push's cursor), when known. */
   readonly waiters: { resolve: (cursor: number | undefined) => void; reject: (error: Error) => void }[];
 }
@@ -31,7 +33,7 @@ export class Outbox {
    * same id again (a retry of a transaction still waiting) joins the waiting entry with the
    * newer mutation.
    */
-  add(mutation: WireMutation): Promise<number | undefined> {
+  add(mutation: WireMutation, schemaVersion?: number): Promise<number | undefined> {
     return new Promise<number | undefined>((resolve, reject) => {
       const existing = this.#byId.get(mutation.id);
       if (existing) {
@@ -39,16 +41,26 @@ export class Outbox {
         existing.waiters.push({ resolve, reject });
         return;
       }
-      const entry: OutboxEntry = { id: mutation.id, mutation, solo: false, waiters: [{ resolve, reject }] };
+      const entry: OutboxEntry = {
+        id: mutation.id,
+        mutation,
+        solo: false,
+        schemaVersion,
+        waiters: [{ resolve, reject }],
+      };
       this.#entries.push(entry);
       this.#byId.set(entry.id, entry);
     });
   }
 
-  /** The next batch from the head: up to `max` entries, or one entry marked `solo`. */
+  /**
+   * The next batch from the head: up to `max` entries of the head's schema version (a push
+   * carries one), or one entry marked `solo`.
+   */
   take(max: number): OutboxEntry[] {
     const out: OutboxEntry[] = [];
     for (const e of this.#entries) {
+      if (out.length > 0 && e.schemaVersion !== out[0]!.schemaVersion) break;
       if (e.solo) {
         if (out.length === 0) out.push(e);
         break;

@@ -14,7 +14,8 @@ const refusal = (e: OutboxEntry, error: OmniSyncError) =>
   });
 
 /**
- * Push up to `batchSize` transactions from the head of `outbox`.
+ * Push up to `batchSize` transactions from the head of `outbox`, all of one schema version
+ * (the one they were written in, sent as the push's `schemaVersion`).
  *
  * - `applied` resolves a transaction (with the push's cursor: its result is visible from
  *   there), `rejected` rejects it with {@link NonRetriableError} (the server's code and
@@ -34,9 +35,9 @@ export async function pushHead(
   clientId: string,
   batchSize: number,
   report: (error: OmniSyncError) => void,
-  schemaVersion?: number,
 ): Promise<void> {
   const batch = outbox.take(batchSize);
+  const schemaVersion = batch[0]?.schemaVersion;
   let res;
   try {
     const mutations = batch.map((e) => e.mutation);

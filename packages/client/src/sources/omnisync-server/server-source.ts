@@ -94,6 +94,11 @@ class ServerSourceImpl implements ServerSource {
   readonly id: string;
   readonly kind = 'remote' as const;
   readonly runsMutators = true as const;
+
+  /** The schema version this build writes (`schemaVersion` option), stamped on each transaction. */
+  get schemaVersion(): number | undefined {
+    return this.#o.schemaVersion;
+  }
   readonly scope: 'collections' | 'queries';
   readonly #o: ServerSourceOptions;
   /** Queries wanted before start: added to the query set when it exists. */
@@ -387,9 +392,14 @@ class ServerSourceImpl implements ServerSource {
         : named.args === undefined
           ? { id: tx.id, name: named.name, changes }
           : { id: tx.id, name: named.name, args: named.args, changes },
+      // Written before an app update: still the version it was written in.
+      tx.schemaVersion ?? this.#o.schemaVersion,
     );
+    // Upcast by the server (written before an app update): like a named mutation, the server's
+    // cells are the result, and the write completes once they are here.
+    const upcast = tx.schemaVersion !== undefined && tx.schemaVersion !== this.#o.schemaVersion;
     const done: Promise<void> =
-      named === undefined
+      named === undefined && !upcast
         ? (added as Promise<unknown> as Promise<void>)
         : added.then((cursor) => {
             if (cursor !== undefined) this.#appliedAt.set(tx.id, cursor);
@@ -627,13 +637,8 @@ class ServerSourceImpl implements ServerSource {
 
   async #push(): Promise<void> {
     try {
-      await pushHead(
-        this.#http,
-        this.#outbox,
-        this.#clientId!,
-        this.#batchSize,
-        (e) => this.#ctx?.reportError(e),
-        this.#o.schemaVersion,
+      await pushHead(this.#http, this.#outbox, this.#clientId!, this.#batchSize, (e) =>
+        this.#ctx?.reportError(e),
       );
     } finally {
       this.#dispatch({ type: 'pending', count: this.#outbox.size });
