@@ -273,7 +273,10 @@ class OmniSyncClient implements Client<any> {
     };
     this.#events = new EventHub(onError);
     this.#forgets = this.#persistence ? withForgetMarkers(this.#persistence) : undefined;
-    this.#writer = new OutboxWriter(this.#forgets?.persistence, () => ({ hlc: this.hlc.last }));
+    this.#writer = new OutboxWriter(this.#forgets?.persistence, () => {
+      const accepted = this.hlc.accepted;
+      return accepted === undefined ? { hlc: this.hlc.last } : { hlc: this.hlc.last, hlcAccepted: accepted };
+    });
     const history = resolveHistory(options.transactionHistory);
     this.#engine = new TransactionEngine({
       store: this.store,
@@ -381,11 +384,18 @@ class OmniSyncClient implements Client<any> {
     Object.assign(this.#meta, state.meta);
     const savedId = state.meta.clientId;
     const nodeId = this.#options.clientId ?? (typeof savedId === 'string' ? savedId : this.#clientId);
+    const savedAccepted = state.meta.hlcAccepted;
     try {
-      this.hlc.restore(nodeId, typeof state.meta.hlc === 'string' ? state.meta.hlc : undefined);
+      if (savedAccepted !== undefined && typeof savedAccepted !== 'string')
+        throw new Error('hlcAccepted is not a string');
+      this.hlc.restore(
+        nodeId,
+        typeof state.meta.hlc === 'string' ? state.meta.hlc : undefined,
+        savedAccepted,
+      );
     } catch (e) {
       throw new PersistenceCorruptError(
-        `${p.name}: the saved clock ${JSON.stringify(state.meta.hlc)} does not read back (${toError(e).message}).`,
+        `${p.name}: the saved clock ${JSON.stringify(state.meta.hlc)} / ${JSON.stringify(savedAccepted)} does not read back (${toError(e).message}).`,
         {
           cause: e,
         },
