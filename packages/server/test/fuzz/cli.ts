@@ -28,7 +28,13 @@ const progress = (s: FuzzSummary) => {
   );
 };
 process.stderr.write(`[fuzz] seed ${seed}, ${messages} messages\n`);
+const stop = new AbortController();
+// SIGINT/SIGTERM: stop after the current batch and print the summary of what was sent.
+process.once('SIGINT', () => stop.abort());
+process.once('SIGTERM', () => stop.abort());
 const summary = await runFuzz({
+  signal: stop.signal,
+  onViolation: (v) => process.stderr.write(`[fuzz] VIOLATION ${v}\n`),
   messages,
   seed,
   batch: Number(values.batch),

@@ -32,6 +32,10 @@ export interface FuzzOptions {
   /** Messages per state-digest check. */
   batch?: number;
   onProgress?: (s: FuzzSummary) => void;
+  /** Called with each finding as it happens. */
+  onViolation?: (what: string) => void;
+  /** Stop early (the summary covers what was sent). */
+  signal?: AbortSignal;
   /** Extra `omnisync serve` arguments. */
   serveArgs?: string[];
 }
@@ -191,10 +195,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   };
   const inc = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
   const violate = (m: FuzzMessage | undefined, what: string) => {
-    if (s.violations.length < 50)
-      s.violations.push(
-        `#${s.sent} ${m ? `${m.via} ${m.kind} [${m.mutation}] ${m.body.subarray(0, 160).toString('latin1')}: ` : ''}${what}`,
-      );
+    const text = `#${s.sent} ${m ? `${m.via} ${m.kind} [${m.mutation}] ${m.body.subarray(0, 160).toString('latin1')}: ` : ''}${what}`;
+    opts.onViolation?.(text);
+    if (s.violations.length < 50) s.violations.push(text);
   };
   let exited = false;
   server.child.once('exit', () => (exited = true));
@@ -324,7 +327,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         segmentRefused = 0;
       };
       let done = 0;
-      while (done < count) {
+      while (done < count && !opts.signal?.aborted) {
         for (let i = 0; i < batch && done < count; i++) {
           const m = nextMessage(rng, () => hlc.now(), next);
           // A push may be accepted: close the segment before it, so its refusals are covered.
