@@ -331,6 +331,9 @@ class OmniSyncClient implements Client<any> {
     this.ready = this.#load();
     this.ready.catch((e) => {
       this.#loadFailed = toError(e);
+      // Never write over stored data this client could not read (a corrupt or failing store):
+      // writes stay in memory; the way out is the app's explicit clear() or a fixed store.
+      this.#writer.close();
       this.#reportError(e);
       for (const entry of this.#sources.values())
         for (const c of entry.members) c.setStatus('error', this.#loadFailed);

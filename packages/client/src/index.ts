@@ -172,6 +172,8 @@ export {
   NotFoundError,
   SchemaError,
   PersistenceCorruptError,
+  PersistenceError,
+  PersistenceQuotaError,
   OmniSyncError,
   ProviderError,
   ProtocolError,

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   dependency_failed: 409,
   persistence_corrupt: 500,
   persistence_failed: 500,
+  persistence_quota: 507,
   storage_failed: 500,
   network: 503,
   provider_failed: 503,
@@ -111,6 +112,12 @@ export class PayloadTooLargeError extends subclass('PayloadTooLargeError', 'payl
 export class PersistenceCorruptError extends subclass('PersistenceCorruptError', 'persistence_corrupt') {}
 /** A persistence backend that failed to read or write. */
 export class PersistenceError extends subclass('PersistenceError', 'persistence_failed') {}
+/**
+ * Local storage is full (browser quota, `QuotaExceededError`; disk full, `ENOSPC`/`EDQUOT`):
+ * the write was not stored, nothing stored before it was lost. Show it to the user (free
+ * space, or ask for persistent storage) and retry.
+ */
+export class PersistenceQuotaError extends subclass('PersistenceQuotaError', 'persistence_quota') {}
 /** A server storage failure (the write was not acknowledged). */
 export class StorageError extends subclass('StorageError', 'storage_failed') {}
 /** The network failed or the server could not be reached; retried automatically. */
@@ -160,6 +167,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   payload_too_large: PayloadTooLargeError,
   persistence_corrupt: PersistenceCorruptError,
   persistence_failed: PersistenceError,
+  persistence_quota: PersistenceQuotaError,
   storage_failed: StorageError,
   network: NetworkError,
   provider_failed: ProviderError,

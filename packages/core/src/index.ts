@@ -20,6 +20,7 @@ export {
   PayloadTooLargeError,
   PersistenceCorruptError,
   PersistenceError,
+  PersistenceQuotaError,
   StorageError,
   NetworkError,
   ProviderError,

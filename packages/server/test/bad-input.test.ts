@@ -349,6 +349,18 @@ describe('bad WebSocket input', () => {
     expect(err.error.message).toMatch(/over the limit of \d+ bytes/);
   });
 
+  it('a text frame that is not UTF-8 → protocol_invalid, then close 1007 with a reason (found by the fuzz driver)', async () => {
+    const c = await LiveClient.open(t.url, APP);
+    await c.hello();
+    c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), { binary: false });
+    const closed = await c.closed;
+    expect(closed.code).toBe(1007);
+    expect(closed.reason).toMatch(/^protocol_invalid: .*UTF-8/);
+    const err = c.messages.find((m) => m.type === 'error');
+    expect(err.error.code).toBe('protocol_invalid');
+    expect(err.error.message).toMatch(/not valid UTF-8/);
+  });
+
   it('a leave or unsubscribe answers an error only when there is nothing to leave or unsubscribe', async () => {
     const c = await LiveClient.open(t.url, APP);
     try {

@@ -14,9 +14,15 @@
  *
  * All operations of one instance run one at a time in call order.
  */
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import * as nodeFs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { PersistenceCorruptError, PersistenceError, ValidationError } from '@omnisync/core';
+import {
+  PersistenceCorruptError,
+  PersistenceError,
+  PersistenceQuotaError,
+  ValidationError,
+} from '@omnisync/core';
 import { normalizeBatch } from './batch.js';
 import {
   encodeCommitBody,
@@ -43,7 +49,15 @@ export interface FilePersistenceOptions {
   fsync?: boolean;
   /** Compact once the journal after the snapshot exceeds this many bytes (default 8 MiB). */
   compactAfterBytes?: number;
+  /**
+   * The file system calls the data file goes through (default `node:fs/promises`). For
+   * tests that inject faults (a disk that fills up mid-write); the lock file is not affected.
+   */
+  fs?: FileStoreFs;
 }
+
+/** The part of `node:fs/promises` the file store uses for its data file. */
+export type FileStoreFs = Pick<typeof nodeFs, 'mkdir' | 'open' | 'readFile' | 'rename' | 'rm'>;
 
 /** A file persistence: the {@link Persistence} contract plus explicit compaction. */
 export interface FilePersistence extends Persistence {
@@ -63,6 +77,10 @@ interface Group {
   done: Promise<void>;
 }
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
+/** Disk full or over the user's disk quota. */
+const isFull = (err: unknown): boolean => errno(err) === 'ENOSPC' || errno(err) === 'EDQUOT';
+const FULL_HINT =
+  'The disk is full: nothing of this write was stored and nothing stored before it was lost; free disk space and retry it.';
 
 /** Open (lazily, on the first call) a persistence file at `options.path`. */
 export function createFilePersistence(options: FilePersistenceOptions): FilePersistence {
@@ -76,6 +94,7 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
   if (!(compactAfter > 0))
     throw new ValidationError(`compactAfterBytes must be a positive number of bytes; got ${compactAfter}.`);
   const life = new Lifecycle(label);
+  const { mkdir, open, readFile, rename, rm } = options.fs ?? nodeFs;
 
   let lock: FileLock | undefined;
   let fd: FileHandle | undefined;
@@ -84,7 +103,20 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
   let compactAt = 0; // journal size that triggers the next automatic compaction
 
   const failed = (action: string, err: unknown): Error => {
-    if (err instanceof PersistenceError || err instanceof PersistenceCorruptError) return err;
+    if (
+      err instanceof PersistenceError ||
+      err instanceof PersistenceCorruptError ||
+      err instanceof PersistenceQuotaError
+    )
+      return err;
+    if (isFull(err))
+      return new PersistenceQuotaError(
+        `${label}: could not ${action}: ${(err as Error).message}. ${FULL_HINT}`,
+        {
+          cause: err,
+          details: { file: path, errno: errno(err) },
+        },
+      );
     return new PersistenceError(`${label}: could not ${action}: ${(err as Error)?.message ?? String(err)}`, {
       cause: err,
       details: { file: path, errno: errno(err) },
@@ -110,7 +142,7 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
     await fd?.close();
     fd = undefined;
     await rename(tmpPath, path);
-    if (sync) await fsyncDir(dirname(path));
+    if (sync) await fsyncDir(open, dirname(path));
     fd = await open(path, 'r+');
     end = data.length;
   };
@@ -192,14 +224,26 @@ export function createFilePersistence(options: FilePersistenceOptions): FilePers
     }
     const handle = fd!;
     const data = encodeCommits(g.bodies);
+    let written = false;
     try {
       await writeAll(handle, data, end);
+      written = true;
       if (sync) await handle.datasync();
     } catch (err) {
       // Whether the record reached the disk is unknown: reopen (and rescan) on the next
       // call; a partial record is then dropped as torn, a complete one is kept.
       fd = undefined;
       await handle.close().catch(() => undefined);
+      // A full disk refused the write: the partial record (if any) is a torn tail the next
+      // call drops, so this commit is not stored. (A full disk at fsync is reported below.)
+      if (isFull(err) && !written)
+        throw new PersistenceQuotaError(
+          `${label}: could not append a commit: ${(err as Error).message}. ${FULL_HINT}`,
+          {
+            cause: err,
+            details: { file: path, errno: errno(err) },
+          },
+        );
       throw new PersistenceError(
         `${label}: the commit may not have been stored (${(err as Error)?.message ?? String(err)}). Each commit is either wholly stored or not at all; load() to see which, or retry it (applying a batch twice in a row changes nothing).`,
         { cause: err, details: { file: path, errno: errno(err) } },
@@ -285,7 +329,7 @@ async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise
 }
 
 /** Make a rename durable. Some platforms cannot fsync a directory; there the rename is as durable as it gets. */
-async function fsyncDir(dir: string): Promise<void> {
+async function fsyncDir(open: FileStoreFs['open'], dir: string): Promise<void> {
   let fh: FileHandle | undefined;
   try {
     fh = await open(dir, 'r');

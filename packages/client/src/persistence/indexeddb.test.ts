@@ -137,7 +137,8 @@ describe('IndexedDB persistence specifics (fake-indexeddb)', () => {
           meta: { cursor: 2 },
         }),
       ).rejects.toMatchObject({
-        name: 'PersistenceError',
+        name: 'PersistenceQuotaError',
+        code: 'persistence_quota',
         message: expect.stringMatching(/quota/),
       });
     } finally {

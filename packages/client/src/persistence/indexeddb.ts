@@ -20,6 +20,7 @@ import {
   InvalidStateError,
   PersistenceCorruptError,
   PersistenceError,
+  PersistenceQuotaError,
   ValidationError,
 } from '@omnisync/core';
 import { type NormalizedBatch, normalizeBatch } from './batch.js';
@@ -412,10 +413,17 @@ function wrapError(label: string, action: string, err: unknown): Error {
   if (
     err instanceof PersistenceError ||
     err instanceof PersistenceCorruptError ||
+    err instanceof PersistenceQuotaError ||
     err instanceof InvalidStateError
   )
     return err;
   const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'QuotaExceededError')
+    // IndexedDB aborts the whole transaction: nothing of this call was stored, nothing before it lost.
+    return new PersistenceQuotaError(
+      `${label}: could not ${action}: the browser storage quota is full (${String((err as Error).message)}). Nothing of this call was stored and nothing stored before it was lost; free space (delete old data) or ask for persistent storage (navigator.storage.persist()), then retry.`,
+      { cause: err, details: { errorName: name } },
+    );
   const hint =
     name === 'QuotaExceededError'
       ? ' The browser storage quota is full; free space or ask for persistent storage (navigator.storage.persist()).'

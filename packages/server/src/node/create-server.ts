@@ -74,22 +74,31 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex, maxHe
 }
 
 /**
- * A message over the WebSocket frame limit is refused by `ws` itself, which closes with
- * 1009 and no reason. Say what happened: an error message naming the limit, then 1009
- * with a reason (`ws` calls the instance's `close(1009)`; this instance's close adds them).
+ * A frame `ws` itself refuses closes the socket with no reason: 1009 (over the frame limit),
+ * 1007 (text that is not UTF-8), 1002 (a broken frame). Say what happened: an error message
+ * with a code, then the same close code with a reason (`ws` calls the instance's
+ * `close(code)` without one; this instance's close adds them).
  */
-function explainOversizedMessages(ws: WebSocket, maxPayload: number): void {
+function explainFrameRefusals(ws: WebSocket, maxPayload: number): void {
   const close = ws.close.bind(ws);
   ws.close = (code?: number, reason?: string | Buffer) => {
-    if (code === 1009 && reason === undefined && ws.readyState === ws.OPEN) {
-      const e = new PayloadTooLargeError(
+    if (reason !== undefined || ws.readyState !== ws.OPEN) return close(code, reason);
+    let e: OmniSyncError | undefined;
+    if (code === 1009)
+      e = new PayloadTooLargeError(
         `A message was over the limit of ${maxPayload} bytes; send smaller messages (split the push; a token must be far smaller).`,
         { details: { maxBytes: maxPayload } },
       );
-      ws.send(JSON.stringify({ type: 'error', ...toWireError(e) }));
-      return close(1009, `payload_too_large: message over ${maxPayload} bytes`);
-    }
-    return close(code, reason);
+    else if (code === 1007)
+      e = new ProtocolError('A text message was not valid UTF-8; send messages as UTF-8 JSON text.');
+    else if (code === 1002)
+      e = new ProtocolError('A WebSocket frame was malformed; use a conforming WebSocket client.');
+    if (!e) return close(code, reason);
+    ws.send(JSON.stringify({ type: 'error', ...toWireError(e) }));
+    return close(
+      code,
+      code === 1009 ? `payload_too_large: message over ${maxPayload} bytes` : `${e.code}: ${e.message}`.slice(0, 120),
+    );
   };
 }
 
@@ -120,7 +129,7 @@ export function createServer(options: SyncHandlerOptions = {}): OmniSyncServer {
       const app = decodeURIComponent(m[1]!);
       engine.checkApp(app);
       wss.handleUpgrade(req, socket, head, (ws) => {
-        explainOversizedMessages(ws, maxPayload);
+        explainFrameRefusals(ws, maxPayload);
         engine.live.accept(app, ws);
       });
     } catch (err) {
