@@ -43,7 +43,8 @@ import { Transaction, type TransactionOptions } from './transaction.js';
 export interface EngineDeps {
   readonly store: ClientStore;
   readonly scheduler: Scheduler;
-  readonly hlc: HlcClock;
+  /** `reseed` (the client's clock has it): forget stamps from a clock that ran ahead. */
+  readonly hlc: HlcClock & { reseed?(): void };
   readonly random: Random;
   readonly retry: ResolvedRetry;
   readonly events: EventHub;
@@ -59,6 +60,10 @@ export interface EngineDeps {
   readonly onError: (error: unknown) => void;
 }
 
+const isClockDrift = (e: Error): boolean => {
+  const c = e as { code?: string; details?: { code?: string }; cause?: { code?: string } };
+  return c.code === 'clock_drift' || c.details?.code === 'clock_drift' || c.cause?.code === 'clock_drift';
+};
 const isNonRetriable = (e: Error) => e instanceof NonRetriableError || e.name === 'NonRetriableError';
 
 /** @internal */
@@ -392,6 +397,8 @@ export class TransactionEngine {
   #attemptFailed(tx: Transaction, e: unknown): void {
     const error = toError(e);
     const retryable = !isNonRetriable(error) && tx.current_attempt <= this.#d.retry.retries;
+    // Refused for a clock running ahead: drop the future stamps, or every later write is refused too.
+    if (isClockDrift(error)) this.#d.hlc.reseed?.();
     const now = this.#d.scheduler.now();
     const delay = retryable ? retryDelay(this.#d.retry, tx.current_attempt) : 0;
     if (this.#d.events.wants('sync.error:action'))
