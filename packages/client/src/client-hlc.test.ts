@@ -1,7 +1,8 @@
 /**
- * The client HLC starts again from the clock when its high-water mark ran further ahead of
- * the clock than any peer accepts (a system clock that was hours ahead and was put right),
- * but never below the highest stamp received from others.
+ * After a backend refused a stamp as too far ahead, the client HLC starts again from the
+ * clock when its high-water mark is further ahead of the clock than any peer accepts (a
+ * system clock that was hours ahead and was put right), but never below the highest stamp
+ * received from others or acknowledged. Without a refusal it stays monotonic.
  */
 import { createHlc, parseHlc } from '@omnisync/core';
 import { describe, expect, it } from 'vitest';
@@ -11,20 +12,32 @@ const HOUR_MS = 3_600_000;
 const T0 = 1_800_000_000_000;
 
 describe('ClientHlc', () => {
-  it('rewinds a runaway high-water mark to the clock', () => {
+  it('after a refusal, rewinds a runaway high-water mark to the clock', () => {
     const clock = { now: () => T0 + 3 * HOUR_MS };
     const hlc = new ClientHlc('c1', { clock, maxDriftMs: 60_000 });
     const future = hlc.now();
+    hlc.refused();
     clock.now = () => T0;
     const next = hlc.now();
     expect(parseHlc(next).wall).toBe(T0);
     expect(next < future).toBe(true);
   });
 
-  it('stays monotonic within the drift limit (a small step back of the clock)', () => {
-    const clock = { now: () => T0 + 30_000 };
+  it('without a refusal stays monotonic, even when the clock goes back hours', () => {
+    const clock = { now: () => T0 + 3 * HOUR_MS };
     const hlc = new ClientHlc('c1', { clock, maxDriftMs: 60_000 });
     const a = hlc.now();
+    clock.now = () => T0;
+    expect(hlc.now() > a).toBe(true);
+  });
+
+  it('an acknowledged stamp ends the suspicion: later steps back stay monotonic', () => {
+    const clock = { now: () => T0 + 3 * HOUR_MS };
+    const hlc = new ClientHlc('c1', { clock, maxDriftMs: 60_000 });
+    hlc.refused();
+    const a = hlc.now();
+    hlc.acknowledged(a);
+    expect(hlc.suspect).toBe(false);
     clock.now = () => T0;
     expect(hlc.now() > a).toBe(true);
   });
@@ -36,6 +49,7 @@ describe('ClientHlc', () => {
     const remote = peer.now();
     hlc.receive(remote);
     hlc.now();
+    hlc.refused();
     clock.now = () => T0;
     const next = hlc.now();
     expect(next.slice(0, 18) > remote.slice(0, 18)).toBe(true);
@@ -45,6 +59,7 @@ describe('ClientHlc', () => {
       'c1',
       createHlc({ nodeId: 'c1', clock: { now: () => T0 + 3 * HOUR_MS } }).now(),
       hlc.accepted,
+      true,
     );
     const after = restarted.now();
     expect(parseHlc(after).wall).toBeLessThan(T0 + HOUR_MS);

@@ -5,10 +5,13 @@
  *
  * A system clock that was hours ahead and is then put right leaves the high-water mark in
  * the future, and every later stamp with it: each would be refused by the server
- * (`clock_drift`) forever. Stamps that far ahead of the clock were refused by every peer, so
- * none of them is anyone's truth: the clock starts again from physical time, but never below
- * the highest stamp it received from others ({@link ClientHlc.accepted}, saved with the
- * high-water mark), so it stays ahead of everything the rest of the system holds.
+ * (`clock_drift`) forever. Once a backend refused a stamp as too far ahead
+ * ({@link ClientHlc.refused}; remembered across restarts), a high-water mark further ahead of
+ * the clock than the drift limit is known to hold only refused stamps, none of them anyone's
+ * truth: the clock starts again from physical time, never below the highest stamp received
+ * from others or acknowledged by a backend ({@link ClientHlc.accepted}). Without a refusal a
+ * clock that went back (an NTP correction) keeps stamping past the high-water mark: stamps
+ * stay monotonic.
  */
 import {
   createHlc,
@@ -28,8 +31,10 @@ const RUNAWAY_CHECK_MS = 1000;
 export class ClientHlc implements HlcClock {
   #inner: HlcClock;
   readonly #options: Omit<HlcOptions, 'nodeId' | 'restore'>;
-  /** The highest stamp received from others. */
+  /** The highest stamp received from others or acknowledged by a backend. */
   #accepted: string | undefined;
+  /** A backend refused a stamp as too far ahead, and none was acknowledged since. */
+  #suspect = false;
   #checkFrom = -Infinity;
   #checkAfter = -Infinity;
 
@@ -44,7 +49,7 @@ export class ClientHlc implements HlcClock {
   now(): string {
     const pt = (this.#options.clock ?? systemClock).now();
     // Cheap on the write path: looked at once a second, and whenever the clock went back.
-    if (pt >= this.#checkAfter || pt < this.#checkFrom) {
+    if (this.#suspect && (pt >= this.#checkAfter || pt < this.#checkFrom)) {
       this.#checkFrom = pt;
       this.#checkAfter = pt + RUNAWAY_CHECK_MS;
       this.#rewindIfRunaway(pt);
@@ -53,21 +58,39 @@ export class ClientHlc implements HlcClock {
   }
   receive(remote: string): void {
     this.#inner.receive(remote);
-    if (this.#accepted === undefined || head(remote) > head(this.#accepted)) this.#accepted = remote;
+    this.#accept(remote);
+  }
+  /** A stamp of ours a backend acknowledged: the clock was within the limit. */
+  acknowledged(stamp: string): void {
+    this.#suspect = false;
+    this.#accept(stamp);
+  }
+  /** A backend refused a stamp of ours as too far ahead of its clock (`clock_drift`). */
+  refused(): void {
+    this.#suspect = true;
+    this.#checkFrom = this.#checkAfter = -Infinity;
+  }
+  /** Whether a refusal is outstanding (save it with {@link last}). */
+  get suspect(): boolean {
+    return this.#suspect;
+  }
+  #accept(stamp: string): void {
+    if (this.#accepted === undefined || head(stamp) > head(this.#accepted)) this.#accepted = stamp;
   }
   get last(): string {
     return this.#inner.last;
   }
-  /** The highest stamp received from others (save it with {@link last}), if any. */
+  /** The highest stamp received from others or acknowledged (save it with {@link last}), if any. */
   get accepted(): string | undefined {
     return this.#accepted;
   }
 
   /**
-   * Continue as `nodeId`, past both `saved` and every stamp issued so far; `accepted`: the
-   * saved {@link accepted}.
+   * Continue as `nodeId`, past both `saved` and every stamp issued so far; `accepted` and
+   * `suspect`: the saved {@link accepted} and {@link suspect}.
    */
-  restore(nodeId: string, saved: string | undefined, accepted?: string): void {
+  restore(nodeId: string, saved: string | undefined, accepted?: string, suspect = false): void {
+    if (suspect) this.#suspect = true;
     if (accepted !== undefined) {
       parseHlc(accepted); // a damaged value throws (the caller reports the persistence)
       if (this.#accepted === undefined || head(accepted) > head(this.#accepted)) this.#accepted = accepted;

@@ -275,7 +275,11 @@ class OmniSyncClient implements Client<any> {
     this.#forgets = this.#persistence ? withForgetMarkers(this.#persistence) : undefined;
     this.#writer = new OutboxWriter(this.#forgets?.persistence, () => {
       const accepted = this.hlc.accepted;
-      return accepted === undefined ? { hlc: this.hlc.last } : { hlc: this.hlc.last, hlcAccepted: accepted };
+      return {
+        hlc: this.hlc.last,
+        ...(accepted !== undefined ? { hlcAccepted: accepted } : {}),
+        hlcSuspect: this.hlc.suspect ? true : null,
+      };
     });
     const history = resolveHistory(options.transactionHistory);
     this.#engine = new TransactionEngine({
@@ -395,6 +399,7 @@ class OmniSyncClient implements Client<any> {
         nodeId,
         typeof state.meta.hlc === 'string' ? state.meta.hlc : undefined,
         savedAccepted,
+        state.meta.hlcSuspect === true,
       );
     } catch (e) {
       throw new PersistenceCorruptError(

@@ -43,7 +43,8 @@ import { Transaction, type TransactionOptions } from './transaction.js';
 export interface EngineDeps {
   readonly store: ClientStore;
   readonly scheduler: Scheduler;
-  readonly hlc: HlcClock;
+  /** The client's clock also hears of stamps acknowledged, and of refusals as too far ahead. */
+  readonly hlc: HlcClock & { acknowledged?(stamp: string): void; refused?(): void };
   readonly random: Random;
   readonly retry: ResolvedRetry;
   readonly events: EventHub;
@@ -59,6 +60,10 @@ export interface EngineDeps {
   readonly onError: (error: unknown) => void;
 }
 
+const isClockDrift = (e: Error): boolean => {
+  const c = e as { code?: string; details?: { code?: string }; cause?: { code?: string } };
+  return c.code === 'clock_drift' || c.details?.code === 'clock_drift' || c.cause?.code === 'clock_drift';
+};
 const isNonRetriable = (e: Error) => e instanceof NonRetriableError || e.name === 'NonRetriableError';
 
 /** @internal */
@@ -411,6 +416,8 @@ export class TransactionEngine {
 
   #attemptFailed(tx: Transaction, e: unknown): void {
     const error = toError(e);
+    // Refused for a clock running ahead: the clock starts again once the system clock is right.
+    if (isClockDrift(error)) this.#d.hlc.refused?.();
     const retryable = !isNonRetriable(error) && tx.current_attempt <= this.#d.retry.retries;
     const now = this.#d.scheduler.now();
     const delay = retryable ? retryDelay(this.#d.retry, tx.current_attempt) : 0;
@@ -467,6 +474,7 @@ export class TransactionEngine {
         const cells = tx.confirmedCells ?? tx.records.flatMap((m) => m.cells);
         for (const c of cells) extra.push(c);
       }
+      if (!local) for (const m of tx.records) this.#d.hlc.acknowledged?.(m.hlc);
       if (!local && writer.enabled) {
         for (const m of tx.records) m.pushCells(toPersist);
         if (tx.confirmedCells) for (const c of tx.confirmedCells) toPersist.push(c);

@@ -607,6 +607,16 @@ export async function createPostgresStorage(
     if (closed) throw new StorageError(`The Postgres storage (schema ${options.schema}) is closed.`);
   };
   const connect = () => wrap('connect', () => pool.connect());
+  // Reads (and cursor writes) in flight: close waits for them before ending the pool. Ended
+  // under them, a read still queued for a connection would never settle (sim seed 64: a
+  // restart hung on it).
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
 
   /** Run `fn` in a transaction on a pooled connection; roll back when it throws. */
   async function transaction<T>(begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -627,16 +637,24 @@ export async function createPostgresStorage(
   }
   const beginWrite = `BEGIN; SET LOCAL synchronous_commit = ${syncCommit}; SELECT pg_advisory_xact_lock(${lockKey})`;
 
-  const readHead = async (): Promise<number> => {
-    const { rows } = await pool.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'head'`);
-    return rows.length === 0 ? 0 : Number(rows[0]!.value);
-  };
+  const readHead = (): Promise<number> =>
+    track(
+      (async () => {
+        checkOpen();
+        const { rows } = await pool.query<{ value: string }>(
+          `SELECT value FROM ${s}.meta WHERE key = 'head'`,
+        );
+        return rows.length === 0 ? 0 : Number(rows[0]!.value);
+      })(),
+    );
   let unwatch: (() => void)[] = [];
 
   return {
     async read(fn) {
       checkOpen();
-      return transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => fn(new PgReader(c, s)));
+      return track(
+        transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => fn(new PgReader(c, s))),
+      );
     },
     write(fn) {
       return writeLock.run(() => {
@@ -676,14 +694,16 @@ export async function createPostgresStorage(
     },
     async deviceCursors(): Promise<DeviceCursor[]> {
       checkOpen();
-      return wrap(
-        'read',
-        async () =>
-          (
-            await pool.query<DeviceCursor & Row>(
-              `SELECT device_id AS "deviceId", cursor, updated_at AS "updatedAt" FROM ${s}.device_cursors ORDER BY device_id`,
-            )
-          ).rows,
+      return track(
+        wrap(
+          'read',
+          async () =>
+            (
+              await pool.query<DeviceCursor & Row>(
+                `SELECT device_id AS "deviceId", cursor, updated_at AS "updatedAt" FROM ${s}.device_cursors ORDER BY device_id`,
+              )
+            ).rows,
+        ),
       );
     },
     gc({ olderThanVersion, dropTombstones = false }): Promise<GcResult> {
@@ -709,19 +729,22 @@ export async function createPostgresStorage(
     },
     async sizeBytes() {
       checkOpen();
-      const { rows } = await wrap('read', () =>
-        pool.query<{ bytes: string | null }>(
-          `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c
+      const { rows } = await track(
+        wrap('read', () =>
+          pool.query<{ bytes: string | null }>(
+            `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
-          [options.schema],
+            [options.schema],
+          ),
         ),
       );
       return Number(rows[0]?.bytes ?? 0);
     },
     close() {
       closing ??= writeLock.run(async () => {
-        closed = true;
+        closed = true; // nothing new starts; the reads that run finish first
         for (const stop of unwatch.splice(0)) stop();
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         await db.release();
       });
       return closing;
