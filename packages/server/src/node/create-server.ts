@@ -97,7 +97,9 @@ function explainFrameRefusals(ws: WebSocket, maxPayload: number): void {
     ws.send(JSON.stringify({ type: 'error', ...toWireError(e) }));
     return close(
       code,
-      code === 1009 ? `payload_too_large: message over ${maxPayload} bytes` : `${e.code}: ${e.message}`.slice(0, 120),
+      code === 1009
+        ? `payload_too_large: message over ${maxPayload} bytes`
+        : `${e.code}: ${e.message}`.slice(0, 120),
     );
   };
 }

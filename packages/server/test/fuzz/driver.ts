@@ -273,7 +273,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       const pingId = `fz-${s.sent}`;
       if (live.ws.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify({ type: 'ping', id: pingId }));
       let reply = await live.until((x) => x.type === 'pong' && x.id === pingId, 30_000, from);
-      if (reply && decoded?.type === 'push')
+      // An oversized push is refused before it is parsed, so its error carries no requestId.
+      const unparsed = live.inbox.slice(from).some((x) => x.type === 'error' && x.requestId === undefined);
+      if (reply && decoded?.type === 'push' && !unparsed)
         reply = await live.until(
           (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === decoded.requestId,
           30_000,
@@ -341,6 +343,19 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
             r = await one(m);
           } catch (err) {
             if (exited) throw err;
+            // A body over the server's limit is refused from its Content-Length with a 413 and
+            // the connection closed; the write of the rest can fail (EPIPE) before the answer is read.
+            const code = (err as { code?: string }).code;
+            if (
+              m.via === 'http' &&
+              m.body.length > 1024 * 1024 &&
+              (code === 'EPIPE' || code === 'ECONNRESET')
+            ) {
+              inc(s.byStatus, `closed:${code}`);
+              s.refused++;
+              segmentRefused++;
+              continue;
+            }
             violate(m, `no answer: ${err instanceof Error ? err.message : String(err)}`);
             r = { accepted: true, push: true };
           }
