@@ -21,7 +21,6 @@ function skewedScheduler(): Scheduler & { skew: number } {
     skew: 0,
     now: () => Date.now() + s.skew,
     setTimeout: (fn: () => void, ms: number) => systemScheduler.setTimeout(fn, ms),
-    clearTimeout: (h: unknown) => systemScheduler.clearTimeout(h as never),
   };
   return s as Scheduler & { skew: number };
 }
