@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   dependency_failed: 409,
   persistence_corrupt: 500,
   persistence_failed: 500,
+  persistence_unavailable: 503,
   storage_failed: 500,
   network: 503,
   provider_failed: 503,
@@ -111,6 +112,14 @@ export class PayloadTooLargeError extends subclass('PayloadTooLargeError', 'payl
 export class PersistenceCorruptError extends subclass('PersistenceCorruptError', 'persistence_corrupt') {}
 /** A persistence backend that failed to read or write. */
 export class PersistenceError extends subclass('PersistenceError', 'persistence_failed') {}
+/**
+ * A persistence backend that cannot run here at all (no OPFS, its worker failed to start, the
+ * store is held by another tab): fall back to another persistence (IndexedDB).
+ */
+export class PersistenceUnavailableError extends subclass(
+  'PersistenceUnavailableError',
+  'persistence_unavailable',
+) {}
 /** A server storage failure (the write was not acknowledged). */
 export class StorageError extends subclass('StorageError', 'storage_failed') {}
 /** The network failed or the server could not be reached; retried automatically. */
@@ -160,6 +169,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   payload_too_large: PayloadTooLargeError,
   persistence_corrupt: PersistenceCorruptError,
   persistence_failed: PersistenceError,
+  persistence_unavailable: PersistenceUnavailableError,
   storage_failed: StorageError,
   network: NetworkError,
   provider_failed: ProviderError,

@@ -20,6 +20,7 @@ export {
   PayloadTooLargeError,
   PersistenceCorruptError,
   PersistenceError,
+  PersistenceUnavailableError,
   StorageError,
   NetworkError,
   ProviderError,
