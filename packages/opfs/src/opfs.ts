@@ -11,7 +11,7 @@ import {
   type JournalContents,
   type JournaledPersistence,
 } from '@omnisync/client';
-import { fromWireError, PersistenceUnavailableError, ValidationError } from '@omnisync/core';
+import { type ErrorCode, fromWireError, PersistenceUnavailableError, ValidationError } from '@omnisync/core';
 import type { OpfsReply, OpfsRequest } from './protocol.js';
 
 /** The part of a Worker (or MessagePort) the adapter uses. */
@@ -93,7 +93,10 @@ export function createOpfsPersistence(options: OpfsPersistenceOptions): Journale
           p.reject(
             reply.error.code === 'persistence_unavailable'
               ? unavailable(reply.error.message)
-              : fromWireError({ code: reply.error.code, message: `${label}: ${reply.error.message}` }),
+              : fromWireError({
+                  code: reply.error.code as ErrorCode,
+                  message: `${label}: ${reply.error.message}`,
+                }),
           );
       });
       worker.addEventListener('error', (event) => {

@@ -30,7 +30,7 @@
  * dropped. Any other damage is {@link PersistenceCorruptError} naming the file and offset.
  */
 import { crc32 } from 'node:zlib';
-import { PersistenceCorruptError } from '@omnisync/core';
+import { type Cell, type JsonValue, PersistenceCorruptError } from '@omnisync/core';
 import type { NormalizedBatch } from './batch.js';
 import { decodeBinarySnapshot, decodeJsonColumns, encodeBinarySnapshot } from './file-columns.js';
 import {
@@ -44,7 +44,9 @@ import {
   loadedState,
   type Snapshot,
 } from './journal-state.js';
+import type { ColumnarDocs } from './loaded-base.js';
 import type { StateModel } from './state.js';
+import type { PersistedState } from './types.js';
 
 export { encodeCommitBody } from './journal-state.js';
 
