@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@omnisync\/devtools\/react$/, replacement: src('devtools/src/react.tsx') },
       { find: /^@omnisync\/devtools$/, replacement: src('devtools/src/index.ts') },
       { find: /^@omnisync\/dexie$/, replacement: src('dexie/src/index.ts') },
+      { find: /^@omnisync\/opfs$/, replacement: src('opfs/src/index.ts') },
       { find: /^@omnisync\/convex\/server$/, replacement: src('convex/src/server.ts') },
       { find: /^@omnisync\/convex$/, replacement: src('convex/src/index.ts') },
       { find: /^@omnisync\/react$/, replacement: src('react/src/index.ts') },

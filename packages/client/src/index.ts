@@ -162,6 +162,14 @@ export {
   createMemoryPersistenceStore,
   createIndexedDbPersistence,
 } from './persistence/index.js';
+// A persistence over any page/record store (the OPFS adapter's base)
+export { createJournaledPersistence } from './persistence/journaled.js';
+export type {
+  JournalBackend,
+  JournalContents,
+  JournaledPersistence,
+  JournaledPersistenceOptions,
+} from './persistence/journaled.js';
 
 // Errors apps meet from the client (defined in core; re-exported for one import)
 export {

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   persistence_corrupt: 500,
   persistence_failed: 500,
   persistence_quota: 507,
+  persistence_unavailable: 503,
   storage_failed: 500,
   network: 503,
   provider_failed: 503,
@@ -118,6 +119,14 @@ export class PersistenceError extends subclass('PersistenceError', 'persistence_
  * space, or ask for persistent storage) and retry.
  */
 export class PersistenceQuotaError extends subclass('PersistenceQuotaError', 'persistence_quota') {}
+/**
+ * A persistence backend that cannot run here at all (no OPFS, its worker failed to start, the
+ * store is held by another tab): fall back to another persistence (IndexedDB).
+ */
+export class PersistenceUnavailableError extends subclass(
+  'PersistenceUnavailableError',
+  'persistence_unavailable',
+) {}
 /** A server storage failure (the write was not acknowledged). */
 export class StorageError extends subclass('StorageError', 'storage_failed') {}
 /** The network failed or the server could not be reached; retried automatically. */
@@ -168,6 +177,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   persistence_corrupt: PersistenceCorruptError,
   persistence_failed: PersistenceError,
   persistence_quota: PersistenceQuotaError,
+  persistence_unavailable: PersistenceUnavailableError,
   storage_failed: StorageError,
   network: NetworkError,
   provider_failed: ProviderError,

@@ -21,6 +21,7 @@ export {
   PersistenceCorruptError,
   PersistenceError,
   PersistenceQuotaError,
+  PersistenceUnavailableError,
   StorageError,
   NetworkError,
   ProviderError,

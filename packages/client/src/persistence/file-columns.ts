@@ -37,7 +37,6 @@
  * its documents from them directly (see `ClientStore.loadBase`); cells are made only when
  * something asks for them (compaction, `PersistedState.cells`).
  */
-import { endianness } from 'node:os';
 import type { Cell, CellValue, JsonValue } from '@omnisync/core';
 import { type ColumnarDocs, type ColumnGroup, stampAt } from './loaded-base.js';
 import type { StateModel } from './state.js';
@@ -49,7 +48,7 @@ export interface ColumnarSnapshot {
   readonly meta: unknown;
 }
 
-const LE = endianness() === 'LE';
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A cell read from a snapshot: one class, so every cell has the same hidden class. */
 class StoredCell implements Cell {

@@ -4,7 +4,8 @@
  * high-water mark, client id). One `commit` writes any mix of the three atomically: the
  * optimistic change and its outbox entry land together or not at all.
  *
- * Implementations: memory, IndexedDB (browser), file (Node). All pass one shared suite.
+ * Implementations: memory, IndexedDB (browser), file (Node), OPFS (@omnisync/opfs, on
+ * createJournaledPersistence). All pass one shared suite.
  */
 import type { Cell, JsonValue } from '@omnisync/core';
 
