@@ -32,22 +32,18 @@ import {
   ValidationError,
 } from '@omnisync/core';
 import { ClientHlc } from './client-hlc.js';
-import {
-  type ClientInspector,
-  type InspectOptions,
-  Inspector,
-  type SourceInspection,
-} from './inspect/inspector.js';
+import { ALL_FEATURES, type ClientFeatures } from './features.js';
+import type { ClientInspector, InspectOptions, Inspector, SourceInspection } from './inspect/inspector.js';
 import { existingQueryEngineOf } from './state/live.js';
-import { ClientRoom, type Room } from './rooms/room.js';
-import { RoomLink } from './rooms/room-link.js';
+import type { ClientRoom, Room } from './rooms/room.js';
+import type { RoomLink } from './rooms/room-link.js';
 import { Backoff, resolveBackoff } from './transport/backoff.js';
 import { liveUrl } from './transport/live-session.js';
 import type { WebSocketConstructor } from './transport/types.js';
 import { HEARTBEAT_MS } from './sources/omnisync-server/server-source-types.js';
 import { Collection } from './collection/collection.js';
 import { EventHub, type EventStream } from './events.js';
-import { checkMutators, type MutateArgs, mutate } from './mutators/mutate.js';
+import type { MutateArgs } from './mutators/mutate.js';
 import { type ForgetMarkers, withForgetMarkers } from './persistence/forget-marker.js';
 import type { Persistence } from './persistence/types.js';
 import { createLocalOnlySource } from './sources/local-only.js';
@@ -66,8 +62,6 @@ import { OutboxWriter } from './transactions/outbox-writer.js';
 import { type HistoryOptions, resolveHistory } from './transactions/history.js';
 import { resolveRetry } from './transactions/retry.js';
 import { deserializeTransaction } from './transactions/serialize.js';
-import { resolveTabs } from './multitab/resolve-tabs.js';
-import { createTabSource } from './multitab/tab-source.js';
 import type { TabCoordinator } from './multitab/tab-coordinator.js';
 import type { MultiTabOptions, TabStatus } from './multitab/types.js';
 import { loadedBaseOf } from './persistence/loaded-base.js';
@@ -234,21 +228,29 @@ class OmniSyncClient implements Client<any> {
   #loaded = false;
   #loadFailed: Error | undefined;
   #closed = false;
-  readonly #rooms = new Map<string, ClientRoom<any>>();
+  readonly #rooms = new Map<string, ClientRoom<never>>();
   #roomLink: RoomLink | undefined;
-  readonly #inspector: Inspector;
+  readonly #inspector: Inspector | undefined;
+  readonly #features: ClientFeatures;
   readonly tabs: ReadonlySignal<TabStatus> | undefined;
   readonly #tabs: TabCoordinator | undefined;
 
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions, features: ClientFeatures) {
     this.#options = options;
+    this.#features = features;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.#random = options.random ?? systemRandom;
-    this.#mutators = checkMutators(options.mutators);
+    if (options.mutators !== undefined && !features.mutators)
+      throw missingFeature('mutators', 'mutatorsFeature');
+    this.#mutators = features.mutators?.checkMutators(options.mutators);
     this.#clientId = options.clientId ?? randomId(this.#random, 16);
-    const tabs = options.multiTab
-      ? resolveTabs(options.multiTab, options.persistence, this.#random, (e) => this.#reportError(e))
-      : undefined;
+    if (options.multiTab && !features.multiTab) throw missingFeature('multiTab', 'multiTabFeature');
+    const tabs =
+      options.multiTab && features.multiTab
+        ? features.multiTab.resolveTabs(options.multiTab, options.persistence, this.#random, (e) =>
+            this.#reportError(e),
+          )
+        : undefined;
     this.tabs = tabs?.status;
     this.#tabs = tabs?.coordinator;
     this.#persistence =
@@ -260,7 +262,10 @@ class OmniSyncClient implements Client<any> {
       throw new ValidationError(
         'multiTab does not support serverOptions.scope "queries" yet (followers cannot add sync scopes to the leader): sync whole collections, or drop multiTab.',
       );
-    this.server = server && this.#tabs ? createTabSource(server, this.#tabs, () => this.#clientId) : server;
+    this.server =
+      server && this.#tabs && features.multiTab
+        ? features.multiTab.createTabSource(server, this.#tabs, () => this.#clientId)
+        : server;
     this.hlc = new ClientHlc(this.#clientId, {
       clock: this.scheduler,
       ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
@@ -305,7 +310,9 @@ class OmniSyncClient implements Client<any> {
         pending: this.store.pending(collection, id),
       });
     };
-    this.#inspector = new Inspector({
+    if (options.experimental_inspect && !features.inspect)
+      throw missingFeature('experimental_inspect', 'inspectFeature');
+    this.#inspector = features.inspect?.create({
       store: this.store,
       events: this.#events,
       scheduler: this.scheduler,
@@ -331,7 +338,7 @@ class OmniSyncClient implements Client<any> {
         })),
     });
     if (options.experimental_inspect)
-      this.#inspector.enable(options.experimental_inspect === true ? {} : options.experimental_inspect);
+      this.#inspector?.enable(options.experimental_inspect === true ? {} : options.experimental_inspect);
     this.ready = this.#load();
     this.ready.catch((e) => {
       this.#loadFailed = toError(e);
@@ -354,6 +361,7 @@ class OmniSyncClient implements Client<any> {
     return this.#engine.transactions;
   }
   get experimental_inspect(): ClientInspector {
+    if (!this.#inspector) throw missingFeature('experimental_inspect', 'inspectFeature');
     return this.#inspector;
   }
 
@@ -565,7 +573,7 @@ class OmniSyncClient implements Client<any> {
         // Stored now, shown when the lock is released: a source may checkpoint its cursor as
         // soon as this returns, so held data must be as durable as applied data.
         const cells = documentCells(base, collection, e, stamp, refMany);
-        if (this.#inspector.enabled) this.#inspector.remote(source.id, cells);
+        if (this.#inspector?.enabled) this.#inspector.remote(source.id, cells);
         this.#persistCells(cells);
         engine.hold(collection, e[0], cells);
         this.#conflict(collection, e[0]);
@@ -573,7 +581,7 @@ class OmniSyncClient implements Client<any> {
       }
       for (const c of documentCells(base, collection, e, stamp, refMany)) pass.push(c);
     }
-    if (this.#inspector.enabled && pass.length > 0) this.#inspector.remote(source.id, pass);
+    if (this.#inspector?.enabled && pass.length > 0) this.#inspector.remote(source.id, pass);
     if (pass.length > 0) this.#applyToBase(pass);
     if (this.#events.wants('sync.pull:action:received'))
       this.#events.emit({
@@ -593,7 +601,7 @@ class OmniSyncClient implements Client<any> {
       if (max === undefined || cells[i]!.hlc > max) max = cells[i]!.hlc;
     }
     if (max !== undefined) this.hlc.receive(max); // too far ahead: throws, nothing applied
-    if (this.#inspector.enabled) this.#inspector.remote(source.id, cells);
+    if (this.#inspector?.enabled) this.#inspector.remote(source.id, cells);
     const engine = this.#engine;
     const pass: Cell[] = [];
     let held: Map<string, Cell[]> | undefined;
@@ -774,8 +782,9 @@ class OmniSyncClient implements Client<any> {
   }
 
   /** Bound: `const { mutate } = client` works. */
-  readonly mutate = (name: string, args?: unknown): Transaction =>
-    mutate(
+  readonly mutate = (name: string, args?: unknown): Transaction => {
+    if (!this.#features.mutators) throw missingFeature('client.mutate', 'mutatorsFeature');
+    return this.#features.mutators.mutate(
       {
         store: this.store,
         engine: this.#engine,
@@ -787,6 +796,7 @@ class OmniSyncClient implements Client<any> {
       name,
       args,
     );
+  };
 
   /** @internal */
   now(): number {
@@ -797,7 +807,9 @@ class OmniSyncClient implements Client<any> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 256)
       throw new ValidationError(`A room name is 1-256 characters, got ${JSON.stringify(name)}.`);
     const existing = this.#rooms.get(name);
-    if (existing) return existing as ClientRoom<P>;
+    if (existing) return existing as unknown as Room<P>;
+    const rooms = this.#features.rooms;
+    if (!rooms) throw missingFeature('client.room', 'roomsFeature');
     const o = this.#options;
     if (o.server === undefined || o.app === undefined)
       throw new ValidationError(
@@ -817,7 +829,7 @@ class OmniSyncClient implements Client<any> {
         throw new ValidationError(
           'Rooms need a WebSocket: pass serverOptions.WebSocket (on Node 20, the `ws` package).',
         );
-      return (this.#roomLink = new RoomLink({
+      return (this.#roomLink = rooms.link({
         url: liveUrl(server, app),
         WebSocket: WS,
         scheduler: this.scheduler,
@@ -828,9 +840,9 @@ class OmniSyncClient implements Client<any> {
         onError: (e) => this.#reportError(e),
       }));
     };
-    const room = new ClientRoom<P>(name, link, (e) => this.#reportError(e));
+    const room = rooms.room(name, link, (e) => this.#reportError(e));
     this.#rooms.set(name, room);
-    return room;
+    return room as unknown as Room<P>;
   }
 
   sync(): Promise<void> {
@@ -924,5 +936,26 @@ function resolveStrategy(strategy: CollectionConfig['strategy']): MutationStrate
  * await tx.promise;
  */
 export function createClient<M extends Mutators = Mutators>(options: ClientOptions<M> = {}): Client<M> {
-  return new OmniSyncClient(options) as Client<any> as Client<M>;
+  return new OmniSyncClient(options, ALL_FEATURES) as Client<any> as Client<M>;
+}
+
+/**
+ * Create a client with only the optional parts it is given (see features.ts): the same
+ * client as {@link createClient}, but multi-tab, rooms, devtools inspection and named
+ * mutations ship only when named, so an app that uses none of them bundles smaller. Using a
+ * part it was not given throws a ValidationError that names the feature to pass.
+ * @example
+ * const client = createLeanClient({ app, server, persistence }, { rooms: roomsFeature });
+ */
+export function createLeanClient<M extends Mutators = Mutators>(
+  options: ClientOptions<M> = {},
+  features: ClientFeatures = {},
+): Client<M> {
+  return new OmniSyncClient(options, features) as Client<any> as Client<M>;
+}
+
+function missingFeature(what: string, feature: string): ValidationError {
+  return new ValidationError(
+    `${what} needs ${feature}: use createClient, or pass it as createLeanClient(options, { …, ${feature.replace('Feature', '')}: ${feature} }).`,
+  );
 }

@@ -5,7 +5,9 @@
  */
 
 // Client and collections
-export { createClient } from './client.js';
+export { createClient, createLeanClient } from './client.js';
+export { inspectFeature, multiTabFeature, mutatorsFeature, roomsFeature } from './features.js';
+export type { ClientFeatures } from './features.js';
 export type { Client, ClientOptions, CollectionConfig } from './client.js';
 export type { Room, RoomEvent, RoomMember, RoomPresence, RoomStatus } from './rooms/room.js';
 export { createCollection, getDefaultClient, setDefaultClient } from './create-collection.js';

@@ -129,6 +129,15 @@ export {
 export type { MessageLimits } from './protocol/json-text.js';
 export { checkExactJson } from './protocol/exact-json.js';
 export {
+  decodeCursorResponse,
+  decodeLiveServerMessage,
+  decodePullResponse,
+  decodePushResponse,
+  decodeSnapshotResponse,
+  readWireError,
+} from './protocol/answer-decoders.js';
+export type { WireErrorBody } from './protocol/answer-decoders.js';
+export {
   jsonValueSchema,
   cursorSchema,
   clientIdSchema,
@@ -152,10 +161,8 @@ export {
   routeKey,
 } from './protocol/sync-query.js';
 export type { LegacyWireQuery, SyncQuery, SyncRoute } from './protocol/sync-query.js';
+export { PUSH_MUTATIONS_MAX, PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX } from './protocol/limits.js';
 export {
-  PUSH_MUTATIONS_MAX,
-  PULL_LIMIT_DEFAULT,
-  PULL_LIMIT_MAX,
   pushRequestSchema,
   pushResponseSchema,
   pullRequestSchema,
@@ -177,8 +184,8 @@ export type {
   CursorRequest,
   CursorResponse,
 } from './protocol/http-messages.js';
+export { LIVE_CLOSE_CODES } from './protocol/close-codes.js';
 export {
-  LIVE_CLOSE_CODES,
   LIVE_CLIENT_MESSAGE_TYPES,
   liveClientMessageSchema,
   liveServerMessageSchema,

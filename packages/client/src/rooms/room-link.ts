@@ -12,11 +12,10 @@
  * allowed) stops and fails every room.
  */
 import {
-  decodeMessage,
+  decodeLiveServerMessage,
   ForbiddenError,
   LIVE_CLOSE_CODES,
   type LiveServerMessage,
-  liveServerMessageSchema,
   NetworkError,
   type OmniSyncError,
   PROTOCOL_VERSION,
@@ -168,7 +167,7 @@ export class RoomLink {
     let message: LiveServerMessage;
     try {
       const text = typeof data === 'string' ? data : String(data);
-      message = decodeMessage(liveServerMessageSchema, JSON.parse(text), 'live server message');
+      message = decodeLiveServerMessage(JSON.parse(text));
     } catch (err) {
       this.#o.onError(
         err instanceof ProtocolError ? err : new ProtocolError(`Unreadable room message: ${String(err)}.`),

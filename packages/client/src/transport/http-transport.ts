@@ -15,10 +15,13 @@
  * (or too many 429s) fails with the error, `details.retryAfterMs` set, for the caller's backoff.
  */
 import {
+  decodeCursorResponse,
+  decodePullResponse,
+  decodePushResponse,
+  decodeSnapshotResponse,
+  readWireError,
   type CursorRequest,
   type CursorResponse,
-  cursorResponseSchema,
-  decodeMessage,
   fromWireError,
   NetworkError,
   PROTOCOL_HEADER,
@@ -28,18 +31,14 @@ import {
   ProtocolError,
   type PullRequest,
   type PullResponse,
-  pullResponseSchema,
   type PushRequest,
   type PushResponse,
-  pushResponseSchema,
   type Scheduler,
   type SnapshotRequest,
   type SnapshotResponse,
-  snapshotResponseSchema,
   systemScheduler,
   UnauthorizedError,
   ValidationError,
-  wireErrorSchema,
 } from '@omnisync/core';
 import { retryAfterMs } from './backoff.js';
 import type { FetchLike, FetchResponseLike, TokenFunction } from './types.js';
@@ -51,7 +50,7 @@ export const ACCEPTS_ENCODING_HEADER = 'omnisync-accept-encoding';
 const PROTOCOL_VERSION_TEXT = String(PROTOCOL_VERSION);
 
 /** A protocol response schema (zod, from core). */
-type ResponseSchema = Parameters<typeof decodeMessage>[0];
+type Decoder<T> = (value: unknown, what: string) => T;
 
 /** Default time a request may take before it counts as lost. */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -213,9 +212,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     } catch {
       parsed = undefined;
     }
-    const wire = wireErrorSchema.safeParse(parsed);
-    if (wire.success) {
-      const e = fromWireError(wire.data.error as Parameters<typeof fromWireError>[0]);
+    const wire = readWireError(parsed);
+    if (wire) {
+      const e = fromWireError(wire.error as Parameters<typeof fromWireError>[0]);
       const Cls = e.constructor as new (m: string, o: object) => OmniSyncError;
       const details = {
         ...e.details,
@@ -264,7 +263,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     }
   }
 
-  async function call<T>(kind: string, body: unknown, schema: ResponseSchema): Promise<T> {
+  async function call<T>(kind: string, body: unknown, decode: Decoder<T>): Promise<T> {
     const res = await exchange(kind, body);
     if (!res.ok) throw await readError(kind, res);
     let text: string;
@@ -288,7 +287,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       });
     }
     try {
-      return decodeMessage(schema, json, `${kind} response`) as T;
+      return decode(json, `${kind} response`);
     } catch (err) {
       // A server that answers with a shape this client does not know: mark transient so the
       // loop backs off instead of spinning (a newer server may be rolling out).
@@ -298,9 +297,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   }
 
   return {
-    push: (body) => call<PushResponse>('push', body, pushResponseSchema),
-    pull: (body) => call<PullResponse>('pull', body, pullResponseSchema),
-    snapshot: (body) => call<SnapshotResponse>('snapshot', body, snapshotResponseSchema),
-    cursor: (body) => call<CursorResponse>('cursor', body, cursorResponseSchema),
+    push: (body) => call<PushResponse>('push', body, decodePushResponse),
+    pull: (body) => call<PullResponse>('pull', body, decodePullResponse),
+    snapshot: (body) => call<SnapshotResponse>('snapshot', body, decodeSnapshotResponse),
+    cursor: (body) => call<CursorResponse>('cursor', body, decodeCursorResponse),
   };
 }

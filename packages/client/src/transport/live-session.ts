@@ -15,11 +15,10 @@
  */
 import {
   type Cell,
-  decodeMessage,
+  decodeLiveServerMessage,
   ForbiddenError,
   LIVE_CLOSE_CODES,
   type LiveServerMessage,
-  liveServerMessageSchema,
   NetworkError,
   type OmniSyncError,
   PROTOCOL_VERSION,
@@ -186,7 +185,7 @@ export class LiveSession {
     let message: LiveServerMessage;
     try {
       const text = typeof data === 'string' ? data : String(data);
-      message = decodeMessage(liveServerMessageSchema, JSON.parse(text), 'live server message');
+      message = decodeLiveServerMessage(JSON.parse(text));
     } catch (err) {
       this.#o.handlers.onError(
         err instanceof ProtocolError

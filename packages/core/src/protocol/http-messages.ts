@@ -13,11 +13,8 @@ import {
   schemaVersionSchema,
 } from './wire-schemas.js';
 
-/** Largest number of mutations in one push. */
-export const PUSH_MUTATIONS_MAX = 10_000;
-/** Default and largest page size of a pull (change-log entries scanned). */
-export const PULL_LIMIT_DEFAULT = 1000;
-export const PULL_LIMIT_MAX = 10_000;
+import { PUSH_MUTATIONS_MAX, PULL_LIMIT_MAX } from './limits.js';
+export { PUSH_MUTATIONS_MAX, PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX } from './limits.js';
 
 /** `POST push`: apply mutations; idempotent by (clientId, mutation id). */
 export const pushRequestSchema = z.object({
