@@ -35,6 +35,7 @@ process.once('SIGTERM', () => stop.abort());
 const summary = await runFuzz({
   signal: stop.signal,
   onViolation: (v) => process.stderr.write(`[fuzz] VIOLATION ${v}\n`),
+  onNote: (v) => process.stderr.write(`[fuzz] note ${v}\n`),
   messages,
   seed,
   batch: Number(values.batch),
