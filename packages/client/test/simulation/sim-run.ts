@@ -4,7 +4,7 @@
  * (any number of seeds, 3 to 10 clients, a progress bar, failing seeds written to the corpus).
  * Checks throw plain Errors, so it runs outside vitest too.
  */
-import { type Cell, compareHlc, Replica } from '@omnisync/core';
+import { type Cell, compareHlc, HLC_MAX_DRIFT_MS, Replica } from '@omnisync/core';
 import { HEALED, type NetworkFaults } from './sim-network.js';
 import { APP, COLLECTION, FIELDS, IDS, type SimClient, SimWorld } from './sim-world.js';
 
@@ -34,6 +34,8 @@ export const COUNT_KEYS = [
   'compactions',
   'snapshots',
   'reannounced',
+  'crashedAfterCommit',
+  'skewedClients',
 ] as const;
 
 /** How to run one seed. */
@@ -44,6 +46,10 @@ export interface SeedOptions {
   readonly verbose?: boolean;
   /** With verbose: trace every request and socket frame too. */
   readonly trace?: boolean;
+  /** The server's storage (default sqlite). */
+  readonly storage?: 'sqlite' | 'postgres';
+  /** Server instances on one storage (2: postgres only; clients split between them). */
+  readonly servers?: 1 | 2;
 }
 
 /** Fail a check of the simulation (a plain Error: the runner lists the seed and its replay command). */
@@ -72,7 +78,20 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   const n = options.clients ?? 3;
   // Half the seeds add the live WebSocket (sockets break on partitions and restarts); a
   // third compact the server now and then (clients behind the horizon reset and snapshot).
-  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0, gc: seed % 3 === 1, clients: n });
+  // A quarter skew the client clocks, each up to ± 45 % of the drift limit (two clients then
+  // stay within the limit of each other); a fifth crash the server now and then between a
+  // push's commit and its answer. (Seeded apart from the other faults: older seeds replay.)
+  const world = new SimWorld({
+    seed,
+    faults: HEALED,
+    live: seed % 2 === 0,
+    gc: seed % 3 === 1,
+    clients: n,
+    storage: options.storage ?? 'sqlite',
+    servers: options.servers ?? 1,
+    skewMs: seed % 4 === 3 ? Math.floor(HLC_MAX_DRIFT_MS * 0.45) : 0,
+  });
+  if (seed % 5 === 2) world.network.crashAfterPush = 0.05;
   const r = world.random;
   world.network.faults = faultsFor(r);
   const log = (...a: unknown[]) =>
@@ -114,7 +133,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
         log(`restart client ${c}`);
       } else if (roll < 0.8) {
         world.network.serverUp = false;
-        await world.server.restart();
+        await world.server.restart(round % world.server.servers.length);
         await world.run(Math.floor(r() * 1500));
         world.network.serverUp = true;
         counts.serverRestarts++;
@@ -145,6 +164,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
 
     // Heal everything and sync to quiescence.
     world.network.faults = HEALED;
+    world.network.crashAfterPush = 0;
     world.network.serverUp = true;
     for (let i = 0; i < n; i++) world.network.partitioned[i] = false;
     await quiesce(world);
@@ -157,6 +177,8 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     counts.compactions = world.server.gcRuns;
     counts.snapshots = world.server.snapshots;
     counts.reannounced = world.server.ledger.reannounced;
+    counts.crashedAfterCommit = world.network.stats.crashedAfterCommit;
+    counts.skewedClients = world.skew.filter((x) => x !== 0).length;
     await check(world);
     return counts;
   } finally {

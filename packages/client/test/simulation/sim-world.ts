@@ -24,7 +24,8 @@ import {
 import type { Persistence } from '../../src/persistence/types.js';
 import type { Transaction } from '../../src/transactions/transaction.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';
-import { SimServer } from './sim-server.js';
+import { dropSchemas, freshSchema, PG_URL } from '../../../server/test/helpers/pg-url.js';
+import { SimCluster } from './sim-cluster.js';
 import { SimSockets } from './sim-socket.js';
 
 export const APP = 'sim';
@@ -75,12 +76,20 @@ export interface WorldOptions {
   readonly gc?: boolean;
   /** Number of clients (default 3). */
   readonly clients?: number;
+  /** Where the server keeps its data (default sqlite; postgres: a schema of its own per world). */
+  readonly storage?: 'sqlite' | 'postgres';
+  /** Server instances on the one storage (2 needs postgres); client i talks to instance i mod n. */
+  readonly servers?: 1 | 2;
+  /** Client wall clocks off by up to ± `skewMs` (each its own, fixed for the run). */
+  readonly skewMs?: number;
 }
 
 export class SimWorld {
   readonly scheduler: ManualScheduler = createManualScheduler(1_700_000_000_000);
   readonly random: Random;
-  readonly server: SimServer;
+  readonly server: SimCluster;
+  /** Each client's clock offset, ms. */
+  readonly skew: number[];
   readonly network: SimNetwork;
   readonly clients: SimClient[] = [];
   readonly acked: AckedWrite[] = [];
@@ -90,6 +99,7 @@ export class SimWorld {
   readonly unexpected: Error[] = [];
   readonly #stores: MemoryPersistenceStore[] = [];
   readonly #dir: string;
+  readonly #pgPrefix: string | undefined;
   readonly #seed: number;
   readonly sockets: SimSockets | undefined;
 
@@ -98,7 +108,17 @@ export class SimWorld {
     this.gc = options.gc ?? false;
     this.random = seededRandom(options.seed);
     this.#dir = mkdtempSync(join(tmpdir(), `omni-sim-${options.seed}-`));
-    this.server = new SimServer(this.#dir);
+    this.#pgPrefix = options.storage === 'postgres' ? `${freshSchema(`sim${options.seed}`)}_` : undefined;
+    this.server = new SimCluster(
+      this.#pgPrefix !== undefined
+        ? { kind: 'postgres', url: PG_URL, schemaPrefix: this.#pgPrefix }
+        : { kind: 'sqlite', dir: this.#dir },
+      options.servers ?? 1,
+    );
+    const skewRandom = seededRandom(options.seed ^ 0xc10c);
+    this.skew = Array.from({ length: options.clients ?? 3 }, () =>
+      options.skewMs ? Math.round((skewRandom() * 2 - 1) * options.skewMs) : 0,
+    );
     this.network = new SimNetwork(
       this.scheduler,
       seededRandom(options.seed ^ 0x5eed),
@@ -106,6 +126,8 @@ export class SimWorld {
       options.clients ?? 3,
       options.faults,
     );
+    this.network.crash = (client) => this.server.restart(client % this.server.servers.length);
+    this.network.crashRandom = seededRandom(options.seed ^ 0xc4a5);
     this.sockets = options.live
       ? new SimSockets(this.scheduler, this.network, this.server, seededRandom(options.seed ^ 0x50c7))
       : undefined;
@@ -117,9 +139,19 @@ export class SimWorld {
 
   #spawn(index: number, incarnation: number): SimClient {
     const me = { alive: true };
+    const skew = this.skew[index]!;
+    const sched = this.scheduler;
+    // This process's wall clock, off by its skew; timers run on the one simulated time.
+    const scheduler =
+      skew === 0
+        ? sched
+        : {
+            now: () => sched.now() + skew,
+            setTimeout: (fn: () => void, ms: number) => sched.setTimeout(fn, ms),
+          };
     const client = createClient({
       persistence: killable(createMemoryPersistence({ store: this.#stores[index]! }), () => me.alive),
-      scheduler: this.scheduler,
+      scheduler,
       random: seededRandom(this.#seed * 31 + index * 7 + incarnation * 1009 + 1),
       onError: (e) => {
         if (me.alive) this.#expectError(e);
@@ -210,6 +242,7 @@ export class SimWorld {
     }
     await this.server.close();
     rmSync(this.#dir, { recursive: true, force: true });
+    if (this.#pgPrefix !== undefined) await dropSchemas(this.#pgPrefix);
   }
 }
 
