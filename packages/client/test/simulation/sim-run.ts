@@ -6,6 +6,8 @@
  */
 import { type Cell, compareHlc, HLC_MAX_DRIFT_MS, Replica } from '@omnisync/core';
 import { HEALED, type NetworkFaults } from './sim-network.js';
+import { COUNTER_IDS, COUNTERS } from './sim-mutators.js';
+import { seededRandom } from '@omnisync/core';
 import { APP, COLLECTION, FIELDS, IDS, type SimClient, SimWorld } from './sim-world.js';
 
 function faultsFor(r: () => number): NetworkFaults {
@@ -36,6 +38,7 @@ export const COUNT_KEYS = [
   'reannounced',
   'crashedAfterCommit',
   'skewedClients',
+  'namedMutations',
 ] as const;
 
 /** How to run one seed. */
@@ -109,7 +112,16 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   try {
     await world.run(50);
     const rounds = 30 + Math.floor(r() * 40);
+    // Named mutations, drawn apart from the other choices (older seeds replay as they did).
+    const rm = seededRandom(seed ^ 0xb0b);
     for (let round = 0; round < rounds; round++) {
+      if (rm() < 0.25) {
+        const c = Math.floor(rm() * n);
+        const id = COUNTER_IDS[Math.floor(rm() * COUNTER_IDS.length)]!;
+        world.bump(c, id);
+        counts.namedMutations++;
+        log(`client ${c} bump ${id}`);
+      }
       const roll = r();
       const c = Math.floor(r() * n);
       const who = world.clients[c]!;
@@ -310,7 +322,32 @@ async function check(world: SimWorld): Promise<void> {
       ensure(!c.items.has(id), `deleted ${id} is back on client ${c.index} (resurrected)`);
   }
 
-  // 5. Nothing the network did may surface as another kind of error.
+  // 5. Named mutations exactly once: each counter ≥ its acked bumps, ≤ its issued ones, and
+  // every client shows the server's value.
+  const counters = new Replica();
+  counters.apply(cells);
+  for (const id of COUNTER_IDS) {
+    const value = ((counters.get(COUNTERS, id) as { n?: number } | undefined)?.n ?? 0) as number;
+    const acked = world.bumps.acked.get(id)?.size ?? 0;
+    const issued = world.bumps.issued.get(id)?.size ?? 0;
+    ensure(
+      value >= acked,
+      `counter ${id} is ${value} after ${acked} acknowledged bumps (a named mutation lost)`,
+    );
+    ensure(
+      value <= issued,
+      `counter ${id} is ${value} after ${issued} bumps issued (a named mutation applied twice)`,
+    );
+    for (const c of world.clients) {
+      const shown = c.counters.get(id)?.n ?? 0;
+      ensure(
+        shown === value,
+        `client ${c.index} shows counter ${id} = ${shown}, the server ${value} (divergence)`,
+      );
+    }
+  }
+
+  // 6. Nothing the network did may surface as another kind of error.
   const unexpected = world.unexpected.map((e) => `${(e as { code?: string }).code}: ${e.message}`);
   ensure(unexpected.length === 0, `unexpected errors: ${unexpected.join('; ')}`);
 }

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Cell, MutationResult } from '@omnisync/core';
+import { simMutators } from './sim-mutators.js';
 import {
   createPostgresStorage,
   createSqliteStorage,
@@ -113,6 +114,8 @@ export class SimServer {
   readonly #nodeId: string;
   #handler: SyncHandler;
   restarts = 0;
+  /** The server's wall clock (the simulation's time), set before the first request. */
+  clock: { now(): number } | undefined;
   /** Bumped on every restart (live sockets made before are dead). */
   generation = 0;
 
@@ -128,6 +131,8 @@ export class SimServer {
     return createSyncHandler({
       logLevel: 'silent',
       nodeId: this.#nodeId,
+      mutators: simMutators,
+      hlcClock: { now: () => (this.clock ?? Date).now() },
       storage:
         st.kind === 'sqlite'
           ? (app) =>

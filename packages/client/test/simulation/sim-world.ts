@@ -26,6 +26,7 @@ import type { Transaction } from '../../src/transactions/transaction.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';
 import { dropSchemas, freshSchema, PG_URL } from '../../../server/test/helpers/pg-url.js';
 import { SimCluster } from './sim-cluster.js';
+import { COUNTERS, simMutators } from './sim-mutators.js';
 import { SimSockets } from './sim-socket.js';
 
 export const APP = 'sim';
@@ -47,6 +48,7 @@ export interface SimClient {
   client: Client;
   source: ServerSource;
   items: Collection<{ id: string; [k: string]: unknown }>;
+  counters: Collection<{ id: string; n?: number }>;
   alive: boolean;
   /** Seen `partitioned: true` in its status. */
   sawPartitioned: boolean;
@@ -93,6 +95,8 @@ export class SimWorld {
   readonly network: SimNetwork;
   readonly clients: SimClient[] = [];
   readonly acked: AckedWrite[] = [];
+  /** Named `bump` mutations: every transaction id issued, and those acknowledged, per counter. */
+  readonly bumps = { issued: new Map<string, Set<string>>(), acked: new Map<string, Set<string>>() };
   /** Compaction on. */
   readonly gc: boolean;
   /** Errors nobody should see (anything but the network's own failures). */
@@ -115,6 +119,7 @@ export class SimWorld {
         : { kind: 'sqlite', dir: this.#dir },
       options.servers ?? 1,
     );
+    for (const s of this.server.servers) s.clock = this.scheduler;
     const skewRandom = seededRandom(options.seed ^ 0xc10c);
     this.skew = Array.from({ length: options.clients ?? 3 }, () =>
       options.skewMs ? Math.round((skewRandom() * 2 - 1) * options.skewMs) : 0,
@@ -152,6 +157,7 @@ export class SimWorld {
     const client = createClient({
       persistence: killable(createMemoryPersistence({ store: this.#stores[index]! }), () => me.alive),
       scheduler,
+      mutators: simMutators,
       random: seededRandom(this.#seed * 31 + index * 7 + incarnation * 1009 + 1),
       onError: (e) => {
         if (me.alive) this.#expectError(e);
@@ -169,12 +175,14 @@ export class SimWorld {
       random: seededRandom(this.#seed * 131 + index * 17 + incarnation),
     });
     const items = client.collection<{ id: string; [k: string]: unknown }>({ id: COLLECTION, source });
+    const counters = client.collection<{ id: string; n?: number }>({ id: COUNTERS, source });
     const sim: SimClient = {
       index,
       incarnation,
       client,
       source,
       items,
+      counters,
       get alive() {
         return me.alive;
       },
@@ -185,6 +193,12 @@ export class SimWorld {
     };
     client.events.on('transaction:stateChange', (e) => {
       if (!me.alive || e.to !== 'completed') return;
+      const named = e.transaction.mutator as { name: string; args: { id: string } } | undefined;
+      if (named?.name === 'bump') {
+        const set = this.bumps.acked.get(named.args.id) ?? new Set<string>();
+        this.bumps.acked.set(named.args.id, set.add(e.transaction.id));
+        return;
+      }
       this.acked.push({ client: index, tx: e.transaction.id, cells: cellsOf(e.transaction) });
     });
     client.events.on('sync.error:action', (e) => {
@@ -198,6 +212,14 @@ export class SimWorld {
     const code = (e as { code?: string }).code;
     if (code === 'network' || code === 'closed' || code === 'offline') return;
     this.unexpected.push(e);
+  }
+
+  /** A named mutation on client `index`: bump counter `id` (optimistic here, re-run by the server). */
+  bump(index: number, id: string): void {
+    const tx = this.clients[index]!.client.mutate('bump', { id });
+    tx.promise.catch(() => {}); // a refusal shows in the checks (an acked count short)
+    const set = this.bumps.issued.get(id) ?? new Set<string>();
+    this.bumps.issued.set(id, set.add(tx.id));
   }
 
   /** Crash a client process and start a new one on the same persistence. */
