@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--seeds N] [--from S] [--seed S] [--clients 3..10] [--jobs J] [--no-corpus]`
+ * `npm run sim -- [--seeds N] [--from S] [--seed S] [--clients 3..10] [--storage sqlite|postgres] [--servers 1|2] [--jobs J] [--no-corpus]`
  *
  * Runs the deterministic simulation over many seeds in worker threads (one per core by
  * default), with a progress bar and a summary of the faults injected. Every failing seed is
@@ -8,11 +8,16 @@
  *
  * `--clients 3..10` gives each seed a client count in that range (fixed by the seed, so a
  * replay uses the same one); `--seed S` replays one seed verbosely in this process.
+ * `--storage postgres` runs the server on the local Postgres (a schema of its own per seed,
+ * dropped after it); `--servers 2` runs two server instances on it, clients split between them.
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { addToCorpus, CORPUS_PATH } from './corpus.js';
 import { COUNT_KEYS, runSeed, type SeedCounts } from './sim-run.js';
+import { PG_URL, pgUnreachable } from '../../../server/test/helpers/pg-url.js';
+
+type Storage = 'sqlite' | 'postgres';
 
 interface Args {
   seeds: number;
@@ -22,6 +27,8 @@ interface Args {
   clientsMax: number;
   jobs: number;
   corpus: boolean;
+  storage: Storage;
+  servers: 1 | 2;
 }
 
 interface SeedResult {
@@ -42,6 +49,8 @@ function parseArgs(argv: readonly string[]): Args {
     clientsMax: 3,
     jobs: Math.max(1, availableParallelism()),
     corpus: true,
+    storage: 'sqlite',
+    servers: 1,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -55,7 +64,15 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--seed') args.one = int(a, argv[++i], 0);
     else if (a === '--jobs') args.jobs = int(a, argv[++i], 1);
     else if (a === '--no-corpus') args.corpus = false;
-    else if (a === '--clients') {
+    else if (a === '--storage') {
+      const v = argv[++i];
+      if (v !== 'sqlite' && v !== 'postgres') throw new Error(`--storage takes sqlite or postgres, got ${v}`);
+      args.storage = v;
+    } else if (a === '--servers') {
+      const v = argv[++i];
+      if (v !== '1' && v !== '2') throw new Error(`--servers takes 1 or 2, got ${v}`);
+      args.servers = Number(v) as 1 | 2;
+    } else if (a === '--clients') {
       const v = argv[++i] ?? '';
       const m = /^(\d+)(?:\.\.(\d+))?$/.exec(v);
       if (!m) throw new Error(`--clients takes N or MIN..MAX (e.g. 3..10), got ${v}`);
@@ -65,17 +82,24 @@ function parseArgs(argv: readonly string[]): Args {
         throw new Error(`--clients ${v}: use 1 ≤ MIN ≤ MAX ≤ 32`);
     } else if (a === '--help' || a === '-h') {
       console.log(
-        'npm run sim -- [--seeds N] [--from S] [--seed S] [--clients 3..10] [--jobs J] [--no-corpus]',
+        'npm run sim -- [--seeds N] [--from S] [--seed S] [--clients 3..10] [--storage sqlite|postgres] [--servers 1|2] [--jobs J] [--no-corpus]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
+  if (args.servers === 2 && args.storage !== 'postgres')
+    throw new Error('--servers 2 needs a storage both share: add --storage postgres');
   return args;
 }
 
-async function runOne(seed: number, clients: number, verbose = false): Promise<SeedResult> {
+async function runOne(
+  seed: number,
+  clients: number,
+  where: { storage: Storage; servers: 1 | 2 },
+  verbose = false,
+): Promise<SeedResult> {
   try {
-    return { seed, clients, counts: await runSeed(seed, { clients, verbose }) };
+    return { seed, clients, counts: await runSeed(seed, { clients, verbose, ...where }) };
   } catch (err) {
     return { seed, clients, error: ((err as Error)?.message ?? String(err)).split('\n')[0]! };
   }
@@ -83,13 +107,17 @@ async function runOne(seed: number, clients: number, verbose = false): Promise<S
 
 // ── worker: run the seeds it is given, one message per seed ──
 if (!isMainThread) {
-  const { seeds, clientsMin, clientsMax } = workerData as {
+  const { seeds, clientsMin, clientsMax, storage, servers } = workerData as {
     seeds: number[];
     clientsMin: number;
     clientsMax: number;
+    storage: Storage;
+    servers: 1 | 2;
   };
   for (const seed of seeds)
-    parentPort!.postMessage(await runOne(seed, clientsFor(seed, clientsMin, clientsMax)));
+    parentPort!.postMessage(
+      await runOne(seed, clientsFor(seed, clientsMin, clientsMax), { storage, servers }),
+    );
 } else {
   await main();
 }
@@ -102,9 +130,15 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(2);
   }
+  if (args.storage === 'postgres' && (await pgUnreachable('the simulation on Postgres')) !== undefined) {
+    console.error(`--storage postgres needs a Postgres at ${PG_URL} (OMNISYNC_PG_URL overrides)`);
+    process.exit(2);
+  }
+  const where = { storage: args.storage, servers: args.servers };
+  const replay = `${args.storage === 'sqlite' ? '' : ` --storage ${args.storage}`}${args.servers === 1 ? '' : ` --servers ${args.servers}`}`;
   if (args.one !== undefined) {
     const clients = clientsFor(args.one, args.clientsMin, args.clientsMax);
-    const r = await runOne(args.one, clients, true);
+    const r = await runOne(args.one, clients, where, true);
     console.log(r.error ? `seed ${args.one} FAILED: ${r.error}` : `seed ${args.one} passed`, r.counts ?? '');
     process.exit(r.error ? 1 : 0);
   }
@@ -130,7 +164,7 @@ async function main(): Promise<void> {
     }
   };
   console.log(
-    `simulation: seeds ${seeds[0]}..${seeds.at(-1)}, ${args.clientsMin === args.clientsMax ? args.clientsMin : `${args.clientsMin}..${args.clientsMax}`} clients, ${jobs} worker thread(s)`,
+    `simulation: seeds ${seeds[0]}..${seeds.at(-1)}, ${args.clientsMin === args.clientsMax ? args.clientsMin : `${args.clientsMin}..${args.clientsMax}`} clients, ${args.storage}, ${args.servers} server(s), ${jobs} worker thread(s)`,
   );
   progress();
   await Promise.all(
@@ -138,7 +172,7 @@ async function main(): Promise<void> {
       const mine = seeds.filter((_, i) => i % jobs === j);
       return new Promise<void>((resolve, reject) => {
         const w = new Worker(new URL('./sim-worker.mjs', import.meta.url), {
-          workerData: { seeds: mine, clientsMin: args.clientsMin, clientsMax: args.clientsMax },
+          workerData: { seeds: mine, clientsMin: args.clientsMin, clientsMax: args.clientsMax, ...where },
         });
         w.on('message', (r: SeedResult) => {
           done++;
@@ -147,7 +181,7 @@ async function main(): Promise<void> {
             failures.push(r);
             if (tty) process.stderr.write('\n');
             console.error(
-              `seed ${r.seed} (${r.clients} clients) FAILED: ${r.error}\n  replay: npm run sim -- --seed ${r.seed} --clients ${r.clients}`,
+              `seed ${r.seed} (${r.clients} clients) FAILED: ${r.error}\n  replay: npm run sim -- --seed ${r.seed} --clients ${r.clients}${replay}`,
             );
           }
           progress();
@@ -167,7 +201,14 @@ async function main(): Promise<void> {
   if (failures.length > 0 && args.corpus) {
     const found = new Date().toISOString().slice(0, 10);
     const added = addToCorpus(
-      failures.map((f) => ({ seed: f.seed, clients: f.clients, error: f.error!, found })),
+      failures.map((f) => ({
+        seed: f.seed,
+        clients: f.clients,
+        error: f.error!,
+        found,
+        ...(args.storage === 'sqlite' ? {} : { storage: args.storage }),
+        ...(args.servers === 1 ? {} : { servers: args.servers }),
+      })),
     );
     console.log(`${added} new seed(s) written to ${CORPUS_PATH} (the simulation test replays them in CI)`);
   }

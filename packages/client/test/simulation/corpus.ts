@@ -16,6 +16,10 @@ export interface CorpusEntry {
   readonly found: string;
   /** What fixed it, once fixed (free text). */
   readonly fixed?: string;
+  /** The server's storage it failed on (default sqlite). */
+  readonly storage?: 'sqlite' | 'postgres';
+  /** Server instances it failed with (default 1). */
+  readonly servers?: 1 | 2;
 }
 
 /** The corpus file, beside this module. */
@@ -32,8 +36,9 @@ export function readCorpus(path = CORPUS_PATH): CorpusEntry[] {
 /** Add entries for seeds not in the corpus yet (by seed and client count); returns how many were new. */
 export function addToCorpus(entries: readonly CorpusEntry[], path = CORPUS_PATH): number {
   const corpus = readCorpus(path);
-  const known = new Set(corpus.map((e) => `${e.seed}/${e.clients}`));
-  const fresh = entries.filter((e) => !known.has(`${e.seed}/${e.clients}`));
+  const key = (e: CorpusEntry) => `${e.seed}/${e.clients}/${e.storage ?? 'sqlite'}/${e.servers ?? 1}`;
+  const known = new Set(corpus.map(key));
+  const fresh = entries.filter((e) => !known.has(key(e)));
   if (fresh.length > 0) writeFileSync(path, `${JSON.stringify([...corpus, ...fresh], null, 2)}\n`);
   return fresh.length;
 }

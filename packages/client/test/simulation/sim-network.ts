@@ -28,7 +28,8 @@ export const HEALED: NetworkFaults = { dropRequest: 0, dropResponse: 0, duplicat
 
 /** What the network is connected to: anything with a Fetch-API `fetch`. */
 export interface SimServer {
-  fetch(request: Request): Promise<Response>;
+  /** `client`: who sends it (with two server instances, each client talks to its own). */
+  fetch(request: Request, client: number): Promise<Response>;
 }
 
 /** Counters, for the test's own sanity (a run that never dropped anything proves little). */
@@ -39,6 +40,8 @@ export interface NetworkStats {
   duplicated: number;
   refused: number;
   partitionLost: number;
+  /** Pushes answered by a crash after the commit (see {@link SimNetwork.crashAfterPush}). */
+  crashedAfterCommit: number;
 }
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -50,6 +53,15 @@ export class SimNetwork {
   readonly partitioned: boolean[];
   /** The server process is up (otherwise connections are refused). */
   serverUp = true;
+  /**
+   * Chance a push that reached the server makes it crash after its commit, before the answer
+   * left: the answer is lost and that server instance restarts on its data (`crash` does it).
+   */
+  crashAfterPush = 0;
+  /** Restart the instance `client` talks to (set by the world). */
+  crash: ((client: number) => Promise<void>) | undefined;
+  /** Draws for `crashAfterPush` (apart from the fault draws, so older seeds replay unchanged). */
+  crashRandom: Random = () => 1;
   server: SimServer;
   readonly stats: NetworkStats = {
     sent: 0,
@@ -58,6 +70,7 @@ export class SimNetwork {
     duplicated: 0,
     refused: 0,
     partitionLost: 0,
+    crashedAfterCommit: 0,
   };
   readonly #scheduler: ManualScheduler;
   readonly #random: Random;
@@ -150,8 +163,14 @@ export class SimNetwork {
     }
     const server = this.server;
     this.#queue.push(async () => {
-      const res = await server.fetch(new Request(url, { method: 'POST', headers, body }));
+      const res = await server.fetch(new Request(url, { method: 'POST', headers, body }), client);
       const text = await res.text();
+      if (this.crashAfterPush > 0 && url.endsWith('/push') && this.crashRandom() < this.crashAfterPush) {
+        this.stats.crashedAfterCommit++;
+        this.trace?.(client, url, body, res.status, text, false);
+        await this.crash?.(client);
+        return; // the process died with the answer
+      }
       if (!answer) {
         this.trace?.(client, url, body, res.status, text, false);
         return; // the duplicate's answer goes nowhere

@@ -4,8 +4,10 @@
  * (any number of seeds, 3 to 10 clients, a progress bar, failing seeds written to the corpus).
  * Checks throw plain Errors, so it runs outside vitest too.
  */
-import { type Cell, compareHlc, Replica } from '@omnisync/core';
+import { type Cell, compareHlc, HLC_MAX_DRIFT_MS, Replica } from '@omnisync/core';
 import { HEALED, type NetworkFaults } from './sim-network.js';
+import { COUNTER_IDS, COUNTERS } from './sim-mutators.js';
+import { seededRandom } from '@omnisync/core';
 import { APP, COLLECTION, FIELDS, IDS, type SimClient, SimWorld } from './sim-world.js';
 
 function faultsFor(r: () => number): NetworkFaults {
@@ -34,6 +36,9 @@ export const COUNT_KEYS = [
   'compactions',
   'snapshots',
   'reannounced',
+  'crashedAfterCommit',
+  'skewedClients',
+  'namedMutations',
 ] as const;
 
 /** How to run one seed. */
@@ -44,6 +49,10 @@ export interface SeedOptions {
   readonly verbose?: boolean;
   /** With verbose: trace every request and socket frame too. */
   readonly trace?: boolean;
+  /** The server's storage (default sqlite). */
+  readonly storage?: 'sqlite' | 'postgres';
+  /** Server instances on one storage (2: postgres only; clients split between them). */
+  readonly servers?: 1 | 2;
 }
 
 /** Fail a check of the simulation (a plain Error: the runner lists the seed and its replay command). */
@@ -72,7 +81,20 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   const n = options.clients ?? 3;
   // Half the seeds add the live WebSocket (sockets break on partitions and restarts); a
   // third compact the server now and then (clients behind the horizon reset and snapshot).
-  const world = new SimWorld({ seed, faults: HEALED, live: seed % 2 === 0, gc: seed % 3 === 1, clients: n });
+  // A quarter skew the client clocks, each up to ± 45 % of the drift limit (two clients then
+  // stay within the limit of each other); a fifth crash the server now and then between a
+  // push's commit and its answer. (Seeded apart from the other faults: older seeds replay.)
+  const world = new SimWorld({
+    seed,
+    faults: HEALED,
+    live: seed % 2 === 0,
+    gc: seed % 3 === 1,
+    clients: n,
+    storage: options.storage ?? 'sqlite',
+    servers: options.servers ?? 1,
+    skewMs: seed % 4 === 3 ? Math.floor(HLC_MAX_DRIFT_MS * 0.45) : 0,
+  });
+  if (seed % 5 === 2) world.network.crashAfterPush = 0.05;
   const r = world.random;
   world.network.faults = faultsFor(r);
   const log = (...a: unknown[]) =>
@@ -90,7 +112,16 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   try {
     await world.run(50);
     const rounds = 30 + Math.floor(r() * 40);
+    // Named mutations, drawn apart from the other choices (older seeds replay as they did).
+    const rm = seededRandom(seed ^ 0xb0b);
     for (let round = 0; round < rounds; round++) {
+      if (rm() < 0.25) {
+        const c = Math.floor(rm() * n);
+        const id = COUNTER_IDS[Math.floor(rm() * COUNTER_IDS.length)]!;
+        world.bump(c, id);
+        counts.namedMutations++;
+        log(`client ${c} bump ${id}`);
+      }
       const roll = r();
       const c = Math.floor(r() * n);
       const who = world.clients[c]!;
@@ -114,7 +145,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
         log(`restart client ${c}`);
       } else if (roll < 0.8) {
         world.network.serverUp = false;
-        await world.server.restart();
+        await world.server.restart(round % world.server.servers.length);
         await world.run(Math.floor(r() * 1500));
         world.network.serverUp = true;
         counts.serverRestarts++;
@@ -145,6 +176,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
 
     // Heal everything and sync to quiescence.
     world.network.faults = HEALED;
+    world.network.crashAfterPush = 0;
     world.network.serverUp = true;
     for (let i = 0; i < n; i++) world.network.partitioned[i] = false;
     await quiesce(world);
@@ -157,6 +189,8 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     counts.compactions = world.server.gcRuns;
     counts.snapshots = world.server.snapshots;
     counts.reannounced = world.server.ledger.reannounced;
+    counts.crashedAfterCommit = world.network.stats.crashedAfterCommit;
+    counts.skewedClients = world.skew.filter((x) => x !== 0).length;
     await check(world);
     return counts;
   } finally {
@@ -288,7 +322,32 @@ async function check(world: SimWorld): Promise<void> {
       ensure(!c.items.has(id), `deleted ${id} is back on client ${c.index} (resurrected)`);
   }
 
-  // 5. Nothing the network did may surface as another kind of error.
+  // 5. Named mutations exactly once: each counter ≥ its acked bumps, ≤ its issued ones, and
+  // every client shows the server's value.
+  const counters = new Replica();
+  counters.apply(cells);
+  for (const id of COUNTER_IDS) {
+    const value = ((counters.get(COUNTERS, id) as { n?: number } | undefined)?.n ?? 0) as number;
+    const acked = world.bumps.acked.get(id)?.size ?? 0;
+    const issued = world.bumps.issued.get(id)?.size ?? 0;
+    ensure(
+      value >= acked,
+      `counter ${id} is ${value} after ${acked} acknowledged bumps (a named mutation lost)`,
+    );
+    ensure(
+      value <= issued,
+      `counter ${id} is ${value} after ${issued} bumps issued (a named mutation applied twice)`,
+    );
+    for (const c of world.clients) {
+      const shown = c.counters.get(id)?.n ?? 0;
+      ensure(
+        shown === value,
+        `client ${c.index} shows counter ${id} = ${shown}, the server ${value} (divergence)`,
+      );
+    }
+  }
+
+  // 6. Nothing the network did may surface as another kind of error.
   const unexpected = world.unexpected.map((e) => `${(e as { code?: string }).code}: ${e.message}`);
   ensure(unexpected.length === 0, `unexpected errors: ${unexpected.join('; ')}`);
 }

@@ -1,11 +1,13 @@
 /**
- * The simulated server: the real Fetch handler on a real SQLite file, restartable (a new
- * handler over the same file), with its storage wrapped to count what each *committed*
- * write transaction applied — the evidence for "nothing applied twice".
+ * The simulated server: the real Fetch handler on a real SQLite file or a real Postgres schema,
+ * restartable (a new handler over the same data), with its storage wrapped to count what each
+ * *committed* write transaction applied — the evidence for "nothing applied twice".
  */
 import { join } from 'node:path';
 import type { Cell, MutationResult } from '@omnisync/core';
+import { simMutators } from './sim-mutators.js';
 import {
+  createPostgresStorage,
   createSqliteStorage,
   createSyncHandler,
   type DocWrite,
@@ -79,6 +81,7 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
           }
       return out;
     },
+    ...(inner.watchCommits ? { watchCommits: (fn: (head: number) => void) => inner.watchCommits!(fn) } : {}),
     updateCursor: (d, c) => inner.updateCursor(d, c),
     deviceCursors: () => inner.deviceCursors(),
     gc: (o) => inner.gc(o),
@@ -86,39 +89,67 @@ function countingStorage(inner: SyncStorage, ledger: ApplyLedger): SyncStorage {
   };
 }
 
-/** A restartable server over one SQLite file. */
+/** A new, empty ledger. */
+export const emptyLedger = (): ApplyLedger => ({
+  mutations: new Map(),
+  cells: new Map(),
+  deleted: new Set(),
+  reannounced: 0,
+  commits: 0,
+});
+
+/** Where a simulated server keeps its data. */
+export type SimStorage =
+  | { readonly kind: 'sqlite'; readonly dir: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schemaPrefix: string };
+
+/** A restartable server over one SQLite file or Postgres schema (several may share one). */
 export class SimServer {
-  readonly ledger: ApplyLedger = {
-    mutations: new Map(),
-    cells: new Map(),
-    deleted: new Set(),
-    reannounced: 0,
-    commits: 0,
-  };
+  readonly ledger: ApplyLedger;
   /** The compaction horizon: pulls from below it get `reset`. */
   horizon = 0;
   /** Compactions run. */
   gcRuns = 0;
-  readonly #dir: string;
+  readonly #storage: SimStorage;
+  readonly #nodeId: string;
   #handler: SyncHandler;
   restarts = 0;
+  /** The server's wall clock (the simulation's time), set before the first request. */
+  clock: { now(): number } | undefined;
   /** Bumped on every restart (live sockets made before are dead). */
   generation = 0;
 
-  constructor(dir: string) {
-    this.#dir = dir;
+  constructor(storage: SimStorage, ledger: ApplyLedger = emptyLedger(), nodeId = 'srv') {
+    this.#storage = storage;
+    this.ledger = ledger;
+    this.#nodeId = nodeId;
     this.#handler = this.#open();
   }
 
   #open(): SyncHandler {
+    const st = this.#storage;
     return createSyncHandler({
       logLevel: 'silent',
-      nodeId: 'srv',
-      storage: (app) =>
-        countingStorage(
-          createSqliteStorage({ file: join(this.#dir, `${app}.sqlite`), durability: 'off' }),
-          this.ledger,
-        ),
+      nodeId: this.#nodeId,
+      mutators: simMutators,
+      hlcClock: { now: () => (this.clock ?? Date).now() },
+      storage:
+        st.kind === 'sqlite'
+          ? (app) =>
+              countingStorage(
+                createSqliteStorage({ file: join(st.dir, `${app}.sqlite`), durability: 'off' }),
+                this.ledger,
+              )
+          : async (app) =>
+              countingStorage(
+                await createPostgresStorage({
+                  connectionString: st.url,
+                  schema: `${st.schemaPrefix}${app}`,
+                  durability: 'off',
+                  maxConnections: 3,
+                }),
+                this.ledger,
+              ),
     });
   }
 

@@ -12,9 +12,9 @@ import type { SimNetwork } from './sim-network.js';
 
 /** The server side the sockets connect to. */
 export interface SocketServer {
-  /** Bumped on every restart: a link made before it is dead. */
-  readonly generation: number;
-  accept(app: string, ws: ServerEnd): void;
+  /** Of the server instance `client` talks to; bumped on its every restart: a link made before it is dead. */
+  generationOf(client: number): number;
+  accept(app: string, ws: ServerEnd, client: number): void;
 }
 
 const OPEN = 1;
@@ -77,7 +77,7 @@ class Link {
       n.network.partitioned[this.client.index] ||
       !n.network.serverUp ||
       !this.client.alive() ||
-      n.server.generation !== this.generation
+      n.server.generationOf(this.client.index) !== this.generation
     );
   }
 
@@ -172,11 +172,11 @@ class ClientEnd implements WebSocketLike {
         this.onclose?.({ code: 1006, reason: 'connect failed' });
         return;
       }
-      const link = new Link(this, net, net.server.generation);
+      const link = new Link(this, net, net.server.generationOf(index));
       link.server = new ServerEnd(link);
       this.#link = link;
       net.stats.connects++;
-      net.server.accept(app, link.server);
+      net.server.accept(app, link.server, index);
       this.readyState = OPEN;
       this.onopen?.({});
     }, net.delay());

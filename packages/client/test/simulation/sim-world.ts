@@ -24,7 +24,9 @@ import {
 import type { Persistence } from '../../src/persistence/types.js';
 import type { Transaction } from '../../src/transactions/transaction.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';
-import { SimServer } from './sim-server.js';
+import { dropSchemas, freshSchema, PG_URL } from '../../../server/test/helpers/pg-url.js';
+import { SimCluster } from './sim-cluster.js';
+import { COUNTERS, simMutators } from './sim-mutators.js';
 import { SimSockets } from './sim-socket.js';
 
 export const APP = 'sim';
@@ -46,6 +48,7 @@ export interface SimClient {
   client: Client;
   source: ServerSource;
   items: Collection<{ id: string; [k: string]: unknown }>;
+  counters: Collection<{ id: string; n?: number }>;
   alive: boolean;
   /** Seen `partitioned: true` in its status. */
   sawPartitioned: boolean;
@@ -75,21 +78,32 @@ export interface WorldOptions {
   readonly gc?: boolean;
   /** Number of clients (default 3). */
   readonly clients?: number;
+  /** Where the server keeps its data (default sqlite; postgres: a schema of its own per world). */
+  readonly storage?: 'sqlite' | 'postgres';
+  /** Server instances on the one storage (2 needs postgres); client i talks to instance i mod n. */
+  readonly servers?: 1 | 2;
+  /** Client wall clocks off by up to ± `skewMs` (each its own, fixed for the run). */
+  readonly skewMs?: number;
 }
 
 export class SimWorld {
   readonly scheduler: ManualScheduler = createManualScheduler(1_700_000_000_000);
   readonly random: Random;
-  readonly server: SimServer;
+  readonly server: SimCluster;
+  /** Each client's clock offset, ms. */
+  readonly skew: number[];
   readonly network: SimNetwork;
   readonly clients: SimClient[] = [];
   readonly acked: AckedWrite[] = [];
+  /** Named `bump` mutations: every transaction id issued, and those acknowledged, per counter. */
+  readonly bumps = { issued: new Map<string, Set<string>>(), acked: new Map<string, Set<string>>() };
   /** Compaction on. */
   readonly gc: boolean;
   /** Errors nobody should see (anything but the network's own failures). */
   readonly unexpected: Error[] = [];
   readonly #stores: MemoryPersistenceStore[] = [];
   readonly #dir: string;
+  readonly #pgPrefix: string | undefined;
   readonly #seed: number;
   readonly sockets: SimSockets | undefined;
 
@@ -98,7 +112,18 @@ export class SimWorld {
     this.gc = options.gc ?? false;
     this.random = seededRandom(options.seed);
     this.#dir = mkdtempSync(join(tmpdir(), `omni-sim-${options.seed}-`));
-    this.server = new SimServer(this.#dir);
+    this.#pgPrefix = options.storage === 'postgres' ? `${freshSchema(`sim${options.seed}`)}_` : undefined;
+    this.server = new SimCluster(
+      this.#pgPrefix !== undefined
+        ? { kind: 'postgres', url: PG_URL, schemaPrefix: this.#pgPrefix }
+        : { kind: 'sqlite', dir: this.#dir },
+      options.servers ?? 1,
+    );
+    for (const s of this.server.servers) s.clock = this.scheduler;
+    const skewRandom = seededRandom(options.seed ^ 0xc10c);
+    this.skew = Array.from({ length: options.clients ?? 3 }, () =>
+      options.skewMs ? Math.round((skewRandom() * 2 - 1) * options.skewMs) : 0,
+    );
     this.network = new SimNetwork(
       this.scheduler,
       seededRandom(options.seed ^ 0x5eed),
@@ -106,6 +131,8 @@ export class SimWorld {
       options.clients ?? 3,
       options.faults,
     );
+    this.network.crash = (client) => this.server.restart(client % this.server.servers.length);
+    this.network.crashRandom = seededRandom(options.seed ^ 0xc4a5);
     this.sockets = options.live
       ? new SimSockets(this.scheduler, this.network, this.server, seededRandom(options.seed ^ 0x50c7))
       : undefined;
@@ -117,9 +144,20 @@ export class SimWorld {
 
   #spawn(index: number, incarnation: number): SimClient {
     const me = { alive: true };
+    const skew = this.skew[index]!;
+    const sched = this.scheduler;
+    // This process's wall clock, off by its skew; timers run on the one simulated time.
+    const scheduler =
+      skew === 0
+        ? sched
+        : {
+            now: () => sched.now() + skew,
+            setTimeout: (fn: () => void, ms: number) => sched.setTimeout(fn, ms),
+          };
     const client = createClient({
       persistence: killable(createMemoryPersistence({ store: this.#stores[index]! }), () => me.alive),
-      scheduler: this.scheduler,
+      scheduler,
+      mutators: simMutators,
       random: seededRandom(this.#seed * 31 + index * 7 + incarnation * 1009 + 1),
       onError: (e) => {
         if (me.alive) this.#expectError(e);
@@ -137,12 +175,14 @@ export class SimWorld {
       random: seededRandom(this.#seed * 131 + index * 17 + incarnation),
     });
     const items = client.collection<{ id: string; [k: string]: unknown }>({ id: COLLECTION, source });
+    const counters = client.collection<{ id: string; n?: number }>({ id: COUNTERS, source });
     const sim: SimClient = {
       index,
       incarnation,
       client,
       source,
       items,
+      counters,
       get alive() {
         return me.alive;
       },
@@ -153,6 +193,12 @@ export class SimWorld {
     };
     client.events.on('transaction:stateChange', (e) => {
       if (!me.alive || e.to !== 'completed') return;
+      const named = e.transaction.mutator as { name: string; args: { id: string } } | undefined;
+      if (named?.name === 'bump') {
+        const set = this.bumps.acked.get(named.args.id) ?? new Set<string>();
+        this.bumps.acked.set(named.args.id, set.add(e.transaction.id));
+        return;
+      }
       this.acked.push({ client: index, tx: e.transaction.id, cells: cellsOf(e.transaction) });
     });
     client.events.on('sync.error:action', (e) => {
@@ -166,6 +212,14 @@ export class SimWorld {
     const code = (e as { code?: string }).code;
     if (code === 'network' || code === 'closed' || code === 'offline') return;
     this.unexpected.push(e);
+  }
+
+  /** A named mutation on client `index`: bump counter `id` (optimistic here, re-run by the server). */
+  bump(index: number, id: string): void {
+    const tx = this.clients[index]!.client.mutate('bump', { id });
+    tx.promise.catch(() => {}); // a refusal shows in the checks (an acked count short)
+    const set = this.bumps.issued.get(id) ?? new Set<string>();
+    this.bumps.issued.set(id, set.add(tx.id));
   }
 
   /** Crash a client process and start a new one on the same persistence. */
@@ -210,6 +264,7 @@ export class SimWorld {
     }
     await this.server.close();
     rmSync(this.#dir, { recursive: true, force: true });
+    if (this.#pgPrefix !== undefined) await dropSchemas(this.#pgPrefix);
   }
 }
 

@@ -85,6 +85,8 @@ export interface SyncServerOptions {
   nodeId?: string;
   /** Refuse pushes whose HLCs run further ahead of the server clock. Default 5 minutes. */
   maxClockDriftMs?: number;
+  /** The wall clock of this server's HLC (default the system clock; the simulation injects its own). */
+  hlcClock?: { now(): number };
   /** WebSocket settings. */
   live?: LiveOptions;
   /**

@@ -98,6 +98,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
   const hlc = createHlc({
     nodeId: options.nodeId ?? `srv_${randomId(undefined, 10)}`,
     ...(options.maxClockDriftMs !== undefined ? { maxDriftMs: options.maxClockDriftMs } : {}),
+    ...(options.hlcClock !== undefined ? { clock: options.hlcClock } : {}),
   });
   const limits = {
     maxBytes: options.maxBodyBytes ?? MESSAGE_MAX_BYTES,
