@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   not_found: 404,
   unauthorized: 401,
   forbidden: 403,
+  permission_denied: 403,
   payload_too_large: 413,
   rate_limited: 429,
   conflict: 409,
@@ -107,6 +108,11 @@ export class NotFoundError extends subclass('NotFoundError', 'not_found') {}
 export class UnauthorizedError extends subclass('UnauthorizedError', 'unauthorized') {}
 /** Valid credentials that do not grant this access (e.g. another app's token). */
 export class ForbiddenError extends subclass('ForbiddenError', 'forbidden') {}
+/**
+ * A write or read the app's permission rules (`defineRules`) do not allow. Not retried: the
+ * transaction fails and rolls back. `details`: `{ collection, id?, operation, rule, clause }`.
+ */
+export class PermissionDeniedError extends subclass('PermissionDeniedError', 'permission_denied') {}
 /** A request body or message over the size limit. */
 export class PayloadTooLargeError extends subclass('PayloadTooLargeError', 'payload_too_large') {}
 /** Persisted local data that cannot be read back; never silently emptied. */
@@ -173,6 +179,7 @@ const BY_CODE: Partial<Record<ErrorCode, new (m: string, o?: OmniSyncErrorOption
   not_found: NotFoundError,
   unauthorized: UnauthorizedError,
   forbidden: ForbiddenError,
+  permission_denied: PermissionDeniedError,
   payload_too_large: PayloadTooLargeError,
   persistence_corrupt: PersistenceCorruptError,
   persistence_failed: PersistenceError,

@@ -17,6 +17,7 @@ export {
   NotFoundError,
   UnauthorizedError,
   ForbiddenError,
+  PermissionDeniedError,
   PayloadTooLargeError,
   PersistenceCorruptError,
   PersistenceError,
@@ -254,6 +255,26 @@ export type {
   QueryShape,
 } from './query/ast.js';
 export { createQueryEngine } from './query/engine.js';
+export { defineRules, principal, isRules } from './rules/define-rules.js';
+export type {
+  Principal,
+  RuleOperation,
+  RuleCheck,
+  UpdateCheck,
+  FieldMask,
+  CollectionRules,
+  RoomRules,
+  RulesInput,
+  Rules,
+} from './rules/define-rules.js';
+export { createRulesEvaluator } from './rules/evaluate-rules.js';
+export type {
+  DecidingRule,
+  RuleDecision,
+  RulesExplanation,
+  WriteCheckInput,
+  RulesEvaluator,
+} from './rules/evaluate-rules.js';
 export { compileQueryFilter } from './query/matcher.js';
 export type { QueryEngine, QueryEngineOptions, QueryEngineStats, QueryInput } from './query/engine.js';
 export type { LiveQuery, QueryStatus, Completeness } from './query/live-query.js';
