@@ -41,7 +41,8 @@ export type { ServerMetrics, MetricSources, RequestKind, Transport } from './obs
 export type { ServerTracing, SpanName } from './observability/tracing.js';
 export { requestLogMixin, REQUEST_ID_HEADER } from './observability/request-context.js';
 export type { Logger, LogLevel } from './util/logger.js';
-export { defineMutators } from '@omnisync/core';
+export { defineMutators, defineRules, principal } from '@omnisync/core';
+export { principalOf } from './engine/rules.js';
 export { createSqlRunner } from './sql-runner/runner.js';
 export type {
   SqlAllowList,

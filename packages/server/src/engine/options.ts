@@ -7,6 +7,7 @@ import type { Durability } from '../storage/sqlite-storage.js';
 import type { Logger, LogLevel } from '../util/logger.js';
 import type { AuthContext, AuthOptions } from './auth.js';
 import type { CompactionOptions } from './compaction.js';
+import type { Rules } from '@omnisync/core';
 import type { ServerSchema, UnknownCollectionPolicy } from './schema.js';
 import { type BucketLimit, LIVE_BURST_SECONDS, type RateLimitOptions } from './rate-limit.js';
 
@@ -62,6 +63,12 @@ export interface SyncServerOptions {
   mutators?: Mutators;
   /** Permission hook. */
   authorize?: Authorize;
+  /**
+   * Permission rules (`defineRules` from `@omnisync/core`): read filters, write checks and
+   * field masks per collection, evaluated against the token's claims. Once given, a
+   * collection without rules is denied. Without rules the server logs a warning at start.
+   */
+  rules?: Rules;
   /**
    * Validate every pushed cell with the app's schema (the `defineSchema` the client uses), or
    * with the newest schema of a `defineSchemaVersions` chain, after upcasting the writes of

@@ -16,6 +16,7 @@ import {
   type PushRequest,
   type PushResponse,
   randomId,
+  type RulesEvaluator,
   type SnapshotRequest,
   type SnapshotResponse,
 } from '@omnisync/core';
@@ -38,6 +39,7 @@ import { type AppState } from './app-registry.js';
 import { GroupCommit } from './group-commit.js';
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
+import { createServerRules } from './rules.js';
 import { createPushSchemaCheck } from './schema.js';
 import { readPull, readSnapshot } from './read.js';
 import type { DocChangeEvent } from './working-doc.js';
@@ -52,6 +54,8 @@ export interface SyncEngine {
   readonly rateLimiter: RateLimiter;
   readonly live: LiveServer;
   readonly authRequired: boolean;
+  /** The permission rules' evaluator (undefined: no rules, only the `authorize` hook). */
+  readonly rules: RulesEvaluator | undefined;
   /** Prometheus metrics of this server (a no-op set with `metrics: false`). */
   readonly metrics: ServerMetrics;
   /** OpenTelemetry spans (no-op without an SDK, skipped with `tracing: false`). */
@@ -105,6 +109,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     maxDepth: options.maxDepth ?? MESSAGE_MAX_DEPTH,
   };
   const authorize = options.authorize;
+  const rules = createServerRules(options.rules, log);
   const rateLimiter = new RateLimiter(options.rateLimit, options.live?.maxMessagesPerSecond ?? 1000);
   const liveOptions = resolveLiveOptions(options.live, rateLimiter);
   let closing = false;
@@ -175,6 +180,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     rateLimiter,
     live: undefined as unknown as LiveServer,
     authRequired: authenticator.required,
+    rules,
     metrics,
     tracing,
     get closing() {
