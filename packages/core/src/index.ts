@@ -78,6 +78,8 @@ export {
   isValidCollectionName,
   isValidId,
   isValidFieldKey,
+  isExactKey,
+  inexactKeyReason,
   isValidFieldPath,
   assertStorableValue,
   validateCell,
@@ -128,7 +130,7 @@ export {
   utf8Length,
 } from './protocol/json-text.js';
 export type { MessageLimits } from './protocol/json-text.js';
-export { checkExactJson } from './protocol/exact-json.js';
+export { checkExactJson, checkKey, checkPushKeys } from './protocol/exact-json.js';
 export {
   decodeCursorResponse,
   decodeLiveServerMessage,

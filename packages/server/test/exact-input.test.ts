@@ -129,6 +129,117 @@ for (const [storageName, options] of storages) {
       });
     }
 
+    // U+0000 in a key: Postgres text cannot hold it. It used to be stored by SQLite, refused by
+    // Postgres for cell ids and fields, and answered 500 storage_failed on Postgres (every retry)
+    // for a client or mutation id; now refused up front on every storage.
+    const nulKeys: [what: string, body: () => string, names: string][] = [
+      [
+        'a client id',
+        () =>
+          pushText(
+            'c\\u0000',
+            'n-client',
+            `{"collection":"t","id":"d1","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'clientId',
+      ],
+      [
+        'a mutation id',
+        () =>
+          pushText(
+            'c-nul',
+            'n\\u0000mut',
+            `{"collection":"t","id":"d1","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].id',
+      ],
+      [
+        'a document id',
+        () =>
+          pushText(
+            'c-nul',
+            'n-doc',
+            `{"collection":"t","id":"doc-\\u0000","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].changes[0].id',
+      ],
+      [
+        'a field name',
+        () =>
+          pushText(
+            'c-nul',
+            'n-field',
+            `{"collection":"t","id":"d1","field":"n\\u0000","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].changes[0].field',
+      ],
+    ];
+    for (const [what, body, names] of nulKeys) {
+      it(`U+0000 in ${what} → 400 invalid_input naming it over HTTP and WebSocket, the retry the same, nothing applied`, async () => {
+        const before = await head();
+        const text = body();
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const res = await post(t.url, `/v1/apps/${APP}/push`, text, { raw: true });
+          expect(res.status).toBe(400);
+          expect(res.body.error.code).toBe('invalid_input');
+          expect(res.body.error.message).toContain(`${names} (`);
+          expect(res.body.error.message).toContain('U+0000');
+        }
+        const c = await LiveClient.open(t.url, APP);
+        try {
+          await c.hello();
+          c.send(`{"type":"push","requestId":"r-nul",${text.slice(1)}`);
+          const err = await c.next((m) => m.type === 'error' || m.type === 'ack');
+          expect(err).toMatchObject({ type: 'error', requestId: 'r-nul', error: { code: 'invalid_input' } });
+          expect(err.error.message).toContain(names);
+          await c.ping();
+        } finally {
+          c.close();
+        }
+        expect(await head()).toBe(before);
+      });
+    }
+
+    it("U+0000 in a cursor report's client id → 400 invalid_input (it used to be a 500 on Postgres)", async () => {
+      const res = await post(t.url, `/v1/apps/${APP}/cursor`, '{"clientId":"c\\u0000","cursor":0}', {
+        raw: true,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_input');
+      expect(res.body.error.message).toContain('clientId');
+    });
+
+    it('U+0000 inside a value (a string, an object key) is stored and read back exactly', async () => {
+      const raw = pushText(
+        'c-nulv',
+        'nv-1',
+        `{"collection":"t","id":"nulv","field":"id","value":"nulv","hlc":"${hlc()}"},{"collection":"t","id":"nulv","field":"s","value":"a\\u0000b","hlc":"${hlc()}"},{"collection":"t","id":"nulv","field":"o","value":{"k\\u0000":1},"hlc":"${hlc()}"}`,
+      );
+      const res = await post(t.url, `/v1/apps/${APP}/push`, raw, { raw: true });
+      expect(res.status).toBe(200);
+      expect(res.body.results[0].status).toBe('applied');
+      const snap = await http.snapshot([{ collection: 't' }]);
+      const byField = Object.fromEntries(
+        snap.cells.filter((c) => c.id === 'nulv').map((c) => [c.field, c.value]),
+      );
+      expect(byField).toEqual({ id: 'nulv', s: 'a\u0000b', o: { 'k\u0000': 1 } });
+    });
+
+    it('a server mutator writing an id with U+0000 → that mutation rejected, the others applied, on every storage', async () => {
+      const before = await head();
+      const res = await post(
+        t.url,
+        `/v1/apps/${APP}/push`,
+        '{"clientId":"c-mnul","mutations":[{"id":"mn-1","name":"put","args":{"id":"m\\u0000n","n":1},"changes":[]},{"id":"mn-2","name":"put","args":{"id":"mn-ok","n":2},"changes":[]}]}',
+        { raw: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.results[0]).toMatchObject({ status: 'rejected', error: { code: 'mutation_rejected' } });
+      expect(res.body.results[0].error.message).toContain('U+0000');
+      expect(res.body.results[1].status).toBe('applied');
+      expect(await head()).toBe(before + 1);
+    });
+
     it('a collection name with a lone surrogate, in a push and in a pull query → 400 invalid_input', async () => {
       const before = await head();
       const push = await post(

@@ -14,6 +14,8 @@ import {
   flattenDocument,
   type HlcClock,
   ID_FIELD,
+  inexactKeyReason,
+  isExactKey,
   isValidCollectionName,
   isValidId,
   MutationRejectedError,
@@ -278,8 +280,10 @@ async function runMutator(
       throw new ValidationError(
         `Mutator ${m.name}: collection ${JSON.stringify(collection)} is not a valid name.`,
       );
-    if (!isValidId(id))
-      throw new ValidationError(`Mutator ${m.name}: document id ${JSON.stringify(id)} is not valid.`);
+    if (!isValidId(id) || !isExactKey(id))
+      throw new ValidationError(
+        `Mutator ${m.name}: document id ${JSON.stringify(id)} is not valid${isValidId(id) ? ` (it ${inexactKeyReason(id)})` : ''}.`,
+      );
   };
   const view = async (collection: string, id: string): Promise<WorkingDoc> => {
     check(collection, id);

@@ -3,6 +3,8 @@
  * their storage, auth, the server HLC, push/pull/snapshot, fan-out, graceful close.
  */
 import {
+  checkKey,
+  checkPushKeys,
   createHlc,
   type CursorRequest,
   type CursorResponse,
@@ -199,6 +201,8 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       checkOpen();
       const attributes = { 'omnisync.app': app, 'omnisync.mutations': req.mutations.length };
       return tracing.span('omnisync.push', attributes, async () => {
+        // Keys every storage keeps exactly (no U+0000, no lone surrogate), before anything applies.
+        checkPushKeys(req);
         if (checkSchema) req = checkSchema(req);
         // Advance the server clock past the newest client stamp; refuse stamps far in the future.
         let newest = '';
@@ -230,6 +234,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     },
     async updateCursor(app, _auth, req) {
       checkOpen();
+      checkKey(req.clientId, 'clientId');
       const state = await registry.get(app);
       await state.storage.updateCursor(req.clientId, req.cursor);
       return { ok: true };
