@@ -130,7 +130,13 @@ export {
   utf8Length,
 } from './protocol/json-text.js';
 export type { MessageLimits } from './protocol/json-text.js';
-export { checkExactJson, checkKey, checkPushKeys } from './protocol/exact-json.js';
+export {
+  CELL_KEY_MAX_BYTES,
+  checkCellKeySize,
+  checkExactJson,
+  checkKey,
+  checkPushKeys,
+} from './protocol/exact-json.js';
 export {
   decodeCursorResponse,
   decodeLiveServerMessage,

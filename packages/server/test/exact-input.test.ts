@@ -19,6 +19,11 @@ const mutators = defineMutators({
   async put(tx, args: { id: string; n: unknown }) {
     await tx.set('t', args.id, { n: args.n as number });
   },
+  /** Sets 1 at the nested path `keys` (a field path of those keys). */
+  async nest(tx, args: { id: string; keys: string[] }) {
+    const patch = args.keys.reduceRight<unknown>((inner, k) => ({ [k]: inner }), 1);
+    await tx.set('t', args.id, patch as Record<string, number>);
+  },
 });
 
 const unreachable = await pgUnreachable('exact-input tests on Postgres');
@@ -236,6 +241,52 @@ for (const [storageName, options] of storages) {
       expect(res.status).toBe(200);
       expect(res.body.results[0]).toMatchObject({ status: 'rejected', error: { code: 'mutation_rejected' } });
       expect(res.body.results[0].error.message).toContain('U+0000');
+      expect(res.body.results[1].status).toBe('applied');
+      expect(await head()).toBe(before + 1);
+    });
+
+    // Postgres refuses an index entry over 2704 bytes: a long id and field path of text that
+    // does not compress (CJK here) answered 500 storage_failed on every retry; SQLite stored it.
+    const cjk = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) =>
+        String.fromCharCode(0x4e00 + ((i * 7919 + seed * 104729) % 20000)),
+      ).join('');
+    const longKeyCell = (field: string) =>
+      `{"collection":"${'c'.repeat(200)}","id":"${cjk(512, 1)}","field":"${field}","value":1,"hlc":"${hlc()}"}`;
+
+    it('a cell whose collection, id and field are over 2560 bytes of UTF-8 → 400 invalid_input, the retry the same; at the limit it is stored', async () => {
+      const before = await head();
+      // 200 + 1536 + (600 + 1 + 222 + 2) = 2561 bytes
+      const longField = (extra: number) => `${cjk(200, 2)}.${cjk(74, 5)}${'x'.repeat(extra)}`;
+      const over = pushText('c-long', 'long-1', longKeyCell(longField(2)));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await post(t.url, `/v1/apps/${APP}/push`, over, { raw: true });
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_input');
+        expect(res.body.error.message).toContain(
+          'mutations[0].changes[0]: its collection, id and field are 2561 bytes',
+        );
+      }
+      expect(await head()).toBe(before);
+      const at = pushText('c-long', 'long-2', longKeyCell(longField(1)));
+      const ok = await post(t.url, `/v1/apps/${APP}/push`, at, { raw: true });
+      expect(ok.status).toBe(200);
+      expect(ok.body.results[0].status).toBe('applied');
+      const snap = await http.snapshot([{ collection: 'c'.repeat(200) }]);
+      expect(snap.cells.map((c) => [c.id, c.field])).toEqual([[cjk(512, 1), longField(1)]]);
+    });
+
+    it('a server mutator writing a key over 2560 bytes → that mutation rejected, the other applied', async () => {
+      const before = await head();
+      const res = await post(
+        t.url,
+        `/v1/apps/${APP}/push`,
+        `{"clientId":"c-mlong","mutations":[{"id":"ml-1","name":"nest","args":{"id":"${cjk(512, 3)}","keys":["${cjk(250, 4)}","${cjk(100, 6)}"]},"changes":[]},{"id":"ml-2","name":"nest","args":{"id":"ml-ok","keys":["a","b"]},"changes":[]}]}`,
+        { raw: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.results[0]).toMatchObject({ status: 'rejected', error: { code: 'mutation_rejected' } });
+      expect(res.body.results[0].error.message).toContain('bytes of UTF-8 together');
       expect(res.body.results[1].status).toBe('applied');
       expect(await head()).toBe(before + 1);
     });

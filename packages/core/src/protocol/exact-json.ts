@@ -22,6 +22,7 @@
  */
 import { inexactKeyReason, isExactKey, LONE_SURROGATE } from '../cells.js';
 import { ValidationError } from '../errors.js';
+import { utf8Length } from './json-text.js';
 
 /** Throw when a parsed message holds a string or number that would not be stored exactly (see the module doc). */
 export function checkExactJson(text: string, value: unknown): void {
@@ -139,14 +140,15 @@ interface PushKeys {
   readonly clientId: string;
   readonly mutations: readonly {
     readonly id: string;
-    readonly changes: readonly { readonly id: string; readonly field: string }[];
+    readonly changes: readonly { readonly collection: string; readonly id: string; readonly field: string }[];
   }[];
 }
 
 /**
  * Throw a {@link ValidationError} (`invalid_input`, `details.field` = the path) when a key of a
  * push would not be stored exactly on every storage: U+0000 or a lone UTF-16 surrogate in the
- * client id, a mutation id, a document id or a field name. Run before anything applies, so a
+ * client id, a mutation id, a document id or a field name, or a cell whose collection, id and
+ * field together are over {@link CELL_KEY_MAX_BYTES}. Run before anything applies, so a
  * refused push changes nothing and its retry gets the same answer (never a storage error).
  */
 export function checkPushKeys(req: PushKeys): void {
@@ -163,8 +165,31 @@ export function checkPushKeys(req: PushKeys): void {
       // Cells of one document repeat its id, and fields repeat across documents.
       if (c.id !== lastId) checkKey((lastId = c.id), `mutations[${i}].changes[${j}].id`);
       if (c.field !== lastField) checkKey((lastField = c.field), `mutations[${i}].changes[${j}].field`);
+      checkCellKeySize(c, `mutations[${i}].changes[${j}]`);
     }
   }
+}
+
+/**
+ * Most UTF-8 bytes of a cell's collection, id and field together. Postgres refuses an index
+ * entry over 2704 bytes (its primary key on them), which used to answer a push 500
+ * storage_failed on every retry while SQLite stored it; the same limit applies on every storage.
+ */
+export const CELL_KEY_MAX_BYTES = 2560;
+
+/** Throw a {@link ValidationError} when a cell's collection, id and field are over {@link CELL_KEY_MAX_BYTES}. */
+export function checkCellKeySize(
+  c: { readonly collection: string; readonly id: string; readonly field: string },
+  path: string,
+): void {
+  // At most 3 bytes per UTF-16 unit: short keys (nearly all) need no count.
+  if ((c.collection.length + c.id.length + c.field.length) * 3 <= CELL_KEY_MAX_BYTES) return;
+  const bytes = utf8Length(c.collection) + utf8Length(c.id) + utf8Length(c.field);
+  if (bytes <= CELL_KEY_MAX_BYTES) return;
+  throw new ValidationError(
+    `${path}: its collection, id and field are ${bytes} bytes of UTF-8 together, over the limit of ${CELL_KEY_MAX_BYTES}; use a shorter id or field path (or fewer levels of nesting). Nothing was applied.`,
+    { details: { field: path, bytes, maxBytes: CELL_KEY_MAX_BYTES } },
+  );
 }
 
 /** Throw unless `key` (at `path`) is stored exactly by every storage (see {@link checkPushKeys}). */

@@ -10,6 +10,7 @@
  */
 import {
   type Cell,
+  checkCellKeySize,
   DELETED_FIELD,
   flattenDocument,
   type HlcClock,
@@ -306,7 +307,10 @@ async function runMutator(
     return copy;
   };
   const stage = (cells: Cell[]) => {
-    for (let i = 0; i < cells.length; i++) validateCell(cells[i], i);
+    for (let i = 0; i < cells.length; i++) {
+      validateCell(cells[i], i);
+      checkCellKeySize(cells[i]!, `Mutator ${m.name}: cell #${i}`);
+    }
     for (const c of cells) {
       written.push(c);
       const key = `${c.collection}\u0000${c.id}`;
