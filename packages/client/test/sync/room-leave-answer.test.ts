@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { createClient, type OmniSyncError } from '@omnisync/client';
+import { createClient } from '@omnisync/client';
 import { createServer } from '@omnisync/server';
 import type { WebSocketConstructor } from '../../src/transport/types.js';
 import { eventually } from './helpers.js';
@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 test('leaving a room the server never let this connection join reports no error; other refusals still do', async () => {
-  const errors: OmniSyncError[] = [];
+  const errors: Error[] = [];
   const client = createClient({
     app: 'leave',
     server: url,
