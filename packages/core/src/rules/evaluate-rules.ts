@@ -86,8 +86,10 @@ function bindValue(v: Scalar, p: Principal): Scalar | readonly Scalar[] {
   if (path === undefined) return v;
   const c = readField(p, path);
   if (Array.isArray(c))
-    return c.filter((x): x is Scalar => x === null || ['string', 'number', 'boolean'].includes(typeof x));
-  if (c === undefined || (c !== null && typeof c === 'object')) return null;
+    return c.filter((x): x is Scalar => ['string', 'number', 'boolean'].includes(typeof x));
+  // A missing (or null, or object) claim is no value: `eq` matches nothing. Binding it to null
+  // would let a token without `sub` match every document without an owner.
+  if (c === undefined || c === null || typeof c === 'object') return [];
   return c as Scalar;
 }
 
