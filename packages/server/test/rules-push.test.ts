@@ -107,7 +107,12 @@ describe('rules on push (HTTP)', () => {
     const refused = res.results[1].error;
     expect(refused.message).toContain('todos.insert');
     expect(refused.message).toContain('owner eq "alice"');
-    expect(refused.details).toMatchObject({ collection: 'todos', id: 'a2', operation: 'insert', rule: 'insert' });
+    expect(refused.details).toMatchObject({
+      collection: 'todos',
+      id: 'a2',
+      operation: 'insert',
+      rule: 'insert',
+    });
     const all = await docs();
     expect(all.get('todos/a1')).toMatchObject({ owner: 'alice', title: 'mine' });
     expect(all.has('todos/a2')).toBe(false);
@@ -275,7 +280,10 @@ describe('the auth matrix with rules on', () => {
   });
 
   it('a forged claim (another secret, a tampered payload) is refused before any rule: 401, nothing applied', async () => {
-    const otherSecret = await signToken('another-secret-entirely-0123456789abcdef', { app: APP, sub: 'alice' });
+    const otherSecret = await signToken('another-secret-entirely-0123456789abcdef', {
+      app: APP,
+      sub: 'alice',
+    });
     const tampered = tamperToken(tokens.bob, { sub: 'alice', roles: ['admin'] });
     for (const token of [otherSecret, tampered]) {
       const r = await post(

@@ -7,7 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineMutators, defineRules, NonRetriableError, PermissionDeniedError, principal } from '@omnisync/core';
+import {
+  defineMutators,
+  defineRules,
+  NonRetriableError,
+  PermissionDeniedError,
+  principal,
+} from '@omnisync/core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createClient } from '@omnisync/client';
 import { createServer } from '@omnisync/server';
