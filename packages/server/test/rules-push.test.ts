@@ -4,62 +4,13 @@
  * SQLite files, and the auth matrix with rules on. A refused mutation applies nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineMutators, defineRules, op, type Principal, principal } from '@omnisync/core';
+import { mutators, rules } from './fixtures/rules-write.js';
 import { signToken, tamperToken } from './helpers/jwt.js';
 import { CellWriter, HttpClient, LiveClient, mutation, post } from './helpers/protocol-client.js';
 import { startServer, type TestServer } from './helpers/servers.js';
 
 const SECRET = 'rules-write-test-secret-0123456789abcdef';
 const APP = 'rw';
-const isAdmin = (p: Principal) => Array.isArray(p.roles) && p.roles.includes('admin');
-
-export const rules = defineRules({
-  todos: {
-    read: (p) => (isAdmin(p) ? true : { owner: principal('sub') }),
-    insert: { owner: principal('sub') },
-    // One check for both sides: the old document must be mine, and so must the new one.
-    update: { owner: principal('sub') },
-    delete: (p) => (isAdmin(p) ? true : { owner: principal('sub') }),
-    writeMask: (p) => (isAdmin(p) ? [] : ['audit', 'meta.secret']),
-  },
-  notes: {
-    read: true,
-    insert: { team: principal('team') },
-    update: { old: { team: principal('team') }, new: op.not(op.eq('locked', true)) },
-    delete: false,
-  },
-  $rooms: {
-    join: (p, room) => room === 'lobby' || room === `user:${String(p.sub)}`,
-    event: (p, _room, event) => event !== 'announce' || isAdmin(p),
-  },
-});
-
-const mutators = defineMutators({
-  /** Create a todo owned by the caller (the owner comes from the principal, not from args). */
-  async create(tx, args: { id: string; title: string }) {
-    await tx.set('todos', args.id, {
-      owner: tx.principal?.sub ?? null,
-      title: args.title,
-      byRoles: (tx.principal?.roles as string[] | undefined)?.join(',') ?? '',
-    });
-  },
-  /** Give a todo to someone else: refused by the update rule's new side. */
-  async give(tx, args: { id: string; to: string }) {
-    await tx.set('todos', args.id, { owner: args.to });
-  },
-  async retitle(tx, args: { id: string; title: string }) {
-    await tx.set('todos', args.id, { title: args.title });
-  },
-  /** Writes one allowed and one refused document: nothing of it may apply. */
-  async both(tx, args: { mine: string; theirs: string }) {
-    await tx.set('todos', args.mine, { owner: tx.principal?.sub ?? null, title: 'mine' });
-    await tx.set('todos', args.theirs, { owner: 'someone-else', title: 'theirs' });
-  },
-  async remove(tx, args: { id: string }) {
-    await tx.delete('todos', args.id);
-  },
-});
-
 let t: TestServer;
 let alice: HttpClient;
 let bob: HttpClient;
