@@ -56,7 +56,11 @@ export interface RoomRules {
 }
 
 /** Input of {@link defineRules}: collection name → rules; `$rooms` for rooms. */
-export type RulesInput = Readonly<Record<string, CollectionRules>> & { readonly $rooms?: RoomRules };
+export type RulesInput = {
+  // The index type admits RoomRules so that `$rooms` type-checks; defineRules refuses room keys on a collection.
+  readonly [collection: string]: CollectionRules | RoomRules | undefined;
+  readonly $rooms?: RoomRules;
+};
 
 /** Defined rules (frozen); pass to `createServer({ rules })` or `createRulesEvaluator`. */
 export interface Rules {
