@@ -56,7 +56,11 @@ export interface RoomRules {
 }
 
 /** Input of {@link defineRules}: collection name → rules; `$rooms` for rooms. */
-export type RulesInput = Readonly<Record<string, CollectionRules>> & { readonly $rooms?: RoomRules };
+export type RulesInput = {
+  // The index type admits RoomRules so that `$rooms` type-checks; defineRules refuses room keys on a collection.
+  readonly [collection: string]: CollectionRules | RoomRules | undefined;
+  readonly $rooms?: RoomRules;
+};
 
 /** Defined rules (frozen); pass to `createServer({ rules })` or `createRulesEvaluator`. */
 export interface Rules {
@@ -69,8 +73,9 @@ const PLACEHOLDER = '\u0000omnisync.principal:';
 
 /**
  * A placeholder for a principal claim (dotted path into the JWT claims: `'sub'`, `'org.id'`),
- * usable wherever a predicate takes a value. A missing claim binds to `null`; an array claim
- * (e.g. roles) used with `eq`/`in` matches any of its elements.
+ * usable wherever a predicate takes a value. An array claim (e.g. roles) used with `eq`/`in`
+ * matches any of its elements; a missing (or null) claim is no value: `eq`/`in` match nothing
+ * (a token without `sub` owns no document), `ne`/`nin` match everything.
  * @example defineRules({ todos: { read: { owner: principal('sub') } } })
  */
 export function principal(path: string): Scalar {

@@ -79,6 +79,16 @@ export interface RulesEvaluator {
   assertWrite(input: WriteCheckInput): void;
 }
 
+/** What a quick check answers for an allowed write (never handed out). */
+const ALLOWED: RuleDecision = Object.freeze({
+  allowed: true,
+  collection: '',
+  operation: 'insert',
+  rule: 'insert',
+  clause: '',
+  reason: '',
+});
+
 type Compiled = { readonly fn: DocPredicate; readonly pred: Predicate | boolean };
 
 function bindValue(v: Scalar, p: Principal): Scalar | readonly Scalar[] {
@@ -86,8 +96,10 @@ function bindValue(v: Scalar, p: Principal): Scalar | readonly Scalar[] {
   if (path === undefined) return v;
   const c = readField(p, path);
   if (Array.isArray(c))
-    return c.filter((x): x is Scalar => x === null || ['string', 'number', 'boolean'].includes(typeof x));
-  if (c === undefined || (c !== null && typeof c === 'object')) return null;
+    return c.filter((x): x is Scalar => ['string', 'number', 'boolean'].includes(typeof x));
+  // A missing (or null, or object) claim is no value: `eq` matches nothing. Binding it to null
+  // would let a token without `sub` match every document without an owner.
+  if (c === undefined || c === null || typeof c === 'object') return [];
   return c as Scalar;
 }
 
@@ -168,17 +180,17 @@ function resolve(check: RuleCheck, p: Principal, where: string): Predicate | boo
 
 /** Create the evaluator for defined rules. Compiled checks are cached per principal object. */
 export function createRulesEvaluator(rules: Rules): RulesEvaluator {
-  const cache = new WeakMap<Principal, Map<string, Compiled>>();
+  // Keyed by the check itself (what it compiles to depends on nothing else): no key to build per call.
+  const cache = new WeakMap<Principal, Map<RuleCheck, Compiled>>();
 
   function compiled(collection: string, key: string, check: RuleCheck, p: Principal): Compiled {
     let m = cache.get(p);
     if (!m) cache.set(p, (m = new Map()));
-    const k = `${collection}\u0000${key}`;
-    let c = m.get(k);
+    let c = m.get(check);
     if (!c) {
       const pred = resolve(check, p, `${collection}.${key}`);
       c = { pred, fn: typeof pred === 'boolean' ? () => pred : compilePredicate(pred) };
-      m.set(k, c);
+      m.set(check, c);
     }
     return c;
   }
@@ -192,11 +204,13 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     doc: Doc,
     p: Principal,
     side?: 'old' | 'new',
+    quick = false,
   ): RuleDecision {
-    const base = { collection, operation, rule, ...(side ? { side } : {}) };
     if (check === undefined)
       return {
-        ...base,
+        collection,
+        operation,
+        ...(side ? { side } : {}),
         rule: 'default',
         allowed: false,
         clause: 'no rule',
@@ -204,14 +218,41 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       };
     const c = compiled(collection, key, check, p);
     const allowed = c.fn(doc);
+    // Only whether it is allowed (assertWrite): finding the clause re-runs sub-predicates.
+    if (quick && allowed) return ALLOWED;
     const clause = typeof c.pred === 'boolean' ? `constant ${c.pred}` : decidingClause(c.pred, doc);
     const on = side ? ` on the ${side} document` : '';
     return {
-      ...base,
+      collection,
+      operation,
+      rule,
+      ...(side ? { side } : {}),
       allowed,
       clause,
       reason: `${collection}.${key}${on} ${allowed ? 'allowed' : 'denied'} by ${clause}.`,
     };
+  }
+
+  const updates = new WeakMap<
+    CollectionRules,
+    { split: boolean; oldCheck?: RuleCheck; newCheck?: RuleCheck }
+  >();
+  /** The update checks of a collection's rules, old and new side (worked out once). */
+  function updateChecks(e: CollectionRules) {
+    let r = updates.get(e);
+    if (!r) {
+      const u = e.update;
+      const split = u !== undefined && typeof u !== 'function' && isUpdateCheck(u);
+      const oldCheck = split ? u.old : (u as RuleCheck | undefined);
+      const newCheck = split ? u.new : (u as RuleCheck | undefined);
+      r = {
+        split,
+        ...(oldCheck !== undefined ? { oldCheck } : {}),
+        ...(newCheck !== undefined ? { newCheck } : {}),
+      };
+      updates.set(e, r);
+    }
+    return r;
   }
 
   function entry(collection: string): CollectionRules | undefined {
@@ -237,7 +278,8 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     return decide(collection, 'read', 'read', e.read, 'read', doc, p);
   }
 
-  function checkWrite(w: WriteCheckInput): RuleDecision {
+  /** Decide a write; `quick`: an allowed write gets the shared {@link ALLOWED} (no reason worked out). */
+  function checkWrite(w: WriteCheckInput, quick = false): RuleDecision {
     const { collection, operation, principal: p } = w;
     const e = entry(collection);
     if (!e)
@@ -252,7 +294,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     const blocked = maskOf(e.writeMask, p);
     if (blocked.length && w.fields) {
       for (const f of w.fields) {
-        const hit = blocked.find((b) => f === b || f.startsWith(`${b}.`) || b.startsWith(`${f}.`));
+        const hit = maskHit(blocked, f);
         if (hit !== undefined)
           return {
             collection,
@@ -265,15 +307,10 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       }
     }
     if (operation === 'insert')
-      return decide(collection, operation, 'insert', e.insert, 'insert', w.new ?? {}, p);
+      return decide(collection, operation, 'insert', e.insert, 'insert', w.new ?? {}, p, undefined, quick);
     if (operation === 'delete')
-      return decide(collection, operation, 'delete', e.delete, 'delete', w.old ?? {}, p);
-    const u = e.update;
-    const oldCheck =
-      u !== undefined && typeof u !== 'function' && isUpdateCheck(u) ? u.old : (u as RuleCheck | undefined);
-    const newCheck =
-      u !== undefined && typeof u !== 'function' && isUpdateCheck(u) ? u.new : (u as RuleCheck | undefined);
-    const split = u !== undefined && typeof u !== 'function' && isUpdateCheck(u);
+      return decide(collection, operation, 'delete', e.delete, 'delete', w.old ?? {}, p, undefined, quick);
+    const { split, oldCheck, newCheck } = updateChecks(e);
     const first = decide(
       collection,
       operation,
@@ -283,6 +320,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       w.old ?? {},
       p,
       'old',
+      quick,
     );
     if (!first.allowed) return first;
     return decide(
@@ -294,6 +332,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       w.new ?? {},
       p,
       'new',
+      quick,
     );
   }
 
@@ -318,7 +357,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       }
       return out ?? d;
     },
-    checkWrite,
+    checkWrite: (w) => checkWrite(w),
     explain(c, d, p) {
       const doc = d ?? {};
       return {
@@ -331,7 +370,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       };
     },
     assertWrite(w) {
-      const d = checkWrite(w);
+      const d = checkWrite(w, true);
       if (!d.allowed)
         throw new PermissionDeniedError(
           `Permission denied: ${d.reason} Check the rules or the caller's claims.`,
@@ -348,6 +387,20 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     },
   };
 }
+
+/** The entry of `blocked` that `field` is, is inside, or contains (`a` blocks `a.b` and `a.b` blocks `a`). */
+function maskHit(blocked: readonly string[], field: string): string | undefined {
+  for (let i = 0; i < blocked.length; i++) {
+    const b = blocked[i]!;
+    if (field === b) return b;
+    if (field.length > b.length ? isPathPrefix(b, field) : isPathPrefix(field, b)) return b;
+  }
+  return undefined;
+}
+
+/** `prefix.` starts `path`. */
+const isPathPrefix = (prefix: string, path: string) =>
+  path.charCodeAt(prefix.length) === 46 /* . */ && path.startsWith(prefix);
 
 function withoutPath(v: unknown, path: readonly string[]): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[0]!)) return v;

@@ -6,6 +6,11 @@
  * - Named mutations run their server mutator (authoritative; the client's optimistic
  *   cells are ignored); unnamed ones apply their cells as-is. Either may be rejected
  *   (per-mutation result); a rejected mutation applies nothing, the others still apply.
+ * - With permission rules, every document a mutation writes (its cells, or its mutator's) is
+ *   checked before anything of it applies: insert on the new document, update on the old
+ *   and the new one, delete on the old one, the write mask on the fields written. One refused
+ *   document rejects the whole mutation (`permission_denied`, the rule and clause that
+ *   decided); the others of the push still apply.
  * - Everything commits atomically; the caller acknowledges only after this resolves.
  */
 import {
@@ -25,16 +30,22 @@ import {
   type Mutators,
   type MutatorTx,
   OmniSyncError,
+  type Principal,
   type PushRequest,
+  type RulesEvaluator,
+  toWireError,
+  unflattenDocument,
   ValidationError,
   validateCell,
   type WireMutation,
+  type WriteCheckInput,
 } from '@omnisync/core';
 import type { DocKey, DocWrite, StorageWriter } from '../storage/storage.js';
 import type { Logger } from '../util/logger.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
-import { type DocChangeEvent, WorkingDoc } from './working-doc.js';
+import { principalOf } from './rules.js';
+import { type DocChangeEvent, type DocCheckpoint, WorkingDoc } from './working-doc.js';
 
 /** What a push produced. */
 export interface PushOutcome {
@@ -54,7 +65,15 @@ export interface PushDeps {
   readonly hlc: HlcClock;
   readonly mutators: Mutators | undefined;
   readonly authorize: Authorize | undefined;
+  /** The permission rules' evaluator: every written document is checked (undefined: no rules). */
+  readonly rules?: RulesEvaluator | undefined;
   readonly log: Logger;
+}
+
+/** The rules and the principal a push is checked with. */
+export interface RulesCheck {
+  readonly rules: RulesEvaluator;
+  readonly principal: Principal;
 }
 
 /** The batch's working documents by (collection, id), in the order they were loaded. */
@@ -83,6 +102,80 @@ const rejected = (id: string, code: string, message: string): MutationResult => 
   status: 'rejected',
   error: { code, message },
 });
+
+type RejectedError = Extract<MutationResult, { status: 'rejected' }>['error'];
+
+/** The set a field path belongs to (`tags[x]` → `tags`): what a write mask names. */
+const maskPath = (field: string) =>
+  field.charCodeAt(field.length - 1) === 93 /* ] */ ? field.slice(0, field.indexOf('[')) : field;
+
+/**
+ * Merge a mutation's cells, grouped by document, checking each document against the rules
+ * first (insert: the new document; update: the old and the new one; delete: the old one;
+ * the fields written: the write mask). Cells are merged to see the new document and put back
+ * (every document of the mutation) when one is refused: a refused mutation changes nothing.
+ * @internal (exported for bench/rules.bench.ts)
+ */
+export function applyChecked(
+  mutationId: string,
+  groups: readonly Cell[][],
+  docOf: (collection: string, id: string) => WorkingDoc,
+  check: RulesCheck,
+): MutationResult {
+  const { rules, principal } = check;
+  let saved: [WorkingDoc, DocCheckpoint][] | undefined;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const doc = docOf(g[0]!.collection, g[0]!.id);
+    const { collection, id } = doc;
+    const old = doc.current();
+    let deletes = false;
+    const fields: string[] = [];
+    for (const c of g) {
+      if (c.field === DELETED_FIELD) deletes = true;
+      else if (c.field !== ID_FIELD) fields.push(maskPath(c.field));
+    }
+    let input: WriteCheckInput;
+    const last = i === groups.length - 1;
+    if (deletes) {
+      // Delete wins: the other cells of a deleting write are dropped; a missing document is checked as `{ id }`.
+      input = { collection, id, operation: 'delete', principal, old: old ?? { id } };
+      const refused = refusal(mutationId, rules, input, saved);
+      if (refused) return refused;
+      if (!last) (saved ??= []).push([doc, doc.checkpoint()]);
+      doc.apply(g);
+      continue;
+    }
+    (saved ??= []).push([doc, doc.checkpoint()]);
+    doc.apply(g);
+    // A write to a deleted document is dropped by the merge: checked as what it asked for.
+    const after = doc.current() ?? unflattenDocument(id, g);
+    input =
+      old === undefined
+        ? { collection, id, operation: 'insert', principal, new: after, fields }
+        : { collection, id, operation: 'update', principal, old, new: after, fields };
+    const refused = refusal(mutationId, rules, input, saved);
+    if (refused) return refused;
+  }
+  return { id: mutationId, status: 'applied' };
+}
+
+/** The rejection when the rules refuse `input` (putting the documents merged so far back), or undefined. */
+function refusal(
+  mutationId: string,
+  rules: RulesEvaluator,
+  input: WriteCheckInput,
+  saved: [WorkingDoc, DocCheckpoint][] | undefined,
+): MutationResult | undefined {
+  try {
+    rules.assertWrite(input);
+    return undefined;
+  } catch (err) {
+    if (saved) for (let i = saved.length - 1; i >= 0; i--) saved[i]![0].restore(saved[i]![1]);
+    // The evaluator's details are JSON (collection, id, operation, rule, clause).
+    return { id: mutationId, status: 'rejected', error: toWireError(err).error as RejectedError };
+  }
+}
 
 /** Apply a validated push request inside a write transaction. */
 export async function applyPush(
@@ -116,6 +209,10 @@ export async function applyPush(
     for (const d of await w.loadDocs(missing)) docs.add(new WorkingDoc(d));
   };
 
+  const docOf = (collection: string, id: string) => docs.get(collection, id)!;
+  const rulesCheck: RulesCheck | undefined = deps.rules
+    ? { rules: deps.rules, principal: principalOf(auth) }
+    : undefined;
   const mutations = req.mutations;
   const ids = new Set<string>();
   for (const m of mutations) ids.add(m.id);
@@ -153,8 +250,10 @@ export async function applyPush(
     // Plain changes without a permission hook: their documents are loaded, nothing to await.
     const result =
       plain && !deps.authorize
-        ? applyGroups(m.id, plain, docs)
-        : await applyOne(deps, auth, req.clientId, m, mutatorOf(m), plain, docs, load);
+        ? rulesCheck
+          ? applyChecked(m.id, plain, docOf, rulesCheck)
+          : applyGroups(m.id, plain, docs)
+        : await applyOne(deps, auth, rulesCheck, req.clientId, m, mutatorOf(m), plain, docs, load);
     seen?.set(m.id, result);
     results[i] = result;
     fresh.push(result);
@@ -225,6 +324,7 @@ function applyGroups(mutationId: string, groups: readonly Cell[][], docs: DocTab
 async function applyOne(
   deps: PushDeps,
   auth: AuthContext,
+  rulesCheck: RulesCheck | undefined,
   clientId: string,
   m: WireMutation,
   mutator: Mutator<any> | undefined,
@@ -261,7 +361,9 @@ async function applyOne(
     }
   }
   await load(groups.map((g) => g[0]!));
-  return applyGroups(m.id, groups, docs);
+  return rulesCheck
+    ? applyChecked(m.id, groups, (c, id) => docs.get(c, id)!, rulesCheck)
+    : applyGroups(m.id, groups, docs);
 }
 
 /** Run a named mutator against the batch's working documents; returns the cells it wrote. */
@@ -323,6 +425,7 @@ async function runMutator(
     clientId,
     mutationId: m.id,
     userId: auth.userId,
+    principal: principalOf(auth),
     location: 'server',
     async get(collection, id) {
       return (await view(collection, id)).current();
