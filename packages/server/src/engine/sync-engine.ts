@@ -144,7 +144,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     if (reached > 0) metrics.fannedOut((performance.now() - t0) / 1000);
   };
 
-  const pushContext = { hlc, mutators: options.mutators, authorize, log };
+  const pushContext = { hlc, mutators: options.mutators, authorize, rules, log };
   // Upcast and validate before the push joins a group: a refused push fails alone, nothing applied.
   const checkSchema = createPushSchemaCheck(
     options.schema,
@@ -309,6 +309,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       hlc,
       limits,
       authorizes: authorize !== undefined,
+      rules,
       metrics,
       authenticate: (app, token) => engine.authenticate(app, token),
       allowed,
