@@ -217,14 +217,14 @@ describe('what is and is not checked', () => {
   });
 
   test('a principal function: read at each write; undefined (signed out) leaves the write to the server', async () => {
-    let claims: { sub: string } | undefined;
+    const session: { claims?: { sub: string } } = {};
     const net = createNetworkSwitch();
     const client = createClient({
       app: APP,
       server: url,
       auth: () => signToken(SECRET, { app: APP, sub: 'frank' }),
       rules,
-      principal: () => claims,
+      principal: () => session.claims,
       serverOptions: { WebSocket: null, pollIntervalMs: 60_000, fetch: net.fetch },
       onError: () => {},
     });
@@ -234,7 +234,7 @@ describe('what is and is not checked', () => {
     expect(unchecked.state).not.toBe('failed');
     await unchecked.promise.catch(() => {});
     expect(refusal(unchecked).outer.message).toContain('The server rejected'); // the server said no
-    claims = { sub: 'frank' };
+    session.claims = { sub: 'frank' };
     const checked = todos.insert({ id: 'f2', owner: 'gina', title: 'x' });
     expect(refusal(checked).outer.message).toContain('The rules refused transaction');
     expect(net.sent.filter((r) => r.url.endsWith('/push'))).toHaveLength(1);
