@@ -283,6 +283,8 @@ export type {
   WriteCheckInput,
   RulesEvaluator,
 } from './rules/evaluate-rules.js';
+export { createWritesPrecheck } from './rules/precheck.js';
+export type { PendingWrite, PrincipalSource, WritesPrecheck } from './rules/precheck.js';
 export { compileQueryFilter } from './query/matcher.js';
 export type { QueryEngine, QueryEngineOptions, QueryEngineStats, QueryInput } from './query/engine.js';
 export type { LiveQuery, QueryStatus, Completeness } from './query/live-query.js';

@@ -42,6 +42,7 @@ import { GroupCommit } from './group-commit.js';
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
 import { createServerRules } from './rules.js';
+import { type ExplainRequest, type ExplainResult, explainDocument } from './explain.js';
 import { createPushSchemaCheck } from './schema.js';
 import { readPull, readSnapshot } from './read.js';
 import type { DocChangeEvent } from './working-doc.js';
@@ -77,6 +78,12 @@ export interface SyncEngine {
   deviceCursors(app: string): Promise<DeviceCursor[]>;
   /** Compact an app (see SyncStorage.gc). */
   gc(app: string, options: GcOptions): Promise<GcResult>;
+  /**
+   * Why a stored document is or is not visible, updatable and deletable for `principal`
+   * under the rules (which rule, which clause; hidden fields); says so when it is missing or
+   * when the server has no rules. No token is checked: callers are trusted (admin).
+   */
+  explain(req: ExplainRequest): Promise<ExplainResult>;
   /** True once close() began. */
   readonly closing: boolean;
   /** Stop serving, close sockets (1001), finish in-flight commits, close storages. */
@@ -257,6 +264,11 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
         metrics.compacted('manual', 'failed', 0);
         throw err;
       }
+    },
+    async explain(req) {
+      checkOpen();
+      registry.check(req.app);
+      return explainDocument((await registry.get(req.app)).storage, rules, req);
     },
     close() {
       closePromise ??= (async () => {
