@@ -63,21 +63,13 @@ export async function readPull(
   }
   const byCollection = compileQueries(req.queries);
   const changes: Cell[] = [];
-  // A page covers the changes in (req.cursor, cursor]: a document's cells written after the
-  // page's end (it was loaded as it is now) come in the page that holds their version, and
-  // whether it matches is judged at the page's end, so no cell is sent twice across pages.
-  const inPage = (c: StoredCell) => c.version <= cursor;
   for (const doc of await r.loadDocs(keys)) {
     let cells: readonly StoredCell[];
-    if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor && inPage(c));
+    if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor);
     else {
       const qs = byCollection.get(doc.collection);
       if (!qs) continue;
-      const later = doc.cells.some((c) => !inPage(c));
-      const after = materialize(
-        doc.id,
-        later ? stateBefore(doc.cells, await r.priorsSince(doc, cursor)) : cellMap(doc.cells),
-      );
+      const after = materialize(doc.id, cellMap(doc.cells));
       const afterMatch = matchesAny(qs, after);
       let beforeMatch = false;
       if (req.cursor > 0) {
@@ -87,16 +79,10 @@ export async function readPull(
       if (!afterMatch && !beforeMatch) {
         // A deletion always reaches a client syncing the collection: it may hold the document
         // through its own acknowledged writes, which the state at its cursor cannot show.
-        const tombstone = doc.cells.find(
-          (c) => c.field === DELETED_FIELD && c.version > req.cursor && inPage(c),
-        );
+        const tombstone = doc.cells.find((c) => c.field === DELETED_FIELD && c.version > req.cursor);
         if (!tombstone) continue;
         cells = [tombstone];
-      } else
-        cells =
-          afterMatch && !beforeMatch
-            ? doc.cells.filter(inPage)
-            : doc.cells.filter((c) => c.version > req.cursor && inPage(c));
+      } else cells = afterMatch && !beforeMatch ? doc.cells : doc.cells.filter((c) => c.version > req.cursor);
     }
     if (cells.length === 0) continue;
     if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
