@@ -25,7 +25,11 @@ const clients = Number(values.clients);
 const seconds = values.seconds !== undefined ? Number(values.seconds) : Number(values.minutes) * 60;
 const room = Number(values.room);
 const reconnectEveryS = Number(values['reconnect-every']);
-if (![clients, seconds, room, reconnectEveryS].every((x) => Number.isFinite(x) && x >= 0) || clients < 1 || seconds < 10) {
+if (
+  ![clients, seconds, room, reconnectEveryS].every((x) => Number.isFinite(x) && x >= 0) ||
+  clients < 1 ||
+  seconds < 10
+) {
   console.error(
     'usage: npm run load -- [--clients <n>] [--minutes <m> | --seconds <s> (≥ 10)] [--room <n>] [--slots <n>] [--reconnect-every <s>, 0 = none] [--gap <s>] [--no-pin] [--json <file>]',
   );

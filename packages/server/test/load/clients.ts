@@ -139,7 +139,10 @@ const MAX_EXAMPLES = 20;
 
 /** Run one load (the `run` command) and answer `result`. */
 export async function run(o: RunCommand): Promise<RunResult> {
-  const roomQuery = (k: number) => ({ collection: 'msgs', where: { op: 'eq', field: 'room', value: `r${k}` } });
+  const roomQuery = (k: number) => ({
+    collection: 'msgs',
+    where: { op: 'eq', field: 'room', value: `r${k}` },
+  });
   const rooms = Math.ceil(o.n / o.room);
   const membersOf = (k: number) => Math.min(o.room, o.n - k * o.room);
   const sent = new Map<string, Write>();
@@ -188,79 +191,81 @@ export async function run(o: RunCommand): Promise<RunResult> {
     if (!old || compareHlc(cell.hlc, old.hlc) > 0) doc.set(cell.field, { value: cell.value, hlc: cell.hlc });
   };
 
-  const onMessage = (c: Client, gen = c.gen) => (msg: { type: string; [k: string]: any }) => {
-    if (gen !== c.gen) return; // the socket it dropped (anything still buffered there)
-    switch (msg.type) {
-      case 'changes': {
-        const live = msg.queryId === undefined;
-        if (live && o.loseEvery && ++liveMessages % o.loseEvery === 0) return;
-        const now = performance.now();
-        for (const cell of msg.cells as WireCell[]) {
-          apply(c, cell);
-          if (cell.field !== 'w') continue;
-          const id = cell.value as string;
-          const w = sent.get(id);
-          if (!w) {
-            // Sent ids stay until every member has them: an unknown one came twice (or was never sent).
-            totals.duplicates++;
-            note(`client ${c.i} got ${id} again after every member had it (${live ? 'live' : 'catch-up'})`);
-            continue;
+  const onMessage =
+    (c: Client, gen = c.gen) =>
+    (msg: { type: string; [k: string]: any }) => {
+      if (gen !== c.gen) return; // the socket it dropped (anything still buffered there)
+      switch (msg.type) {
+        case 'changes': {
+          const live = msg.queryId === undefined;
+          if (live && o.loseEvery && ++liveMessages % o.loseEvery === 0) return;
+          const now = performance.now();
+          for (const cell of msg.cells as WireCell[]) {
+            apply(c, cell);
+            if (cell.field !== 'w') continue;
+            const id = cell.value as string;
+            const w = sent.get(id);
+            if (!w) {
+              // Sent ids stay until every member has them: an unknown one came twice (or was never sent).
+              totals.duplicates++;
+              note(`client ${c.i} got ${id} again after every member had it (${live ? 'live' : 'catch-up'})`);
+              continue;
+            }
+            if (Math.floor(w.writer / o.room) !== c.room) {
+              totals.stray++;
+              note(`client ${c.i} (room ${c.room}) got ${id} of room ${Math.floor(w.writer / o.room)}`);
+              continue;
+            }
+            const bit = 1 << (c.i % o.room);
+            if (w.mask & bit) {
+              totals.duplicates++;
+              note(`client ${c.i} got ${id} twice (${live ? 'live' : 'catch-up'})`);
+              continue;
+            }
+            w.mask |= bit;
+            w.got++;
+            totals.delivered++;
+            period.delivered++;
+            if (!live) totals.catchUp++;
+            else if (w.writer !== c.i) {
+              const ms = now - w.t;
+              latencies.push(ms);
+              hist[Math.min(hist.length - 1, Math.floor(ms * 10))]!++;
+            }
+            if (w.got === membersOf(c.room)) sent.delete(id);
           }
-          if (Math.floor(w.writer / o.room) !== c.room) {
-            totals.stray++;
-            note(`client ${c.i} (room ${c.room}) got ${id} of room ${Math.floor(w.writer / o.room)}`);
-            continue;
-          }
-          const bit = 1 << (c.i % o.room);
-          if (w.mask & bit) {
-            totals.duplicates++;
-            note(`client ${c.i} got ${id} twice (${live ? 'live' : 'catch-up'})`);
-            continue;
-          }
-          w.mask |= bit;
-          w.got++;
-          totals.delivered++;
-          period.delivered++;
-          if (!live) totals.catchUp++;
-          else if (w.writer !== c.i) {
-            const ms = now - w.t;
-            latencies.push(ms);
-            hist[Math.min(hist.length - 1, Math.floor(ms * 10))]!++;
-          }
-          if (w.got === membersOf(c.room)) sent.delete(id);
+          if (msg.cursor > c.cursor) c.cursor = msg.cursor;
+          return;
         }
-        if (msg.cursor > c.cursor) c.cursor = msg.cursor;
-        return;
-      }
-      case 'ack': {
-        c.pendingAcks--;
-        totals.acks++;
-        period.acks++;
-        const w = sent.get(msg.requestId);
-        if (w) w.cursor = msg.cursor;
-        const r = msg.results?.[0];
-        if (r?.status !== 'applied') {
-          totals.refused++;
-          note(`push ${msg.requestId} answered ${JSON.stringify(msg.results)}`);
-        }
-        return;
-      }
-      case 'subscribed':
-        if (msg.cursor > c.cursor) c.cursor = msg.cursor;
-        return;
-      case 'welcome':
-      case 'pong':
-        return;
-      default:
-        // error (a refused push says its requestId), reset, anything else: not expected here.
-        totals.protocolErrors++;
-        if (msg.type === 'error' && typeof msg.requestId === 'string') {
+        case 'ack': {
           c.pendingAcks--;
-          totals.refused++;
+          totals.acks++;
+          period.acks++;
+          const w = sent.get(msg.requestId);
+          if (w) w.cursor = msg.cursor;
+          const r = msg.results?.[0];
+          if (r?.status !== 'applied') {
+            totals.refused++;
+            note(`push ${msg.requestId} answered ${JSON.stringify(msg.results)}`);
+          }
+          return;
         }
-        note(`client ${c.i} got ${JSON.stringify(msg).slice(0, 300)}`);
-    }
-  };
+        case 'subscribed':
+          if (msg.cursor > c.cursor) c.cursor = msg.cursor;
+          return;
+        case 'welcome':
+        case 'pong':
+          return;
+        default:
+          // error (a refused push says its requestId), reset, anything else: not expected here.
+          totals.protocolErrors++;
+          if (msg.type === 'error' && typeof msg.requestId === 'string') {
+            c.pendingAcks--;
+            totals.refused++;
+          }
+          note(`client ${c.i} got ${JSON.stringify(msg).slice(0, 300)}`);
+      }
+    };
 
   const attach = (c: Client, ws: WebSocket) => {
     c.ws = ws;
@@ -457,7 +462,8 @@ export async function run(o: RunCommand): Promise<RunResult> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ queries: [roomQuery(k)] }),
     });
-    if (res.status !== 200) throw new Error(`snapshot of room ${k} answered ${res.status}: ${await res.text()}`);
+    if (res.status !== 200)
+      throw new Error(`snapshot of room ${k} answered ${res.status}: ${await res.text()}`);
     const snap = (await res.json()) as { cells: WireCell[] };
     serverCells += snap.cells.length;
     for (let b = 0; b < membersOf(k); b++) {
@@ -488,7 +494,10 @@ export async function run(o: RunCommand): Promise<RunResult> {
 }
 
 /** The first difference between a client's copy and the server's cells, or undefined. */
-function stateDiff(state: Map<string, Map<string, CellState>>, cells: readonly WireCell[]): string | undefined {
+function stateDiff(
+  state: Map<string, Map<string, CellState>>,
+  cells: readonly WireCell[],
+): string | undefined {
   let n = 0;
   for (const cell of cells) {
     n++;
@@ -522,7 +531,12 @@ function histSummary(hist: Uint32Array): { p50: number; p99: number; max: number
   return { p50: at(0.5), p99: at(0.99), max, count };
 }
 
-function emptyResult(base: { connectMs: number; clients: number; rooms: number; examples: string[] }): RunResult {
+function emptyResult(base: {
+  connectMs: number;
+  clients: number;
+  rooms: number;
+  examples: string[];
+}): RunResult {
   return {
     type: 'result',
     ...base,

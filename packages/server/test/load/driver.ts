@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { child, type Child, openApp, procCpu, stopAll } from '../../../../bench/connections.bench.ts';
+import { child, openApp, procCpu, stopAll } from '../../../../bench/connections.bench.ts';
 import type { PeriodReport, RunResult } from './clients.ts';
 
 export interface LoadOptions {
@@ -77,7 +77,14 @@ export interface LoadSummary {
   result: RunResult;
   periods: (PeriodReport & ServerPeriod)[];
   rss: RssSample[];
-  drift: { firstMB: number; lastMB: number; drift: number; windowS: number; first: [number, number]; last: [number, number] };
+  drift: {
+    firstMB: number;
+    lastMB: number;
+    drift: number;
+    windowS: number;
+    first: [number, number];
+    last: [number, number];
+  };
   /** Warn and error lines after start-up (start-up ones apart). */
   serverLogs: { warn: number; error: number; examples: string[]; startup: string[] };
   serverExit: number | null;
@@ -108,7 +115,8 @@ export function driftOf(rss: readonly RssSample[], warmupS: number, endS: number
   const windowS = Math.min(60, (endS - warmupS) / 3);
   const first: [number, number] = [warmupS, warmupS + windowS];
   const last: [number, number] = [endS - windowS, endS];
-  const inWin = (w: [number, number]) => rss.filter((s) => s.atS >= w[0] && s.atS <= w[1]).map((s) => s.rssMB);
+  const inWin = (w: [number, number]) =>
+    rss.filter((s) => s.atS >= w[0] && s.atS <= w[1]).map((s) => s.rssMB);
   const firstMB = median(inWin(first));
   const lastMB = median(inWin(last));
   return { firstMB, lastMB, drift: (lastMB - firstMB) / firstMB, windowS, first, last };
@@ -134,7 +142,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const loadStart = os.loadavg();
   const server = child('./connections-server.ts', o.pin ? 0 : null, [], { CONN_LOG_LEVEL: 'warn' });
   const gen = child(new URL('./clients.ts', import.meta.url).href, o.pin ? 1 : null);
-  const cpus = o.pin && process.env.CONN_PIN !== '0' ? 'server on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned';
+  const cpus =
+    o.pin && process.env.CONN_PIN !== '0'
+      ? 'server on CPU 0, load generator on CPU 1 (taskset)'
+      : 'not pinned';
   const logs = { warn: 0, error: 0, examples: [] as string[], startup: [] as string[] };
   let serverExit: number | null = null;
   server.proc.once('exit', (code) => (serverExit = code ?? -1));
@@ -225,7 +236,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     check('run', !r.error, r.error ?? 'ran to the end');
     if (!r.error) {
-      check('connected', true, `${r.clients} clients in ${r.rooms} rooms connected in ${r.connectMs.toFixed(0)} ms`);
+      check(
+        'connected',
+        true,
+        `${r.clients} clients in ${r.rooms} rooms connected in ${r.connectMs.toFixed(0)} ms`,
+      );
       check(
         'acknowledged',
         r.acks === r.writes && r.refused === 0 && r.unacked === 0,
@@ -236,22 +251,38 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
         r.missed === 0 && r.delivered + r.superseded === r.expected,
         `${r.missed} missed; ${r.delivered} delivered (${r.catchUp} by catch-up) + ${r.superseded} superseded of ${r.expected} expected`,
       );
-      check('duplicates', r.duplicates === 0 && r.stray === 0, `${r.duplicates} duplicates, ${r.stray} strays`);
+      check(
+        'duplicates',
+        r.duplicates === 0 && r.stray === 0,
+        `${r.duplicates} duplicates, ${r.stray} strays`,
+      );
       check(
         'final state',
         r.statesDiffering === 0 && r.statesChecked === r.clients && r.serverCells > 0,
         `${r.statesChecked - r.statesDiffering} of ${r.clients} clients equal to the server's snapshot (${r.serverCells} cells in all rooms)`,
       );
-      check('protocol', r.protocolErrors === 0, `${r.protocolErrors} errors, resets or closes by the server; ${r.reconnects} reconnects`);
+      check(
+        'protocol',
+        r.protocolErrors === 0,
+        `${r.protocolErrors} errors, resets or closes by the server; ${r.reconnects} reconnects`,
+      );
     }
-    check('server alive', serverExit === null, serverExit === null ? 'running at the end' : `exited (${serverExit})`);
+    check(
+      'server alive',
+      serverExit === null,
+      serverExit === null ? 'running at the end' : `exited (${serverExit})`,
+    );
     check(
       'server log',
       logs.warn + logs.error === 0,
       `${logs.error} error and ${logs.warn} warn lines after start-up (${logs.startup.length} at start-up)`,
     );
     const driftText = `RSS ${drift.firstMB.toFixed(1)} MB (median ${drift.first[0].toFixed(0)}–${drift.first[1].toFixed(0)} s) → ${drift.lastMB.toFixed(1)} MB (${drift.last[0].toFixed(0)}–${drift.last[1].toFixed(0)} s): ${(drift.drift * 100).toFixed(1)} %`;
-    check('rss drift', !o.checkDrift || (Number.isFinite(drift.drift) && drift.drift < o.maxDrift), `${driftText}${o.checkDrift ? ` (limit ${o.maxDrift * 100} %)` : ' (reported, not checked)'}`);
+    check(
+      'rss drift',
+      !o.checkDrift || (Number.isFinite(drift.drift) && drift.drift < o.maxDrift),
+      `${driftText}${o.checkDrift ? ` (limit ${o.maxDrift * 100} %)` : ' (reported, not checked)'}`,
+    );
     return {
       options: o,
       result: r,

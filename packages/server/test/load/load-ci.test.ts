@@ -46,22 +46,26 @@ describe('load (real server process, real sockets)', () => {
     },
   );
 
-  it('the checks fail when deliveries are lost (the load generator ignores every 40th live message)', { timeout: 60_000 }, async () => {
-    const s = await runLoad({
-      clients: 20,
-      seconds: 10,
-      warmupS: 2,
-      sampleS: 1,
-      periodS: 5,
-      reconnectEveryS: 0,
-      drainS: 2,
-      pin: false,
-      checkDrift: false,
-      loseEvery: 40,
-    });
-    expect(s.ok).toBe(false);
-    expect(s.result.missed).toBeGreaterThan(0);
-    expect(s.checks.find((c) => c.name === 'missed')!.ok).toBe(false);
-    expect(s.checks.find((c) => c.name === 'acknowledged')!.ok).toBe(true);
-  });
+  it(
+    'the checks fail when deliveries are lost (the load generator ignores every 40th live message)',
+    { timeout: 60_000 },
+    async () => {
+      const s = await runLoad({
+        clients: 20,
+        seconds: 10,
+        warmupS: 2,
+        sampleS: 1,
+        periodS: 5,
+        reconnectEveryS: 0,
+        drainS: 2,
+        pin: false,
+        checkDrift: false,
+        loseEvery: 40,
+      });
+      expect(s.ok).toBe(false);
+      expect(s.result.missed).toBeGreaterThan(0);
+      expect(s.checks.find((c) => c.name === 'missed')!.ok).toBe(false);
+      expect(s.checks.find((c) => c.name === 'acknowledged')!.ok).toBe(true);
+    },
+  );
 });
