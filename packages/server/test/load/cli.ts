@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatSummary, runLoad } from './driver.ts';
+import { fmt, formatSummary, runLoad } from './driver.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,7 @@ const summary = await runLoad({
   periodS: Math.min(60, seconds / 2),
   onPeriod: (p) =>
     process.stderr.write(
-      `[load] ${p.atS.toFixed(0)} s: ${p.writes} writes, ${p.delivered} delivered, fan-out p50 ${p.fanout.p50.toFixed(1)} p99 ${p.fanout.p99.toFixed(1)} max ${p.fanout.max.toFixed(1)} ms, server RSS ${p.rssMB.toFixed(1)} MB, CPU ${p.cpuPct.toFixed(0)} % (waiting ${p.waitPct.toFixed(0)} %), ${p.outstanding} outstanding, load ${p.load1.toFixed(1)}\n`,
+      `[load] ${fmt(p.atS, 0)} s: ${p.writes} writes, ${p.delivered} delivered, fan-out p50 ${fmt(p.fanout.p50, 1)} p99 ${fmt(p.fanout.p99, 1)} max ${fmt(p.fanout.max, 1)} ms, server RSS ${fmt(p.rssMB, 1)} MB, CPU ${fmt(p.cpuPct, 0)} % (waiting ${fmt(p.waitPct, 0)} %), ${p.outstanding} outstanding, load ${fmt(p.load1, 1)}\n`,
     ),
   onLog: (line) => process.stderr.write(`[load] server log: ${line}\n`),
 });

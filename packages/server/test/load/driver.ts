@@ -142,6 +142,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const loadStart = os.loadavg();
   const server = child('./connections-server.ts', o.pin ? 0 : null, [], { CONN_LOG_LEVEL: 'warn' });
   const gen = child(new URL('./clients.ts', import.meta.url).href, o.pin ? 1 : null);
+  // A run that dies must not leave its server and load generator behind.
+  const reap = () => {
+    server.proc.kill('SIGKILL');
+    gen.proc.kill('SIGKILL');
+  };
+  process.once('exit', reap);
   const cpus =
     o.pin && process.env.CONN_PIN !== '0'
       ? 'server on CPU 0, load generator on CPU 1 (taskset)'
@@ -226,6 +232,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   } finally {
     clearInterval(sampler);
     await stopAll(gen, server);
+    process.off('exit', reap);
   }
 
   function finish(result: RunResult): LoadSummary {
@@ -299,6 +306,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   }
 }
 
+/** A number with `digits` decimals; `-` when there is none (an empty period: NaN, null in JSON). */
+export function fmt(x: number | null | undefined, digits = 1): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-';
+}
+
 /** A text summary of a run (what the CLI prints). */
 export function formatSummary(s: LoadSummary): string {
   const r = s.result;
@@ -309,7 +321,7 @@ export function formatSummary(s: LoadSummary): string {
     'period  at(s)  writes  delivered  fan-out p50/p99/max (ms)  server RSS MB  server CPU/wait %  loadgen CPU %  load1',
     ...s.periods.map(
       (p) =>
-        `${String(p.period).padStart(6)}  ${p.atS.toFixed(0).padStart(5)}  ${String(p.writes).padStart(6)}  ${String(p.delivered).padStart(9)}  ${`${p.fanout.p50.toFixed(1)}/${p.fanout.p99.toFixed(1)}/${p.fanout.max.toFixed(1)}`.padStart(24)}  ${p.rssMB.toFixed(1).padStart(12)}  ${`${p.cpuPct.toFixed(0)}/${p.waitPct.toFixed(0)}`.padStart(17)}  ${p.loadgenCpuPct.toFixed(0).padStart(13)}  ${p.load1.toFixed(1)}`,
+        `${String(p.period).padStart(6)}  ${p.atS.toFixed(0).padStart(5)}  ${String(p.writes).padStart(6)}  ${String(p.delivered).padStart(9)}  ${`${fmt(p.fanout.p50, 1)}/${fmt(p.fanout.p99, 1)}/${fmt(p.fanout.max, 1)}`.padStart(24)}  ${fmt(p.rssMB).padStart(12)}  ${`${fmt(p.cpuPct, 0)}/${fmt(p.waitPct, 0)}`.padStart(17)}  ${p.loadgenCpuPct.toFixed(0).padStart(13)}  ${fmt(p.load1, 1)}`,
     ),
     `RSS series (MB, every ${s.options.sampleS} s): ${s.rss.map((x) => x.rssMB.toFixed(0)).join(' ')}`,
     ...s.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
