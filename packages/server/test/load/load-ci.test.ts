@@ -3,8 +3,8 @@
  * WebSocket clients in rooms of 10, one write a second each, for a minute against a real
  * server process, a client dropping its socket and resuming by cursor every 10 s. Every check
  * but the RSS drift must pass (a minute is too short for a drift figure to mean anything on
- * a shared machine: it is printed). A second, short run loses messages on purpose and must
- * fail the checks, so they can fail.
+ * a shared machine: it is printed). A second, short run (10 clients, 5 s) loses messages
+ * on purpose and must fail the checks, so they can fail.
  * OMNISYNC_LOAD_CLIENTS / OMNISYNC_LOAD_SECONDS change the size.
  */
 import { describe, expect, it } from 'vitest';
@@ -51,9 +51,9 @@ describe('load (real server process, real sockets)', () => {
     { timeout: 60_000 },
     async () => {
       const s = await runLoad({
-        clients: 20,
-        seconds: 10,
-        warmupS: 2,
+        clients: 10,
+        seconds: 5,
+        warmupS: 1,
         sampleS: 1,
         periodS: 5,
         reconnectEveryS: 0,
