@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- --messages 1000000 [--seed S] [--lanes 4] [--batch 20]`: the fuzz driver (driver.ts)
+ * `npm run fuzz -- --messages 1000000 [--seed S] [--lanes 4] [--batch 20] [--start M] [--stop-on-violation]`: the fuzz driver (driver.ts)
  * against a real server process, with progress on stderr and a JSON summary on stdout.
  * Exits 1 when the oracle found anything (crash, non-4xx refusal, state change).
  */
@@ -12,12 +12,23 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     batch: { type: 'string', default: '20' },
     lanes: { type: 'string', default: '4' },
+    start: { type: 'string', default: '0' },
+    'stop-on-violation': { type: 'boolean', default: false },
   },
 });
 const messages = Number(values.messages);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
-if (!Number.isInteger(messages) || messages < 1 || !Number.isInteger(seed)) {
-  console.error('usage: npm run fuzz -- --messages <n> [--seed <int>] [--lanes <n>] [--batch <n>]');
+const start = Number(values.start);
+if (
+  !Number.isInteger(messages) ||
+  messages < 1 ||
+  !Number.isInteger(seed) ||
+  !Number.isInteger(start) ||
+  start < 0
+) {
+  console.error(
+    'usage: npm run fuzz -- --messages <n> [--seed <int>] [--lanes <n>] [--batch <n>] [--start <m>] [--stop-on-violation]',
+  );
   process.exit(2);
 }
 const progress = (s: FuzzSummary) => {
@@ -34,12 +45,16 @@ process.once('SIGINT', () => stop.abort());
 process.once('SIGTERM', () => stop.abort());
 const summary = await runFuzz({
   signal: stop.signal,
-  onViolation: (v) => process.stderr.write(`[fuzz] VIOLATION ${v}\n`),
+  onViolation: (v) => {
+    process.stderr.write(`[fuzz] VIOLATION ${v}\n`);
+    if (values['stop-on-violation']) stop.abort();
+  },
   onNote: (v) => process.stderr.write(`[fuzz] note ${v}\n`),
   messages,
   seed,
   batch: Number(values.batch),
   lanes: Number(values.lanes),
+  start,
   onProgress: progress,
 });
 console.log(JSON.stringify(summary, null, 2));

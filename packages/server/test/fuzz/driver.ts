@@ -14,7 +14,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHlc, decodeLiveClientMessage, ERROR_CODES } from '@omnisync/core';
+import {
+  createHlc,
+  decodeLiveClientMessage,
+  ERROR_CODES,
+  MESSAGE_MAX_BYTES,
+  MESSAGE_MAX_DEPTH,
+  parseMessageText,
+} from '@omnisync/core';
 import WebSocket from 'ws';
 import { startServe } from '../helpers/serve-process.js';
 import { createRng, type FuzzMessage, nextMessage } from './mutator.js';
@@ -29,6 +36,11 @@ export interface FuzzOptions {
   seed: number;
   /** Concurrent lanes, each with its own app (tenant), socket and state oracle (default 1). */
   lanes?: number;
+  /**
+   * Skip the first `start` messages of the run (each lane generates and drops its share), so a
+   * stopped run continues with the same messages: `--start` = the summary's `resumeFrom`.
+   */
+  start?: number;
   /** Messages per state-digest check. */
   batch?: number;
   onProgress?: (s: FuzzSummary) => void;
@@ -61,6 +73,10 @@ export interface FuzzSummary {
   violations: string[];
   crashed: boolean;
   ms: number;
+  /** Messages of the run sent or skipped, per lane (the stream index each lane reached). */
+  laneReached: number[];
+  /** `--start` value that continues this run without a gap (lanes stop at slightly different points). */
+  resumeFrom: number;
 }
 
 interface HttpAnswer {
@@ -102,6 +118,8 @@ function send(
 class Live {
   ws!: WebSocket;
   inbox: any[] = [];
+  /** How much of the inbox was already attributed to a sent message. */
+  seen = 0;
   closed: { code: number; reason: string } | undefined;
   #waiters: (() => void)[] = [];
   constructor(
@@ -110,6 +128,7 @@ class Live {
   ) {}
   async open(): Promise<void> {
     this.inbox = [];
+    this.seen = 0;
     this.closed = undefined;
     this.ws = new WebSocket(`${this.url.replace(/^http/, 'ws')}/v1/apps/${this.app}/live`);
     this.ws.on('message', (d) => {
@@ -133,6 +152,7 @@ class Live {
     });
     this.ws.send(JSON.stringify({ type: 'hello', cursor: 0, mode: 'poke' }));
     await this.until((m) => m.type === 'welcome', 10_000);
+    this.seen = this.inbox.length;
   }
   #wake() {
     const w = this.#waiters;
@@ -158,13 +178,27 @@ class Live {
   }
 }
 
-/** JSON of a message body, or undefined. */
-function parseLoose(body: Buffer): any {
+/**
+ * The type and requestId the server reads from a live message, as it reads them (connection.ts):
+ * within the size limit, text or a binary frame starting with `{`, JSON within the depth limit,
+ * a string requestId of at most 128 characters. Undefined when its answer cannot carry a requestId.
+ */
+function serverRequestId(m: FuzzMessage): { type: unknown; requestId: string } | undefined {
+  if (m.body.length > MESSAGE_MAX_BYTES) return undefined;
+  if (m.binary === true && m.body.length > 0 && m.body[0] !== 0x7b) return undefined;
+  let value: any;
   try {
-    return JSON.parse(body.toString());
+    value = parseMessageText(
+      m.body.toString('utf8'),
+      { maxBytes: MESSAGE_MAX_BYTES, maxDepth: MESSAGE_MAX_DEPTH },
+      m.body.length,
+    );
   } catch {
     return undefined;
   }
+  const rid = (value as { requestId?: unknown } | null)?.requestId;
+  if (typeof rid !== 'string' || rid.length > 128) return undefined;
+  return { type: (value as { type?: unknown }).type, requestId: rid };
 }
 
 /** Run the fuzz against a fresh server process; resolves with the summary (never throws on a finding). */
@@ -203,6 +237,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     violations: [],
     crashed: false,
     ms: 0,
+    laneReached: [],
+    resumeFrom: 0,
   };
   const inc = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
   const violate = (m: FuzzMessage | undefined, what: string) => {
@@ -213,7 +249,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   let exited = false;
   server.child.once('exit', () => (exited = true));
   /** One lane: its own app, socket, PRNG stream and state oracle. */
-  const lane = async (k: number, count: number) => {
+  const lanes = opts.lanes ?? 1;
+  const share = (n: number, k: number) => Math.floor(n / lanes) + (k < n % lanes ? 1 : 0);
+  const lane = async (k: number, count: number, skip: number) => {
     const rng = createRng(opts.seed + k * 7919);
     const hlc = createHlc({ nodeId: `fuzz${opts.seed}_${k}` });
     const APP = `fuzz${k}`;
@@ -221,6 +259,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     let seq = 0;
     const next = () => ++seq;
     const live = new Live(server.url, APP);
+    /** What this segment sent and got back (dumped as a note when its check fails). */
+    let trace: string[] = [];
 
     const post = (kind: string, body: unknown) =>
       send(agent, url, 'POST', `/v1/apps/${APP}/${kind}`, Buffer.from(JSON.stringify(body)), {
@@ -258,6 +298,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         s.http++;
         const a = await send(agent, url, 'POST', `/v1/apps/${APP}/${m.kind}`, m.body, m.headers);
         inc(s.byStatus, String(a.status));
+        trace.push(
+          `#${s.sent} http ${m.kind} [${m.mutation}] ${m.body.subarray(0, 200).toString('latin1')} → ${a.status} ${a.text.slice(0, 200)}`,
+        );
         if (a.status === 200) {
           const body = JSON.parse(a.text) as { cursor?: number };
           if (m.kind !== 'push') return { accepted: true };
@@ -273,7 +316,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       }
       s.ws++;
       if (live.closed) await live.open();
-      const from = live.inbox.length;
+      const n = s.sent;
+      // Answers are attributed by what the server can know: its refusals of a message it could
+      // not read (too large, binary, not JSON, too deep) carry no requestId, and they may come
+      // after later answers (a refusal thrown inside an async handler is sent a microtask after
+      // a pong written at once), so an unlabelled error says nothing about which message it answers.
+      const from = live.seen;
+      const labelled = serverRequestId(m);
       let decoded: any;
       try {
         decoded = decodeLiveClientMessage(JSON.parse(m.body.toString()));
@@ -281,38 +330,31 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         decoded = undefined;
       }
       live.ws.send(m.body, { binary: m.binary === true });
-      const pingId = `fz-${s.sent}`;
+      const pingId = `fz-${n}`;
       if (live.ws.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify({ type: 'ping', id: pingId }));
       let reply = await live.until((x) => x.type === 'pong' && x.id === pingId, 30_000, from);
-      // An oversized push is refused before it is parsed, so its error carries no requestId.
-      const unparsed = live.inbox.slice(from).some((x) => x.type === 'error' && x.requestId === undefined);
-      if (reply && decoded?.type === 'push' && !unparsed)
-        reply = await live.until(
-          (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === decoded.requestId,
+      // A push the server can read answers with its requestId: an ack, or an error. The ack may
+      // come after the pong (a push commits asynchronously, a ping is answered at once).
+      let pushReply: any;
+      if (reply && labelled?.type === 'push') {
+        pushReply = await live.until(
+          (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === labelled.requestId,
           30_000,
           from,
         );
-      // A push the protocol decoder here refuses but the server took: its ack comes after the
-      // pong (a push commits asynchronously, a ping is answered at once). Wait for it too.
-      if (reply && decoded === undefined) {
-        const raw = parseLoose(m.body);
-        if (raw?.type === 'push' && typeof raw.requestId === 'string') {
-          const late = await live
-            .until(
-              (x) => (x.type === 'ack' || x.type === 'error') && x.requestId === raw.requestId,
-              2_000,
-              from,
-            )
-            .catch(() => undefined);
-          if (late?.type === 'ack') {
-            inc(s.byCode, 'accepted-undecodable-push');
-            opts.onNote?.(
-              `#${s.sent} the server acked a live push the core decoder refuses: ${m.body.subarray(0, 300).toString('latin1')}`,
-            );
-          }
+        reply = pushReply;
+        if (pushReply?.type === 'ack' && decoded === undefined) {
+          inc(s.byCode, 'accepted-undecodable-push');
+          opts.onNote?.(
+            `#${n} the server acked a live push the core decoder refuses: ${m.body.subarray(0, 300).toString('latin1')}`,
+          );
         }
       }
       const answers = live.inbox.slice(from);
+      live.seen = live.inbox.length;
+      trace.push(
+        `#${n} ws ${m.kind} [${m.mutation}] ${m.body.subarray(0, 200).toString('latin1')} → ${answers.map((x) => JSON.stringify(x).slice(0, 200)).join(' | ')}${live.closed ? ` closed ${live.closed.code}` : ''}`,
+      );
       const errors = answers.filter((x) => x.type === 'error' || x.type === '<not json>');
       for (const e of errors) {
         if (typeof e.error?.code !== 'string' || !KNOWN.has(e.error.code))
@@ -329,6 +371,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         if (!REFUSAL_CLOSES.has(code) || reason === '') violate(m, `live closed ${code} "${reason}"`);
         return { accepted: false };
       }
+      if (pushReply) {
+        if (pushReply.type === 'ack') return { accepted: true, push: true, cursor: pushReply.cursor };
+        return { accepted: false };
+      }
+      // Not a push the server can read: an ack here can only be a late one of an earlier message
+      // (count it as a change, never hide it).
       const ack = answers.find((x) => x.type === 'ack');
       if (ack) return { accepted: true, push: true, cursor: ack.cursor };
       return { accepted: errors.length === 0 };
@@ -343,22 +391,34 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       let segmentRefused = 0;
       const checkpoint = async () => {
         const d = await digest();
+        let bad = false;
         if (!changed) {
           s.digestChecks++;
           s.refusedVerified += segmentRefused;
-          if (d.hash !== last.hash || d.cursor !== last.cursor)
+          if (d.hash !== last.hash || d.cursor !== last.cursor) {
+            bad = true;
             violate(
               undefined,
-              `state changed without an accepted push, before #${s.sent + 1} (cursor ${last.cursor} → ${d.cursor})`,
+              `lane ${k}: state changed without an accepted push, before #${s.sent + 1} (cursor ${last.cursor} → ${d.cursor})`,
             );
+          }
         }
-        if (d.cursor > acked)
-          violate(undefined, `cursor ${d.cursor} beyond the highest acknowledged ${acked} at #${s.sent}`);
+        if (d.cursor > acked) {
+          bad = true;
+          violate(
+            undefined,
+            `lane ${k}: cursor ${d.cursor} beyond the highest acknowledged ${acked} at #${s.sent}`,
+          );
+        }
+        if (bad) opts.onNote?.(`lane ${k}: the segment sent\n  ${trace.join('\n  ')}`);
+        trace = [];
         acked = d.cursor;
         last = d;
         changed = false;
         segmentRefused = 0;
       };
+      for (let i = 0; i < skip; i++) nextMessage(rng, () => hlc.now(), next);
+      s.laneReached[k] = skip;
       let done = 0;
       while (done < count && !opts.signal?.aborted) {
         for (let i = 0; i < batch && done < count; i++) {
@@ -367,6 +427,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           if (m.kind === 'push' && segmentRefused > 0) await checkpoint();
           s.sent++;
           done++;
+          s.laneReached[k] = skip + done;
           inc(s.byMutation, m.mutation.split('+')[0]!);
           inc(s.byKind, `${m.via}:${m.kind}`);
           let r: { accepted: boolean; push?: boolean; cursor?: number };
@@ -420,11 +481,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     }
   };
 
-  const lanes = opts.lanes ?? 1;
+  const start = Math.min(opts.start ?? 0, opts.messages);
   try {
     await Promise.all(
       Array.from({ length: lanes }, (_, k) =>
-        lane(k, Math.floor(opts.messages / lanes) + (k < opts.messages % lanes ? 1 : 0)),
+        lane(k, share(opts.messages, k) - share(start, k), share(start, k)),
       ),
     );
   } finally {
@@ -435,5 +496,6 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     rmSync(dir, { recursive: true, force: true });
   }
   s.ms = Date.now() - started;
+  s.resumeFrom = Math.min(opts.messages, Math.min(...s.laneReached) * lanes);
   return s;
 }
