@@ -145,6 +145,8 @@ export {
   mutationIdSchema,
   cellSchema,
   cellShapeSchema,
+  docKeySchema,
+  evictedSchema,
   querySchema,
   queriesSchema,
   QUERIES_MAX,
@@ -153,7 +155,13 @@ export {
   wireErrorSchema,
   wireErrorBodySchema,
 } from './protocol/wire-schemas.js';
-export type { WireCell, WireQuery, WireMutation, MutationResult } from './protocol/wire-schemas.js';
+export type {
+  WireCell,
+  WireDocKey,
+  WireQuery,
+  WireMutation,
+  MutationResult,
+} from './protocol/wire-schemas.js';
 export {
   wireQueryToAst,
   syncScopeOf,

@@ -214,7 +214,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return tracing.span('omnisync.pull', attributes, async () => {
         const state = await registry.get(app);
         return tracing.span('omnisync.storage.read', attributes, () =>
-          state.storage.read((r) => readPull(r, auth, req, authorize)),
+          state.storage.read((r) => readPull(r, auth, req, authorize, rules)),
         );
       });
     },
@@ -224,7 +224,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return tracing.span('omnisync.snapshot', attributes, async () => {
         const state = await registry.get(app);
         return tracing.span('omnisync.storage.read', attributes, () =>
-          state.storage.read((r) => readSnapshot(r, auth, req, authorize)),
+          state.storage.read((r) => readSnapshot(r, auth, req, authorize, rules)),
         );
       });
     },
@@ -297,6 +297,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       hlc,
       limits,
       authorizes: authorize !== undefined,
+      rules,
       metrics,
       authenticate: (app, token) => engine.authenticate(app, token),
       allowed,

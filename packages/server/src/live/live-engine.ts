@@ -10,6 +10,7 @@ import {
   type PushRequest,
   type PushResponse,
   randomId,
+  type RulesEvaluator,
   type SnapshotRequest,
   type SnapshotResponse,
 } from '@omnisync/core';
@@ -34,6 +35,8 @@ export interface LiveEngine {
   readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
   /** True when an authorize hook is configured. */
   readonly authorizes: boolean;
+  /** The permission rules (undefined: none); fan-out filters each connection's changes by them. */
+  readonly rules: RulesEvaluator | undefined;
   authenticate(app: string, token: string | undefined): Promise<AuthContext>;
   allowed(auth: AuthContext, request: AuthorizeRequest): boolean | Promise<boolean>;
   push(app: string, auth: AuthContext, req: PushRequest): Promise<PushResponse>;
