@@ -223,6 +223,7 @@ const arbWrite = fc.oneof(
     }),
   },
 );
+type Write = typeof arbWrite extends fc.Arbitrary<infer T> ? T : never;
 const arbPhases = fc.array(fc.array(arbWrite, { minLength: 2, maxLength: 8 }), {
   minLength: 2,
   maxLength: 4,
@@ -261,7 +262,12 @@ const ALL_KEYS = COLLECTIONS.flatMap((c) => IDS.map((id) => `${c}/${id}`));
 const toCells = (wire: readonly any[]): Cell[] =>
   wire.map((c) => ({ collection: c.collection, id: c.id, field: c.field, value: c.value, hlc: c.hlc }));
 
-async function runCase(set: RuleSet, principals: Principal[], queries: ('all' | 'open')[], phases: any[][]) {
+async function runCase(
+  set: RuleSet,
+  principals: Principal[],
+  queries: ('all' | 'open')[],
+  phases: Write[][],
+) {
   const t = await startServer({ auth: { secret: SECRET }, rules: toRules(set) });
   const observers: Observer[] = [];
   try {
@@ -455,7 +461,7 @@ const MOVES = {
       { kind: 'delete', c: 'a', id: 'd2' },
       { kind: 'put', c: 'b', id: 'd1', owner: 'u1', team: 't1', status: 'done', fields: ['team', 'status'] },
     ],
-  ],
+  ] as Write[][],
 };
 
 describe('read-side ACL oracle', () => {

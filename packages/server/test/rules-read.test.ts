@@ -245,7 +245,7 @@ describe('live', () => {
 
 describe('a real client', () => {
   type Todo = { id: string; owner: string; title?: string; secret?: string };
-  function open(name: string, live: boolean) {
+  function open(name: string, mode: 'changes' | 'poke' | 'polling') {
     const client: Client = createClient({
       persistence: createFilePersistence({ path: join(t.dataDir, `${name}.omnisync`), fsync: false }),
       onError: () => {},
@@ -254,7 +254,8 @@ describe('a real client', () => {
       app: APP,
       server: t.url,
       auth: () => tokens.u1,
-      WebSocket: live ? (WebSocket as unknown as WebSocketConstructor) : null,
+      WebSocket: mode === 'polling' ? null : (WebSocket as unknown as WebSocketConstructor),
+      ...(mode === 'poke' ? { liveMode: 'poke' as const } : {}),
       pollIntervalMs: 50,
     });
     const todos = client.collection<Todo>({ id: 'todos', source });
@@ -268,21 +269,24 @@ describe('a real client', () => {
     }
   };
 
-  for (const live of [true, false]) {
-    it(`drops an evicted row from its live query and gains a row given to it (${live ? 'live' : 'polling'}), across a restart`, async () => {
+  for (const mode of ['changes', 'poke', 'polling'] as const) {
+    it(`drops an evicted row from its live query and gains a row given to it (${mode === 'polling' ? 'polling' : `live, ${mode}`}), across a restart`, async () => {
       const [a, b] = [fresh('ra'), fresh('rb')];
       await write(
         w.doc('todos', a, { owner: 'u1', title: 'A', secret: 'SECRET-RA' }),
         w.doc('todos', b, { owner: 'u2', title: 'B' }),
       );
-      const name = fresh(live ? 'live' : 'poll');
-      let r = open(name, live);
+      const name = fresh(mode);
+      let r = open(name, mode);
       await r.todos.ready;
       const rows = liveQuery(r.client, q<Todo>('todos'));
       const stop = rows.subscribe(() => {});
       await until(() => rows.value.some((d) => d.id === a), 'the row arrived');
       expect(rows.value.find((d) => d.id === a)).toEqual({ id: a, owner: 'u1', title: 'A' });
       expect(rows.value.some((d) => d.id === b)).toBe(false);
+      // Live modes: the socket is up and caught up, so what follows comes by fan-out (or a poke).
+      if (mode !== 'polling')
+        await until(() => r.source.status.get().transport === 'websocket', 'the live socket is ready');
 
       await write(w.update('todos', a, { owner: 'u2' }), w.update('todos', b, { owner: 'u1' }));
       await until(() => !rows.value.some((d) => d.id === a), 'the evicted row left the live query');
@@ -297,7 +301,7 @@ describe('a real client', () => {
       await r.client.close();
 
       // The eviction was persisted: a restart does not bring the row back.
-      r = open(name, live);
+      r = open(name, mode);
       await r.todos.ready;
       expect(r.todos.has(a)).toBe(false);
       expect(r.todos.get(b)).toEqual({ id: b, owner: 'u1', title: 'B' });
