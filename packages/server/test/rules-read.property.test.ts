@@ -7,8 +7,9 @@
  * snapshot, equals what a naive evaluator written here says (its own reading of the rules,
  * not the core evaluator), and every cell, tombstone and eviction it ever received was one it
  * was allowed at that moment: 0 documents or fields leaked, through fan-out included.
- * Runs: OMNISYNC_RULES_RUNS (default 10), seed: OMNISYNC_SEED.
+ * Runs: OMNISYNC_RULES_RUNS (default 6), seed: OMNISYNC_SEED.
  */
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -23,10 +24,19 @@ import {
   Replica,
   type RuleCheck,
 } from '@omnisync/core';
+import {
+  type Client,
+  type Collection,
+  createClient,
+  createServerSource,
+  type ServerSource,
+  type WebSocketConstructor,
+} from '@omnisync/client';
+import WebSocket from 'ws';
 import { CellWriter, HttpClient, LiveClient, mutation } from './helpers/protocol-client.js';
 import { startServer } from './helpers/servers.js';
 
-const RUNS = Number(process.env.OMNISYNC_RULES_RUNS ?? 10);
+const RUNS = Number(process.env.OMNISYNC_RULES_RUNS ?? 6);
 const SEED = process.env.OMNISYNC_SEED === undefined ? undefined : Number(process.env.OMNISYNC_SEED);
 const SECRET = 'rules-oracle-secret-0123456789abcdefgh';
 const APP = 'oracle';
@@ -245,6 +255,10 @@ interface Observer {
   pulled: Replica;
   liveReplica: Replica;
   cursor: number;
+  /** A real client of this principal (live socket, changes mode), one collection per name. */
+  client: Client;
+  source: ServerSource;
+  cols: Record<string, Collection<Record<string, unknown>>>;
   /** Documents (c/id) this principal could see, with the first cursor it could. */
   firstSeen: Map<string, number>;
 }
@@ -283,7 +297,21 @@ async function runCase(
         const q = query === 'all' ? { collection: c } : { collection: c, where: { status: 'open' } };
         expect((await live.subscribe(c, q)).type).toBe('subscribed');
       }
+      const client = createClient({ onError: () => {} });
+      const source = createServerSource({
+        app: APP,
+        server: t.url,
+        auth: () => token,
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        pollIntervalMs: 60_000,
+      });
+      const cols: Observer['cols'] = {};
+      for (const c of COLLECTIONS) cols[c] = client.collection<Record<string, unknown>>({ id: c, source });
+      await client.ready;
       observers.push({
+        client,
+        source,
+        cols,
         p,
         http: new HttpClient(t.url, APP, token),
         live,
@@ -370,6 +398,20 @@ async function runCase(
         }
         const who = JSON.stringify(o.p);
         expect(visibleHeld(o.pulled, ALL_KEYS), `pull replica of ${who}`).toEqual(expectAll);
+        // The real client: what live fan-out brings it (it does not poll while live), then
+        // one pull to its head changes nothing.
+        const held = () => {
+          const out: Record<string, unknown> = {};
+          for (const c of COLLECTIONS) for (const d of o.cols[c]!.all()) out[`${c}/${d.id as string}`] = d;
+          return out;
+        };
+        const deadline = Date.now() + 5000;
+        while (!isDeepStrictEqual(held(), expectAll) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(held(), `real client of ${who}, live`).toEqual(expectAll);
+        await o.client.sync();
+        expect(held(), `real client of ${who}, after a pull`).toEqual(expectAll);
+        expect(o.source.experimental_outbox()).toEqual([]);
         // Live replica: apply every changes message in order; messages are checked against the state at their cursor.
         expect(replayLive(set, o, at), `live replica of ${who}`).toEqual(expectLive);
         const snap = await o.http.snapshot();
@@ -380,7 +422,10 @@ async function runCase(
       }
     }
   } finally {
-    for (const o of observers) o.live.close();
+    for (const o of observers) {
+      o.live.close();
+      await o.client.close();
+    }
     await t.close();
   }
 }
