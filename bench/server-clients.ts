@@ -31,6 +31,7 @@ port.on(
     t0?: number;
     bodies?: string[];
     pushers?: number;
+    headers?: Record<string, string>;
   }) => {
     if (msg.type === 'push') {
       // `pushers` clients at once, each sending the next body as soon as its last one was acknowledged.
@@ -44,7 +45,7 @@ port.on(
             const res = await fetch(`${msg.url}/v1/apps/${msg.app}/push`, {
               method: 'POST',
               body,
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', ...msg.headers },
             });
             if (res.status !== 200) throw new Error(`push failed: ${res.status} ${await res.text()}`);
             await res.arrayBuffer();

@@ -167,6 +167,7 @@ export async function pushIngest(
   app: string,
   batches: Cell[][],
   pushers = 1,
+  headers?: Record<string, string>,
 ): Promise<{ ms: number; bytesPerCell: number }> {
   let bytes = 0;
   let cells = 0;
@@ -181,7 +182,7 @@ export async function pushIngest(
     return body;
   });
   const done = clients.next('pushed');
-  clients.worker.postMessage({ type: 'push', url, app, bodies, pushers });
+  clients.worker.postMessage({ type: 'push', url, app, bodies, pushers, ...(headers ? { headers } : {}) });
   const { ms } = await done;
   return { ms, bytesPerCell: bytes / cells };
 }

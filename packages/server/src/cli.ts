@@ -2,6 +2,7 @@
 /**
  * `omnisync serve --port 8787 --data ./data [--host 127.0.0.1] [--auth-secret …] [--jwks-url …]
  *  [--durability full|normal|off] [--log-level info] [--mutators ./mutators.js] [--schema ./schema.js]
+ *  [--rules ./rules.js]
  *  [--rate-limit push=200/2000,pull=200/2000,snapshot=50/500,ws=1000/5000 | off]
  *  [--compact-keep <n> [--compact-every-ms <ms>]] [--postgres <url> [--pg-schema-prefix omnisync_]]`
  *
@@ -14,7 +15,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Mutators, SchemaVersions } from '@omnisync/core';
+import { isRules, type Mutators, type Rules, type SchemaVersions } from '@omnisync/core';
 import type { ServerSchema } from './engine/schema.js';
 import { createLogger, type LogLevel } from './util/logger.js';
 import { createServer } from './node/create-server.js';
@@ -39,6 +40,9 @@ const USAGE = `Usage: omnisync serve [options]
   --schema <module>     module exporting the app schema: defineSchema({...}) or a
                         defineSchemaVersions([...]) chain (default export, "versions" or "schema");
                         every pushed cell is validated with it, older clients' writes upcast
+  --rules <module>      module exporting permission rules: defineRules({...}) (default export or
+                        "rules"); every push, mutator and room join/event is checked with them,
+                        a collection without rules is denied
   --unknown-collections reject|allow  with --schema: a push to a collection the schema does not
                         define is refused (default) or stored unvalidated
   --rate-limit <spec>   token buckets, rate per second / burst, e.g. push=200/2000,pull=200/2000,
@@ -67,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
       mutators: { type: 'string' },
       schema: { type: 'string' },
+      rules: { type: 'string' },
       'unknown-collections': { type: 'string' },
       'rate-limit': { type: 'string' },
       'compact-keep': { type: 'string' },
@@ -163,6 +168,22 @@ async function main(argv: string[]): Promise<number> {
       'schema loaded',
     );
   }
+  let rules: Rules | undefined;
+  if (values.rules) {
+    const mod = (await import(pathToFileURL(resolve(values.rules)).href)) as Record<string, unknown>;
+    const found = mod.rules ?? mod.default;
+    if (!isRules(found)) {
+      console.error(
+        `${values.rules} exports no rules: export default defineRules({...}) (or export const rules = defineRules({...})) with defineRules from @omnisync/core${found === undefined ? '' : `; its ${mod.rules !== undefined ? '"rules"' : 'default'} export is not a defineRules(...) result`}.`,
+      );
+      return 2;
+    }
+    rules = found;
+    logger.info(
+      { collections: [...rules.collections.keys()], rooms: rules.rooms !== undefined },
+      'permission rules loaded',
+    );
+  }
   const unknownCollections = values['unknown-collections'];
   if (unknownCollections !== undefined && unknownCollections !== 'reject' && unknownCollections !== 'allow') {
     console.error(
@@ -204,6 +225,7 @@ async function main(argv: string[]): Promise<number> {
       : {}),
     ...(mutators ? { mutators } : {}),
     ...(schema ? { schema } : {}),
+    ...(rules ? { rules } : {}),
     ...(unknownCollections !== undefined ? { unknownCollections } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(compaction ? { compaction } : {}),

@@ -6,6 +6,7 @@
  * transaction as a `NonRetriableError` and rolls it back.
  */
 import type { JsonValue } from '../cells.js';
+import type { Principal } from '../rules/define-rules.js';
 
 /** The transaction a mutator runs in. Writes become visible to later reads of the same tx. */
 export interface MutatorTx {
@@ -15,6 +16,11 @@ export interface MutatorTx {
   readonly mutationId: string;
   /** The authenticated user (the token's `sub`), when the server knows one. */
   readonly userId: string | undefined;
+  /**
+   * The authenticated principal (every claim of the token, `sub` included) when run by the
+   * server; the server checks the mutator's writes against the permission rules with it.
+   */
+  readonly principal?: Principal;
   /** `'server'` when run authoritatively, `'client'` when optimistic. */
   readonly location: 'server' | 'client';
   /** A visible document, or undefined when it does not exist or was deleted. */

@@ -69,8 +69,9 @@ const PLACEHOLDER = '\u0000omnisync.principal:';
 
 /**
  * A placeholder for a principal claim (dotted path into the JWT claims: `'sub'`, `'org.id'`),
- * usable wherever a predicate takes a value. A missing claim binds to `null`; an array claim
- * (e.g. roles) used with `eq`/`in` matches any of its elements.
+ * usable wherever a predicate takes a value. An array claim (e.g. roles) used with `eq`/`in`
+ * matches any of its elements; a missing (or null) claim is no value: `eq`/`in` match nothing
+ * (a token without `sub` owns no document), `ne`/`nin` match everything.
  * @example defineRules({ todos: { read: { owner: principal('sub') } } })
  */
 export function principal(path: string): Scalar {

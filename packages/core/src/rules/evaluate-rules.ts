@@ -79,6 +79,16 @@ export interface RulesEvaluator {
   assertWrite(input: WriteCheckInput): void;
 }
 
+/** What a quick check answers for an allowed write (never handed out). */
+const ALLOWED: RuleDecision = Object.freeze({
+  allowed: true,
+  collection: '',
+  operation: 'insert',
+  rule: 'insert',
+  clause: '',
+  reason: '',
+});
+
 type Compiled = { readonly fn: DocPredicate; readonly pred: Predicate | boolean };
 
 function bindValue(v: Scalar, p: Principal): Scalar | readonly Scalar[] {
@@ -86,8 +96,10 @@ function bindValue(v: Scalar, p: Principal): Scalar | readonly Scalar[] {
   if (path === undefined) return v;
   const c = readField(p, path);
   if (Array.isArray(c))
-    return c.filter((x): x is Scalar => x === null || ['string', 'number', 'boolean'].includes(typeof x));
-  if (c === undefined || (c !== null && typeof c === 'object')) return null;
+    return c.filter((x): x is Scalar => ['string', 'number', 'boolean'].includes(typeof x));
+  // A missing (or null, or object) claim is no value: `eq` matches nothing. Binding it to null
+  // would let a token without `sub` match every document without an owner.
+  if (c === undefined || c === null || typeof c === 'object') return [];
   return c as Scalar;
 }
 
@@ -192,11 +204,13 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     doc: Doc,
     p: Principal,
     side?: 'old' | 'new',
+    quick = false,
   ): RuleDecision {
-    const base = { collection, operation, rule, ...(side ? { side } : {}) };
     if (check === undefined)
       return {
-        ...base,
+        collection,
+        operation,
+        ...(side ? { side } : {}),
         rule: 'default',
         allowed: false,
         clause: 'no rule',
@@ -204,10 +218,15 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       };
     const c = compiled(collection, key, check, p);
     const allowed = c.fn(doc);
+    // Only whether it is allowed (assertWrite): finding the clause re-runs sub-predicates.
+    if (quick && allowed) return ALLOWED;
     const clause = typeof c.pred === 'boolean' ? `constant ${c.pred}` : decidingClause(c.pred, doc);
     const on = side ? ` on the ${side} document` : '';
     return {
-      ...base,
+      collection,
+      operation,
+      rule,
+      ...(side ? { side } : {}),
       allowed,
       clause,
       reason: `${collection}.${key}${on} ${allowed ? 'allowed' : 'denied'} by ${clause}.`,
@@ -237,7 +256,8 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     return decide(collection, 'read', 'read', e.read, 'read', doc, p);
   }
 
-  function checkWrite(w: WriteCheckInput): RuleDecision {
+  /** Decide a write; `quick`: an allowed write gets the shared {@link ALLOWED} (no reason worked out). */
+  function checkWrite(w: WriteCheckInput, quick = false): RuleDecision {
     const { collection, operation, principal: p } = w;
     const e = entry(collection);
     if (!e)
@@ -252,7 +272,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     const blocked = maskOf(e.writeMask, p);
     if (blocked.length && w.fields) {
       for (const f of w.fields) {
-        const hit = blocked.find((b) => f === b || f.startsWith(`${b}.`) || b.startsWith(`${f}.`));
+        const hit = maskHit(blocked, f);
         if (hit !== undefined)
           return {
             collection,
@@ -265,9 +285,9 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       }
     }
     if (operation === 'insert')
-      return decide(collection, operation, 'insert', e.insert, 'insert', w.new ?? {}, p);
+      return decide(collection, operation, 'insert', e.insert, 'insert', w.new ?? {}, p, undefined, quick);
     if (operation === 'delete')
-      return decide(collection, operation, 'delete', e.delete, 'delete', w.old ?? {}, p);
+      return decide(collection, operation, 'delete', e.delete, 'delete', w.old ?? {}, p, undefined, quick);
     const u = e.update;
     const oldCheck =
       u !== undefined && typeof u !== 'function' && isUpdateCheck(u) ? u.old : (u as RuleCheck | undefined);
@@ -283,6 +303,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       w.old ?? {},
       p,
       'old',
+      quick,
     );
     if (!first.allowed) return first;
     return decide(
@@ -294,6 +315,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       w.new ?? {},
       p,
       'new',
+      quick,
     );
   }
 
@@ -318,7 +340,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       }
       return out ?? d;
     },
-    checkWrite,
+    checkWrite: (w) => checkWrite(w),
     explain(c, d, p) {
       const doc = d ?? {};
       return {
@@ -331,7 +353,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       };
     },
     assertWrite(w) {
-      const d = checkWrite(w);
+      const d = checkWrite(w, true);
       if (!d.allowed)
         throw new PermissionDeniedError(
           `Permission denied: ${d.reason} Check the rules or the caller's claims.`,
@@ -348,6 +370,20 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
     },
   };
 }
+
+/** The entry of `blocked` that `field` is, is inside, or contains (`a` blocks `a.b` and `a.b` blocks `a`). */
+function maskHit(blocked: readonly string[], field: string): string | undefined {
+  for (let i = 0; i < blocked.length; i++) {
+    const b = blocked[i]!;
+    if (field === b) return b;
+    if (field.length > b.length ? isPathPrefix(b, field) : isPathPrefix(field, b)) return b;
+  }
+  return undefined;
+}
+
+/** `prefix.` starts `path`. */
+const isPathPrefix = (prefix: string, path: string) =>
+  path.charCodeAt(prefix.length) === 46 /* . */ && path.startsWith(prefix);
 
 function withoutPath(v: unknown, path: readonly string[]): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[0]!)) return v;

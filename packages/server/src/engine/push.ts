@@ -6,6 +6,11 @@
  * - Named mutations run their server mutator (authoritative; the client's optimistic
  *   cells are ignored); unnamed ones apply their cells as-is. Either may be rejected
  *   (per-mutation result); a rejected mutation applies nothing, the others still apply.
+ * - With permission rules, every document a mutation writes (its cells, or its mutator's) is
+ *   checked before anything of it applies: insert on the new document, update on the old
+ *   and the new one, delete on the old one, the write mask on the fields written. One refused
+ *   document rejects the whole mutation (`permission_denied`, the rule and clause that
+ *   decided); the others of the push still apply.
  * - Everything commits atomically; the caller acknowledges only after this resolves.
  */
 import {
@@ -22,15 +27,21 @@ import {
   type Mutators,
   type MutatorTx,
   OmniSyncError,
+  type Principal,
   type PushRequest,
+  type RulesEvaluator,
+  toWireError,
+  unflattenDocument,
   ValidationError,
   validateCell,
   type WireMutation,
+  type WriteCheckInput,
 } from '@omnisync/core';
 import type { DocKey, DocWrite, StorageWriter } from '../storage/storage.js';
 import type { Logger } from '../util/logger.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
+import { principalOf } from './rules.js';
 import { type DocChangeEvent, WorkingDoc } from './working-doc.js';
 
 /** What a push produced. */
@@ -51,7 +62,15 @@ export interface PushDeps {
   readonly hlc: HlcClock;
   readonly mutators: Mutators | undefined;
   readonly authorize: Authorize | undefined;
+  /** The permission rules' evaluator: every written document is checked (undefined: no rules). */
+  readonly rules?: RulesEvaluator | undefined;
   readonly log: Logger;
+}
+
+/** The rules and the principal a push is checked with. */
+interface RulesCheck {
+  readonly rules: RulesEvaluator;
+  readonly principal: Principal;
 }
 
 /** The batch's working documents by (collection, id), in the order they were loaded. */
@@ -80,6 +99,52 @@ const rejected = (id: string, code: string, message: string): MutationResult => 
   status: 'rejected',
   error: { code, message },
 });
+
+type RejectedError = Extract<MutationResult, { status: 'rejected' }>['error'];
+
+/** The set a field path belongs to (`tags[x]` → `tags`): what a write mask names. */
+const maskPath = (field: string) =>
+  field.charCodeAt(field.length - 1) === 93 /* ] */ ? field.slice(0, field.indexOf('[')) : field;
+
+/** What the rules check for one document's cells of a mutation, on its working document. */
+function writeCheck(doc: WorkingDoc, cells: readonly Cell[], principal: Principal): WriteCheckInput {
+  const { collection, id } = doc;
+  const old = doc.current();
+  let deletes = false;
+  const fields: string[] = [];
+  for (const c of cells) {
+    if (c.field === DELETED_FIELD) deletes = true;
+    else if (c.field !== ID_FIELD) fields.push(maskPath(c.field));
+  }
+  // Delete wins: the other cells of a deleting write are dropped; a missing document is checked as `{ id }`.
+  if (deletes) return { collection, id, operation: 'delete', principal, old: old ?? { id } };
+  const next = doc.clone();
+  next.apply(cells);
+  // A write to a deleted document is dropped by the merge: checked as what it asked for.
+  const after = next.current() ?? unflattenDocument(id, cells);
+  return old === undefined
+    ? { collection, id, operation: 'insert', principal, new: after, fields }
+    : { collection, id, operation: 'update', principal, old, new: after, fields };
+}
+
+/** The rejection of a mutation whose writes the rules refuse (documents loaded), or undefined. */
+function refusedByRules(
+  mutationId: string,
+  groups: readonly Cell[][],
+  docs: DocTable,
+  check: RulesCheck,
+): MutationResult | undefined {
+  for (const g of groups) {
+    const input = writeCheck(docs.get(g[0]!.collection, g[0]!.id)!, g, check.principal);
+    try {
+      check.rules.assertWrite(input);
+    } catch (err) {
+      // The evaluator's details are JSON (collection, id, operation, rule, clause).
+      return { id: mutationId, status: 'rejected', error: toWireError(err).error as RejectedError };
+    }
+  }
+  return undefined;
+}
 
 /** Apply a validated push request inside a write transaction. */
 export async function applyPush(
@@ -113,6 +178,9 @@ export async function applyPush(
     for (const d of await w.loadDocs(missing)) docs.add(new WorkingDoc(d));
   };
 
+  const rulesCheck: RulesCheck | undefined = deps.rules
+    ? { rules: deps.rules, principal: principalOf(auth) }
+    : undefined;
   const mutations = req.mutations;
   const ids = new Set<string>();
   for (const m of mutations) ids.add(m.id);
@@ -150,8 +218,8 @@ export async function applyPush(
     // Plain changes without a permission hook: their documents are loaded, nothing to await.
     const result =
       plain && !deps.authorize
-        ? applyGroups(m.id, plain, docs)
-        : await applyOne(deps, auth, req.clientId, m, mutatorOf(m), plain, docs, load);
+        ? ((rulesCheck && refusedByRules(m.id, plain, docs, rulesCheck)) ?? applyGroups(m.id, plain, docs))
+        : await applyOne(deps, auth, rulesCheck, req.clientId, m, mutatorOf(m), plain, docs, load);
     seen?.set(m.id, result);
     results[i] = result;
     fresh.push(result);
@@ -222,6 +290,7 @@ function applyGroups(mutationId: string, groups: readonly Cell[][], docs: DocTab
 async function applyOne(
   deps: PushDeps,
   auth: AuthContext,
+  rulesCheck: RulesCheck | undefined,
   clientId: string,
   m: WireMutation,
   mutator: Mutator<any> | undefined,
@@ -258,7 +327,7 @@ async function applyOne(
     }
   }
   await load(groups.map((g) => g[0]!));
-  return applyGroups(m.id, groups, docs);
+  return (rulesCheck && refusedByRules(m.id, groups, docs, rulesCheck)) ?? applyGroups(m.id, groups, docs);
 }
 
 /** Run a named mutator against the batch's working documents; returns the cells it wrote. */
@@ -315,6 +384,7 @@ async function runMutator(
     clientId,
     mutationId: m.id,
     userId: auth.userId,
+    principal: principalOf(auth),
     location: 'server',
     async get(collection, id) {
       return (await view(collection, id)).current();

@@ -137,7 +137,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     if (reached > 0) metrics.fannedOut((performance.now() - t0) / 1000);
   };
 
-  const pushContext = { hlc, mutators: options.mutators, authorize, log };
+  const pushContext = { hlc, mutators: options.mutators, authorize, rules, log };
   // Upcast and validate before the push joins a group: a refused push fails alone, nothing applied.
   const checkSchema = createPushSchemaCheck(
     options.schema,

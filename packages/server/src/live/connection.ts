@@ -40,10 +40,10 @@ import type { AuthContext } from '../engine/auth.js';
 import { LIVE_FLOOD_BURSTS, TokenBucket } from '../engine/rate-limit.js';
 import { matchesQuery, type SyncQuery } from '../engine/query-adapter.js';
 import { type ReadFilter, readFilterOf } from '../engine/read-rules.js';
-import { principalOf } from '../engine/rules.js';
 import type { DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
-import type { RoomPeer } from './rooms.js';
+import { principalOf } from '../engine/rules.js';
+import { assertRoomAllowed, type RoomPeer } from './rooms.js';
 import { type PreparedMessage, prepareMessage, sendPrepared } from './ws-frame.js';
 
 interface Subscription {
@@ -220,6 +220,7 @@ export class LiveConnection implements RoomPeer {
         }
         if (!allowed)
           throw new OmniSyncError('forbidden', `You may not join room ${JSON.stringify(msg.room)}.`);
+        assertRoomAllowed(this.#engine.rules, principalOf(this.#auth!), msg.room);
         if (this.#state !== 'open' || pending.left) return;
         const rooms = this.#engine.rooms(this.app);
         this.#rooms.add(msg.room);
@@ -250,6 +251,7 @@ export class LiveConnection implements RoomPeer {
         return;
       case 'event':
         this.#member(msg.room);
+        assertRoomAllowed(this.#engine.rules, principalOf(this.#auth!), msg.room, msg.name);
         this.#engine
           .rooms(this.app)
           .event(msg.room, this.user, this, msg.name, msg.payload, this.#engine.hlc.now());

@@ -3,8 +3,10 @@
  * token's `sub`, else the hello's clientId, else the connection id); one user may be in a
  * room from several connections and has one presence state there. Events are
  * fire-and-forget broadcasts stamped with the server's HLC so clients can order them.
+ * With permission rules, `$rooms.join` decides who may join and `$rooms.event` who may send
+ * an event (default deny once rules exist); presence needs only membership.
  */
-import type { JsonValue } from '@omnisync/core';
+import { type JsonValue, PermissionDeniedError, type Principal, type RulesEvaluator } from '@omnisync/core';
 
 /** What a room needs from a connection. */
 export interface RoomPeer {
@@ -102,4 +104,52 @@ export class Rooms {
         p.sendRaw((buf ??= encode(message)));
       }
   }
+}
+
+/**
+ * Throw {@link PermissionDeniedError} when the rules (`$rooms`) do not let `principal` join
+ * `room` (no `event`) or send `event` to it. No rules: allowed. Rules without a `$rooms` rule
+ * for the operation: denied by default, like a collection without rules.
+ */
+export function assertRoomAllowed(
+  rules: RulesEvaluator | undefined,
+  principal: Principal,
+  room: string,
+  event?: string,
+): void {
+  if (!rules) return;
+  const operation = event === undefined ? 'join' : 'event';
+  const check = rules.rules.rooms?.[operation];
+  let allowed: boolean;
+  let clause: string;
+  if (check === undefined) {
+    allowed = false;
+    clause = 'no rule';
+  } else if (typeof check === 'boolean') {
+    allowed = check;
+    clause = `constant ${check}`;
+  } else {
+    allowed =
+      event === undefined
+        ? (check as (p: Principal, r: string) => boolean)(principal, room) === true
+        : (check as (p: Principal, r: string, e: string) => boolean)(principal, room, event) === true;
+    clause = `function ${allowed ? 'returned true' : 'did not return true'}`;
+  }
+  if (allowed) return;
+  const what =
+    event === undefined
+      ? `join room ${JSON.stringify(room)}`
+      : `send event ${JSON.stringify(event)} to room ${JSON.stringify(room)}`;
+  throw new PermissionDeniedError(
+    `Permission denied: you may not ${what} ($rooms.${operation}: ${check === undefined ? 'no rule, denied by default' : clause}). Check the rules or the caller's claims.`,
+    {
+      details: {
+        room,
+        ...(event !== undefined ? { event } : {}),
+        operation,
+        rule: check === undefined ? 'default' : `$rooms.${operation}`,
+        clause,
+      },
+    },
+  );
 }
