@@ -247,6 +247,9 @@ const docOf = (m: Model, k: string) => {
   return d === 'deleted' ? undefined : d;
 };
 
+/** A document as a real client shows it. */
+type Row = { id: string } & Record<string, unknown>;
+
 interface Observer {
   p: Principal;
   http: HttpClient;
@@ -258,7 +261,7 @@ interface Observer {
   /** A real client of this principal (live socket, changes mode), one collection per name. */
   client: Client;
   source: ServerSource;
-  cols: Record<string, Collection<Record<string, unknown>>>;
+  cols: Record<string, Collection<Row>>;
   /** Documents (c/id) this principal could see, with the first cursor it could. */
   firstSeen: Map<string, number>;
 }
@@ -306,7 +309,7 @@ async function runCase(
         pollIntervalMs: 60_000,
       });
       const cols: Observer['cols'] = {};
-      for (const c of COLLECTIONS) cols[c] = client.collection<Record<string, unknown>>({ id: c, source });
+      for (const c of COLLECTIONS) cols[c] = client.collection<Row>({ id: c, source });
       await client.ready;
       observers.push({
         client,
@@ -402,7 +405,7 @@ async function runCase(
         // one pull to its head changes nothing.
         const held = () => {
           const out: Record<string, unknown> = {};
-          for (const c of COLLECTIONS) for (const d of o.cols[c]!.all()) out[`${c}/${d.id as string}`] = d;
+          for (const c of COLLECTIONS) for (const d of o.cols[c]!.all()) out[`${c}/${d.id}`] = d;
           return out;
         };
         const deadline = Date.now() + 5000;
