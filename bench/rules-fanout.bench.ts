@@ -54,8 +54,30 @@ const sign = (claims: Record<string, unknown>) =>
     .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
     .sign(new TextEncoder().encode(SECRET));
 
-/** One run: N authenticated clients subscribed to `fan`; per write, every client's receipt latency. */
-async function fanOut(url: string, app: string, clients: number): Promise<number[]> {
+const METRICS_TOKEN = 'bench-metrics-token';
+
+/** The server's own fan-out time so far (sum and count of omnisync_fanout_duration_seconds). */
+async function fanoutSeconds(url: string): Promise<{ sum: number; count: number }> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await res.text();
+  const read = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    sum: read('omnisync_fanout_duration_seconds_sum'),
+    count: read('omnisync_fanout_duration_seconds_count'),
+  };
+}
+
+/**
+ * One run: N authenticated clients subscribed to `fan`; per write, every client's receipt
+ * latency, and the server's mean time in fan-out per commit (routing, the rule tests, masks
+ * and socket writes, on its main thread) over the timed writes.
+ */
+async function fanOut(
+  url: string,
+  app: string,
+  clients: number,
+): Promise<{ samples: number[]; serverMs: number }> {
   const tokens = await Promise.all(
     Array.from({ length: clients }, (_, i) => sign({ app, sub: `u${i}`, teams: [`t${i % 10}`] })),
   );
@@ -65,6 +87,7 @@ async function fanOut(url: string, app: string, clients: number): Promise<number
   await next('ready');
   const hlc = createHlc({ nodeId: 'bench_writer' });
   const samples: number[] = [];
+  let start = { sum: 0, count: 0 };
   try {
     for (let k = 0; k < WRITES + 5; k++) {
       const stamp = hlc.now();
@@ -87,12 +110,14 @@ async function fanOut(url: string, app: string, clients: number): Promise<number
       await res.arrayBuffer();
       const report = await done;
       if (k >= 5) samples.push(...report.latencies); // the first writes warm up
+      if (k === 4) start = await fanoutSeconds(url);
     }
   } finally {
     worker.postMessage({ type: 'stop' });
     await new Promise((r) => worker.once('exit', r));
   }
-  return samples;
+  const end = await fanoutSeconds(url);
+  return { samples, serverMs: ((end.sum - start.sum) / Math.max(1, end.count - start.count)) * 1000 };
 }
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
@@ -104,28 +129,38 @@ export default async function rulesFanoutBench(): Promise<BenchSection> {
     for (const clients of [100, 1000]) {
       const p50: Record<Config, number[]> = { off: [], on: [] };
       const p99: Record<Config, number[]> = { off: [], on: [] };
+      const server: Record<Config, number[]> = { off: [], on: [] };
       for (let r = 0; r < RUNS; r++) {
         const order: Config[] = r % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
         for (const c of order) {
-          const server: OmniSyncServer = createServer({
+          const srv: OmniSyncServer = createServer({
             dataDir: join(dir, `${clients}-${c}-${r}`),
             durability: 'normal',
             logLevel: 'silent',
             auth: { secret: SECRET },
             live: { maxBufferedBytes: 64 * 1024 * 1024 },
+            metricsToken: METRICS_TOKEN,
             ...(c === 'on' ? { rules: RULES } : {}),
           });
           try {
-            const { url } = await server.listen(0);
-            const samples = await fanOut(url, 'fan', clients);
+            const { url } = await srv.listen(0);
+            const { samples, serverMs } = await fanOut(url, 'fan', clients);
             p50[c].push(median(samples));
             p99[c].push(percentile(samples, 99));
+            server[c].push(serverMs);
           } finally {
-            await server.close();
+            await srv.close();
           }
         }
       }
       const ratio = median(p50.on.map((t, i) => t / p50.off[i]!));
+      const serverRatio = median(server.on.map((t, i) => t / server.off[i]!));
+      rows.push([
+        `server time in fan-out per commit, ${clients} clients (route, rule tests, masks, socket writes)`,
+        `${fmtMs(median(server.off))} ms`,
+        `${fmtMs(median(server.on))} ms`,
+        `${pct(serverRatio - 1)} (median ratio of ${RUNS} interleaved pairs; ${serverRatio <= 1.2 ? 'goal ≤ +20 % met' : 'goal ≤ +20 % missed'})`,
+      ]);
       rows.push([
         `write → fan-out latency, ${clients} authenticated WebSocket clients (p50 / p99)`,
         `${fmtMs(median(p50.off))} / ${fmtMs(median(p99.off))} ms`,
