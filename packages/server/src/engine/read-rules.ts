@@ -45,7 +45,11 @@ export function readFilterOf(
     principal,
     canRead,
     view: (collection, doc) =>
-      canRead(collection, doc) ? rules.mask(collection, doc!, principal) : undefined,
+      !canRead(collection, doc)
+        ? undefined
+        : hiddenOf(collection).length === 0
+          ? doc
+          : rules.mask(collection, doc!, principal),
     cells(collection, cells) {
       const h = hiddenOf(collection);
       if (h.length === 0) return cells;

@@ -40,7 +40,7 @@ import type { AuthContext } from '../engine/auth.js';
 import { LIVE_FLOOD_BURSTS, TokenBucket } from '../engine/rate-limit.js';
 import { matchesQuery, type SyncQuery } from '../engine/query-adapter.js';
 import { type ReadFilter, readFilterOf } from '../engine/read-rules.js';
-import type { DocChangeEvent } from '../engine/working-doc.js';
+import type { Doc, DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
 import { principalOf } from '../engine/rules.js';
 import { assertRoomAllowed, type RoomPeer } from './rooms.js';
@@ -489,23 +489,33 @@ export class LiveConnection implements RoomPeer {
       const ev = events[i]!;
       const subs = this.#byCollection.get(ev.collection);
       if (!subs) continue;
-      const vb = reads.view(ev.collection, ev.before);
-      const va = reads.view(ev.collection, ev.after);
-      if (vb === undefined && va === undefined) continue;
+      const rb = reads.canRead(ev.collection, ev.before);
+      const ra = reads.canRead(ev.collection, ev.after);
+      if (!rb && !ra) continue;
+      // The masked views only for filtered subscriptions (a whole-collection one needs none).
+      let vb: Doc | null = null;
+      let va: Doc | null = null;
       let before = false;
       let after = false;
       let live = false;
       for (const sub of subs) {
         if (sub.since === undefined || cursor <= sub.since) continue;
         live = true;
-        before ||= matchesQuery(sub.query, vb);
-        after ||= matchesQuery(sub.query, va);
+        if (sub.query.whole) {
+          before ||= rb;
+          after ||= ra;
+        } else {
+          if (vb === null) vb = rb ? reads.view(ev.collection, ev.before) : undefined;
+          if (va === null) va = ra ? reads.view(ev.collection, ev.after) : undefined;
+          before ||= matchesQuery(sub.query, vb);
+          after ||= matchesQuery(sub.query, va);
+        }
         if (before && after) break;
       }
       if (after) picks.push({ index: i, event: ev, entering: !before });
-      else if (before || (live && vb !== undefined && ev.after === undefined && isTombstone(ev)))
+      else if (before || (live && rb && ev.after === undefined && isTombstone(ev)))
         picks.push(
-          va !== undefined || ev.after === undefined
+          ra || ev.after === undefined
             ? { index: i, event: ev, entering: false }
             : { index: i, event: ev, entering: false, evict: true },
         );
