@@ -17,7 +17,9 @@ import {
   isValidCollectionName,
   type JsonValue,
   type Mutators,
+  type PrincipalSource,
   type QueryAst,
+  type Rules,
   PersistenceCorruptError,
   type Random,
   randomId,
@@ -57,7 +59,7 @@ import { documentCells, remoteEntries, type RemoteEntry } from './sources/remote
 import { createSyncSource, type MutationFn, type SyncConfig } from './sources/sync-mutation.js';
 import type { RemoteDocuments, Source, SourceContext, SubscriptionStatus } from './sources/types.js';
 import { ClientStore } from './store/client-store.js';
-import { TransactionEngine } from './transactions/engine.js';
+import { type EngineDeps, TransactionEngine } from './transactions/engine.js';
 import { OutboxWriter } from './transactions/outbox-writer.js';
 import { type HistoryOptions, resolveHistory } from './transactions/history.js';
 import { resolveRetry } from './transactions/retry.js';
@@ -76,6 +78,19 @@ export interface ClientOptions<M extends Mutators = Mutators> extends ServerClie
    * its result is what stays.
    */
   readonly mutators?: M;
+  /**
+   * The server's permission rules (the `defineRules({...})` object passed to
+   * `createServer({ rules })`): every write to a collection synced with the OmniSync server
+   * is checked before it is sent, and one the server would refuse fails at once with the
+   * server's error (NonRetriableError, cause PermissionDeniedError), rolled back, never
+   * queued. Only for failing fast: the server checks again and decides. Needs `principal`.
+   */
+  readonly rules?: Rules;
+  /**
+   * The claims the server reads from this client's token (`sub`, roles, custom claims), or
+   * a function returning them (undefined while not known: writes then go unchecked).
+   */
+  readonly principal?: PrincipalSource;
   /** This client's replica id (HLC node id). Default: the persisted one, else a new random id. */
   readonly clientId?: string;
   /** Where the synced base, the outbox and meta are kept. Default: nothing (memory only). */
@@ -300,6 +315,8 @@ class OmniSyncClient implements Client<any> {
       mutatorSource: () => this.server,
       storable: (cells) => this.#storable(cells),
       onError,
+      // Writes to collections an OmniSync server syncs (the one that enforces the rules).
+      precheck: rulesPrecheck(options, (c) => this.#collections.get(c)?.source.runsMutators === true),
     });
     this.store.onOverlap = (collection, id) => {
       if (!this.#loaded || !this.#events.wants('sync.conflict:action:detected')) return;
@@ -966,6 +983,18 @@ export function createLeanClient<M extends Mutators = Mutators>(
   features: ClientFeatures = {},
 ): Client<M> {
   return new OmniSyncClient(options, features) as Client<any> as Client<M>;
+}
+
+/**
+ * The rules pre-check of `createClient({ rules, principal })`, from the rules object itself
+ * (an app that passes no rules ships no evaluator); `include`: collections the server syncs.
+ */
+function rulesPrecheck(o: ClientOptions, include: (collection: string) => boolean): EngineDeps['precheck'] {
+  if (o.rules === undefined) return undefined;
+  if (typeof o.rules.precheck !== 'function')
+    throw new ValidationError('createClient({ rules }): pass the defineRules({...}) result the server uses.');
+  // Without a principal (or with a bad one) this throws a ValidationError saying what to pass.
+  return o.rules.precheck(o.principal!, include);
 }
 
 function missingFeature(what: string, feature: string): ValidationError {

@@ -14,7 +14,13 @@
  * unsets its field (it still carries an HLC, so it wins over older writes). Arrays are one
  * value; `Date` is stored as a UTC ISO string.
  */
-import { HlcParseError, InvalidCellError, InvalidValueError, OmniSyncError } from './errors.js';
+import {
+  HlcParseError,
+  InvalidCellError,
+  InvalidValueError,
+  OmniSyncError,
+  ValidationError,
+} from './errors.js';
 import { HLC_ZERO, isValidHlc } from './hlc.js';
 
 /** JSON values a cell can hold. */
@@ -80,6 +86,37 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** Collection names: a letter or underscore, then letters, digits, `_` or `-`. */
 export function isValidCollectionName(name: unknown): name is string {
   return typeof name === 'string' && name.length <= NAME_MAX_LENGTH && NAME_RE.test(name);
+}
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Text that every storage keeps exactly as a key (document id, field name, client or mutation
+ * id): no U+0000 (Postgres text cannot hold it) and no lone UTF-16 surrogate (it has no UTF-8
+ * form: SQLite and Postgres would store U+FFFD, another key). Not part of {@link isValidId}
+ * (every cell of every batch runs that); checked where keys are written.
+ */
+export function isExactKey(s: string): boolean {
+  // A scan by code unit: several times faster than the regexes on the short keys of a push.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return false;
+    if (c < 0xd800 || c > 0xdfff) continue;
+    // A high surrogate must be followed by a low one; a low one alone is lone.
+    if (c > 0xdbff) return false;
+    const d = s.charCodeAt(i + 1);
+    if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+    i++;
+  }
+  return true;
+}
+
+/** Why {@link isExactKey} refused `s`, for a message: "holds U+0000" or "holds a lone UTF-16 surrogate". */
+export function inexactKeyReason(s: string): string {
+  return s.indexOf('\u0000') >= 0
+    ? 'holds U+0000, which no storage keeps in a key (remove it)'
+    : 'holds a lone UTF-16 surrogate, which has no UTF-8 form and would be stored as another key (pair every surrogate, or use String.prototype.toWellFormed())';
 }
 
 /** Document ids: non-empty strings up to 512 characters. */
@@ -346,6 +383,11 @@ function flattenInto(
     throw new InvalidValueError(`${prefix || 'document'} is nested deeper than ${VALUE_MAX_DEPTH} levels.`);
   for (const key of Object.keys(obj)) {
     if (top && key === ID_FIELD) continue;
+    if (!isExactKey(key))
+      throw new ValidationError(
+        `Field name ${JSON.stringify(key)} at ${prefix || 'top level'} ${inexactKeyReason(key)}.`,
+        { details: { field: prefix ? `${prefix}.${key}` : key } },
+      );
     if (!isValidFieldKey(key))
       throw new InvalidValueError(
         `Field name ${JSON.stringify(key)} at ${prefix || 'top level'} is not allowed: field names must be non-empty, at most ${NAME_MAX_LENGTH} characters, may not contain '.', '[' or ']' (they are path separators) and may not be __proto__.`,

@@ -78,6 +78,8 @@ export {
   isValidCollectionName,
   isValidId,
   isValidFieldKey,
+  isExactKey,
+  inexactKeyReason,
   isValidFieldPath,
   assertStorableValue,
   validateCell,
@@ -128,7 +130,13 @@ export {
   utf8Length,
 } from './protocol/json-text.js';
 export type { MessageLimits } from './protocol/json-text.js';
-export { checkExactJson } from './protocol/exact-json.js';
+export {
+  CELL_KEY_MAX_BYTES,
+  checkCellKeySize,
+  checkExactJson,
+  checkKey,
+  checkPushKeys,
+} from './protocol/exact-json.js';
 export {
   decodeCursorResponse,
   decodeLiveServerMessage,
@@ -283,6 +291,8 @@ export type {
   WriteCheckInput,
   RulesEvaluator,
 } from './rules/evaluate-rules.js';
+export { createWritesPrecheck } from './rules/precheck.js';
+export type { PendingWrite, PrincipalSource, WritesPrecheck } from './rules/precheck.js';
 export { compileQueryFilter } from './query/matcher.js';
 export type { QueryEngine, QueryEngineOptions, QueryEngineStats, QueryInput } from './query/engine.js';
 export type { LiveQuery, QueryStatus, Completeness } from './query/live-query.js';

@@ -8,7 +8,8 @@
  *
  * Starts the sync server on SQLite files in the data directory (one per app). Settings may
  * also come from the environment: OMNISYNC_PORT, OMNISYNC_HOST, OMNISYNC_DATA,
- * OMNISYNC_AUTH_SECRET, OMNISYNC_JWKS_URL, OMNISYNC_LOG_LEVEL, OMNISYNC_RATE_LIMIT. SIGTERM/SIGINT shut down
+ * OMNISYNC_AUTH_SECRET, OMNISYNC_JWKS_URL, OMNISYNC_LOG_LEVEL, OMNISYNC_RATE_LIMIT,
+ * OMNISYNC_ADMIN_TOKEN. SIGTERM/SIGINT shut down
  * gracefully (stop accepting, close sockets, finish commits, close databases); a second
  * signal exits at once.
  */
@@ -53,6 +54,8 @@ const USAGE = `Usage: omnisync serve [options]
   --compact-every-ms <ms>  how often (default 60000)
   --metrics-token <t>   bearer token GET /metrics requires (env OMNISYNC_METRICS_TOKEN); with auth
                         on, /metrics is refused without one
+  --admin-token <t>     bearer token of POST /v1/apps/:app/explain (why a document is or is not
+                        visible/writable under --rules; env OMNISYNC_ADMIN_TOKEN); off without one
   -h, --help            this help
 
 Without --auth-secret or --jwks-url the server is open to anyone (development mode).`;
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       'pg-schema-prefix': { type: 'string' },
       'compact-every-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'admin-token': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -207,6 +211,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const metricsToken = values['metrics-token'] ?? env.OMNISYNC_METRICS_TOKEN;
+  const adminToken = values['admin-token'] ?? env.OMNISYNC_ADMIN_TOKEN;
   const server = createServer({
     dataDir: values.data ?? env.OMNISYNC_DATA ?? './data',
     ...(pgUrl !== undefined
@@ -230,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(compaction ? { compaction } : {}),
     ...(metricsToken ? { metricsToken } : {}),
+    ...(adminToken ? { adminToken } : {}),
   });
   await server.listen(port, values.host ?? env.OMNISYNC_HOST ?? '127.0.0.1');
 

@@ -43,6 +43,8 @@ export { requestLogMixin, REQUEST_ID_HEADER } from './observability/request-cont
 export type { Logger, LogLevel } from './util/logger.js';
 export { defineMutators, defineRules, principal } from '@omnisync/core';
 export { principalOf } from './engine/rules.js';
+export { checkExplainRequest, explainDocument } from './engine/explain.js';
+export type { ExplainRequest, ExplainResult } from './engine/explain.js';
 export { createSqlRunner } from './sql-runner/runner.js';
 export type {
   SqlAllowList,

@@ -147,7 +147,7 @@ describe('bad HTTP input', () => {
   it('the 413 of each endpoint says what to shrink there', async () => {
     const pad = 'x'.repeat(2 * 1024 * 1024);
     const advice: Record<string, RegExp> = {
-      push: /Push fewer mutations per request/,
+      push: /Push fewer mutations per request, or fewer changes per mutation/,
       pull: /Send fewer or smaller queries per pull/,
       snapshot: /Send fewer or smaller queries per snapshot/,
       cursor: /Send a smaller cursor request/,

@@ -19,6 +19,11 @@ const mutators = defineMutators({
   async put(tx, args: { id: string; n: unknown }) {
     await tx.set('t', args.id, { n: args.n as number });
   },
+  /** Sets 1 at the nested path `keys` (a field path of those keys). */
+  async nest(tx, args: { id: string; keys: string[] }) {
+    const patch = args.keys.reduceRight<unknown>((inner, k) => ({ [k]: inner }), 1);
+    await tx.set('t', args.id, patch as Record<string, number>);
+  },
 });
 
 const unreachable = await pgUnreachable('exact-input tests on Postgres');
@@ -128,6 +133,163 @@ for (const [storageName, options] of storages) {
         }
       });
     }
+
+    // U+0000 in a key: Postgres text cannot hold it. It used to be stored by SQLite, refused by
+    // Postgres for cell ids and fields, and answered 500 storage_failed on Postgres (every retry)
+    // for a client or mutation id; now refused up front on every storage.
+    const nulKeys: [what: string, body: () => string, names: string][] = [
+      [
+        'a client id',
+        () =>
+          pushText(
+            'c\\u0000',
+            'n-client',
+            `{"collection":"t","id":"d1","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'clientId',
+      ],
+      [
+        'a mutation id',
+        () =>
+          pushText(
+            'c-nul',
+            'n\\u0000mut',
+            `{"collection":"t","id":"d1","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].id',
+      ],
+      [
+        'a document id',
+        () =>
+          pushText(
+            'c-nul',
+            'n-doc',
+            `{"collection":"t","id":"doc-\\u0000","field":"n","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].changes[0].id',
+      ],
+      [
+        'a field name',
+        () =>
+          pushText(
+            'c-nul',
+            'n-field',
+            `{"collection":"t","id":"d1","field":"n\\u0000","value":1,"hlc":"${hlc()}"}`,
+          ),
+        'mutations[0].changes[0].field',
+      ],
+    ];
+    for (const [what, body, names] of nulKeys) {
+      it(`U+0000 in ${what} → 400 invalid_input naming it over HTTP and WebSocket, the retry the same, nothing applied`, async () => {
+        const before = await head();
+        const text = body();
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const res = await post(t.url, `/v1/apps/${APP}/push`, text, { raw: true });
+          expect(res.status).toBe(400);
+          expect(res.body.error.code).toBe('invalid_input');
+          expect(res.body.error.message).toContain(`${names} (`);
+          expect(res.body.error.message).toContain('U+0000');
+        }
+        const c = await LiveClient.open(t.url, APP);
+        try {
+          await c.hello();
+          c.send(`{"type":"push","requestId":"r-nul",${text.slice(1)}`);
+          const err = await c.next((m) => m.type === 'error' || m.type === 'ack');
+          expect(err).toMatchObject({ type: 'error', requestId: 'r-nul', error: { code: 'invalid_input' } });
+          expect(err.error.message).toContain(names);
+          await c.ping();
+        } finally {
+          c.close();
+        }
+        expect(await head()).toBe(before);
+      });
+    }
+
+    it("U+0000 in a cursor report's client id → 400 invalid_input (it used to be a 500 on Postgres)", async () => {
+      const res = await post(t.url, `/v1/apps/${APP}/cursor`, '{"clientId":"c\\u0000","cursor":0}', {
+        raw: true,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_input');
+      expect(res.body.error.message).toContain('clientId');
+    });
+
+    it('U+0000 inside a value (a string, an object key) is stored and read back exactly', async () => {
+      const raw = pushText(
+        'c-nulv',
+        'nv-1',
+        `{"collection":"t","id":"nulv","field":"id","value":"nulv","hlc":"${hlc()}"},{"collection":"t","id":"nulv","field":"s","value":"a\\u0000b","hlc":"${hlc()}"},{"collection":"t","id":"nulv","field":"o","value":{"k\\u0000":1},"hlc":"${hlc()}"}`,
+      );
+      const res = await post(t.url, `/v1/apps/${APP}/push`, raw, { raw: true });
+      expect(res.status).toBe(200);
+      expect(res.body.results[0].status).toBe('applied');
+      const snap = await http.snapshot([{ collection: 't' }]);
+      const byField = Object.fromEntries(
+        snap.cells.filter((c) => c.id === 'nulv').map((c) => [c.field, c.value]),
+      );
+      expect(byField).toEqual({ id: 'nulv', s: 'a\u0000b', o: { 'k\u0000': 1 } });
+    });
+
+    it('a server mutator writing an id with U+0000 → that mutation rejected, the others applied, on every storage', async () => {
+      const before = await head();
+      const res = await post(
+        t.url,
+        `/v1/apps/${APP}/push`,
+        '{"clientId":"c-mnul","mutations":[{"id":"mn-1","name":"put","args":{"id":"m\\u0000n","n":1},"changes":[]},{"id":"mn-2","name":"put","args":{"id":"mn-ok","n":2},"changes":[]}]}',
+        { raw: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.results[0]).toMatchObject({ status: 'rejected', error: { code: 'mutation_rejected' } });
+      expect(res.body.results[0].error.message).toContain('U+0000');
+      expect(res.body.results[1].status).toBe('applied');
+      expect(await head()).toBe(before + 1);
+    });
+
+    // Postgres refuses an index entry over 2704 bytes: a long id and field path of text that
+    // does not compress (CJK here) answered 500 storage_failed on every retry; SQLite stored it.
+    const cjk = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) =>
+        String.fromCharCode(0x4e00 + ((i * 7919 + seed * 104729) % 20000)),
+      ).join('');
+    const longKeyCell = (field: string) =>
+      `{"collection":"${'c'.repeat(200)}","id":"${cjk(512, 1)}","field":"${field}","value":1,"hlc":"${hlc()}"}`;
+
+    it('a cell whose collection, id and field are over 2560 bytes of UTF-8 → 400 invalid_input, the retry the same; at the limit it is stored', async () => {
+      const before = await head();
+      // 200 + 1536 + (600 + 1 + 222 + 2) = 2561 bytes
+      const longField = (extra: number) => `${cjk(200, 2)}.${cjk(74, 5)}${'x'.repeat(extra)}`;
+      const over = pushText('c-long', 'long-1', longKeyCell(longField(2)));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await post(t.url, `/v1/apps/${APP}/push`, over, { raw: true });
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_input');
+        expect(res.body.error.message).toContain(
+          'mutations[0].changes[0]: its collection, id and field are 2561 bytes',
+        );
+      }
+      expect(await head()).toBe(before);
+      const at = pushText('c-long', 'long-2', longKeyCell(longField(1)));
+      const ok = await post(t.url, `/v1/apps/${APP}/push`, at, { raw: true });
+      expect(ok.status).toBe(200);
+      expect(ok.body.results[0].status).toBe('applied');
+      const snap = await http.snapshot([{ collection: 'c'.repeat(200) }]);
+      expect(snap.cells.map((c) => [c.id, c.field])).toEqual([[cjk(512, 1), longField(1)]]);
+    });
+
+    it('a server mutator writing a key over 2560 bytes → that mutation rejected, the other applied', async () => {
+      const before = await head();
+      const res = await post(
+        t.url,
+        `/v1/apps/${APP}/push`,
+        `{"clientId":"c-mlong","mutations":[{"id":"ml-1","name":"nest","args":{"id":"${cjk(512, 3)}","keys":["${cjk(250, 4)}","${cjk(100, 6)}"]},"changes":[]},{"id":"ml-2","name":"nest","args":{"id":"ml-ok","keys":["a","b"]},"changes":[]}]}`,
+        { raw: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.results[0]).toMatchObject({ status: 'rejected', error: { code: 'mutation_rejected' } });
+      expect(res.body.results[0].error.message).toContain('bytes of UTF-8 together');
+      expect(res.body.results[1].status).toBe('applied');
+      expect(await head()).toBe(before + 1);
+    });
 
     it('a collection name with a lone surrogate, in a push and in a pull query → 400 invalid_input', async () => {
       const before = await head();

@@ -81,7 +81,7 @@ describe.skipIf(unreachable !== undefined)('postgres storage', () => {
       expect(nul.status).toBe(400);
       expect(((await nul.json()) as { error: { code: string; message: string } }).error).toMatchObject({
         code: 'invalid_input',
-        message: expect.stringMatching(/cannot store U\+0000/),
+        message: expect.stringMatching(/holds U\+0000/),
       });
       expect((await api.snapshot()).cursor).toBe(2);
     } finally {

@@ -35,7 +35,7 @@ async function docs(): Promise<Map<string, Record<string, unknown>>> {
 }
 
 beforeAll(async () => {
-  t = await startServer({ auth: { secret: SECRET }, rules, mutators: undefined });
+  t = await startServer({ auth: { secret: SECRET }, rules });
   tokens = {
     alice: await signToken(SECRET, { app: APP, sub: 'alice', team: 'red' }),
     bob: await signToken(SECRET, { app: APP, sub: 'bob', team: 'blue' }),
@@ -170,10 +170,21 @@ describe('rules on push (HTTP)', () => {
       mutation(w.doc('todos', 'a6', { owner: 'alice' })),
     ]);
     expect(statuses(res)).toEqual(['rejected:permission_denied', 'applied']);
+    // An allowed delete and update, then a refused write, in one mutation: neither applies.
+    const mixed = await alice.push('c_alice', [
+      mutation([
+        ...w.remove('todos', 'a6'),
+        ...w.update('todos', 'a1', { title: 'mixed' }),
+        ...w.doc('todos', 'a7', { owner: 'bob' }),
+      ]),
+    ]);
+    expect(statuses(mixed)).toEqual(['rejected:permission_denied']);
     const all = await docs();
     expect(all.has('todos/a4')).toBe(false);
     expect(all.has('todos/a5')).toBe(false);
     expect(all.has('todos/a6')).toBe(true);
+    expect(all.has('todos/a7')).toBe(false);
+    expect(all.get('todos/a1')!.title).toBe('renamed');
   });
 
   it('denies a collection without rules by default, and repeats a refused result on a retry', async () => {

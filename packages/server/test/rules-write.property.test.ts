@@ -57,9 +57,9 @@ const arbTree: fc.Arbitrary<Tree> = fc.letrec<{ tree: Tree }>((tie) => ({
 })).tree;
 
 interface RuleSpec {
-  insert?: Tree;
-  update?: Tree | { old?: Tree; new?: Tree };
-  delete?: Tree;
+  insert: Tree | undefined;
+  update: Tree | { old: Tree | undefined; new: Tree | undefined } | undefined;
+  delete: Tree | undefined;
   mask: boolean;
 }
 const optTree = fc.option(arbTree, { nil: undefined, freq: 5 });

@@ -11,6 +11,8 @@ import {
   flattenDocument,
   type HlcClock,
   ID_FIELD,
+  inexactKeyReason,
+  isExactKey,
   isValidId,
   NAME_MAX_LENGTH,
   NotFoundError,
@@ -60,6 +62,17 @@ function toData(id: string, pairs: readonly (readonly [string, CellValue])[], wi
 /** Flatten options of a collection without refMany fields (shared: read only). */
 const NO_OPTIONS: { refMany?: ReadonlySet<string> } = Object.freeze({});
 
+/**
+ * Refuse an id no storage keeps exactly (U+0000, a lone UTF-16 surrogate) at write time, so
+ * it never enters the outbox (the server would refuse the transaction after the round trip).
+ */
+function checkExactId(id: string, what: string, collection: string): void {
+  if (!isExactKey(id))
+    throw new ValidationError(`${what}: the id ${JSON.stringify(id)} ${inexactKeyReason(id)}.`, {
+      details: { collection },
+    });
+}
+
 const SEPARATORS = /[.[\]]/;
 /** Top-level keys already checked (documents of a collection repeat the same few keys). */
 const simpleKeys = new Set<string>();
@@ -72,7 +85,8 @@ function isSimpleKey(k: string): boolean {
     k.length > NAME_MAX_LENGTH ||
     SEPARATORS.test(k) ||
     k === '__proto__' ||
-    k === DELETED_FIELD
+    k === DELETED_FIELD ||
+    !isExactKey(k)
   )
     return false;
   if (simpleKeys.size < SIMPLE_KEYS_MAX) simpleKeys.add(k);
@@ -193,6 +207,7 @@ export function prepareInsert(
       `insert into "${collection}": the document needs an \`id\` that is a non-empty string of at most 512 characters, received ${JSON.stringify(id)}.`,
       { details: { collection } },
     );
+  checkExactId(id, `insert into "${collection}"`, collection);
   const taken = ctx.store.idState(collection, id);
   if (taken !== 'free' || seen?.has(id))
     throw new DuplicateKeyError(
@@ -242,6 +257,7 @@ export function prepareUpdate(
         details: { collection },
       },
     );
+  checkExactId(id, `update of "${collection}"`, collection);
   const slot = ctx.store.slot(collection, id);
   const current = slot?.visible;
   if (current === undefined)
@@ -390,6 +406,7 @@ export function prepareDelete(ctx: PrepareContext, tx: Transaction, id: unknown,
         details: { collection },
       },
     );
+  checkExactId(id, `delete from "${collection}"`, collection);
   const slot = ctx.store.slot(collection, id);
   const current = slot?.visible;
   if (current === undefined)

@@ -25,6 +25,8 @@ import {
   ID_FIELD,
   InvalidStateError,
   isValidCollectionName,
+  inexactKeyReason,
+  isExactKey,
   isValidId,
   type JsonValue,
   MutationRejectedError,
@@ -226,6 +228,11 @@ class ClientRun {
     if (!isValidId(id))
       throw new ValidationError(
         `Mutator ${JSON.stringify(this.#name)}: document id ${JSON.stringify(id)} is not valid (a non-empty string of at most 512 characters).`,
+        { details: { mutator: this.#name, collection } },
+      );
+    if (!isExactKey(id))
+      throw new ValidationError(
+        `Mutator ${JSON.stringify(this.#name)}: document id ${JSON.stringify(id)} ${inexactKeyReason(id)}.`,
         { details: { mutator: this.#name, collection } },
       );
   }

@@ -191,7 +191,15 @@ export class RoomLink {
         this.#rooms.get(message.room)?.receive(message);
         return;
       case 'error': {
-        const { code, message: text } = message.error;
+        const { code, message: text, details } = message.error;
+        // "Nothing to leave": the answer to a leave of a room the server never let this
+        // connection join (its join was refused). Leaving was the goal: nothing to report.
+        if (
+          code === 'invalid_state' &&
+          typeof details?.['room'] === 'string' &&
+          !this.#rooms.has(details['room'])
+        )
+          return;
         const error =
           code === 'forbidden'
             ? new ForbiddenError(`The server refused: ${text}`)

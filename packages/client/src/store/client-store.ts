@@ -792,6 +792,11 @@ function safeFlatten(doc: Doc, opts: { refMany?: ReadonlySet<string> }) {
   try {
     return flattenDocument(doc, opts);
   } catch {
-    return flattenDocument(doc);
+    try {
+      return flattenDocument(doc);
+    } catch {
+      // A document stored before a key rule existed (a field name holding U+0000): no fields to name.
+      return [];
+    }
   }
 }

@@ -58,6 +58,11 @@ export interface EngineDeps {
   /** Where a named mutation that wrote nothing locally goes (the server still runs it). */
   readonly mutatorSource?: () => Source | undefined;
   readonly onError: (error: unknown) => void;
+  /**
+   * Checked at commit, before anything is queued: an error fails the transaction at once
+   * (rolled back, never sent). The rules pre-check (`createClient({ rules, principal })`).
+   */
+  readonly precheck?: ((id: string, writes: readonly MutationRecord[]) => Error | undefined) | undefined;
 }
 
 const isClockDrift = (e: Error): boolean => {
@@ -185,6 +190,11 @@ export class TransactionEngine {
   commit(tx: Transaction): void {
     tx.committed = true;
     this.#active.add(tx);
+    if (this.#d.precheck !== undefined) {
+      const refused = this.#d.precheck(tx.id, tx.records);
+      // Refused (NonRetriableError): failed and rolled back at once, before anything is queued or sent.
+      if (refused !== undefined) return this.#attemptFailed(tx, refused);
+    }
     this.#bump();
     if (this.#locking(tx)) {
       const blockers = this.locks.acquire(tx);

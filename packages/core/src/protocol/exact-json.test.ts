@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isExactKey, LONE_SURROGATE } from '../cells.js';
 import { ValidationError } from '../errors.js';
-import { checkExactJson } from './exact-json.js';
+import { CELL_KEY_MAX_BYTES, checkExactJson, checkPushKeys } from './exact-json.js';
 
 const check = (text: string) => checkExactJson(text, JSON.parse(text));
 const refusal = (text: string): ValidationError => {
@@ -66,5 +68,52 @@ describe('checkExactJson', () => {
     expect(refusal('{"q":{"where":{"\\udc00x":1}}}').message).toContain('the key "\\udc00x" in q.where');
     expect(refusal('["\\ud83d"]').code).toBe('invalid_input');
     expect(refusal('["x\\ude00"]').code).toBe('invalid_input');
+  });
+});
+
+describe('isExactKey and checkPushKeys', () => {
+  it('isExactKey is "no U+0000 and no lone surrogate" (the regex definition), on strings of edge code units', () => {
+    const units = fc.constantFrom(
+      0,
+      0x41,
+      0xe9,
+      0xd7ff,
+      0xd800,
+      0xd83d,
+      0xdbff,
+      0xdc00,
+      0xde00,
+      0xdfff,
+      0xe000,
+    );
+    fc.assert(
+      fc.property(fc.array(units, { maxLength: 8 }), (codes) => {
+        const s = String.fromCharCode(...codes);
+        expect(isExactKey(s)).toBe(!s.includes('\u0000') && !LONE_SURROGATE.test(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('checkPushKeys names the first key that is not exact, and the size of a cell key over the limit', () => {
+    const cell = (id: string, field = 'n') => ({ collection: 't', id, field });
+    const push = (clientId: string, mutationId: string, ...changes: ReturnType<typeof cell>[]) => ({
+      clientId,
+      mutations: [
+        { id: 'ok', changes: [cell('a')] },
+        { id: mutationId, changes },
+      ],
+    });
+    expect(() => checkPushKeys(push('c', 'm', cell('a'), cell('b', 'x.y')))).not.toThrow();
+    expect(() => checkPushKeys(push('c\u0000', 'm'))).toThrow(/^clientId \("c\\u0000"\) holds U\+0000/);
+    expect(() => checkPushKeys(push('c', 'm\ud800'))).toThrow(/^mutations\[1\]\.id .* lone UTF-16 surrogate/);
+    expect(() => checkPushKeys(push('c', 'm', cell('a'), cell('a', 'f\udc00')))).toThrow(
+      /^mutations\[1\]\.changes\[1\]\.field /,
+    );
+    const long = cell('\u4e00'.repeat(512), 'x'.repeat(CELL_KEY_MAX_BYTES - 1536 - 1));
+    expect(() => checkPushKeys(push('c', 'm', long))).not.toThrow();
+    expect(() => checkPushKeys(push('c', 'm', { ...long, field: `${long.field}x` }))).toThrow(
+      /^mutations\[1\]\.changes\[0\]: its collection, id and field are 2561 bytes/,
+    );
   });
 });

@@ -13,8 +13,16 @@
  *
  * JSON written by `JSON.stringify` from JavaScript values always passes, apart from strings
  * holding lone surrogates.
+ *
+ * Keys that storage keeps as text (client ids, mutation ids, document ids, field names) may in
+ * addition not hold U+0000: Postgres text cannot, and answering SQLite's acceptance with a
+ * Postgres refusal (or a 500 on a retry) would make the same push mean different things on
+ * different storages ({@link checkPushKeys}). U+0000 in a value is fine: values are stored as
+ * JSON text, where it is the escape `\u0000`.
  */
+import { inexactKeyReason, isExactKey, LONE_SURROGATE } from '../cells.js';
 import { ValidationError } from '../errors.js';
+import { utf8Length } from './json-text.js';
 
 /** Throw when a parsed message holds a string or number that would not be stored exactly (see the module doc). */
 export function checkExactJson(text: string, value: unknown): void {
@@ -22,9 +30,6 @@ export function checkExactJson(text: string, value: unknown): void {
   // A lone surrogate in text decoded from UTF-8 can only come from a `\uD8xx`-`\uDFxx` escape.
   if (/\\u[dD][89a-fA-F]/.test(text)) checkStrings(value, '');
 }
-
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Throw on the first lone surrogate in a key or string of `value`, naming where it is. */
 function checkStrings(value: unknown, path: string): void {
@@ -127,5 +132,71 @@ function checkNumber(literal: string): void {
   throw new ValidationError(
     `The number ${shown} cannot be stored exactly (it would be read as ${Object.is(parsed, -0) ? '0' : String(parsed)}). Send numbers as JSON.stringify writes them (integers within ±2^53−1, decimals of at most double precision, no -0), or send the value as a string.`,
     { details: { number: shown } },
+  );
+}
+
+/** The keys of a push that become stored text: client id, mutation ids, cell ids and fields. */
+interface PushKeys {
+  readonly clientId: string;
+  readonly mutations: readonly {
+    readonly id: string;
+    readonly changes: readonly { readonly collection: string; readonly id: string; readonly field: string }[];
+  }[];
+}
+
+/**
+ * Throw a {@link ValidationError} (`invalid_input`, `details.field` = the path) when a key of a
+ * push would not be stored exactly on every storage: U+0000 or a lone UTF-16 surrogate in the
+ * client id, a mutation id, a document id or a field name, or a cell whose collection, id and
+ * field together are over {@link CELL_KEY_MAX_BYTES}. Run before anything applies, so a
+ * refused push changes nothing and its retry gets the same answer (never a storage error).
+ */
+export function checkPushKeys(req: PushKeys): void {
+  checkKey(req.clientId, 'clientId');
+  const ms = req.mutations;
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!;
+    checkKey(m.id, `mutations[${i}].id`);
+    const cs = m.changes;
+    let lastId: string | undefined;
+    let lastField: string | undefined;
+    for (let j = 0; j < cs.length; j++) {
+      const c = cs[j]!;
+      // Cells of one document repeat its id, and fields repeat across documents.
+      if (c.id !== lastId) checkKey((lastId = c.id), `mutations[${i}].changes[${j}].id`);
+      if (c.field !== lastField) checkKey((lastField = c.field), `mutations[${i}].changes[${j}].field`);
+      checkCellKeySize(c, `mutations[${i}].changes[${j}]`);
+    }
+  }
+}
+
+/**
+ * Most UTF-8 bytes of a cell's collection, id and field together. Postgres refuses an index
+ * entry over 2704 bytes (its primary key on them), which used to answer a push 500
+ * storage_failed on every retry while SQLite stored it; the same limit applies on every storage.
+ */
+export const CELL_KEY_MAX_BYTES = 2560;
+
+/** Throw a {@link ValidationError} when a cell's collection, id and field are over {@link CELL_KEY_MAX_BYTES}. */
+export function checkCellKeySize(
+  c: { readonly collection: string; readonly id: string; readonly field: string },
+  path: string,
+): void {
+  // At most 3 bytes per UTF-16 unit: short keys (nearly all) need no count.
+  if ((c.collection.length + c.id.length + c.field.length) * 3 <= CELL_KEY_MAX_BYTES) return;
+  const bytes = utf8Length(c.collection) + utf8Length(c.id) + utf8Length(c.field);
+  if (bytes <= CELL_KEY_MAX_BYTES) return;
+  throw new ValidationError(
+    `${path}: its collection, id and field are ${bytes} bytes of UTF-8 together, over the limit of ${CELL_KEY_MAX_BYTES}; use a shorter id or field path (or fewer levels of nesting). Nothing was applied.`,
+    { details: { field: path, bytes, maxBytes: CELL_KEY_MAX_BYTES } },
+  );
+}
+
+/** Throw unless `key` (at `path`) is stored exactly by every storage (see {@link checkPushKeys}). */
+export function checkKey(key: string, path: string): void {
+  if (isExactKey(key)) return;
+  throw new ValidationError(
+    `${path} (${JSON.stringify(key.slice(0, 64))}) ${inexactKeyReason(key)}; nothing was applied.`,
+    { details: { field: path } },
   );
 }

@@ -9,6 +9,8 @@ import { SchemaError } from '../errors.js';
 import type { Predicate, Scalar } from '../query/ast.js';
 import { op, Query, type WhereObject } from '../query/builder.js';
 import { validatePredicate } from '../query/validate.js';
+import { createRulesEvaluator, type RulesEvaluator } from './evaluate-rules.js';
+import { createWritesPrecheck, type PrincipalSource, type WritesPrecheck } from './precheck.js';
 
 /** The authenticated caller: the JWT claims (`sub`, roles, custom claims). */
 export type Principal = Readonly<Record<string, unknown>>;
@@ -56,13 +58,31 @@ export interface RoomRules {
 }
 
 /** Input of {@link defineRules}: collection name → rules; `$rooms` for rooms. */
-export type RulesInput = Readonly<Record<string, CollectionRules>> & { readonly $rooms?: RoomRules };
+export type RulesInput = {
+  // The index type admits RoomRules so that `$rooms` type-checks; defineRules refuses room keys on a collection.
+  readonly [collection: string]: CollectionRules | RoomRules | undefined;
+  readonly $rooms?: RoomRules;
+};
 
 /** Defined rules (frozen); pass to `createServer({ rules })` or `createRulesEvaluator`. */
 export interface Rules {
   readonly kind: 'omnisync.rules';
   readonly collections: ReadonlyMap<string, CollectionRules>;
   readonly rooms: RoomRules | undefined;
+  /**
+   * The evaluator of these rules, created on first use and kept. A client given rules
+   * (`createClient({ rules, principal })`) evaluates them through this, so an app that passes
+   * no rules never ships the evaluator.
+   */
+  readonly evaluator?: () => RulesEvaluator;
+  /**
+   * The client pre-check of these rules for `principal` (see `createClient({ rules,
+   * principal })`); writes to collections `include` refuses are not checked.
+   */
+  readonly precheck?: (
+    principal: PrincipalSource,
+    include?: (collection: string) => boolean,
+  ) => WritesPrecheck;
 }
 
 const PLACEHOLDER = '\u0000omnisync.principal:';
@@ -169,7 +189,16 @@ export function defineRules(input: RulesInput): Rules {
     }
     collections.set(name, Object.freeze({ ...rules }));
   }
-  return Object.freeze({ kind: 'omnisync.rules', collections, rooms });
+  let evaluator: RulesEvaluator | undefined;
+  const defined: Rules = Object.freeze({
+    kind: 'omnisync.rules',
+    collections,
+    rooms,
+    evaluator: () => (evaluator ??= createRulesEvaluator(defined)),
+    precheck: (principal: PrincipalSource, include?: (collection: string) => boolean): WritesPrecheck =>
+      createWritesPrecheck(defined.evaluator!(), principal, include),
+  });
+  return defined;
 }
 
 /** Whether an update rule is the `{ old, new }` form. @internal */

@@ -180,17 +180,17 @@ function resolve(check: RuleCheck, p: Principal, where: string): Predicate | boo
 
 /** Create the evaluator for defined rules. Compiled checks are cached per principal object. */
 export function createRulesEvaluator(rules: Rules): RulesEvaluator {
-  const cache = new WeakMap<Principal, Map<string, Compiled>>();
+  // Keyed by the check itself (what it compiles to depends on nothing else): no key to build per call.
+  const cache = new WeakMap<Principal, Map<RuleCheck, Compiled>>();
 
   function compiled(collection: string, key: string, check: RuleCheck, p: Principal): Compiled {
     let m = cache.get(p);
     if (!m) cache.set(p, (m = new Map()));
-    const k = `${collection}\u0000${key}`;
-    let c = m.get(k);
+    let c = m.get(check);
     if (!c) {
       const pred = resolve(check, p, `${collection}.${key}`);
       c = { pred, fn: typeof pred === 'boolean' ? () => pred : compilePredicate(pred) };
-      m.set(k, c);
+      m.set(check, c);
     }
     return c;
   }
@@ -231,6 +231,28 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       clause,
       reason: `${collection}.${key}${on} ${allowed ? 'allowed' : 'denied'} by ${clause}.`,
     };
+  }
+
+  const updates = new WeakMap<
+    CollectionRules,
+    { split: boolean; oldCheck?: RuleCheck; newCheck?: RuleCheck }
+  >();
+  /** The update checks of a collection's rules, old and new side (worked out once). */
+  function updateChecks(e: CollectionRules) {
+    let r = updates.get(e);
+    if (!r) {
+      const u = e.update;
+      const split = u !== undefined && typeof u !== 'function' && isUpdateCheck(u);
+      const oldCheck = split ? u.old : (u as RuleCheck | undefined);
+      const newCheck = split ? u.new : (u as RuleCheck | undefined);
+      r = {
+        split,
+        ...(oldCheck !== undefined ? { oldCheck } : {}),
+        ...(newCheck !== undefined ? { newCheck } : {}),
+      };
+      updates.set(e, r);
+    }
+    return r;
   }
 
   function entry(collection: string): CollectionRules | undefined {
@@ -288,12 +310,7 @@ export function createRulesEvaluator(rules: Rules): RulesEvaluator {
       return decide(collection, operation, 'insert', e.insert, 'insert', w.new ?? {}, p, undefined, quick);
     if (operation === 'delete')
       return decide(collection, operation, 'delete', e.delete, 'delete', w.old ?? {}, p, undefined, quick);
-    const u = e.update;
-    const oldCheck =
-      u !== undefined && typeof u !== 'function' && isUpdateCheck(u) ? u.old : (u as RuleCheck | undefined);
-    const newCheck =
-      u !== undefined && typeof u !== 'function' && isUpdateCheck(u) ? u.new : (u as RuleCheck | undefined);
-    const split = u !== undefined && typeof u !== 'function' && isUpdateCheck(u);
+    const { split, oldCheck, newCheck } = updateChecks(e);
     const first = decide(
       collection,
       operation,

@@ -115,6 +115,12 @@ export interface SyncServerOptions {
    */
   metricsToken?: string;
   /**
+   * Bearer token of the admin endpoints (`--admin-token`): `POST /v1/apps/:app/explain` says
+   * why a document is or is not visible or writable for a principal. Without it they answer
+   * 404 `not_found`.
+   */
+  adminToken?: string;
+  /**
    * OpenTelemetry spans through `@opentelemetry/api` (default on: a no-op until the app
    * registers an SDK); `false` skips the API entirely.
    */

@@ -15,10 +15,13 @@
  */
 import {
   type Cell,
+  checkCellKeySize,
   DELETED_FIELD,
   flattenDocument,
   type HlcClock,
   ID_FIELD,
+  inexactKeyReason,
+  isExactKey,
   isValidCollectionName,
   isValidId,
   MutationRejectedError,
@@ -42,7 +45,7 @@ import type { Logger } from '../util/logger.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
 import { principalOf } from './rules.js';
-import { type DocChangeEvent, WorkingDoc } from './working-doc.js';
+import { type DocChangeEvent, type DocCheckpoint, WorkingDoc } from './working-doc.js';
 
 /** What a push produced. */
 export interface PushOutcome {
@@ -68,7 +71,7 @@ export interface PushDeps {
 }
 
 /** The rules and the principal a push is checked with. */
-interface RulesCheck {
+export interface RulesCheck {
   readonly rules: RulesEvaluator;
   readonly principal: Principal;
 }
@@ -106,44 +109,72 @@ type RejectedError = Extract<MutationResult, { status: 'rejected' }>['error'];
 const maskPath = (field: string) =>
   field.charCodeAt(field.length - 1) === 93 /* ] */ ? field.slice(0, field.indexOf('[')) : field;
 
-/** What the rules check for one document's cells of a mutation, on its working document. */
-function writeCheck(doc: WorkingDoc, cells: readonly Cell[], principal: Principal): WriteCheckInput {
-  const { collection, id } = doc;
-  const old = doc.current();
-  let deletes = false;
-  const fields: string[] = [];
-  for (const c of cells) {
-    if (c.field === DELETED_FIELD) deletes = true;
-    else if (c.field !== ID_FIELD) fields.push(maskPath(c.field));
-  }
-  // Delete wins: the other cells of a deleting write are dropped; a missing document is checked as `{ id }`.
-  if (deletes) return { collection, id, operation: 'delete', principal, old: old ?? { id } };
-  const next = doc.clone();
-  next.apply(cells);
-  // A write to a deleted document is dropped by the merge: checked as what it asked for.
-  const after = next.current() ?? unflattenDocument(id, cells);
-  return old === undefined
-    ? { collection, id, operation: 'insert', principal, new: after, fields }
-    : { collection, id, operation: 'update', principal, old, new: after, fields };
-}
-
-/** The rejection of a mutation whose writes the rules refuse (documents loaded), or undefined. */
-function refusedByRules(
+/**
+ * Merge a mutation's cells, grouped by document, checking each document against the rules
+ * first (insert: the new document; update: the old and the new one; delete: the old one;
+ * the fields written: the write mask). Cells are merged to see the new document and put back
+ * (every document of the mutation) when one is refused: a refused mutation changes nothing.
+ * @internal (exported for bench/rules.bench.ts)
+ */
+export function applyChecked(
   mutationId: string,
   groups: readonly Cell[][],
-  docs: DocTable,
+  docOf: (collection: string, id: string) => WorkingDoc,
   check: RulesCheck,
-): MutationResult | undefined {
-  for (const g of groups) {
-    const input = writeCheck(docs.get(g[0]!.collection, g[0]!.id)!, g, check.principal);
-    try {
-      check.rules.assertWrite(input);
-    } catch (err) {
-      // The evaluator's details are JSON (collection, id, operation, rule, clause).
-      return { id: mutationId, status: 'rejected', error: toWireError(err).error as RejectedError };
+): MutationResult {
+  const { rules, principal } = check;
+  let saved: [WorkingDoc, DocCheckpoint][] | undefined;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const doc = docOf(g[0]!.collection, g[0]!.id);
+    const { collection, id } = doc;
+    const old = doc.current();
+    let deletes = false;
+    const fields: string[] = [];
+    for (const c of g) {
+      if (c.field === DELETED_FIELD) deletes = true;
+      else if (c.field !== ID_FIELD) fields.push(maskPath(c.field));
     }
+    let input: WriteCheckInput;
+    const last = i === groups.length - 1;
+    if (deletes) {
+      // Delete wins: the other cells of a deleting write are dropped; a missing document is checked as `{ id }`.
+      input = { collection, id, operation: 'delete', principal, old: old ?? { id } };
+      const refused = refusal(mutationId, rules, input, saved);
+      if (refused) return refused;
+      if (!last) (saved ??= []).push([doc, doc.checkpoint()]);
+      doc.apply(g);
+      continue;
+    }
+    (saved ??= []).push([doc, doc.checkpoint()]);
+    doc.apply(g);
+    // A write to a deleted document is dropped by the merge: checked as what it asked for.
+    const after = doc.current() ?? unflattenDocument(id, g);
+    input =
+      old === undefined
+        ? { collection, id, operation: 'insert', principal, new: after, fields }
+        : { collection, id, operation: 'update', principal, old, new: after, fields };
+    const refused = refusal(mutationId, rules, input, saved);
+    if (refused) return refused;
   }
-  return undefined;
+  return { id: mutationId, status: 'applied' };
+}
+
+/** The rejection when the rules refuse `input` (putting the documents merged so far back), or undefined. */
+function refusal(
+  mutationId: string,
+  rules: RulesEvaluator,
+  input: WriteCheckInput,
+  saved: [WorkingDoc, DocCheckpoint][] | undefined,
+): MutationResult | undefined {
+  try {
+    rules.assertWrite(input);
+    return undefined;
+  } catch (err) {
+    if (saved) for (let i = saved.length - 1; i >= 0; i--) saved[i]![0].restore(saved[i]![1]);
+    // The evaluator's details are JSON (collection, id, operation, rule, clause).
+    return { id: mutationId, status: 'rejected', error: toWireError(err).error as RejectedError };
+  }
 }
 
 /** Apply a validated push request inside a write transaction. */
@@ -178,6 +209,7 @@ export async function applyPush(
     for (const d of await w.loadDocs(missing)) docs.add(new WorkingDoc(d));
   };
 
+  const docOf = (collection: string, id: string) => docs.get(collection, id)!;
   const rulesCheck: RulesCheck | undefined = deps.rules
     ? { rules: deps.rules, principal: principalOf(auth) }
     : undefined;
@@ -218,7 +250,9 @@ export async function applyPush(
     // Plain changes without a permission hook: their documents are loaded, nothing to await.
     const result =
       plain && !deps.authorize
-        ? ((rulesCheck && refusedByRules(m.id, plain, docs, rulesCheck)) ?? applyGroups(m.id, plain, docs))
+        ? rulesCheck
+          ? applyChecked(m.id, plain, docOf, rulesCheck)
+          : applyGroups(m.id, plain, docs)
         : await applyOne(deps, auth, rulesCheck, req.clientId, m, mutatorOf(m), plain, docs, load);
     seen?.set(m.id, result);
     results[i] = result;
@@ -327,7 +361,9 @@ async function applyOne(
     }
   }
   await load(groups.map((g) => g[0]!));
-  return (rulesCheck && refusedByRules(m.id, groups, docs, rulesCheck)) ?? applyGroups(m.id, groups, docs);
+  return rulesCheck
+    ? applyChecked(m.id, groups, (c, id) => docs.get(c, id)!, rulesCheck)
+    : applyGroups(m.id, groups, docs);
 }
 
 /** Run a named mutator against the batch's working documents; returns the cells it wrote. */
@@ -347,8 +383,10 @@ async function runMutator(
       throw new ValidationError(
         `Mutator ${m.name}: collection ${JSON.stringify(collection)} is not a valid name.`,
       );
-    if (!isValidId(id))
-      throw new ValidationError(`Mutator ${m.name}: document id ${JSON.stringify(id)} is not valid.`);
+    if (!isValidId(id) || !isExactKey(id))
+      throw new ValidationError(
+        `Mutator ${m.name}: document id ${JSON.stringify(id)} is not valid${isValidId(id) ? ` (it ${inexactKeyReason(id)})` : ''}.`,
+      );
   };
   const view = async (collection: string, id: string): Promise<WorkingDoc> => {
     check(collection, id);
@@ -371,7 +409,10 @@ async function runMutator(
     return copy;
   };
   const stage = (cells: Cell[]) => {
-    for (let i = 0; i < cells.length; i++) validateCell(cells[i], i);
+    for (let i = 0; i < cells.length; i++) {
+      validateCell(cells[i], i);
+      checkCellKeySize(cells[i]!, `Mutator ${m.name}: cell #${i}`);
+    }
     for (const c of cells) {
       written.push(c);
       const key = `${c.collection}\u0000${c.id}`;

@@ -3,6 +3,8 @@
  * their storage, auth, the server HLC, push/pull/snapshot, fan-out, graceful close.
  */
 import {
+  checkKey,
+  checkPushKeys,
   createHlc,
   type CursorRequest,
   type CursorResponse,
@@ -40,6 +42,7 @@ import { GroupCommit } from './group-commit.js';
 import { applyPush } from './push.js';
 import { RateLimiter } from './rate-limit.js';
 import { createServerRules } from './rules.js';
+import { type ExplainRequest, type ExplainResult, explainDocument } from './explain.js';
 import { createPushSchemaCheck } from './schema.js';
 import { readPull, readSnapshot } from './read.js';
 import type { DocChangeEvent } from './working-doc.js';
@@ -75,6 +78,12 @@ export interface SyncEngine {
   deviceCursors(app: string): Promise<DeviceCursor[]>;
   /** Compact an app (see SyncStorage.gc). */
   gc(app: string, options: GcOptions): Promise<GcResult>;
+  /**
+   * Why a stored document is or is not visible, updatable and deletable for `principal`
+   * under the rules (which rule, which clause; hidden fields); says so when it is missing or
+   * when the server has no rules. No token is checked: callers are trusted (admin).
+   */
+  explain(req: ExplainRequest): Promise<ExplainResult>;
   /** True once close() began. */
   readonly closing: boolean;
   /** Stop serving, close sockets (1001), finish in-flight commits, close storages. */
@@ -199,6 +208,8 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       checkOpen();
       const attributes = { 'omnisync.app': app, 'omnisync.mutations': req.mutations.length };
       return tracing.span('omnisync.push', attributes, async () => {
+        // Keys every storage keeps exactly (no U+0000, no lone surrogate), before anything applies.
+        checkPushKeys(req);
         if (checkSchema) req = checkSchema(req);
         // Advance the server clock past the newest client stamp; refuse stamps far in the future.
         let newest = '';
@@ -230,6 +241,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
     },
     async updateCursor(app, _auth, req) {
       checkOpen();
+      checkKey(req.clientId, 'clientId');
       const state = await registry.get(app);
       await state.storage.updateCursor(req.clientId, req.cursor);
       return { ok: true };
@@ -252,6 +264,11 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
         metrics.compacted('manual', 'failed', 0);
         throw err;
       }
+    },
+    async explain(req) {
+      checkOpen();
+      registry.check(req.app);
+      return explainDocument((await registry.get(req.app)).storage, rules, req);
     },
     close() {
       closePromise ??= (async () => {

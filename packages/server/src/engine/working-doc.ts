@@ -77,6 +77,14 @@ export interface DocChangeEvent {
   readonly all: readonly Cell[];
 }
 
+/** A working document's merge state, to put back (a mutation the permission rules refuse). */
+export interface DocCheckpoint {
+  readonly cells: ReadonlyMap<string, Slot>;
+  readonly changed: readonly string[];
+  readonly prior: ReadonlyMap<string, Slot | undefined> | undefined;
+  readonly dropped: boolean;
+}
+
 /** A document being changed by a push batch. */
 export class WorkingDoc {
   readonly collection: string;
@@ -103,6 +111,25 @@ export class WorkingDoc {
     const copy = new WorkingDoc({ collection: this.collection, id: this.id, cells: [] });
     for (const [f, s] of this.#cells) copy.#cells.set(f, { value: s.value, hlc: s.hlc });
     return copy;
+  }
+
+  /** The merge state now (the slots are shared: nothing mutates them), for {@link restore}. */
+  checkpoint(): DocCheckpoint {
+    return {
+      cells: new Map(this.#cells),
+      changed: this.#changed.slice(),
+      prior: this.#prior && new Map(this.#prior),
+      dropped: this.#dropped,
+    };
+  }
+
+  /** Put the merge state of a {@link checkpoint} back: what was merged since is undone. */
+  restore(c: DocCheckpoint): void {
+    this.#cells.clear();
+    for (const [f, s] of c.cells) this.#cells.set(f, s);
+    this.#changed = c.changed.slice();
+    this.#prior = c.prior && new Map(c.prior);
+    this.#dropped = c.dropped;
   }
 
   get changed(): boolean {

@@ -5,6 +5,7 @@
  *     POST /v1/apps/:app/push | pull | snapshot | cursor
  *     GET  /v1/apps/:app/live      (WebSocket; served by createServer on Node)
  *     GET  /metrics                (Prometheus; behind the metrics token when auth is on)
+ *     POST /v1/apps/:app/explain   (the rules' explanation of a document; behind the admin token)
  *
  * Every failure answers `{error:{code, message, requestId}}` with the code's HTTP status;
  * every answer carries the request's `x-request-id`.
@@ -39,6 +40,7 @@ import {
 } from '../observability/http-observe.js';
 import { REQUEST_ID_HEADER } from '../observability/request-context.js';
 import { decodePushText } from './push-decode.js';
+import { explainEndpoint } from './explain-route.js';
 import {
   ACCEPTED_ENCODINGS,
   ACCEPTS_ENCODING_HEADER,
@@ -155,6 +157,9 @@ export function createSyncHandler(options: SyncHandlerOptions = {}): SyncHandler
       'GET /v1/apps/:app/live is a WebSocket endpoint: open it with a WebSocket (served by createServer on Node).',
     );
   });
+
+  // Before the sync kinds: it takes the admin token, not a user's.
+  app.post('/v1/apps/:app/explain', explainEndpoint(engine, options.adminToken));
 
   app.post('/v1/apps/:app/:kind', async (c) => {
     const appName = c.req.param('app');

@@ -12,7 +12,7 @@ import { NetworkError, OmniSyncError, PayloadTooLargeError, ProtocolError } from
 
 /** What to do about an oversized body, per endpoint (`readBody`'s `kind`). */
 const SHRINK: Record<string, string> = {
-  push: 'Push fewer mutations per request (split the batch)',
+  push: 'Push fewer mutations per request, or fewer changes per mutation (split the batch, or a large transaction into smaller ones)',
   pull: 'Send fewer or smaller queries per pull',
   snapshot: 'Send fewer or smaller queries per snapshot',
   cursor: 'Send a smaller cursor request',

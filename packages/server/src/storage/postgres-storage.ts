@@ -87,10 +87,13 @@ const types = {
 const encodeValue = (v: CellValue): string | null => (v === undefined ? null : JSON.stringify(v));
 
 const hasNul = (s: string) => s.includes('\u0000');
-/** Postgres text cannot hold U+0000 (SQLite can): refused before anything is written. */
+/**
+ * Postgres text cannot hold U+0000. The engine refuses such keys on every storage before a
+ * push applies (core checkPushKeys); this is the backstop for writes that come another way.
+ */
 function refuseNul(c: { collection: string; id: string; field: string }): never {
   throw new ValidationError(
-    `The Postgres storage cannot store U+0000 in a document id or field name (${c.collection}/${JSON.stringify(c.id)}.${JSON.stringify(c.field)}); use ids and field names without it, or the SQLite storage.`,
+    `A document id or field name cannot hold U+0000 (${c.collection}/${JSON.stringify(c.id)}.${JSON.stringify(c.field)}); use ids and field names without it.`,
     { details: { collection: c.collection } },
   );
 }
