@@ -13,16 +13,26 @@
  */
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { createHlc, type HlcClock } from '../packages/core/src/index.ts';
 
 const send = (m: object) => process.stdout.write(JSON.stringify(m) + '\n');
 let sockets: WebSocket[] = [];
 
-type Handler = (msg: { type: string; [k: string]: any }) => void;
+export type Handler = (msg: { type: string; [k: string]: any }) => void;
 
-/** Open one socket, say hello, subscribe; resolves once subscribed. */
-function connect(url: string, app: string, query: object, onMessage?: Handler): Promise<WebSocket> {
+/**
+ * Open one socket, say hello, subscribe (from `cursor` when given: a resume, whose catch-up
+ * comes before `subscribed`); resolves once subscribed. Every message goes to `onMessage`.
+ */
+export function connect(
+  url: string,
+  app: string,
+  query: object,
+  onMessage?: Handler,
+  cursor?: number,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/apps/${app}/live`, {
       perMessageDeflate: false,
@@ -34,7 +44,7 @@ function connect(url: string, app: string, query: object, onMessage?: Handler): 
     });
     ws.once('open', () => {
       ws.send(JSON.stringify({ type: 'hello' }));
-      ws.send(JSON.stringify({ type: 'subscribe', queryId: 'q', query }));
+      ws.send(JSON.stringify({ type: 'subscribe', queryId: 'q', query, ...(cursor ? { cursor } : {}) }));
     });
     ws.on('message', (data: Buffer) => {
       const msg = JSON.parse(data.toString()) as { type: string };
@@ -50,13 +60,14 @@ function connect(url: string, app: string, query: object, onMessage?: Handler): 
   });
 }
 
-/** Open `n` sockets, at most `concurrency` handshakes at once. */
-async function openMany(
+/** Open `n` sockets, at most `concurrency` handshakes at once; `opened[i]` is socket i (a hole if it failed). */
+export async function openMany(
   n: number,
   concurrency: number,
   open: (i: number) => Promise<WebSocket>,
-): Promise<{ ms: number; failed: number; firstError?: string }> {
+): Promise<{ ms: number; failed: number; firstError?: string; opened: WebSocket[] }> {
   const t0 = performance.now();
+  const sockets: WebSocket[] = [];
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
@@ -73,8 +84,7 @@ async function openMany(
       }
     }),
   );
-  sockets = sockets.filter(Boolean);
-  return { ms: performance.now() - t0, failed, ...(firstError ? { firstError } : {}) };
+  return { ms: performance.now() - t0, failed, ...(firstError ? { firstError } : {}), opened: sockets };
 }
 
 /** Ping every socket over the protocol; count the pongs within 30 s. */
@@ -116,7 +126,7 @@ async function active(o: Active): Promise<void> {
   const latencies: number[] = [];
   let measuring = false;
   let acks = 0;
-  const opened = await openMany(o.n, o.concurrency, (i) =>
+  const { opened: all, ...opened } = await openMany(o.n, o.concurrency, (i) =>
     connect(
       o.url,
       o.app,
@@ -135,6 +145,7 @@ async function active(o: Active): Promise<void> {
       },
     ),
   );
+  sockets = all.filter(Boolean);
   if (opened.failed) {
     send({ type: 'active', error: `${opened.failed} of ${o.n} sockets failed: ${opened.firstError}` });
     return;
@@ -218,21 +229,25 @@ async function active(o: Active): Promise<void> {
   });
 }
 
-function summarize(xs: number[]): { p50: number; p99: number; max: number } {
+/** p50, p99 and max of a sample (NaN when empty). */
+export function summarize(xs: ArrayLike<number>): { p50: number; p99: number; max: number } {
   const s = Float64Array.from(xs).sort();
   const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN };
 }
 
-for await (const line of createInterface({ input: process.stdin })) {
+// Run as a process (not when imported for its helpers, as test/load/clients.ts does).
+const main = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+for await (const line of main ? createInterface({ input: process.stdin }) : []) {
   const cmd = JSON.parse(line) as { type: string; [k: string]: any };
   if (cmd.type === 'idle') {
-    const r = await openMany(cmd.n, cmd.concurrency, (i) =>
+    const { opened, ...r } = await openMany(cmd.n, cmd.concurrency, (i) =>
       connect(cmd.url, cmd.app, {
         collection: 'todos',
         where: { op: 'eq', field: 'ownerId', value: `u${i}` },
       }),
     );
+    sockets = opened.filter(Boolean);
     send({ type: 'idle', ...r, open: sockets.length, rssMB: process.memoryUsage().rss / 2 ** 20 });
   } else if (cmd.type === 'ping') {
     send({ type: 'ping', pongs: await pingAll(), of: sockets.length });

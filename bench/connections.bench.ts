@@ -34,16 +34,20 @@ const CONCURRENCY = 100; // handshakes in flight at once
 const DRAIN_S = 10;
 
 /** A child process on one CPU that answers JSON lines. */
-interface Child {
+export interface Child {
   proc: ChildProcess;
   /** Send a command; resolves with the next answer of `type`. */
   ask(cmd: { type: string; [k: string]: unknown }, type?: string): Promise<any>;
   next(type: string): Promise<any>;
 }
 
-function child(
+/**
+ * Spawn `script` (relative to bench/, or an absolute file URL) with node + tsx, pinned to
+ * `cpu` (`null`, or CONN_PIN=0: not pinned), `ulimit -n` raised.
+ */
+export function child(
   script: string,
-  cpu: number,
+  cpu: number | null,
   extraArgs: string[] = [],
   extraEnv: Record<string, string> = {},
 ): Child {
@@ -53,7 +57,7 @@ function child(
     'bash',
     [
       '-c',
-      `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${PIN ? `taskset -c ${cpu} ` : ''}"$0" "$@"`,
+      `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${PIN && cpu !== null ? `taskset -c ${cpu} ` : ''}"$0" "$@"`,
       process.execPath,
       ...extraArgs,
       '--import',
@@ -97,7 +101,7 @@ const MB = 2 ** 20;
  * A process's CPU time (all threads, ms) and its main thread's run and run-queue wait times
  * (ms), read from /proc by this process: no answer from the (maybe busy) process needed.
  */
-function procCpu(pid: number): { ms: number; runMs: number; waitMs: number } {
+export function procCpu(pid: number): { ms: number; runMs: number; waitMs: number } {
   // Fields after the command name ")": utime and stime are the 12th and 13th, in clock ticks (100/s).
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -106,13 +110,13 @@ function procCpu(pid: number): { ms: number; runMs: number; waitMs: number } {
 }
 
 /** Open an app's storage with a pull (its database file is created before the baseline). */
-async function openApp(url: string, app: string): Promise<void> {
+export async function openApp(url: string, app: string): Promise<void> {
   const res = await fetch(`${url}/v1/apps/${app}/pull`, { method: 'POST', body: '{"cursor":0}' });
   if (res.status !== 200) throw new Error(`pull failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 }
 
-async function stopAll(...children: Child[]): Promise<void> {
+export async function stopAll(...children: Child[]): Promise<void> {
   for (const c of children) {
     if (c.proc.exitCode !== null) continue;
     const exit = new Promise((r) => c.proc.once('exit', r));

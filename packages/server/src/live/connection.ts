@@ -353,6 +353,10 @@ export class LiveConnection implements RoomPeer {
     }
     if (from !== undefined && from > 0) {
       let cursor = from;
+      // A page loads its documents as they are now, so a cell written after the page's end can
+      // come again in the page that holds its version: sent once here (doc, field, stamp), so a
+      // resumed subscription gets each write once. Kept only while pages follow pages.
+      let sent: Map<string, string> | undefined;
       for (;;) {
         const page = await this.#engine.pull(this.app, auth, {
           cursor,
@@ -367,8 +371,23 @@ export class LiveConnection implements RoomPeer {
           this.sendRaw(encode({ type: 'reset', queryId: sub.queryId, cursor: page.cursor }));
           break;
         }
-        if (page.changes.length > 0 || page.evicted)
-          await this.#sendCatchUp(sub.queryId, page.changes, page.cursor, page.evicted);
+        let changes = page.changes;
+        if (page.hasMore || sent) {
+          const seen = (sent ??= new Map());
+          // An evicted document is gone from the client: if it comes back, all of it is sent.
+          for (const e of page.evicted ?? []) {
+            const prefix = `${e.collection}\u0000${e.id}\u0000`;
+            for (const key of seen.keys()) if (key.startsWith(prefix)) seen.delete(key);
+          }
+          changes = changes.filter((c) => {
+            const key = `${c.collection}\u0000${c.id}\u0000${c.field}`;
+            if (seen.get(key) === c.hlc) return false;
+            seen.set(key, c.hlc);
+            return true;
+          });
+        }
+        if (changes.length > 0 || page.evicted)
+          await this.#sendCatchUp(sub.queryId, changes, page.cursor, page.evicted);
         cursor = page.cursor;
         if (!page.hasMore) {
           sub.since = cursor;
