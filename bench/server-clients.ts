@@ -32,6 +32,8 @@ port.on(
     bodies?: string[];
     pushers?: number;
     headers?: Record<string, string>;
+    /** One token per client (hello {token}); none: hello without one. */
+    tokens?: string[];
   }) => {
     if (msg.type === 'push') {
       // `pushers` clients at once, each sending the next body as soon as its last one was acknowledged.
@@ -60,7 +62,7 @@ port.on(
           perMessageDeflate: false,
         });
         await new Promise((r) => ws.once('open', r));
-        ws.send(JSON.stringify({ type: 'hello' }));
+        ws.send(JSON.stringify(msg.tokens ? { type: 'hello', token: msg.tokens[i] } : { type: 'hello' }));
         const query = msg.pinned
           ? { collection: 'fan', where: { op: 'eq', field: 'ownerId', value: `u${i}` } }
           : { collection: 'fan' };

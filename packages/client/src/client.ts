@@ -551,6 +551,7 @@ class OmniSyncClient implements Client<any> {
       forgetAbsent: (queries, present) => this.#forgetAbsent(queries, present),
       forgetUnmatched: (queries, cells) => this.#forgetUnmatched(queries, cells),
       forgetScope: (dropped, remaining) => this.#forgetScope(dropped, remaining),
+      forgetDocuments: (docs) => this.#forgetDocuments(docs),
       setStatus: (status) => this.#setStatus(entry, status),
       reportError: (e) => this.#reportError(e, s.id),
       getMeta: (key) => this.#meta[metaKey(key)],
@@ -732,6 +733,19 @@ class OmniSyncClient implements Client<any> {
       ids.add(c.id);
     }
     for (const [collection, ids] of gone) this.#forgetBase(collection, [...ids]);
+  }
+
+  /** Documents the server evicted (rules on reads): forget their synced base, nothing else. */
+  #forgetDocuments(docs: readonly { readonly collection: string; readonly id: string }[]): void {
+    if (this.#closed || docs.length === 0) return;
+    const byCollection = new Map<string, string[]>();
+    for (const d of docs) {
+      if (!this.store.base.has(d.collection, d.id)) continue; // not held (or a tombstone: it stays)
+      let ids = byCollection.get(d.collection);
+      if (!ids) byCollection.set(d.collection, (ids = []));
+      ids.push(d.id);
+    }
+    for (const [collection, ids] of byCollection) this.#forgetBase(collection, ids);
   }
 
   /**

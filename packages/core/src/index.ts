@@ -153,6 +153,8 @@ export {
   mutationIdSchema,
   cellSchema,
   cellShapeSchema,
+  docKeySchema,
+  evictedSchema,
   querySchema,
   queriesSchema,
   QUERIES_MAX,
@@ -161,7 +163,13 @@ export {
   wireErrorSchema,
   wireErrorBodySchema,
 } from './protocol/wire-schemas.js';
-export type { WireCell, WireQuery, WireMutation, MutationResult } from './protocol/wire-schemas.js';
+export type {
+  WireCell,
+  WireDocKey,
+  WireQuery,
+  WireMutation,
+  MutationResult,
+} from './protocol/wire-schemas.js';
 export {
   wireQueryToAst,
   syncScopeOf,

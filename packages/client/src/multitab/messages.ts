@@ -37,6 +37,12 @@ export type TabMessage =
       readonly queries: readonly QueryAst[];
       readonly present: readonly Cell[];
     }
+  /** Documents the server evicted (rules on reads), forgotten by the leader. */
+  | {
+      readonly t: 'forgetDocuments';
+      readonly from: string;
+      readonly docs: readonly { readonly collection: string; readonly id: string }[];
+    }
   | {
       readonly t: 'forgetUnmatched';
       readonly from: string;

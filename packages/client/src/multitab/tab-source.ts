@@ -134,6 +134,10 @@ class TabSource implements ServerSource {
         this.#tabs.post({ t: 'forgetUnmatched', from, queries, cells });
       },
       forgetScope: (dropped, remaining) => c.forgetScope?.(dropped, remaining) ?? true,
+      forgetDocuments: (docs) => {
+        c.forgetDocuments?.(docs);
+        this.#tabs.post({ t: 'forgetDocuments', from, docs });
+      },
       setStatus: (s) => c.setStatus(s),
       reportError: (e) => c.reportError(e),
       // Every tab pushes under the one replica id the shared persistence holds, so a
@@ -240,7 +244,8 @@ class TabSource implements ServerSource {
       }
       case 'cells':
       case 'forgetAbsent':
-      case 'forgetUnmatched': {
+      case 'forgetUnmatched':
+      case 'forgetDocuments': {
         if (leader) return;
         const ctx = this.#ctx;
         if (!ctx) {
@@ -250,6 +255,7 @@ class TabSource implements ServerSource {
         try {
           if (m.t === 'cells') ctx.applyCells(m.cells);
           else if (m.t === 'forgetAbsent') ctx.forgetAbsent?.(m.queries, m.present);
+          else if (m.t === 'forgetDocuments') ctx.forgetDocuments?.(m.docs);
           else ctx.forgetUnmatched?.(m.queries, m.cells);
         } catch (e) {
           ctx.reportError(e);

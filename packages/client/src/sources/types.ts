@@ -65,6 +65,12 @@ export interface SourceContext {
    * returns false when some were kept back for their writes (call again once they settled).
    */
   forgetScope?(dropped: QueryAst, remaining: readonly QueryAst[]): boolean;
+  /**
+   * The server evicted these documents (issue 13, rules on reads: the caller may no longer
+   * read them): forget their synced state, in memory and in persistence, so they leave every
+   * live query. Nothing is written or pushed (no delete); pending writes stay in the outbox.
+   */
+  forgetDocuments?(docs: readonly { readonly collection: string; readonly id: string }[]): void;
   /** Report a connection status change (emits `sync.subscription:action:statusChange`). */
   setStatus(status: SubscriptionStatus): void;
   /** Report a background failure (emits `sync.error:action`). */

@@ -26,6 +26,7 @@ import {
   type Scheduler,
   type TimerHandle,
   UnauthorizedError,
+  type WireDocKey,
   type WireQuery,
 } from '@omnisync/core';
 import { fromWireCells } from './wire.js';
@@ -45,8 +46,11 @@ export type LiveCloseReason =
 
 /** What a session reports. */
 export interface LiveHandlers {
-  /** Cells arrived. `cursor` is set only when everything up to it has now been delivered. */
-  onChanges(cells: readonly Cell[], cursor: number | undefined): void;
+  /**
+   * Cells arrived, and documents the server evicted (rules on reads: no longer readable; may
+   * be absent). `cursor` is set only when everything up to it has now been delivered.
+   */
+  onChanges(cells: readonly Cell[], cursor: number | undefined, evicted?: readonly WireDocKey[]): void;
   /**
    * Every subscription caught up: from here on the session delivers every change after
    * `cursor`. `complete` is true when the catch-up also delivered everything between the
@@ -212,7 +216,7 @@ export class LiveSession {
         // Catch-up of one subscription, or a live change before every subscription caught
         // up: apply, but the cursor cannot move yet (another query may still lag behind).
         const gapFree = this.#phase === 'ready' && message.queryId === undefined;
-        h.onChanges(cells, gapFree ? message.cursor : undefined);
+        h.onChanges(cells, gapFree ? message.cursor : undefined, message.evicted);
         return;
       }
       case 'subscribed':

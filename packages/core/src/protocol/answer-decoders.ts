@@ -7,11 +7,11 @@
  * keep, and throw a {@link ProtocolError} naming the path (or the cell's own typed error,
  * invalid_cell / invalid_value, with the path) on a malformed answer.
  */
-import { validateCell } from '../cells.js';
+import { ID_MAX_LENGTH, NAME_MAX_LENGTH, validateCell } from '../cells.js';
 import { OmniSyncError, ProtocolError } from '../errors.js';
 import type { CursorResponse, PullResponse, PushResponse, SnapshotResponse } from './http-messages.js';
 import type { LiveServerMessage } from './live-messages.js';
-import type { MutationResult, WireCell } from './wire-schemas.js';
+import type { MutationResult, WireCell, WireDocKey } from './wire-schemas.js';
 
 type Obj = Record<string, unknown>;
 /** A wire error body `{code, message, details?, requestId?}`. */
@@ -107,6 +107,19 @@ function cells(o: Obj, key: string, what: string, path: string): WireCell[] {
   return v as WireCell[];
 }
 
+/** Optional `evicted`: document keys `{collection, id}` to forget (issue 13). */
+function evicted(o: Obj, out: Obj, what: string, path: string): void {
+  opt(o, 'evicted', out, () =>
+    arr(o, 'evicted', what, path, (v, p): WireDocKey => {
+      const k = obj(v, what, p);
+      return {
+        collection: str(k, 'collection', what, p, 1, NAME_MAX_LENGTH),
+        id: str(k, 'id', what, p, 1, ID_MAX_LENGTH),
+      };
+    }),
+  );
+}
+
 function errorBody(v: unknown, what: string, path: string): WireErrorBody {
   const o = obj(v, what, path);
   const out: Obj = { code: str(o, 'code', what, path), message: str(o, 'message', what, path) };
@@ -153,11 +166,13 @@ export function decodePullResponse(v: unknown, what = 'pull response'): PullResp
     if (o['reset'] !== true) fail(what, 'reset', 'true', o['reset']);
     return { reset: true, cursor: int(o, 'cursor', what, '', 0) };
   }
-  return {
+  const out: Obj = {
     changes: cells(o, 'changes', what, ''),
     cursor: int(o, 'cursor', what, '', 0),
     hasMore: bool(o, 'hasMore', what, ''),
   };
+  evicted(o, out, what, '');
+  return out as PullResponse;
 }
 
 /** Decode a snapshot answer. */
@@ -191,6 +206,7 @@ export function decodeLiveServerMessage(v: unknown, what = 'live server message'
       opt(o, 'queryId', out, queryId);
       out['cells'] = cells(o, 'cells', what, '');
       out['cursor'] = cursor();
+      evicted(o, out, what, '');
       break;
     case 'subscribed':
     case 'reset':

@@ -7,6 +7,7 @@ import {
   cellSchema,
   clientIdSchema,
   cursorSchema,
+  evictedSchema,
   mutationResultSchema,
   mutationSchema,
   queriesSchema,
@@ -46,6 +47,8 @@ export const pullChangesSchema = z.object({
   changes: z.array(cellSchema),
   cursor: cursorSchema,
   hasMore: z.boolean(),
+  /** Documents the caller could read at its cursor and may no longer (rules): forget them. */
+  evicted: evictedSchema,
 });
 /** The cursor is older than the compaction horizon: snapshot, then replay the outbox. */
 export const pullResetSchema = z.object({ reset: z.literal(true), cursor: cursorSchema });

@@ -19,6 +19,7 @@ import {
   cellSchema,
   clientIdSchema,
   cursorSchema,
+  evictedSchema,
   jsonValueSchema,
   mutationResultSchema,
   mutationSchema,
@@ -114,6 +115,8 @@ export const changesMessageSchema = z.object({
   queryId: z.optional(queryIdSchema),
   cells: z.array(cellSchema),
   cursor: cursorSchema,
+  /** Documents this connection could read and may no longer (rules): forget them. */
+  evicted: evictedSchema,
 });
 /** A subscription's catch-up is complete up to `cursor`; live changes follow. */
 export const subscribedMessageSchema = z.object({

@@ -3,7 +3,7 @@
  * results, wire errors. One zod schema each; the TypeScript types are inferred from them.
  */
 import * as z from 'zod/mini';
-import { type JsonValue, validateCell } from '../cells.js';
+import { ID_MAX_LENGTH, type JsonValue, NAME_MAX_LENGTH, validateCell } from '../cells.js';
 import { OmniSyncError } from '../errors.js';
 import { type WireQuery, wireQueryToAst } from './sync-query.js';
 
@@ -34,6 +34,21 @@ export const cellShapeSchema = z.object({
   value: z.optional(jsonValueSchema),
   hlc: z.string(),
 });
+/**
+ * A document named by collection and id: the `evicted` lists of pull answers and live
+ * `changes` (issue 13, rules on reads). An evicted document is one the caller could read and
+ * now may not (it changed so the read rule no longer admits it): the client forgets it
+ * (synced base and live queries, not its outbox) instead of receiving the change.
+ */
+export const docKeySchema = z.object({
+  collection: z.string().check(z.minLength(1), z.maxLength(NAME_MAX_LENGTH)),
+  id: z.string().check(z.minLength(1), z.maxLength(ID_MAX_LENGTH)),
+});
+/** A document key on the wire. */
+export type WireDocKey = z.infer<typeof docKeySchema>;
+/** Documents to forget; absent when none (servers without rules never send it). */
+export const evictedSchema = z.optional(z.array(docKeySchema));
+
 /** A cell as sent and received: `{collection, id, field, value?, hlc}`; a missing `value` unsets the field. */
 export type WireCell = z.infer<typeof cellShapeSchema>;
 

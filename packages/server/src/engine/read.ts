@@ -6,10 +6,18 @@
  * (as of the client's cursor, rebuilt from the change log's prior values) or after them:
  * a document moving out of a query reaches the client as the change that moved it out; a
  * document moving in arrives whole (every cell), since the client never had it.
+ *
+ * With rules (read-rules.ts), a document is visible to the caller when the read rule admits
+ * its whole current state and its masked view matches a query; hidden fields' cells are
+ * never sent. A document the caller could read at its cursor and may not now is not sent
+ * the change that hid it (that would show the new state): it is named in `evicted`, and
+ * the client forgets it. One it may read now and could not then arrives whole.
  */
 import {
   type Cell,
   DELETED_FIELD,
+  type RulesEvaluator,
+  type WireDocKey,
   PULL_LIMIT_DEFAULT,
   type PullRequest,
   type PullResponse,
@@ -19,8 +27,10 @@ import {
 import type { StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
-import { compileQueries, matchesAny } from './query-adapter.js';
-import { materialize, stateBefore } from './working-doc.js';
+import { compileQueries, matchesAny, type SyncQuery } from './query-adapter.js';
+import { type ReadFilter, readFilterOf } from './read-rules.js';
+import { principalOf } from './rules.js';
+import { type Doc, materialize, stateBefore } from './working-doc.js';
 
 const toWire = (d: StoredDoc, c: StoredCell): Cell => ({
   collection: d.collection,
@@ -42,6 +52,7 @@ export async function readPull(
   auth: AuthContext,
   req: PullRequest,
   authorize: Authorize | undefined,
+  rules?: RulesEvaluator,
 ): Promise<PullResponse> {
   const head = await r.head();
   const horizon = await r.horizon();
@@ -62,10 +73,21 @@ export async function readPull(
     keys.push({ collection: e.collection, id: e.id });
   }
   const byCollection = compileQueries(req.queries);
+  const reads = readFilterOf(rules, principalOf(auth));
   const changes: Cell[] = [];
+  const evicted: WireDocKey[] = [];
   for (const doc of await r.loadDocs(keys)) {
     let cells: readonly StoredCell[];
-    if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor);
+    if (reads) {
+      const qs = byCollection ? byCollection.get(doc.collection) : undefined;
+      if (byCollection && !qs) continue;
+      const outcome = await ruledCells(r, doc, req.cursor, reads, qs);
+      if (outcome === 'evict') {
+        evicted.push({ collection: doc.collection, id: doc.id });
+        continue;
+      }
+      cells = outcome;
+    } else if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor);
     else {
       const qs = byCollection.get(doc.collection);
       if (!qs) continue;
@@ -89,7 +111,42 @@ export async function readPull(
       continue;
     for (const c of cells) changes.push(toWire(doc, c));
   }
-  return { changes, cursor, hasMore };
+  return evicted.length > 0 ? { changes, cursor, hasMore, evicted } : { changes, cursor, hasMore };
+}
+
+/**
+ * With rules: what of a changed document the caller gets. `readBefore`/`readAfter`: the read
+ * rule admits its state at the cursor / now; `inBefore`/`inAfter`: also matched by a query
+ * (on the masked view). Visible now: its changes, or all of it when it just became visible.
+ * Readable now but out of every query: the change that moved it out (as without rules).
+ * Readable then but not now: deleted → its tombstone; else evicted. Never readable: nothing
+ * (not even a tombstone: its id is not the caller's to know).
+ */
+async function ruledCells(
+  r: StorageReader,
+  doc: StoredDoc,
+  cursor: number,
+  reads: ReadFilter,
+  qs: readonly SyncQuery[] | undefined,
+): Promise<readonly StoredCell[] | 'evict'> {
+  const c = doc.collection;
+  const inQuery = (view: Doc) => view !== undefined && (qs === undefined || matchesAny(qs, view));
+  const viewAfter = reads.view(c, materialize(doc.id, cellMap(doc.cells)));
+  let viewBefore: Doc;
+  if (cursor > 0)
+    viewBefore = reads.view(c, materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, cursor))));
+  const changed = () =>
+    reads.cells(
+      c,
+      doc.cells.filter((x) => x.version > cursor),
+    );
+  if (inQuery(viewAfter)) return inQuery(viewBefore) ? changed() : reads.cells(c, doc.cells);
+  if (viewBefore === undefined) return [];
+  if (viewAfter !== undefined) return inQuery(viewBefore) ? changed() : [];
+  const tombstone = doc.cells.find((x) => x.field === DELETED_FIELD && x.version > cursor);
+  if (tombstone) return [tombstone];
+  // Readable then, not now, not deleted: hidden by the rule (or every field unset).
+  return materialize(doc.id, cellMap(doc.cells)) === undefined ? changed() : 'evict';
 }
 
 /** Every live cell of the visible documents matching the queries (all when absent). */
@@ -98,20 +155,23 @@ export async function readSnapshot(
   auth: AuthContext,
   req: SnapshotRequest,
   authorize: Authorize | undefined,
+  rules?: RulesEvaluator,
 ): Promise<SnapshotResponse> {
   const head = await r.head();
   const byCollection = compileQueries(req.queries);
+  const reads = readFilterOf(rules, principalOf(auth));
   const cells: Cell[] = [];
   const scans: (string | undefined)[] = byCollection ? [...byCollection.keys()] : [undefined];
   for (const collection of scans) {
     const qs = collection === undefined ? undefined : byCollection!.get(collection)!;
     for await (const doc of r.scan(collection)) {
-      const visible = materialize(doc.id, cellMap(doc.cells));
+      let visible = materialize(doc.id, cellMap(doc.cells));
+      if (reads) visible = reads.view(doc.collection, visible);
       if (visible === undefined) continue;
       if (qs && !matchesAny(qs, visible)) continue;
       if (authorize && !(await authorize(auth, { op: 'read', collection: doc.collection, id: doc.id })))
         continue;
-      for (const c of doc.cells) cells.push(toWire(doc, c));
+      for (const c of reads ? reads.cells(doc.collection, doc.cells) : doc.cells) cells.push(toWire(doc, c));
     }
   }
   return { cells, cursor: head };

@@ -225,7 +225,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return tracing.span('omnisync.pull', attributes, async () => {
         const state = await registry.get(app);
         return tracing.span('omnisync.storage.read', attributes, () =>
-          state.storage.read((r) => readPull(r, auth, req, authorize)),
+          state.storage.read((r) => readPull(r, auth, req, authorize, rules)),
         );
       });
     },
@@ -235,7 +235,7 @@ export function createSyncEngine(options: SyncServerOptions = {}): SyncEngine {
       return tracing.span('omnisync.snapshot', attributes, async () => {
         const state = await registry.get(app);
         return tracing.span('omnisync.storage.read', attributes, () =>
-          state.storage.read((r) => readSnapshot(r, auth, req, authorize)),
+          state.storage.read((r) => readSnapshot(r, auth, req, authorize, rules)),
         );
       });
     },

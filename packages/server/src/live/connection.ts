@@ -5,6 +5,11 @@
  * Ordering: everything this connection is sent about data (catch-up pages, live changes)
  * goes through one queue, so a subscription's catch-up always precedes the live changes
  * that follow it, and each subscription skips live batches its catch-up already covered.
+ *
+ * Rules (issue 13): fan-out tests each change on the read rule and the masked view of the
+ * document before and after it, for this connection's principal: a document that stops
+ * being readable is evicted (named, no data), one that starts arrives whole, hidden fields'
+ * cells are never sent, and a poke is sent only for changes this principal can see.
  */
 import {
   decodeLiveClientMessage,
@@ -28,12 +33,14 @@ import {
   compileSyncQuery,
   type Cell,
   type WireCell,
+  type WireDocKey,
 } from '@omnisync/core';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../engine/auth.js';
 import { LIVE_FLOOD_BURSTS, TokenBucket } from '../engine/rate-limit.js';
 import { matchesQuery, type SyncQuery } from '../engine/query-adapter.js';
-import type { DocChangeEvent } from '../engine/working-doc.js';
+import { type ReadFilter, readFilterOf } from '../engine/read-rules.js';
+import type { Doc, DocChangeEvent } from '../engine/working-doc.js';
 import type { LiveEngine } from './live-engine.js';
 import { principalOf } from '../engine/rules.js';
 import { assertRoomAllowed, type RoomPeer } from './rooms.js';
@@ -54,6 +61,8 @@ interface Pick {
   readonly index: number;
   readonly event: DocChangeEvent;
   readonly entering: boolean;
+  /** No longer readable by this principal (rules): named in `evicted`, no cells. */
+  readonly evict?: boolean;
 }
 
 const CATCH_UP_CHUNK_CELLS = 2000;
@@ -73,6 +82,8 @@ export class LiveConnection implements RoomPeer {
   readonly #engine: LiveEngine;
   #state: 'new' | 'authenticating' | 'open' | 'closed' = 'new';
   #auth: AuthContext | undefined;
+  /** What this connection's principal may read (undefined: no rules). */
+  #reads: ReadFilter | undefined;
   #clientId: string | undefined;
   #mode: 'changes' | 'poke' = 'changes';
   #helloCursor: number | undefined;
@@ -271,6 +282,7 @@ export class LiveConnection implements RoomPeer {
     }
     if (this.#state === 'closed') return;
     this.#auth = auth;
+    this.#reads = readFilterOf(this.#engine.rules, principalOf(auth));
     if (msg.clientId !== undefined) this.#clientId = msg.clientId;
     if (msg.cursor !== undefined) this.#helloCursor = msg.cursor;
     if (first && msg.mode) this.#mode = msg.mode;
@@ -362,6 +374,11 @@ export class LiveConnection implements RoomPeer {
         let changes = page.changes;
         if (page.hasMore || sent) {
           const seen = (sent ??= new Map());
+          // An evicted document is gone from the client: if it comes back, all of it is sent.
+          for (const e of page.evicted ?? []) {
+            const prefix = `${e.collection}\u0000${e.id}\u0000`;
+            for (const key of seen.keys()) if (key.startsWith(prefix)) seen.delete(key);
+          }
           changes = changes.filter((c) => {
             const key = `${c.collection}\u0000${c.id}\u0000${c.field}`;
             if (seen.get(key) === c.hlc) return false;
@@ -369,7 +386,8 @@ export class LiveConnection implements RoomPeer {
             return true;
           });
         }
-        if (changes.length > 0) await this.#sendCatchUp(sub.queryId, changes, page.cursor);
+        if (changes.length > 0 || page.evicted)
+          await this.#sendCatchUp(sub.queryId, changes, page.cursor, page.evicted);
         cursor = page.cursor;
         if (!page.hasMore) {
           sub.since = cursor;
@@ -386,7 +404,12 @@ export class LiveConnection implements RoomPeer {
   }
 
   /** Catch-up sends wait for the socket to drain instead of tripping the slow-consumer limit. */
-  async #sendCatchUp(queryId: string, cells: readonly WireCell[], cursor: number): Promise<void> {
+  async #sendCatchUp(
+    queryId: string,
+    cells: readonly WireCell[],
+    cursor: number,
+    evicted?: readonly WireDocKey[],
+  ): Promise<void> {
     const limit = this.#engine.options.maxBufferedBytes;
     const deadline = Date.now() + this.#engine.options.slowConsumerGraceMs;
     while (this.#state === 'open' && this.#ws.bufferedAmount > limit / 2) {
@@ -394,7 +417,14 @@ export class LiveConnection implements RoomPeer {
       await new Promise((r) => setTimeout(r, 5));
     }
     if (this.#state !== 'open') return;
-    this.#ws.send(encode({ type: 'changes', queryId, cells, cursor }), TEXT_FRAME);
+    this.#ws.send(
+      encode(
+        evicted
+          ? { type: 'changes', queryId, cells, cursor, evicted }
+          : { type: 'changes', queryId, cells, cursor },
+      ),
+      TEXT_FRAME,
+    );
   }
 
   // ── live fan-out ─────────────────────────────────────────────────────────
@@ -428,6 +458,8 @@ export class LiveConnection implements RoomPeer {
     cursor: number,
     cache: Map<string, PreparedMessage>,
   ): void | Promise<void> {
+    const reads = this.#reads;
+    if (reads) return this.#deliverRuled(reads, events, indices, cursor, cache);
     const picks: Pick[] = [];
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k]!;
@@ -452,10 +484,72 @@ export class LiveConnection implements RoomPeer {
         // since a client may hold the document through its own writes that no query matched.
         picks.push({ index: i, event: ev, entering: false });
     }
+    return this.#authorizePicks(picks, cursor, cache);
+  }
+
+  /**
+   * {@link #deliver} with rules: each subscription is tested on the masked views of the
+   * document before and after (undefined where the read rule does not admit it). Visible
+   * after: its changes, or all of it when it was not visible before. Visible before only:
+   * still readable (out of the query) or deleted → the change, as without rules; no longer
+   * readable → evicted. A deletion of a document no subscription matched reaches the
+   * connection only when the principal could read it.
+   */
+  #deliverRuled(
+    reads: ReadFilter,
+    events: readonly DocChangeEvent[],
+    indices: readonly number[],
+    cursor: number,
+    cache: Map<string, PreparedMessage>,
+  ): void | Promise<void> {
+    const picks: Pick[] = [];
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      const ev = events[i]!;
+      const subs = this.#byCollection.get(ev.collection);
+      if (!subs) continue;
+      const rb = reads.canRead(ev.collection, ev.before);
+      const ra = reads.canRead(ev.collection, ev.after);
+      if (!rb && !ra) continue;
+      // The masked views only for filtered subscriptions (a whole-collection one needs none).
+      let vb: Doc | null = null;
+      let va: Doc | null = null;
+      let before = false;
+      let after = false;
+      let live = false;
+      for (const sub of subs) {
+        if (sub.since === undefined || cursor <= sub.since) continue;
+        live = true;
+        if (sub.query.whole) {
+          before ||= rb;
+          after ||= ra;
+        } else {
+          if (vb === null) vb = rb ? reads.view(ev.collection, ev.before) : undefined;
+          if (va === null) va = ra ? reads.view(ev.collection, ev.after) : undefined;
+          before ||= matchesQuery(sub.query, vb);
+          after ||= matchesQuery(sub.query, va);
+        }
+        if (before && after) break;
+      }
+      if (after) picks.push({ index: i, event: ev, entering: !before });
+      else if (before || (live && rb && ev.after === undefined && isTombstone(ev)))
+        picks.push(
+          ra || ev.after === undefined
+            ? { index: i, event: ev, entering: false }
+            : { index: i, event: ev, entering: false, evict: true },
+        );
+    }
+    return this.#authorizePicks(picks, cursor, cache);
+  }
+
+  #authorizePicks(picks: Pick[], cursor: number, cache: Map<string, PreparedMessage>): void | Promise<void> {
     if (picks.length === 0) return;
     if (!this.#engine.authorizes) return this.#sendLive(picks, cursor, cache);
+    // Evictions carry no data: the hook is asked about documents sent.
     const checks = picks.map((p) =>
-      this.#engine.allowed(this.#auth!, { op: 'read', collection: p.event.collection, id: p.event.id }),
+      p.evict
+        ? true
+        : this.#engine.allowed(this.#auth!, { op: 'read', collection: p.event.collection, id: p.event.id }),
     );
     if (checks.some((c) => c instanceof Promise))
       return Promise.all(checks).then((ok) =>
@@ -474,18 +568,44 @@ export class LiveConnection implements RoomPeer {
 
   #sendLive(picks: Pick[], cursor: number, cache: Map<string, PreparedMessage>): void {
     if (picks.length === 0) return;
+    const reads = this.#reads;
+    // With a read mask, a change may carry nothing this principal may see: no message, no poke.
+    if (reads)
+      picks = picks.filter(
+        (p) =>
+          p.evict || reads.cells(p.event.collection, p.entering ? p.event.all : p.event.changed).length > 0,
+      );
+    if (picks.length === 0) return;
     let key = 'poke';
     if (this.#mode !== 'poke') {
       key = '';
-      for (const p of picks) key += (p.entering ? 'a' : 'c') + p.index;
+      for (const p of picks) {
+        key += (p.evict ? 'e' : p.entering ? 'a' : 'c') + p.index;
+        // Masks differ between principals: the message is shared by those with the same one.
+        if (reads && !p.evict) key += `[${reads.maskKey(p.event.collection)}]`;
+      }
     }
     let message = cache.get(key);
     if (!message) {
       if (this.#mode === 'poke') message = prepareMessage(encode({ type: 'poke', cursor }));
       else {
         const cells: Cell[] = [];
-        for (const p of picks) for (const c of p.entering ? p.event.all : p.event.changed) cells.push(c);
-        message = prepareMessage(encode({ type: 'changes', cells, cursor }));
+        const evicted: WireDocKey[] = [];
+        for (const p of picks) {
+          if (p.evict) {
+            evicted.push({ collection: p.event.collection, id: p.event.id });
+            continue;
+          }
+          const sent = p.entering ? p.event.all : p.event.changed;
+          for (const c of reads ? reads.cells(p.event.collection, sent) : sent) cells.push(c);
+        }
+        message = prepareMessage(
+          encode(
+            evicted.length > 0
+              ? { type: 'changes', cells, cursor, evicted }
+              : { type: 'changes', cells, cursor },
+          ),
+        );
       }
       cache.set(key, message);
     }

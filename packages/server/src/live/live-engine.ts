@@ -35,7 +35,7 @@ export interface LiveEngine {
   readonly limits: { readonly maxBytes: number; readonly maxDepth: number };
   /** True when an authorize hook is configured. */
   readonly authorizes: boolean;
-  /** The permission rules' evaluator (undefined: no rules). */
+  /** The permission rules' evaluator (undefined: no rules); fan-out filters each connection's changes by them. */
   readonly rules: RulesEvaluator | undefined;
   authenticate(app: string, token: string | undefined): Promise<AuthContext>;
   allowed(auth: AuthContext, request: AuthorizeRequest): boolean | Promise<boolean>;

@@ -4,7 +4,7 @@
  * retried at once, a second refusal backs off; a forbidden one stops until `retryNow`).
  * While it is down the server source polls over HTTP.
  */
-import type { Cell, OmniSyncError, Scheduler, TimerHandle, WireQuery } from '@omnisync/core';
+import type { Cell, OmniSyncError, Scheduler, TimerHandle, WireDocKey, WireQuery } from '@omnisync/core';
 import type { Backoff } from '../../transport/backoff.js';
 import { type LiveCloseReason, LiveSession, liveUrl } from '../../transport/live-session.js';
 import type { TokenFunction, WebSocketConstructor } from '../../transport/types.js';
@@ -25,7 +25,7 @@ export interface LiveLinkOptions {
   readonly backoff: Backoff;
   /** The cursor to resume from (undefined: not synced yet, do not connect). */
   cursor(): number | undefined;
-  onChanges(cells: readonly Cell[], cursor: number | undefined): void;
+  onChanges(cells: readonly Cell[], cursor: number | undefined, evicted?: readonly WireDocKey[]): void;
   onReady(cursor: number, complete: boolean): void;
   /** Pull over HTTP now (poke, or a reset subscription). */
   onPull(): void;
@@ -77,7 +77,7 @@ export class LiveLink {
         heartbeatMs: o.heartbeatMs,
         connectTimeoutMs: o.connectTimeoutMs,
         handlers: {
-          onChanges: (cells, c) => o.onChanges(cells, c),
+          onChanges: (cells, c, evicted) => o.onChanges(cells, c, evicted),
           onReady: (c, complete) => {
             wasReady = true;
             o.backoff.reset();

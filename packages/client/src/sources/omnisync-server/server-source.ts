@@ -15,6 +15,7 @@ import {
   systemRandom,
   toOmniSyncError,
   ValidationError,
+  type WireDocKey,
   type WireQuery,
 } from '@omnisync/core';
 import { Backoff, resolveBackoff } from '../../transport/backoff.js';
@@ -68,6 +69,13 @@ interface SyncWaiter {
   settleOnFailure: boolean;
 }
 
+/** A live batch: its cells, its cursor (undefined: not gap-free yet), the documents it evicted. */
+interface LiveBatch {
+  readonly cells: readonly Cell[];
+  readonly cursor: number | undefined;
+  readonly evicted?: readonly WireDocKey[];
+}
+
 /** Key prefix of the timers retrying a dropped scope's documents kept back for pending writes. */
 const LEFTOVER = 'leftover:';
 
@@ -112,7 +120,7 @@ class ServerSourceImpl implements ServerSource {
   readonly #reportMs: number;
   /** The cursor last reported to the server, and when (scheduler time). */
   /** Live batches applied while a snapshot request is in flight (see #snapshot). */
-  #duringSnapshot: { cells: readonly Cell[]; cursor: number | undefined }[] | undefined;
+  #duringSnapshot: LiveBatch[] | undefined;
   #reportedCursor: number | undefined;
   #reportedAt = -Infinity;
   #reportTimer: { cancel(): void } | undefined;
@@ -291,7 +299,7 @@ class ServerSourceImpl implements ServerSource {
       connectTimeoutMs: timeoutMs,
       backoff,
       cursor: () => this.#cursor,
-      onChanges: (cells, cursor) => this.#applyLive(cells, cursor),
+      onChanges: (cells, cursor, evicted) => this.#applyLive(cells, cursor, evicted),
       onReady: (cursor, complete) => {
         this.#dispatch({ type: 'transport', transport: 'websocket' });
         this.#reached();
@@ -546,7 +554,7 @@ class ServerSourceImpl implements ServerSource {
     // Live changes keep arriving while the snapshot is in flight; those committed after the
     // snapshot's cursor are not in it, and forgetting what the snapshot lacks would drop them
     // (a document inserted meanwhile would vanish from this client for good).
-    const during: { cells: readonly Cell[]; cursor: number | undefined }[] = [];
+    const during: LiveBatch[] = [];
     this.#duringSnapshot = during;
     let res: Awaited<ReturnType<HttpTransport['snapshot']>>;
     try {
@@ -564,7 +572,8 @@ class ServerSourceImpl implements ServerSource {
     // Then what is newer than the snapshot again, on top (LWW: applying it twice changes nothing).
     const snapshotCursor = res.cursor;
     for (const batch of during)
-      if (batch.cursor === undefined || batch.cursor > snapshotCursor) this.#apply(batch.cells);
+      if (batch.cursor === undefined || batch.cursor > snapshotCursor)
+        this.#apply(batch.cells, batch.evicted);
     this.#needSnapshot = false;
     this.#needPull = true;
     this.#cursor = res.cursor;
@@ -599,7 +608,7 @@ class ServerSourceImpl implements ServerSource {
         this.#needSnapshot = true;
         return;
       }
-      this.#apply(fromWireCells(res.changes));
+      this.#apply(fromWireCells(res.changes), res.evicted);
       cursor = res.cursor;
       if (!res.hasMore) break;
     }
@@ -626,7 +635,7 @@ class ServerSourceImpl implements ServerSource {
       this.#needSnapshot = true;
       return;
     }
-    this.#apply(fromWireCells(res.changes));
+    this.#apply(fromWireCells(res.changes), res.evicted);
     if (res.hasMore) this.#needPull = true;
     await this.#setCursor(res.cursor);
     if (!res.hasMore) {
@@ -730,7 +739,9 @@ class ServerSourceImpl implements ServerSource {
 
   // ── cells and cursor ─────────────────────────────────────────────────────────────
 
-  #apply(cells: readonly Cell[]): void {
+  #apply(cells: readonly Cell[], evicted?: readonly WireDocKey[]): void {
+    // Documents the caller may no longer read (rules on reads): forgotten, nothing pushed.
+    if (evicted && evicted.length > 0) this.#ctx!.forgetDocuments?.(evicted);
     if (cells.length === 0) return;
     this.#ctx!.applyCells(cells);
     // Syncing by query: a document that moved out of every query gets no more updates; drop it.
@@ -742,11 +753,11 @@ class ServerSourceImpl implements ServerSource {
     return this.scope === 'queries' || this.#o.queries !== undefined;
   }
 
-  #applyLive(cells: readonly Cell[], cursor: number | undefined): void {
+  #applyLive(cells: readonly Cell[], cursor: number | undefined, evicted?: readonly WireDocKey[]): void {
     if (this.#stopped) return;
     try {
-      this.#apply(cells);
-      this.#duringSnapshot?.push({ cells, cursor });
+      this.#apply(cells, evicted);
+      this.#duringSnapshot?.push(evicted ? { cells, cursor, evicted } : { cells, cursor });
     } catch (err) {
       this.#ctx?.reportError(err);
       return;
