@@ -131,6 +131,11 @@ async function main() {
     track(tx, m.type === 'delete' ? `del:${m.key}` : m.key);
   }
   for (const id of docIds) readDoc(id);
+  // The sync status now and then (for people reading a stalled run's history).
+  setInterval(() => {
+    const open = client.transactions.get().filter((t) => t.state !== 'completed' && t.state !== 'failed');
+    log({ type: 'status', client: INC, open: open.length, source: client.server?.status.get() });
+  }, 2000).unref();
   process.send?.({ type: 'started' });
 }
 
@@ -159,6 +164,7 @@ process.on('message', (msg: { cmd: string }) => {
         unfinished: client.transactions.get().filter((t) => t.state !== 'completed' && t.state !== 'failed').length,
         tracked: unfinished.size,
         pending: status?.pending ?? 0,
+        source: status,
         cursor: status?.cursor,
         writes: seq,
         acks,

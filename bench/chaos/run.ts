@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import WebSocket from 'ws';
 import { createClient, type WebSocketConstructor } from '@omnisync/client';
 import { seededRandom } from '@omnisync/core';
@@ -74,6 +75,8 @@ export interface ChaosResult {
   /** The run's directory (histories, logs, finals); removed when it passed unless `keep`. */
   readonly dir: string;
   readonly wallMs: number;
+  /** Wall time of each phase (ms): start, faults, heal, drain, final, check. */
+  readonly phases: Record<string, number>;
 }
 
 /** The logged event types the checker reads (start and fail lines are for people). */
@@ -125,6 +128,42 @@ function ask(child: ChildProcess, cmd: string, type: string, timeoutMs: number):
   });
 }
 
+/**
+ * The server CLI and the client script, each bundled once into one ES module (esbuild; the
+ * repository's tsconfig paths resolve @omnisync/* to source, npm packages stay imports):
+ * through tsx every start of a process would transpile hundreds of files, ~8 s on a loaded
+ * 2-core machine, and the nemesis restarts processes all the time. The code run is the same
+ * source (packages/server/src/cli.ts, bench/chaos/client.ts).
+ */
+let bundles: Promise<{ server: string; client: string }> | undefined;
+export function chaosBundles(): Promise<{ server: string; client: string }> {
+  bundles ??= (async () => {
+    const outDir = join(ROOT, 'node_modules/.cache/omnisync-chaos');
+    const one = async (entry: string, name: string) => {
+      const outfile = join(outDir, `${name}-${process.pid}.mjs`);
+      await build({
+        entryPoints: [join(ROOT, entry)],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        outfile,
+        tsconfig: join(ROOT, 'tsconfig.json'),
+        packages: 'external',
+        logLevel: 'warning',
+      });
+      process.once('exit', () => rmSync(outfile, { force: true }));
+      return outfile;
+    };
+    const [server, client] = await Promise.all([
+      one('packages/server/src/cli.ts', 'server'),
+      one('bench/chaos/client.ts', 'client'),
+    ]);
+    return { server, client };
+  })();
+  return bundles;
+}
+
 /** Run once. Never throws for what the run finds: it is in the result. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
@@ -146,7 +185,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const prefix = `omnisync_chaos_${randomBytes(4).toString('hex')}_`;
   const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const stalls: string[] = [];
-  const faultLog: { t: number; kind: FaultKind; target: string; ms?: number }[] = [];
+  const phases: Record<string, number> = {};
+  let phaseAt = Date.now();
+  const phase = (name: string) => {
+    phases[name] = Date.now() - phaseAt;
+    phaseAt = Date.now();
+  };
+  const faultLog: { t: number; kind: FaultKind | 'up'; target: string; ms?: number }[] = [];
 
   const serverArgs = () => [
     '--port',
@@ -173,10 +218,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   };
   let writing = false;
 
+  const bundle = await chaosBundles();
   const startServer = async (s: ServerSlot) => {
-    s.proc = await startServe(serverArgs());
+    const at = Date.now();
+    s.proc = await startServe(serverArgs(), [bundle.server, 'serve']);
     s.proc.child.stdout!.resume();
     s.proxy.retarget(s.proc.port);
+    faultLog.push({ t: Date.now(), kind: 'up', target: `server-${s.index}`, ms: Date.now() - at });
   };
   const restartServer = (s: ServerSlot) => {
     s.restarting ??= (async () => {
@@ -200,9 +248,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const startClient = (c: ClientSlot) => {
     c.inc++;
     const out = openSync(join(dir, `client-${c.name}.log`), 'a');
-    const child = fork(join(ROOT, 'bench/chaos/client.ts'), [], {
+    const child = fork(bundle.client, [], {
       cwd: ROOT,
-      execArgv: ['--import', 'tsx'],
+      execArgv: [],
       stdio: ['ignore', out, out, 'ipc'],
       env: {
         ...process.env,
@@ -254,6 +302,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ok,
       dir,
       wallMs: Date.now() - t0,
+      phases,
     };
   };
 
@@ -293,6 +342,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(clients.map((c) => startClient(c)));
     writing = true;
     for (const c of clients) c.child?.send({ cmd: 'write' });
+    phase('start');
 
     // ── nemesis ──────────────────────────────────────────────────────────────────────────
     const end = Date.now() + seconds * 1000;
@@ -311,7 +361,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const cKey = `client-${c.name}`;
       const onServer = kind.endsWith('-server') || kind === 'cut' || kind === 'blackhole' || kind === 'delay';
       const key = onServer ? (kind.endsWith('-server') ? sKey : `proxy-${s.index}`) : cKey;
-      if (busy.has(key) || (onServer && busy.has(sKey)) || (!onServer && !c.alive)) continue;
+      if (busy.has(key) || (!onServer && !c.alive)) continue;
       if (kind === 'cut') {
         s.proxy.cut();
         record(kind, key);
@@ -365,6 +415,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     }
 
+    phase('faults');
     // ── heal everything ─────────────────────────────────────────────────────────────────
     for (const t of timers) clearTimeout(t);
     timers.clear();
@@ -387,6 +438,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(clients.map((c) => (c.alive ? c.started : startClient(c))));
     say(`  healed after ${seconds}s; faults ${JSON.stringify(faults)}`);
 
+    phase('heal');
     // ── stop writing, drain ─────────────────────────────────────────────────────────────
     writing = false;
     await Promise.all(clients.map((c) => ask(c.child!, 'stop', 'stopped', 10_000).catch(() => undefined)));
@@ -408,6 +460,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await sleep(500);
     }
 
+    phase('drain');
     // ── final states ────────────────────────────────────────────────────────────────────
     const finals: FinalState[] = [];
     for (const c of clients) {
@@ -421,6 +474,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const s of servers) finals.push(await serverFinal(s, docIds, options.fields ?? 3));
     writeFileSync(join(dir, 'finals.json'), JSON.stringify({ finals, faults: faultLog, statuses }, null, 1));
 
+    phase('final');
     // ── check ───────────────────────────────────────────────────────────────────────────
     const events = readHistories(dir);
     for (const e of events) {
@@ -434,10 +488,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       finals,
     );
     ops.reads = checked.stats.reads;
+    phase('check');
     violations = checked.violations;
     const r = result(violations, ops);
     say(
-      `  ${r.ok ? 'ok' : 'FAILED'}: writes ${ops.writes}, deletes ${ops.deletes}, acks ${ops.acks}, fails ${ops.fails}, reads ${ops.reads}, violations ${violations.length}, stalls ${stalls.length} (${Math.round(r.wallMs / 1000)} s)`,
+      `  ${r.ok ? 'ok' : 'FAILED'}: writes ${ops.writes}, deletes ${ops.deletes}, acks ${ops.acks}, fails ${ops.fails}, reads ${ops.reads}, violations ${violations.length}, stalls ${stalls.length} (${Math.round(r.wallMs / 1000)} s: ${Object.entries(phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`,
     );
     return r;
   } catch (err) {

@@ -19,9 +19,15 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Start `omnisync serve <args>` (which must log at info, to say where it listens) and wait until it listens. */
-export async function startServe(args: readonly string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...SERVE, ...args], {
+/**
+ * Start `omnisync serve <args>` (which must log at info, to say where it listens) and wait until it
+ * listens. `serve` replaces the Node arguments before `args` (e.g. a prebuilt bundle of the CLI).
+ */
+export async function startServe(
+  args: readonly string[],
+  serve: readonly string[] = SERVE,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...serve, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
