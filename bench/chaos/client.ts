@@ -29,6 +29,11 @@ const RATE = Number(env.CHAOS_RATE ?? 20);
 const DOCS = Number(env.CHAOS_DOCS ?? 4);
 const FIELDS = Number(env.CHAOS_FIELDS ?? 3);
 const random = seededRandom(Number(env.CHAOS_SEED ?? 1));
+/**
+ * `ordered` (the default: a write waits for the one before it on the same document) or
+ * `parallel` (every write is pushed at once): the runner gives half the clients each.
+ */
+const STRATEGY = env.CHAOS_STRATEGY === 'parallel' ? 'parallel' : 'ordered';
 const historyPath = join(DIR, `history-${INC}.jsonl`);
 
 const log = (e: Record<string, unknown>) =>
@@ -40,15 +45,18 @@ const client = createClient({
   persistence: createFilePersistence({ path: join(DIR, `${NAME}.omnisync`), fsync: true }),
   serverOptions: {
     WebSocket: WebSocket as unknown as WebSocketConstructor,
-    requestTimeoutMs: 2000,
-    heartbeatMs: 1000,
+    // Generous: on a loaded 2-core machine a healthy request can take seconds.
+    requestTimeoutMs: 8000,
     pollIntervalMs: 1000,
     backoff: { baseDelayMs: 50, maxDelayMs: 500 },
   },
   onError: () => {},
 });
-const docs = client.collection<{ id: string } & Record<string, string | undefined>>({ id: 'docs' });
-const rows = client.collection<{ id: string; by: string; seq: number }>({ id: 'log' });
+const docs = client.collection<{ id: string } & Record<string, string | undefined>>({
+  id: 'docs',
+  strategy: STRATEGY,
+});
+const rows = client.collection<{ id: string; by: string; seq: number }>({ id: 'log', strategy: STRATEGY });
 const fieldNames = Array.from({ length: FIELDS }, (_, i) => `f${i}`);
 const docIds = Array.from({ length: DOCS }, (_, i) => `d${i}`);
 
@@ -113,10 +121,13 @@ function tick() {
   const id = `${INC}-${seq}`;
   const value = `${INC}:${seq}`;
   log({ type: 'write', client: INC, id, doc, field, seq });
-  const tx = client.transaction(() => {
-    docs.update(doc, { [field]: value });
-    rows.insert({ id, by: INC, seq });
-  });
+  const tx = client.transaction(
+    () => {
+      docs.update(doc, { [field]: value });
+      rows.insert({ id, by: INC, seq });
+    },
+    { strategy: STRATEGY },
+  );
   track(tx, id, id);
 }
 

@@ -34,6 +34,20 @@ export const FAULT_KINDS = [
   'delay',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * How often the nemesis picks each kind: a killed server takes seconds to start again on a
+ * loaded machine, so kills of servers come less often than the rest.
+ */
+const FAULT_WEIGHTS: Record<FaultKind, number> = {
+  'kill-server': 1,
+  'stop-server': 2,
+  'kill-client': 2,
+  'stop-client': 2,
+  cut: 2,
+  blackhole: 2,
+  delay: 2,
+};
+const WEIGHTED_KINDS = FAULT_KINDS.flatMap((k) => Array.from({ length: FAULT_WEIGHTS[k] }, () => k));
 
 /** Options of one run. */
 export interface ChaosOptions {
@@ -260,6 +274,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         CHAOS_DIR: dir,
         CHAOS_SEED: String(seed * 1000 + clients.indexOf(c) * 37 + c.inc),
         CHAOS_RATE: String(rate),
+        CHAOS_STRATEGY: clients.indexOf(c) % 2 === 0 ? 'ordered' : 'parallel',
         CHAOS_DOCS: String(options.docs ?? 4),
         CHAOS_FIELDS: String(options.fields ?? 3),
       },
@@ -354,7 +369,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     while (Date.now() < end) {
       await sleep(between(300, 1500));
       if (Date.now() >= end) break;
-      const kind = pick(FAULT_KINDS);
+      const kind = pick(WEIGHTED_KINDS);
       const s = pick(servers);
       const c = pick(clients);
       const sKey = `server-${s.index}`;
@@ -442,7 +457,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // ── stop writing, drain ─────────────────────────────────────────────────────────────
     writing = false;
     await Promise.all(clients.map((c) => ask(c.child!, 'stop', 'stopped', 10_000).catch(() => undefined)));
-    const drainUntil = Date.now() + (options.drainTimeoutMs ?? 90_000);
+    const drainUntil = Date.now() + (options.drainTimeoutMs ?? 120_000);
     let statuses: Reply[] = [];
     for (;;) {
       statuses = await Promise.all(
