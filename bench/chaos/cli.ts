@@ -43,7 +43,7 @@ if (storageArg === 'sqlite' && servers !== undefined && servers > 1) {
   console.error('SQLite servers do not share a store: --servers above 1 needs --storage postgres.');
   process.exit(2);
 }
-const firstSeed = values.seed === undefined ? (Date.now() % 1_000_000) : Number(values.seed);
+const firstSeed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
 const out = resolve(values.out ?? join(tmpdir(), 'omnisync-chaos'));
 mkdirSync(out, { recursive: true });
 const pgDown = storageArg === 'sqlite' ? 'not needed' : await pgUnreachable('chaos on Postgres');
@@ -70,7 +70,14 @@ for (let i = 0; i < runs; i++) {
   if (!r.ok) {
     appendFileSync(
       join(out, 'failures.jsonl'),
-      JSON.stringify({ seed, storage, servers: nServers, dir: r.dir, violations: r.violations, stalls: r.stalls }) + '\n',
+      JSON.stringify({
+        seed,
+        storage,
+        servers: nServers,
+        dir: r.dir,
+        violations: r.violations,
+        stalls: r.stalls,
+      }) + '\n',
     );
     for (const v of r.violations.slice(0, 10)) console.log(`    ${v.kind}: ${v.detail}`);
     for (const s of r.stalls.slice(0, 10)) console.log(`    stall: ${s}`);
@@ -92,7 +99,9 @@ for (const storage of ['sqlite', 'postgres'] as const) {
 console.log(`  faults: ${FAULT_KINDS.map((k) => `${k} ${sum((r) => r.faults[k])}`).join(', ')}`);
 console.log(`  wall: ${Math.round(sum((r) => r.wallMs) / 1000)} s`);
 if (failed.length > 0) {
-  console.log(`  FAILED seeds: ${failed.map((r) => `${r.seed} (${r.storage})`).join(', ')}; see ${join(out, 'failures.jsonl')}`);
+  console.log(
+    `  FAILED seeds: ${failed.map((r) => `${r.seed} (${r.storage})`).join(', ')}; see ${join(out, 'failures.jsonl')}`,
+  );
   process.exit(1);
 }
 process.exit(0);

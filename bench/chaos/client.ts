@@ -94,7 +94,12 @@ function track(tx: Transaction, id: string, row?: string) {
     (err: unknown) => {
       unfinished.delete(tx);
       fails++;
-      log({ type: 'fail', client: INC, id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      log({
+        type: 'fail',
+        client: INC,
+        id,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
     },
   );
 }
@@ -172,7 +177,8 @@ process.on('message', (msg: { cmd: string }) => {
       const status = client.server?.status.get();
       process.send?.({
         type: 'status',
-        unfinished: client.transactions.get().filter((t) => t.state !== 'completed' && t.state !== 'failed').length,
+        unfinished: client.transactions.get().filter((t) => t.state !== 'completed' && t.state !== 'failed')
+          .length,
         tracked: unfinished.size,
         pending: status?.pending ?? 0,
         source: status,
@@ -191,7 +197,13 @@ process.on('message', (msg: { cmd: string }) => {
         const doc = docs.get(d);
         for (const f of fieldNames) fields[`${d}.${f}`] = (doc?.[f] as string | undefined) ?? null;
       }
-      process.send?.({ type: 'final', node: `client-${NAME}`, fields, rows: rows.all().map((r) => r.id), cursor: cursor() });
+      process.send?.({
+        type: 'final',
+        node: `client-${NAME}`,
+        fields,
+        rows: rows.all().map((r) => r.id),
+        cursor: cursor(),
+      });
     } else if (msg.cmd === 'exit') {
       await client.close().catch(() => {});
       process.exit(0);

@@ -11,7 +11,16 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -186,7 +195,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const { seed, seconds, storage } = options;
   const nServers = storage === 'sqlite' ? 1 : Math.min(3, Math.max(1, options.servers ?? 2));
   if (storage === 'sqlite' && (options.servers ?? 1) !== 1)
-    throw new Error('SQLite servers do not share a store: run SQLite with --servers 1 (or use --storage postgres).');
+    throw new Error(
+      'SQLite servers do not share a store: run SQLite with --servers 1 (or use --storage postgres).',
+    );
   const nClients = options.clients ?? 10;
   const rate = options.rate ?? 20;
   const say = options.log ?? (() => {});
@@ -235,7 +246,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const bundle = await chaosBundles();
   const startServer = async (s: ServerSlot) => {
     const at = Date.now();
-    s.proc = await startServe(serverArgs(), [bundle.server, 'serve']);
+    s.proc = await startServe(serverArgs(), [bundle.server, 'serve'], 90_000);
     s.proc.child.stdout!.resume();
     s.proxy.retarget(s.proc.port);
     faultLog.push({ t: Date.now(), kind: 'up', target: `server-${s.index}`, ms: Date.now() - at });
@@ -329,11 +340,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const proxy = await startProxy(1);
       const slot: ServerSlot = { index: i, proc: undefined, proxy, stopped: false, restarting: undefined };
       servers.push(slot);
-      await startServer(slot);
+      await restartServer(slot);
+      if (!slot.proc) throw new Error(`server-${i} did not start`);
     }
     const docIds = Array.from({ length: options.docs ?? 4 }, (_, i) => `d${i}`);
     {
-      const setup = createClient({ app: 'chaos', server: servers[0]!.proc!.url, serverOptions: { WebSocket: null } });
+      const setup = createClient({
+        app: 'chaos',
+        server: servers[0]!.proc!.url,
+        serverOptions: { WebSocket: null },
+      });
       const docs = setup.collection<{ id: string }>({ id: 'docs' });
       await setup.ready;
       await setup.sync();
@@ -443,7 +459,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(
       servers.map(async (s) => {
         if (s.restarting) await s.restarting;
-        if (!s.proc || s.proc.child.exitCode !== null || s.proc.child.signalCode !== null) await restartServer(s);
+        if (!s.proc || s.proc.child.exitCode !== null || s.proc.child.signalCode !== null)
+          await restartServer(s);
       }),
     );
     for (const c of clients) {
@@ -462,7 +479,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (;;) {
       statuses = await Promise.all(
         clients.map((c) =>
-          ask(c.child!, 'status', 'status', 10_000).catch((err: unknown) => ({ type: 'status', error: String(err) }) as Reply),
+          ask(c.child!, 'status', 'status', 10_000).catch(
+            (err: unknown) => ({ type: 'status', error: String(err) }) as Reply,
+          ),
         ),
       );
       if (statuses.every((s) => s.unfinished === 0 && s.tracked === 0 && s.pending === 0)) break;
@@ -481,7 +500,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const c of clients) {
       try {
         const f = await ask(c.child!, 'final', 'final', 30_000);
-        finals.push({ node: f.node as string, fields: f.fields as FinalState['fields'], rows: f.rows as string[] });
+        finals.push({
+          node: f.node as string,
+          fields: f.fields as FinalState['fields'],
+          rows: f.rows as string[],
+        });
       } catch (err) {
         stalls.push(`client ${c.name} gave no final state: ${String(err)}`);
       }
@@ -507,7 +530,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     violations = checked.violations;
     const r = result(violations, ops);
     say(
-      `  ${r.ok ? 'ok' : 'FAILED'}: writes ${ops.writes}, deletes ${ops.deletes}, acks ${ops.acks}, fails ${ops.fails}, reads ${ops.reads}, violations ${violations.length}, stalls ${stalls.length} (${Math.round(r.wallMs / 1000)} s: ${Object.entries(phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`,
+      `  ${r.ok ? 'ok' : 'FAILED'}: writes ${ops.writes}, deletes ${ops.deletes}, acks ${ops.acks}, fails ${ops.fails}, reads ${ops.reads}, violations ${violations.length}, stalls ${stalls.length} (${Math.round(r.wallMs / 1000)} s: ${Object.entries(
+        phases,
+      )
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
+        .join(', ')})`,
     );
     return r;
   } catch (err) {
@@ -571,7 +598,9 @@ type LoggedEvent = { type: string; t: number } & Record<string, unknown>;
  */
 export function readHistories(dir: string): LoggedEvent[] {
   const files: LoggedEvent[][] = [];
-  for (const f of readdirSync(dir).filter((x) => x.startsWith('history-')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.startsWith('history-'))
+    .sort()) {
     const events: LoggedEvent[] = [];
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
       if (!line) continue;

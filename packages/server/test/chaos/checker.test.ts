@@ -99,6 +99,10 @@ describe('chaos checker', () => {
     const { events, finals } = clean();
     events.push({ type: 'delete', client: 'a', id: 'del:w-a1', row: 'w-a1' });
     const gone = finals.map((f) => ({ ...f, rows: f.rows.filter((r) => r !== 'w-a1' && r !== 'w-b2') }));
-    expect(kinds(checkHistory(events, gone))).toEqual(['acked-write-lost', 'acked-write-lost', 'acked-write-lost']);
+    expect(kinds(checkHistory(events, gone))).toEqual([
+      'acked-write-lost',
+      'acked-write-lost',
+      'acked-write-lost',
+    ]);
   });
 });

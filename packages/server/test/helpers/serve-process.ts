@@ -26,6 +26,7 @@ export interface ServerProcess {
 export async function startServe(
   args: readonly string[],
   serve: readonly string[] = SERVE,
+  timeoutMs = 30_000,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...serve, ...args], {
     cwd: ROOT,
@@ -40,7 +41,10 @@ export async function startServe(
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     lines.on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
