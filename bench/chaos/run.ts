@@ -258,7 +258,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           await startServer(s);
           break;
         } catch (err) {
-          if (attempt >= 3) {
+          if (attempt >= 1) {
             stalls.push(`server-${s.index} did not restart: ${String(err)}`);
             break;
           }
@@ -447,6 +447,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
 
     phase('faults');
+    // ── stop writing (the window is over: what follows is healing and draining) ─────────
+    writing = false;
+    await Promise.all(
+      clients.map((c) =>
+        c.alive && !c.stopped && c.child?.connected
+          ? ask(c.child, 'stop', 'stopped', 10_000).catch(() => undefined)
+          : undefined,
+      ),
+    );
     // ── heal everything ─────────────────────────────────────────────────────────────────
     for (const t of timers) clearTimeout(t);
     timers.clear();
@@ -471,8 +480,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     say(`  healed after ${seconds}s; faults ${JSON.stringify(faults)}`);
 
     phase('heal');
-    // ── stop writing, drain ─────────────────────────────────────────────────────────────
-    writing = false;
+    // ── drain (a client SIGSTOPped or restarted during the stop above is told again) ────
     await Promise.all(clients.map((c) => ask(c.child!, 'stop', 'stopped', 10_000).catch(() => undefined)));
     const drainUntil = Date.now() + (options.drainTimeoutMs ?? 120_000);
     let statuses: Reply[] = [];
