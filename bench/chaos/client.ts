@@ -168,6 +168,7 @@ process.on('message', (msg: { cmd: string }) => {
       if (stopped) return;
       writing = true;
       timer ??= setInterval(tick, 1000 / RATE);
+      process.send?.({ type: 'writing' });
     } else if (msg.cmd === 'stop') {
       writing = false;
       stopped = true;

@@ -371,8 +371,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         started: undefined,
       });
     await Promise.all(clients.map((c) => startClient(c)));
+    // The fault window starts once every client writes (it first waits to see the shared documents).
     writing = true;
-    for (const c of clients) c.child?.send({ cmd: 'write' });
+    await Promise.all(clients.map((c) => ask(c.child!, 'write', 'writing', 90_000).catch(() => undefined)));
     phase('start');
 
     // ── nemesis ──────────────────────────────────────────────────────────────────────────
