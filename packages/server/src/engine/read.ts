@@ -16,7 +16,7 @@ import {
   type SnapshotRequest,
   type SnapshotResponse,
 } from '@omnisync/core';
-import type { StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
+import type { Priors, StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
 import { compileQueries, matchesAny } from './query-adapter.js';
@@ -63,7 +63,20 @@ export async function readPull(
   }
   const byCollection = compileQueries(req.queries);
   const changes: Cell[] = [];
-  for (const doc of await r.loadDocs(keys)) {
+  const docs = await r.loadDocs(keys);
+  // The state at the client's cursor of every filtered document, in a few round trips where the
+  // storage can answer for many documents at once: one query per document made a page of a
+  // few thousand changes take longer than a client waits on a loaded Postgres, and the retried
+  // page never got through (issue 16 chaos, seed 3001).
+  const filtered = byCollection && req.cursor > 0 ? docs.filter((d) => byCollection.has(d.collection)) : [];
+  const priors = new Map<StoredDoc, Priors[]>();
+  if (filtered.length > 0) {
+    const all = r.priorsSinceMany
+      ? await r.priorsSinceMany(filtered, req.cursor)
+      : await Promise.all(filtered.map((d) => r.priorsSince(d, req.cursor)));
+    filtered.forEach((d, i) => priors.set(d, all[i]!));
+  }
+  for (const doc of docs) {
     let cells: readonly StoredCell[];
     if (!byCollection) cells = doc.cells.filter((c) => c.version > req.cursor);
     else {
@@ -73,7 +86,7 @@ export async function readPull(
       const afterMatch = matchesAny(qs, after);
       let beforeMatch = false;
       if (req.cursor > 0) {
-        const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, req.cursor)));
+        const before = materialize(doc.id, stateBefore(doc.cells, priors.get(doc)!));
         beforeMatch = matchesAny(qs, before);
       }
       if (!afterMatch && !beforeMatch) {
