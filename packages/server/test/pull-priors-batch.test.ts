@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Cell } from '@omnisync/core';
 import { createPostgresStorageFactory, createSyncEngine } from '@omnisync/server';
-import type { Storage, StorageReader } from '../src/storage/storage.js';
+import type { StorageReader } from '../src/storage/storage.js';
 import { dropSchemas, freshSchema, PG_URL, pgUnreachable } from './helpers/pg-url.js';
 
 const pgDown = await pgUnreachable('pull priors batch');
@@ -45,11 +45,12 @@ function engineOn(single: boolean) {
       },
     });
   const storage = async (app: string) => {
-    const s = (await factory(app)) as Storage;
+    const s = await factory(app);
     return new Proxy(s, {
       get(target, key, receiver) {
         if (key === 'read')
-          return <T>(fn: (r: StorageReader) => Promise<T>) => target.read((r) => fn(wrapReader(r)));
+          return <T>(fn: (r: StorageReader) => Promise<T>) =>
+            target.read((r: StorageReader) => fn(wrapReader(r)));
         const v = Reflect.get(target, key, receiver) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
