@@ -8,14 +8,16 @@
  * - monotonic reads: per client, field and writer, the writer's seqs read never go backwards;
  * - per-field LWW order: the final value of a field is never one its writer later overwrote
  *   with an acked write (a writer's HLC only grows);
- * - every acked write's row is present exactly once in every node's final state, no row
- *   appears that nobody wrote;
+ * - every acked write's row is present exactly once in every node's final state (unless a
+ *   delete of it was sent), no row appears that nobody wrote, and no row whose delete was
+ *   acked comes back;
  * - convergence: every node's final state of the shared fields is the same.
  */
 
 /** One event of a client's history (one JSON line of its log). */
 export type HistoryEvent =
   | { type: 'write'; client: string; id: string; doc: string; field: string; seq: number }
+  | { type: 'delete'; client: string; id: string; row: string }
   | { type: 'ack'; client: string; id: string }
   | { type: 'read'; client: string; doc: string; field: string; value: FieldValue | null };
 
@@ -37,6 +39,7 @@ export interface Violation {
     | 'lww-order'
     | 'acked-write-lost'
     | 'write-duplicated'
+    | 'resurrected-delete'
     | 'phantom-write'
     | 'divergence';
   readonly detail: string;
@@ -74,6 +77,10 @@ export function checkHistory(
   };
   const writes = new Map<string, Extract<HistoryEvent, { type: 'write' }>>();
   const acked = new Set<string>();
+  /** Delete id → row, and the rows a delete was sent for / acked for. */
+  const deletes = new Map<string, string>();
+  const deleteSent = new Set<string>();
+  const deleteAcked = new Set<string>();
   const writtenValues = new Set<FieldValue>();
   /** Per field, per writer: highest acked seq. */
   const ackedMax = new Map<string, Map<string, number>>();
@@ -88,7 +95,15 @@ export function checkHistory(
       writes.set(e.id, e);
       writtenValues.add(valueOf(e.client, e.seq));
       ownLast.set(`${e.client}|${key(e.doc, e.field)}`, e.seq);
+    } else if (e.type === 'delete') {
+      deletes.set(e.id, e.row);
+      deleteSent.add(e.row);
     } else if (e.type === 'ack') {
+      const row = deletes.get(e.id);
+      if (row !== undefined) {
+        deleteAcked.add(row);
+        continue;
+      }
       const w = writes.get(e.id);
       if (!w) {
         flag('phantom-write', `${e.client} got an ack for ${e.id}, never written`);
@@ -147,9 +162,11 @@ export function checkHistory(
     for (const [r, n] of rowCount) {
       if (!writes.has(r)) flag('phantom-write', `${f.node} holds row ${r}, never written`);
       else if (n > 1) flag('write-duplicated', `${f.node} holds row ${r} ${n} times`);
+      if (deleteAcked.has(r)) flag('resurrected-delete', `${f.node} holds row ${r}, whose delete was acked`);
     }
     for (const id of acked) {
-      if (!rowCount.has(id)) flag('acked-write-lost', `${f.node} lacks acked write ${id}`);
+      if (!rowCount.has(id) && !deleteSent.has(id))
+        flag('acked-write-lost', `${f.node} lacks acked write ${id}`);
     }
   }
 

@@ -24,7 +24,7 @@ import {
   type SnapshotRequest,
   type SnapshotResponse,
 } from '@omnisync/core';
-import type { StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
+import type { Priors, StorageReader, StoredCell, StoredDoc } from '../storage/storage.js';
 import type { AuthContext } from './auth.js';
 import type { Authorize } from './options.js';
 import { compileQueries, matchesAny, type SyncQuery } from './query-adapter.js';
@@ -76,12 +76,28 @@ export async function readPull(
   const reads = readFilterOf(rules, principalOf(auth));
   const changes: Cell[] = [];
   const evicted: WireDocKey[] = [];
-  for (const doc of await r.loadDocs(keys)) {
+  const docs = await r.loadDocs(keys);
+  // The state at the client's cursor of every filtered (or ruled) document, in a few round trips
+  // where the storage can answer for many documents at once: one query per document made a page
+  // of a few thousand changes take longer than a client waits on a loaded Postgres, and the
+  // retried page never got through (issue 16 chaos, seed 3001).
+  const needPriors =
+    req.cursor > 0 && (byCollection || reads)
+      ? docs.filter((d) => !byCollection || byCollection.has(d.collection))
+      : [];
+  const priors = new Map<StoredDoc, Priors[]>();
+  if (needPriors.length > 0) {
+    const all = r.priorsSinceMany
+      ? await r.priorsSinceMany(needPriors, req.cursor)
+      : await Promise.all(needPriors.map((d) => r.priorsSince(d, req.cursor)));
+    needPriors.forEach((d, i) => priors.set(d, all[i]!));
+  }
+  for (const doc of docs) {
     let cells: readonly StoredCell[];
     if (reads) {
       const qs = byCollection ? byCollection.get(doc.collection) : undefined;
       if (byCollection && !qs) continue;
-      const outcome = await ruledCells(r, doc, req.cursor, reads, qs);
+      const outcome = ruledCells(doc, req.cursor, priors.get(doc), reads, qs);
       if (outcome === 'evict') {
         evicted.push({ collection: doc.collection, id: doc.id });
         continue;
@@ -95,7 +111,7 @@ export async function readPull(
       const afterMatch = matchesAny(qs, after);
       let beforeMatch = false;
       if (req.cursor > 0) {
-        const before = materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, req.cursor)));
+        const before = materialize(doc.id, stateBefore(doc.cells, priors.get(doc)!));
         beforeMatch = matchesAny(qs, before);
       }
       if (!afterMatch && !beforeMatch) {
@@ -122,19 +138,18 @@ export async function readPull(
  * Readable then but not now: deleted → its tombstone; else evicted. Never readable: nothing
  * (not even a tombstone: its id is not the caller's to know).
  */
-async function ruledCells(
-  r: StorageReader,
+function ruledCells(
   doc: StoredDoc,
   cursor: number,
+  priors: Priors[] | undefined,
   reads: ReadFilter,
   qs: readonly SyncQuery[] | undefined,
-): Promise<readonly StoredCell[] | 'evict'> {
+): readonly StoredCell[] | 'evict' {
   const c = doc.collection;
   const inQuery = (view: Doc) => view !== undefined && (qs === undefined || matchesAny(qs, view));
   const viewAfter = reads.view(c, materialize(doc.id, cellMap(doc.cells)));
   let viewBefore: Doc;
-  if (cursor > 0)
-    viewBefore = reads.view(c, materialize(doc.id, stateBefore(doc.cells, await r.priorsSince(doc, cursor))));
+  if (cursor > 0) viewBefore = reads.view(c, materialize(doc.id, stateBefore(doc.cells, priors!)));
   const changed = () =>
     reads.cells(
       c,

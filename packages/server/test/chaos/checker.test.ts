@@ -80,4 +80,29 @@ describe('chaos checker', () => {
     events.push({ type: 'ack', client: 'a', id: 'w-ghost' });
     expect(kinds(checkHistory(events, finals))).toEqual(['phantom-write']);
   });
+
+  it('flags a row back after its acked delete, and does not count a deleted row as lost', () => {
+    const { events, finals } = clean();
+    events.push({ type: 'delete', client: 'a', id: 'del:w-a1', row: 'w-a1' });
+    events.push({ type: 'ack', client: 'a', id: 'del:w-a1' });
+    // Every node still holds w-a1: the delete was acked, so it came back (or never applied).
+    expect(kinds(checkHistory(events, finals))).toEqual([
+      'resurrected-delete',
+      'resurrected-delete',
+      'resurrected-delete',
+    ]);
+    const gone = finals.map((f) => ({ ...f, rows: f.rows.filter((r) => r !== 'w-a1') }));
+    expect(checkHistory(events, gone).violations).toEqual([]);
+  });
+
+  it('does not excuse a missing row nobody deleted', () => {
+    const { events, finals } = clean();
+    events.push({ type: 'delete', client: 'a', id: 'del:w-a1', row: 'w-a1' });
+    const gone = finals.map((f) => ({ ...f, rows: f.rows.filter((r) => r !== 'w-a1' && r !== 'w-b2') }));
+    expect(kinds(checkHistory(events, gone))).toEqual([
+      'acked-write-lost',
+      'acked-write-lost',
+      'acked-write-lost',
+    ]);
+  });
 });

@@ -19,9 +19,16 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Start `omnisync serve <args>` (which must log at info, to say where it listens) and wait until it listens. */
-export async function startServe(args: readonly string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...SERVE, ...args], {
+/**
+ * Start `omnisync serve <args>` (which must log at info, to say where it listens) and wait until it
+ * listens. `serve` replaces the Node arguments before `args` (e.g. a prebuilt bundle of the CLI).
+ */
+export async function startServe(
+  args: readonly string[],
+  serve: readonly string[] = SERVE,
+  timeoutMs = 30_000,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...serve, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -34,7 +41,10 @@ export async function startServe(args: readonly string[]): Promise<ServerProcess
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     lines.on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
