@@ -354,7 +354,10 @@ export interface ColumnRows {
 
 interface ColumnPart {
   readonly rows: ColumnRows;
-  readonly shape: Shape;
+  /** The documents' shape; undefined: the rows are tombstones (their fields include `_deleted`). */
+  readonly shape: Shape | undefined;
+  /** For tombstones: the field index of `_deleted`. */
+  readonly deletedAt: number;
   /** Per row: the materialised document (undefined: not visible, or skipped). */
   readonly docs: (Record<string, unknown> | undefined)[];
 }
@@ -423,9 +426,8 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
     const hlcs = this.#hlcs;
     const seq = this.#seq;
     for (let p = 0; p < parts.length; p++) {
-      const { rows, shape, docs } = parts[p]!;
+      const { rows, shape, docs, deletedAt } = parts[p]!;
       const { ids, stamps, values, skip } = rows;
-      const nf = shape.names.length;
       const n = ids.length;
       for (let i = 0; i < n; i++) {
         const id = ids[i]!;
@@ -437,6 +439,18 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
           }
           continue;
         }
+        if (shape === undefined) {
+          // A tombstone, as a `_deleted` cell (whatever its value, and delete wins over the
+          // other fields, in either order) leaves a fresh entry.
+          const s = stampOf(stamps[deletedAt]!, i);
+          const e = this.#make();
+          e.deleted = hlcs[s >= 0 ? s : -s - 1]!;
+          e.seq = seq;
+          super.set(id, e);
+          this.adopt?.(e, p, i);
+          continue;
+        }
+        const nf = shape.names.length;
         const vals = new Array<CellValue>(nf);
         let live = 0;
         let h0 = '';
@@ -851,10 +865,11 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
    * @internal Load documents given in columns into `collection`, which must hold nothing,
    * inside the open write batch (their cells take its sequence number): the collection's
    * entries become a {@link ColumnEntries} that builds them on the first access needing
-   * them, with each visible document materialised now. Other cells of the collection may be
+   * them, with each visible document materialised now (the rows of a part whose fields
+   * include `_deleted` are tombstones). Other cells of the collection may be
    * written in the same batch while the returned map's `hold` is set (rows in a part's
    * `skip`, or documents in no part). Undefined (nothing done) when a part's fields do not
-   * make one flat shared shape (nested paths, refMany members, `_deleted`, `id`): load
+   * make one flat shared shape (nested paths, refMany members, `id`): load
    * those cell by cell.
    */
   loadColumns(collection: string, hlcs: readonly string[], parts: readonly ColumnRows[]): ColumnEntries<E> | undefined {
@@ -862,18 +877,24 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
     const existing = this.#collections.get(collection);
     if (existing !== undefined && (existing instanceof ColumnEntries || existing.size > 0))
       throw new Error(`Replica.loadColumns: ${collection} holds documents already.`);
-    const shapes: Shape[] = [];
+    const shapes: (Shape | undefined)[] = [];
     for (const rows of parts) {
+      if (rows.fields.includes(DELETED_FIELD)) {
+        shapes.push(undefined); // tombstones
+        continue;
+      }
       const shape = this.shapeOf(rows.fields) as Shape | undefined;
       if (shape === undefined || !shape.flat) return undefined;
       shapes.push(shape);
     }
     const built: ColumnPart[] = parts.map((rows, p) => {
-      const names = shapes[p]!.names;
-      const nf = names.length;
+      const shape = shapes[p];
       const { ids, stamps, values, skip } = rows;
       const n = ids.length;
       const docs = new Array<Record<string, unknown> | undefined>(n);
+      if (shape === undefined) return { rows, shape, docs, deletedAt: rows.fields.indexOf(DELETED_FIELD) };
+      const names = shape.names;
+      const nf = names.length;
       for (let i = 0; i < n; i++) {
         if (skip !== undefined && skip.has(i)) continue;
         let doc: Record<string, unknown> | undefined;
@@ -887,7 +908,7 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
         }
         docs[i] = doc;
       }
-      return { rows, shape: shapes[p]!, docs };
+      return { rows, shape, docs, deletedAt: -1 };
     });
     const seq = (this.#batchSeq ||= ++this.#seq);
     const entries = new ColumnEntries<E>(() => this.newEntry(), hlcs, seq, built);
