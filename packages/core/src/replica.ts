@@ -402,7 +402,12 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
   }
 
   /** The column parts while their entries are not built yet, else undefined. */
-  get parts(): readonly { readonly rows: ColumnRows; readonly docs: readonly (Record<string, unknown> | undefined)[] }[] | undefined {
+  get parts():
+    | readonly {
+        readonly rows: ColumnRows;
+        readonly docs: readonly (Record<string, unknown> | undefined)[];
+      }[]
+    | undefined {
     return this.#parts;
   }
 
@@ -421,7 +426,8 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
     const parts = this.#parts;
     if (parts === undefined || this.hold) return;
     this.#parts = undefined;
-    const early = super.size > 0 ? new Map(mapEntries.call(this) as IterableIterator<[string, E]>) : undefined;
+    const early =
+      super.size > 0 ? new Map(mapEntries.call(this) as IterableIterator<[string, E]>) : undefined;
     if (early !== undefined) super.clear();
     const hlcs = this.#hlcs;
     const seq = this.#seq;
@@ -872,7 +878,11 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
    * make one flat shared shape (nested paths, refMany members, `id`): load
    * those cell by cell.
    */
-  loadColumns(collection: string, hlcs: readonly string[], parts: readonly ColumnRows[]): ColumnEntries<E> | undefined {
+  loadColumns(
+    collection: string,
+    hlcs: readonly string[],
+    parts: readonly ColumnRows[],
+  ): ColumnEntries<E> | undefined {
     if (!this.#writing) throw new Error('Replica.loadColumns: no write batch is open.');
     const existing = this.#collections.get(collection);
     if (existing !== undefined && (existing instanceof ColumnEntries || existing.size > 0))

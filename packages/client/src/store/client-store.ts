@@ -561,7 +561,11 @@ export class ClientStore {
    * cell by cell: no document signal or "before" hook waits on the collection, and every
    * group is of one flat shape. Undefined otherwise (nothing done).
    */
-  #loadColumns(name: string, groups: readonly LoadedGroup[], hlcs: readonly string[]): ColumnEntries<Slot> | undefined {
+  #loadColumns(
+    name: string,
+    groups: readonly LoadedGroup[],
+    hlcs: readonly string[],
+  ): ColumnEntries<Slot> | undefined {
     const v = this.view(name);
     if (v.signals.size > 0 || (v.before !== undefined && v.before.size > 0)) return undefined;
     const lazy = this.base.loadColumns(
@@ -575,7 +579,8 @@ export class ClientStore {
     const decode = v.decode;
     let size = 0;
     const visible = parts.map(({ docs }) => {
-      const out = decode === identity ? (docs as (Doc | undefined)[]) : new Array<Doc | undefined>(docs.length);
+      const out =
+        decode === identity ? (docs as (Doc | undefined)[]) : new Array<Doc | undefined>(docs.length);
       for (let i = 0; i < docs.length; i++) {
         const d = docs[i] as Doc | undefined;
         if (d === undefined) continue;

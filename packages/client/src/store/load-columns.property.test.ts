@@ -10,7 +10,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertyParams } from '../../../core/test/property.js';
 import { normalizeBatch } from '../persistence/batch.js';
-import { encodeCommitBody, encodeCommits, encodeHeader, encodeSnapshot, scanFile } from '../persistence/file-format.js';
+import {
+  encodeCommitBody,
+  encodeCommits,
+  encodeHeader,
+  encodeSnapshot,
+  scanFile,
+} from '../persistence/file-format.js';
 import { loadedBaseOf } from '../persistence/loaded-base.js';
 import { StateModel } from '../persistence/state.js';
 import type { PersistedState, PersistenceBatch } from '../persistence/types.js';
@@ -59,7 +65,10 @@ type Op =
   | { kind: 'list' }
   | { kind: 'cells' };
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('merge' as const), cells: fc.array(cell, { maxLength: 6 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('merge' as const), cells: fc.array(cell, { maxLength: 6 }) }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -146,7 +155,8 @@ describe('ClientStore.loadBase: entries built from columns on first need (proper
           expect(lazy.base.cellsSince(0)).toEqual(ref.base.cellsSince(0));
           expect(lazy.base.seq).toBe(ref.base.seq);
           for (const name of COLLS)
-            for (const id of IDS) expect(lazy.base.cell(name, id, 'title')).toEqual(ref.base.cell(name, id, 'title'));
+            for (const id of IDS)
+              expect(lazy.base.cell(name, id, 'title')).toEqual(ref.base.cell(name, id, 'title'));
         },
       ),
       propertyParams(),
