@@ -370,6 +370,63 @@ interface Adopt<E> {
   call(e: E, part: number, row: number): void;
 }
 
+/** FNV-1a of a string's UTF-16 units (the id table's hash). */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function partStarts(parts: readonly ColumnPart[]): number[] {
+  const starts: number[] = [];
+  let n = 0;
+  for (const p of parts) {
+    starts.push(n);
+    n += p.rows.ids.length;
+  }
+  return starts;
+}
+
+/** An open-addressing table of every row's id (linear probing, at most half full). */
+function buildIdTable(parts: readonly ColumnPart[]): Int32Array {
+  let total = 0;
+  for (const p of parts) total += p.rows.ids.length;
+  let size = 16;
+  while (size < total * 2) size *= 2;
+  const table = new Int32Array(size);
+  const mask = size - 1;
+  let g = 0;
+  for (const { rows } of parts) {
+    const { ids, skip } = rows;
+    for (let i = 0; i < ids.length; i++, g++) {
+      if (skip !== undefined && skip.has(i)) continue;
+      const id = ids[i]!;
+      let h = hashId(id) & mask;
+      for (;;) {
+        const at = table[h]!;
+        if (at === 0) {
+          table[h] = g + 1;
+          break;
+        }
+        if (idAt(parts, at - 1) === id) {
+          table[h] = g + 1; // a repeated id: its last row wins
+          break;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+  }
+  return table;
+}
+
+function idAt(parts: readonly ColumnPart[], g: number): string {
+  for (const { rows } of parts) {
+    if (g < rows.ids.length) return rows.ids[g]!;
+    g -= rows.ids.length;
+  }
+  return '';
+}
+
 const mapGet = Map.prototype.get;
 const mapEntries = Map.prototype.entries;
 
@@ -383,6 +440,10 @@ const mapEntries = Map.prototype.entries;
  */
 export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<string, E> {
   #parts: ColumnPart[] | undefined;
+  /** {@link locate}'s hash table: global row + 1 per slot, 0 empty. */
+  #table: Int32Array | undefined;
+  /** The global row each part starts at. */
+  readonly #starts: number[];
   readonly #hlcs: readonly string[];
   readonly #seq: number;
   readonly #make: () => E;
@@ -399,6 +460,7 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
     this.#hlcs = hlcs;
     this.#seq = seq;
     this.#parts = parts;
+    this.#starts = partStarts(parts);
   }
 
   /** The column parts while their entries are not built yet, else undefined. */
@@ -409,6 +471,38 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
       }[]
     | undefined {
     return this.#parts;
+  }
+
+  /**
+   * Where document `id` is among the columns' rows, without building the entries: its row
+   * counted across the parts in order (see {@link partOf}), or -1 when it is in no row (or
+   * in a skipped one), or the entries are built. The first call builds a hash table of the
+   * ids in one typed array (no object per document); a repeated id finds its last row, as
+   * the built map holds it.
+   */
+  locate(id: string): number {
+    const parts = this.#parts;
+    if (parts === undefined) return -1;
+    const table = (this.#table ??= buildIdTable(parts));
+    const mask = table.length - 1;
+    for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
+      const at = table[h]!;
+      if (at === 0) return -1;
+      if (idAt(parts, at - 1) === id) return at - 1;
+    }
+  }
+
+  /** The part a row counted across the parts (as {@link locate} gives it) is in. */
+  partOf(g: number): number {
+    const starts = this.#starts;
+    let p = starts.length - 1;
+    while (p > 0 && starts[p]! > g) p--;
+    return p;
+  }
+
+  /** The first row of part `p`, counted across the parts. */
+  partStart(p: number): number {
+    return this.#starts[p]!;
   }
 
   /** The entry of `id` among those already built (no build). */
@@ -426,6 +520,7 @@ export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<st
     const parts = this.#parts;
     if (parts === undefined || this.hold) return;
     this.#parts = undefined;
+    this.#table = undefined;
     const early =
       super.size > 0 ? new Map(mapEntries.call(this) as IterableIterator<[string, E]>) : undefined;
     if (early !== undefined) super.clear();

@@ -85,6 +85,19 @@ function* visibleDocs(v: CollectionView): IterableIterator<Doc> {
 }
 
 /**
+ * The visible document `id` of a collection loaded from columns whose entries are not built
+ * yet: one written beside the columns, else its row's (found without building the entries).
+ */
+function columnGet(v: CollectionView, slots: ColumnEntries<Slot>, id: string): Doc | undefined {
+  const built = slots.peek(id);
+  if (built !== undefined) return built.visible;
+  const g = slots.locate(id);
+  if (g < 0) return undefined;
+  const p = slots.partOf(g);
+  return v.columnVisible![p]![g - slots.partStart(p)];
+}
+
+/**
  * The visible documents of a collection loaded from columns whose entries are not built yet
  * (see core `ColumnEntries`), in the order the built map will have: the columns' rows, then
  * the documents written beside them.
@@ -215,7 +228,11 @@ export class ClientStore {
 
   /** The visible document, or undefined. The same object until it changes. */
   get(collection: string, id: string): Doc | undefined {
-    return this.#views.get(collection)?.slots.get(id)?.visible;
+    const v = this.#views.get(collection);
+    if (v === undefined) return undefined;
+    const slots = v.slots;
+    if (slots instanceof ColumnEntries && slots.parts !== undefined) return columnGet(v, slots, id);
+    return slots.get(id)?.visible;
   }
 
   /**
@@ -239,7 +256,7 @@ export class ClientStore {
 
   /** True when the document is visible. */
   has(collection: string, id: string): boolean {
-    return this.#views.get(collection)?.slots.get(id)?.visible !== undefined;
+    return this.get(collection, id) !== undefined;
   }
 
   /**
@@ -266,7 +283,10 @@ export class ClientStore {
 
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
-    return asList(this.#views.get(collection)?.slots.get(id)?.pending);
+    const slots = this.#views.get(collection)?.slots;
+    // Documents still in columns have no pending write (a write builds the entries).
+    if (slots instanceof ColumnEntries && slots.parts !== undefined) return asList(slots.peek(id)?.pending);
+    return asList(slots?.get(id)?.pending);
   }
 
   /**

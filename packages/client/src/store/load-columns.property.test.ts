@@ -104,7 +104,12 @@ function loadV3(snapshot: readonly Cell[], journal: readonly Cell[]): PersistedS
 /** Everything a store shows: the documents in order (the reads apps make), counts, cells. */
 function picture(s: ClientStore) {
   const docs: Record<string, unknown> = {};
-  for (const name of COLLS) docs[name] = { list: [...s.documents(name)], count: s.count(name) };
+  for (const name of COLLS)
+    docs[name] = {
+      list: [...s.documents(name)],
+      count: s.count(name),
+      byId: IDS.map((id) => [s.get(name, id), s.has(name, id), s.pending(name, id).length]),
+    };
   return docs;
 }
 
@@ -134,8 +139,12 @@ describe('ClientStore.loadBase: entries built from columns on first need (proper
             // A ColumnEntries whose entries are not built yet.
             expect(entries instanceof ColumnEntries && entries.parts !== undefined).toBe(true);
           }
-          // Read before anything builds the entries.
+          // Read (in order, and by id) before anything builds the entries.
           expect(picture(lazy)).toEqual(picture(ref));
+          for (const g of columns.groups) {
+            const entries = lazy.base.entries(g.collection);
+            expect(entries instanceof ColumnEntries && entries.parts !== undefined).toBe(true);
+          }
           const heard = { lazy: [] as DocChange[][], ref: [] as DocChange[][] };
           lazy.subscribe((c) => heard.lazy.push([...c]));
           ref.subscribe((c) => heard.ref.push([...c]));

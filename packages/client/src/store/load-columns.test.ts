@@ -106,6 +106,11 @@ describe('a client started on columns (10,000 documents from a v3 file)', () => 
     expect(first).toEqual(view(ref));
     expect(first.open[0]!.id).toBe('fresh');
     expect(first.count).toBe(N - 1 + 1);
+    expect(lazy.state.todos.$collection.get('t7')).toEqual(ref.state.todos.$collection.get('t7'));
+    expect(lazy.state.todos.$collection.get('t1')?.title).toBe('changed in the journal');
+    expect(lazy.state.todos.$collection.get('gone3')).toBeUndefined();
+    // Reading fields of the results (by id) still builds no entry.
+    expect(entries instanceof ColumnEntries && entries.parts !== undefined).toBe(true);
 
     // Writes on documents held only in columns (the first one builds the entries).
     for (const s of [lazy, ref]) {
