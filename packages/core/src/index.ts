@@ -88,8 +88,8 @@ export {
 } from './cells.js';
 export type { Cell, CellValue, JsonValue, FieldEntry, FlattenOptions } from './cells.js';
 
-export { Replica, ReplicaEntry, cellWins } from './replica.js';
-export type { DocChange, DocRef, ReplicaOptions, Slot } from './replica.js';
+export { ColumnEntries, Replica, ReplicaEntry, cellWins } from './replica.js';
+export type { ColumnRows, DocChange, DocRef, ReplicaOptions, Slot } from './replica.js';
 
 export { signal, computed, effect, batch, untracked, isTracking } from './reactive/signals.js';
 export type { Signal, ReadonlySignal, EffectHandle } from './reactive/signals.js';

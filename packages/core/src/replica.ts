@@ -339,6 +339,322 @@ function toArrays(e: DocEntry, n: number): { hlc: string[]; seq: number[] } {
 }
 
 /**
+ * @internal Documents of one collection with one field list, given column by column (a
+ * persisted snapshot): `stamps[f]` holds a stamp per document or one number for all of them
+ * (`s >= 0`: the value `values[f][i]` at HLC `hlcs[s]`; `s < 0`: unset, at `hlcs[-s - 1]`).
+ * Rows in `skip` are not loaded from the columns (their documents are written another way).
+ */
+export interface ColumnRows {
+  readonly ids: readonly string[];
+  readonly fields: readonly string[];
+  readonly stamps: readonly (number | ArrayLike<number>)[];
+  readonly values: readonly ArrayLike<CellValue>[];
+  readonly skip?: { has(row: number): boolean } | undefined;
+}
+
+interface ColumnPart {
+  readonly rows: ColumnRows;
+  /** The documents' shape; undefined: the rows are tombstones (their fields include `_deleted`). */
+  readonly shape: Shape | undefined;
+  /** For tombstones: the field index of `_deleted`. */
+  readonly deletedAt: number;
+  /** Per row: the materialised document (undefined: not visible, or skipped). */
+  readonly docs: (Record<string, unknown> | undefined)[];
+}
+
+const stampOf = (col: number | ArrayLike<number>, i: number): number =>
+  typeof col === 'number' ? col : col[i]!;
+
+/** (A method type, so a map of a subclass's entries is one of ReplicaEntry's.) */
+interface Adopt<E> {
+  call(e: E, part: number, row: number): void;
+}
+
+/** FNV-1a of a string's UTF-16 units (the id table's hash). */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function partStarts(parts: readonly ColumnPart[]): number[] {
+  const starts: number[] = [];
+  let n = 0;
+  for (const p of parts) {
+    starts.push(n);
+    n += p.rows.ids.length;
+  }
+  return starts;
+}
+
+/** An open-addressing table of every row's id (linear probing, at most half full). */
+function buildIdTable(parts: readonly ColumnPart[]): Int32Array {
+  let total = 0;
+  for (const p of parts) total += p.rows.ids.length;
+  let size = 16;
+  while (size < total * 2) size *= 2;
+  const table = new Int32Array(size);
+  const mask = size - 1;
+  let g = 0;
+  for (const { rows } of parts) {
+    const { ids, skip } = rows;
+    for (let i = 0; i < ids.length; i++, g++) {
+      if (skip !== undefined && skip.has(i)) continue;
+      const id = ids[i]!;
+      let h = hashId(id) & mask;
+      for (;;) {
+        const at = table[h]!;
+        if (at === 0) {
+          table[h] = g + 1;
+          break;
+        }
+        if (idAt(parts, at - 1) === id) {
+          table[h] = g + 1; // a repeated id: its last row wins
+          break;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+  }
+  return table;
+}
+
+function idAt(parts: readonly ColumnPart[], g: number): string {
+  for (const { rows } of parts) {
+    if (g < rows.ids.length) return rows.ids[g]!;
+    g -= rows.ids.length;
+  }
+  return '';
+}
+
+const mapGet = Map.prototype.get;
+const mapEntries = Map.prototype.entries;
+
+/**
+ * @internal The entries of a collection loaded from columns ({@link Replica.loadColumns}):
+ * a Map whose documents are first only columns plus their materialised documents, and
+ * become entries all at once on the first access that needs the map (a lookup, a write, a
+ * merge, an iteration, `size`). Until then {@link parts} and {@link peek} serve reads of the
+ * visible documents. After that it is an ordinary map, in the order a load of the same
+ * cells one by one gives (the columns' rows in order, then the documents written beside them).
+ */
+export class ColumnEntries<E extends ReplicaEntry = ReplicaEntry> extends Map<string, E> {
+  #parts: ColumnPart[] | undefined;
+  /** {@link locate}'s hash table: global row + 1 per slot, 0 empty. */
+  #table: Int32Array | undefined;
+  /** The global row each part starts at. */
+  readonly #starts: number[];
+  readonly #hlcs: readonly string[];
+  readonly #seq: number;
+  readonly #make: () => E;
+  /** Called for each entry built from the columns: (entry, part, row). */
+  adopt: Adopt<E>['call'] | undefined;
+  /** Called once the entries are built. */
+  settled: (() => void) | undefined;
+  /** While true, calls go straight to the map (the documents written beside the columns at load). */
+  hold = false;
+
+  constructor(make: () => E, hlcs: readonly string[], seq: number, parts: ColumnPart[]) {
+    super();
+    this.#make = make;
+    this.#hlcs = hlcs;
+    this.#seq = seq;
+    this.#parts = parts;
+    this.#starts = partStarts(parts);
+  }
+
+  /** The column parts while their entries are not built yet, else undefined. */
+  get parts():
+    | readonly {
+        readonly rows: ColumnRows;
+        readonly docs: readonly (Record<string, unknown> | undefined)[];
+      }[]
+    | undefined {
+    return this.#parts;
+  }
+
+  /**
+   * Where document `id` is among the columns' rows, without building the entries: its row
+   * counted across the parts in order (see {@link partOf}), or -1 when it is in no row (or
+   * in a skipped one), or the entries are built. The first call builds a hash table of the
+   * ids in one typed array (no object per document); a repeated id finds its last row, as
+   * the built map holds it.
+   */
+  locate(id: string): number {
+    const parts = this.#parts;
+    if (parts === undefined) return -1;
+    const table = (this.#table ??= buildIdTable(parts));
+    const mask = table.length - 1;
+    for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
+      const at = table[h]!;
+      if (at === 0) return -1;
+      if (idAt(parts, at - 1) === id) return at - 1;
+    }
+  }
+
+  /** The part a row counted across the parts (as {@link locate} gives it) is in. */
+  partOf(g: number): number {
+    const starts = this.#starts;
+    let p = starts.length - 1;
+    while (p > 0 && starts[p]! > g) p--;
+    return p;
+  }
+
+  /** The first row of part `p`, counted across the parts. */
+  partStart(p: number): number {
+    return this.#starts[p]!;
+  }
+
+  /** The entry of `id` among those already built (no build). */
+  peek(id: string): E | undefined {
+    return mapGet.call(this, id) as E | undefined;
+  }
+
+  /** The entries already built (no build). */
+  built(): IterableIterator<[string, E]> {
+    return mapEntries.call(this) as IterableIterator<[string, E]>;
+  }
+
+  /** Build the entries of the columns' rows, in row order (the ones written beside them keep their place). */
+  settle(): void {
+    const parts = this.#parts;
+    if (parts === undefined || this.hold) return;
+    this.#parts = undefined;
+    this.#table = undefined;
+    const early =
+      super.size > 0 ? new Map(mapEntries.call(this) as IterableIterator<[string, E]>) : undefined;
+    if (early !== undefined) super.clear();
+    const hlcs = this.#hlcs;
+    const seq = this.#seq;
+    for (let p = 0; p < parts.length; p++) {
+      const { rows, shape, docs, deletedAt } = parts[p]!;
+      const { ids, stamps, values, skip } = rows;
+      const n = ids.length;
+      for (let i = 0; i < n; i++) {
+        const id = ids[i]!;
+        if (skip !== undefined && skip.has(i)) {
+          const e = early?.get(id);
+          if (e !== undefined) {
+            early!.delete(id);
+            super.set(id, e);
+          }
+          continue;
+        }
+        if (shape === undefined) {
+          // A tombstone, as a `_deleted` cell (whatever its value, and delete wins over the
+          // other fields, in either order) leaves a fresh entry.
+          const s = stampOf(stamps[deletedAt]!, i);
+          const e = this.#make();
+          e.deleted = hlcs[s >= 0 ? s : -s - 1]!;
+          e.seq = seq;
+          super.set(id, e);
+          this.adopt?.(e, p, i);
+          continue;
+        }
+        const nf = shape.names.length;
+        const vals = new Array<CellValue>(nf);
+        let live = 0;
+        let h0 = '';
+        let xi = -1;
+        let xh = '';
+        let arr: string[] | undefined;
+        for (let f = 0; f < nf; f++) {
+          const s = stampOf(stamps[f]!, i);
+          const h = hlcs[s >= 0 ? s : -s - 1]!;
+          const v = s >= 0 ? values[f]![i] : undefined;
+          vals[f] = v;
+          if (v !== undefined) live++;
+          if (f === 0) h0 = h;
+          else if (arr !== undefined) arr[f] = h;
+          else if (h !== h0) {
+            if (xi < 0) {
+              xi = f;
+              xh = h;
+            } else {
+              arr = new Array<string>(nf).fill(h0, 0, f);
+              arr[xi] = xh;
+              arr[f] = h;
+              xi = -1;
+            }
+          }
+        }
+        const e = this.#make();
+        e.shape = shape;
+        e.values = vals;
+        e.live = live;
+        e.doc = docs[i];
+        if (arr !== undefined) {
+          e.hlc = arr;
+          e.seq = new Array<number>(nf).fill(seq);
+        } else {
+          e.hlc = h0;
+          e.seq = seq;
+          e.xi = xi;
+          if (xi >= 0) {
+            e.xh = xh;
+            e.xs = seq;
+          }
+        }
+        super.set(id, e);
+        this.adopt?.(e, p, i);
+      }
+    }
+    if (early !== undefined) for (const [id, e] of early) super.set(id, e);
+    this.settled?.();
+  }
+
+  override get(id: string): E | undefined {
+    if (this.#parts !== undefined) this.settle();
+    return super.get(id);
+  }
+  override has(id: string): boolean {
+    if (this.#parts !== undefined) this.settle();
+    return super.has(id);
+  }
+  override set(id: string, e: E): this {
+    if (this.#parts !== undefined) this.settle();
+    return super.set(id, e);
+  }
+  override delete(id: string): boolean {
+    if (this.#parts !== undefined) this.settle();
+    return super.delete(id);
+  }
+  override clear(): void {
+    if (this.#parts !== undefined) this.settle();
+    super.clear();
+  }
+  override forEach(fn: (value: E, key: string, map: Map<string, E>) => void, thisArg?: unknown): void {
+    if (this.#parts !== undefined) this.settle();
+    super.forEach(fn, thisArg);
+  }
+  override keys(): MapIterator<string> {
+    if (this.#parts !== undefined) this.settle();
+    return super.keys();
+  }
+  override values(): MapIterator<E> {
+    if (this.#parts !== undefined) this.settle();
+    return super.values();
+  }
+  override entries(): MapIterator<[string, E]> {
+    if (this.#parts !== undefined) this.settle();
+    return super.entries();
+  }
+  override [Symbol.iterator](): MapIterator<[string, E]> {
+    if (this.#parts !== undefined) this.settle();
+    return super[Symbol.iterator]();
+  }
+}
+// `size` is a getter on Map.prototype (TypeScript declares it a property, so it is defined here).
+const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!;
+Object.defineProperty(ColumnEntries.prototype, 'size', {
+  configurable: true,
+  get(this: ColumnEntries) {
+    if (this.parts !== undefined) this.settle();
+    return mapSize.call(this) as number;
+  },
+});
+
+/**
  * The merged state of a set of collections.
  * @example
  * const r = new Replica();
@@ -644,6 +960,70 @@ export class Replica<E extends ReplicaEntry = ReplicaEntry> {
     let live = 0;
     for (let i = 0; i < values.length; i++) if (values[i] !== undefined) live++;
     this.#fillBlank(entry, s, values, one, live);
+  }
+
+  /**
+   * @internal Load documents given in columns into `collection`, which must hold nothing,
+   * inside the open write batch (their cells take its sequence number): the collection's
+   * entries become a {@link ColumnEntries} that builds them on the first access needing
+   * them, with each visible document materialised now (the rows of a part whose fields
+   * include `_deleted` are tombstones). Other cells of the collection may be
+   * written in the same batch while the returned map's `hold` is set (rows in a part's
+   * `skip`, or documents in no part). Undefined (nothing done) when a part's fields do not
+   * make one flat shared shape (nested paths, refMany members, `id`): load
+   * those cell by cell.
+   */
+  loadColumns(
+    collection: string,
+    hlcs: readonly string[],
+    parts: readonly ColumnRows[],
+  ): ColumnEntries<E> | undefined {
+    if (!this.#writing) throw new Error('Replica.loadColumns: no write batch is open.');
+    const existing = this.#collections.get(collection);
+    if (existing !== undefined && (existing instanceof ColumnEntries || existing.size > 0))
+      throw new Error(`Replica.loadColumns: ${collection} holds documents already.`);
+    const shapes: (Shape | undefined)[] = [];
+    for (const rows of parts) {
+      if (rows.fields.includes(DELETED_FIELD)) {
+        shapes.push(undefined); // tombstones
+        continue;
+      }
+      const shape = this.shapeOf(rows.fields) as Shape | undefined;
+      if (shape === undefined || !shape.flat) return undefined;
+      shapes.push(shape);
+    }
+    const built: ColumnPart[] = parts.map((rows, p) => {
+      const shape = shapes[p];
+      const { ids, stamps, values, skip } = rows;
+      const n = ids.length;
+      const docs = new Array<Record<string, unknown> | undefined>(n);
+      if (shape === undefined) return { rows, shape, docs, deletedAt: rows.fields.indexOf(DELETED_FIELD) };
+      const names = shape.names;
+      const nf = names.length;
+      for (let i = 0; i < n; i++) {
+        if (skip !== undefined && skip.has(i)) continue;
+        let doc: Record<string, unknown> | undefined;
+        for (let f = 0; f < nf; f++) {
+          if (stampOf(stamps[f]!, i) < 0) continue;
+          const v = values[f]![i];
+          if (v === undefined) continue;
+          // As materialize builds it: `id`, then the fields with a value, in shape order.
+          doc ??= { id: ids[i] };
+          doc[names[f]!] = v;
+        }
+        docs[i] = doc;
+      }
+      return { rows, shape, docs, deletedAt: -1 };
+    });
+    const seq = (this.#batchSeq ||= ++this.#seq);
+    const entries = new ColumnEntries<E>(() => this.newEntry(), hlcs, seq, built);
+    this.#collections.set(collection, entries);
+    if (this.#lastCollection === collection) {
+      this.#coll = undefined;
+      this.#lastCollection = this.#lastId = undefined;
+      this.#entry = undefined;
+    }
+    return entries;
   }
 
   /** Gives a blank entry all its cells at once, under one HLC (the bulk paths above). */

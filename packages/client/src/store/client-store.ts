@@ -17,6 +17,7 @@ import {
   batch,
   type Cell,
   type CellValue,
+  ColumnEntries,
   DELETED_FIELD,
   type DocChange,
   flattenDocument,
@@ -74,8 +75,56 @@ export class Slot extends ReplicaEntry {
 
 const newSlot = (): Slot => new Slot();
 
-function* visibleDocs(slots: Map<string, Slot>): IterableIterator<Doc> {
+function* visibleDocs(v: CollectionView): IterableIterator<Doc> {
+  const slots = v.slots;
+  if (slots instanceof ColumnEntries && slots.parts !== undefined) {
+    yield* columnDocs(slots, slots.parts, v.columnVisible!);
+    return;
+  }
   for (const s of slots.values()) if (s.visible !== undefined) yield s.visible;
+}
+
+/**
+ * The visible document `id` of a collection loaded from columns whose entries are not built
+ * yet: one written beside the columns, else its row's (found without building the entries).
+ */
+function columnGet(v: CollectionView, slots: ColumnEntries<Slot>, id: string): Doc | undefined {
+  const built = slots.peek(id);
+  if (built !== undefined) return built.visible;
+  const g = slots.locate(id);
+  if (g < 0) return undefined;
+  const p = slots.partOf(g);
+  return v.columnVisible![p]![g - slots.partStart(p)];
+}
+
+/**
+ * The visible documents of a collection loaded from columns whose entries are not built yet
+ * (see core `ColumnEntries`), in the order the built map will have: the columns' rows, then
+ * the documents written beside them.
+ */
+function* columnDocs(
+  slots: ColumnEntries<Slot>,
+  parts: NonNullable<ColumnEntries<Slot>['parts']>,
+  visible: readonly (readonly (Doc | undefined)[])[],
+): IterableIterator<Doc> {
+  const early = [...slots.built()];
+  const placed = new Set<string>();
+  for (let p = 0; p < parts.length; p++) {
+    const { ids, skip } = parts[p]!.rows;
+    const docs = visible[p]!;
+    for (let i = 0; i < ids.length; i++) {
+      if (skip !== undefined && skip.has(i)) {
+        const id = ids[i]!;
+        placed.add(id);
+        const d = slots.peek(id)?.visible;
+        if (d !== undefined) yield d;
+        continue;
+      }
+      const d = docs[i];
+      if (d !== undefined) yield d;
+    }
+  }
+  for (const [id, s] of early) if (!placed.has(id) && s.visible !== undefined) yield s.visible;
 }
 
 /** @internal Visible state of one collection. */
@@ -85,7 +134,12 @@ class CollectionView {
    * The collection's documents by id: the base replica's entries of the collection, which
    * include every document that is visible or has pending writes.
    */
-  readonly slots: Map<string, Slot>;
+  slots: Map<string, Slot>;
+  /**
+   * While the collection's entries are columns not built yet (`slots` is a core
+   * `ColumnEntries`): the visible document of each row of each part (see `loadBase`).
+   */
+  columnVisible: (Doc | undefined)[][] | undefined = undefined;
   /** Number of visible documents. */
   size = 0;
   /** Documents with a pending delete (not visible, but their id is taken). */
@@ -174,7 +228,11 @@ export class ClientStore {
 
   /** The visible document, or undefined. The same object until it changes. */
   get(collection: string, id: string): Doc | undefined {
-    return this.#views.get(collection)?.slots.get(id)?.visible;
+    const v = this.#views.get(collection);
+    if (v === undefined) return undefined;
+    const slots = v.slots;
+    if (slots instanceof ColumnEntries && slots.parts !== undefined) return columnGet(v, slots, id);
+    return slots.get(id)?.visible;
   }
 
   /**
@@ -188,7 +246,7 @@ export class ClientStore {
   /** The visible documents of a collection (live iterator: do not write while iterating). */
   documents(collection: string): IterableIterator<Doc> {
     const v = this.#views.get(collection);
-    return v ? visibleDocs(v.slots) : [][Symbol.iterator]();
+    return v ? visibleDocs(v) : [][Symbol.iterator]();
   }
 
   /** Number of visible documents. */
@@ -198,7 +256,7 @@ export class ClientStore {
 
   /** True when the document is visible. */
   has(collection: string, id: string): boolean {
-    return this.#views.get(collection)?.slots.get(id)?.visible !== undefined;
+    return this.get(collection, id) !== undefined;
   }
 
   /**
@@ -225,7 +283,10 @@ export class ClientStore {
 
   /** Pending optimistic writes to a document, in order. */
   pending(collection: string, id: string): readonly MutationRecord[] {
-    return asList(this.#views.get(collection)?.slots.get(id)?.pending);
+    const slots = this.#views.get(collection)?.slots;
+    // Documents still in columns have no pending write (a write builds the entries).
+    if (slots instanceof ColumnEntries && slots.parts !== undefined) return asList(slots.peek(id)?.pending);
+    return asList(slots?.get(id)?.pending);
   }
 
   /**
@@ -463,13 +524,32 @@ export class ClientStore {
     try {
       const r = this.base;
       const hlcs = base.hlcs;
+      const byCollection = new Map<string, LoadedGroup[]>();
+      for (const g of base.groups) {
+        const list = byCollection.get(g.collection);
+        if (list === undefined) byCollection.set(g.collection, [g]);
+        else list.push(g);
+      }
       const collections = new Set<string>();
+      const columns: ColumnEntries<Slot>[] = [];
       r.beginWrite(false);
       try {
-        for (const g of base.groups) {
-          collections.add(g.collection);
-          const shape = g.fields.includes(DELETED_FIELD) ? undefined : r.shapeOf(g.fields);
-          this.#loadGroup(g, shape, hlcs);
+        for (const [name, groups] of byCollection) {
+          collections.add(name);
+          const lazy = this.#loadColumns(name, groups, hlcs);
+          if (lazy !== undefined) {
+            columns.push(lazy);
+            // The documents the journal changed are written beside the columns.
+            for (const g of groups)
+              if (g.replaced !== undefined)
+                for (const cs of g.replaced.values())
+                  for (const c of cs) r.write(c.collection, c.id, c.field, c.value, c.hlc);
+            continue;
+          }
+          for (const g of groups) {
+            const shape = g.fields.includes(DELETED_FIELD) ? undefined : r.shapeOf(g.fields);
+            this.#loadGroup(g, shape, hlcs);
+          }
         }
         for (const c of base.extra) {
           collections.add(c.collection);
@@ -481,15 +561,76 @@ export class ClientStore {
       const noFields: readonly string[] = []; // no listener hears them (see above)
       for (const name of collections) {
         const v = this.view(name);
-        for (const [id, slot] of v.slots) {
+        // A collection loaded from columns: only the entries written beside them are built.
+        const built = v.slots instanceof ColumnEntries ? v.slots.built() : v.slots.entries();
+        for (const [id, slot] of built) {
           const raw = r.docOf(id, slot) as Doc | undefined;
           if (raw === undefined) continue;
           this.#set(v, id, slot, undefined, v.decode(raw), undefined, noFields);
         }
       }
+      for (const lazy of columns) lazy.hold = false;
     } finally {
       if (--this.#depth === 0) this.#flush();
     }
+  }
+
+  /**
+   * Load the groups of one collection as core `ColumnEntries` (entries built on first need;
+   * each visible document made now), when nothing would notice the difference from a load
+   * cell by cell: no document signal or "before" hook waits on the collection, and every
+   * group is of one flat shape. Undefined otherwise (nothing done).
+   */
+  #loadColumns(
+    name: string,
+    groups: readonly LoadedGroup[],
+    hlcs: readonly string[],
+  ): ColumnEntries<Slot> | undefined {
+    const v = this.view(name);
+    if (v.signals.size > 0 || (v.before !== undefined && v.before.size > 0)) return undefined;
+    const lazy = this.base.loadColumns(
+      name,
+      hlcs,
+      groups.map((g) => ({ ...g, skip: g.replaced })),
+    );
+    if (lazy === undefined) return undefined;
+    lazy.hold = true;
+    const parts = lazy.parts!;
+    const decode = v.decode;
+    let size = 0;
+    const visible = parts.map(({ docs }) => {
+      const out =
+        decode === identity ? (docs as (Doc | undefined)[]) : new Array<Doc | undefined>(docs.length);
+      for (let i = 0; i < docs.length; i++) {
+        const d = docs[i] as Doc | undefined;
+        if (d === undefined) continue;
+        size++;
+        if (decode !== identity) out[i] = decode(d);
+      }
+      return out;
+    });
+    v.slots = lazy;
+    v.columnVisible = visible;
+    v.size += size;
+    if (size > 0) {
+      v.rev++;
+      if (!v.changed) {
+        v.changed = true;
+        this.#touched[this.#nTouched++] = v;
+      }
+    }
+    lazy.adopt = (slot, p, i) => {
+      slot.visible = visible[p]![i];
+    };
+    lazy.settled = () => {
+      v.columnVisible = undefined;
+      // A snapshot holds each document once; one that repeats an id keeps its last copy (as
+      // a load cell by cell does), so the count is taken again.
+      let n = 0;
+      for (const slot of lazy.built()) if (slot[1].visible !== undefined) n++;
+      v.size = n;
+    };
+    return lazy;
   }
 
   #loadGroup(g: LoadedGroup, shape: object | undefined, hlcs: readonly string[]): void {
