@@ -7,40 +7,19 @@
  * (before, it reached `onError` as "The server refused a room message: invalid_state"). A real
  * server on loopback.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from '@omnisync/client';
-import { createServer } from '@omnisync/server';
 import type { WebSocketConstructor } from '../../src/transport/types.js';
-import { eventually } from './helpers.js';
+import { eventually, inProcessServer } from './helpers.js';
 
-let dir: string;
-let server: ReturnType<typeof createServer>;
-let url: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'omni-leave-'));
-  server = createServer({
-    dataDir: dir,
-    durability: 'off',
-    logLevel: 'silent',
-    live: { maxSubscriptions: 1 },
-  });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const srv = inProcessServer('omni-leave-', { live: { maxSubscriptions: 1 } });
 
 test('leaving a room the server never let this connection join reports no error; other refusals still do', async () => {
   const errors: Error[] = [];
   const client = createClient({
     app: 'leave',
-    server: url,
+    server: srv.url,
     serverOptions: {
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       backoff: { baseDelayMs: 20, maxDelayMs: 200 },

@@ -5,9 +5,6 @@
  * server gives for the same write when the pre-check is off (a client without rules): same
  * code, same message, same details.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   defineMutators,
   defineRules,
@@ -16,7 +13,7 @@ import {
   principal,
   ValidationError,
 } from '@omnisync/core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   type Client,
   createClient,
@@ -26,9 +23,8 @@ import {
   mutatorsFeature,
   type Transaction,
 } from '@omnisync/client';
-import { createServer } from '@omnisync/server';
 import { signToken } from '../../../server/test/helpers/jwt.js';
-import { createNetworkSwitch } from './helpers.js';
+import { createNetworkSwitch, inProcessServer } from './helpers.js';
 
 const SECRET = 'client-precheck-test-secret-0123456789abcdef';
 const APP = 'precheckapp';
@@ -49,25 +45,7 @@ const mutators = defineMutators({
   },
 });
 
-let dir: string;
-let server: ReturnType<typeof createServer>;
-let url: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'omni-rules-precheck-'));
-  server = createServer({
-    dataDir: dir,
-    durability: 'off',
-    logLevel: 'silent',
-    auth: { secret: SECRET },
-    rules,
-    mutators,
-  });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const srv = inProcessServer('omni-rules-precheck-', { auth: { secret: SECRET }, rules, mutators });
 
 /** A client of `sub` on a counted network; `precheck: false` gives it no rules (the server decides alone). */
 function open(sub: string, precheck = true, claims: Record<string, unknown> = {}) {
@@ -75,7 +53,7 @@ function open(sub: string, precheck = true, claims: Record<string, unknown> = {}
   const persistence = createMemoryPersistence();
   const client = createClient({
     app: APP,
-    server: url,
+    server: srv.url,
     auth: () => signToken(SECRET, { app: APP, sub, ...claims }),
     mutators,
     persistence,
@@ -221,7 +199,7 @@ describe('what is and is not checked', () => {
     const net = createNetworkSwitch();
     const client = createClient({
       app: APP,
-      server: url,
+      server: srv.url,
       auth: () => signToken(SECRET, { app: APP, sub: 'frank' }),
       rules,
       principal: () => session.claims,
@@ -243,7 +221,7 @@ describe('what is and is not checked', () => {
 
   test('createLeanClient takes rules too', async () => {
     const client = createLeanClient(
-      { app: APP, server: url, rules, principal: { sub: 'hal' }, serverOptions: { WebSocket: null } },
+      { app: APP, server: srv.url, rules, principal: { sub: 'hal' }, serverOptions: { WebSocket: null } },
       { mutators: mutatorsFeature },
     );
     const todos = client.collection<Todo>({ id: 'todos' });

@@ -4,9 +4,6 @@
  * (`permission_denied`, the rule and clause in its details), and its optimistic change is
  * rolled back. The client is given no rules here, so the refusal comes from the server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   defineMutators,
   defineRules,
@@ -14,11 +11,10 @@ import {
   PermissionDeniedError,
   principal,
 } from '@omnisync/core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createClient } from '@omnisync/client';
-import { createServer } from '@omnisync/server';
 import { signToken } from '../../../server/test/helpers/jwt.js';
-import { createNetworkSwitch } from './helpers.js';
+import { createNetworkSwitch, inProcessServer } from './helpers.js';
 
 const SECRET = 'client-rules-test-secret-0123456789abcdef';
 const APP = 'rulesapp';
@@ -39,31 +35,13 @@ const mutators = defineMutators({
   },
 });
 
-let dir: string;
-let server: ReturnType<typeof createServer>;
-let url: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'omni-rules-client-'));
-  server = createServer({
-    dataDir: dir,
-    durability: 'off',
-    logLevel: 'silent',
-    auth: { secret: SECRET },
-    rules,
-    mutators,
-  });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const srv = inProcessServer('omni-rules-client-', { auth: { secret: SECRET }, rules, mutators });
 
 function open(sub: string) {
   const net = createNetworkSwitch();
   const client = createClient({
     app: APP,
-    server: url,
+    server: srv.url,
     auth: () => signToken(SECRET, { app: APP, sub }),
     mutators,
     serverOptions: { WebSocket: null, pollIntervalMs: 60_000, fetch: net.fetch },
